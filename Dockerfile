@@ -1,0 +1,13 @@
+# A plain image of the appliance. Default Docker seccomp refuses io_uring;
+# callplane then runs its epoll backend and says so in the log.
+FROM rust:1-bookworm AS build
+WORKDIR /src
+COPY . .
+RUN cargo build --release --locked
+
+FROM debian:bookworm-slim
+COPY --from=build /src/target/release/callplane /usr/local/bin/callplane
+VOLUME /var/lib/callplane
+EXPOSE 5060/udp 20000-29999/udp
+ENTRYPOINT ["callplane"]
+CMD ["serve", "--listen", "0.0.0.0:5060", "--data-dir", "/var/lib/callplane"]

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# The one test command: installs what the tests need on a fresh Debian machine,
+# then checks formatting and lints and runs every unit, integration and
+# end-to-end test (sipp against the real binary, both io backends).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+./scripts/install-test-deps.sh
+
+cargo fmt --all -- --check
+cargo clippy --all-targets --locked -- -D warnings
+cargo test --all-targets --locked

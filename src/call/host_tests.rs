@@ -1,0 +1,336 @@
+//! Whole calls through one [`Host`] with a fake clock: SIP in, RTP out, DTMF
+//! in, flow branches, BYE, CDR — no sockets, no sleeping.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::flow::{load_node_graph, DEMO_FLOW_JSON};
+use crate::media::{parse_rtp, Prompt, PromptCatalog};
+use crate::time::Time;
+
+use super::{HangupCause, HangupSide, Host, HostConfig, HostEvent, Router};
+
+const CALLER: &str = "127.0.0.1:5061";
+const CALLER_RTP: &str = "127.0.0.1:6000";
+
+fn tone(id: &str, millis: usize) -> Prompt {
+    let samples = (0..millis * 8)
+        .map(|i| ((i as f64 * 0.3).sin() * 8000.0) as i16)
+        .collect();
+    Prompt::from_samples(id, Some(format!("{id} text")), samples)
+}
+
+fn catalog() -> PromptCatalog {
+    let mut catalog = PromptCatalog::new();
+    for (id, ms) in [
+        ("welcome", 400),
+        ("menu", 600),
+        ("sales", 300),
+        ("support", 300),
+        ("invalid", 200),
+        ("goodbye", 200),
+    ] {
+        catalog.insert(tone(id, ms));
+    }
+    catalog
+}
+
+fn host(answer_delay: Duration) -> Host {
+    let program = load_node_graph(DEMO_FLOW_JSON).expect("demo loads").program;
+    Host::new(
+        HostConfig {
+            shard: 0,
+            sip_addr: "127.0.0.1:5060".parse().unwrap(),
+            rtp_ip: "127.0.0.1".parse().unwrap(),
+            user_agent: "callplane-test".into(),
+            answer_delay,
+        },
+        Arc::new(Router::new(Some(program))),
+        Arc::new(catalog()),
+        7,
+    )
+}
+
+fn invite(call_id: &str, formats: &str, rtpmaps: &str) -> Vec<u8> {
+    let sdp = format!(
+        "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 6000 RTP/AVP {formats}\r\n{rtpmaps}"
+    );
+    format!(
+        "INVITE sip:1000@127.0.0.1:5060 SIP/2.0\r\nVia: SIP/2.0/UDP {CALLER};branch=z9hG4bK-{call_id}\r\nFrom: sipp <sip:sipp@127.0.0.1:5061>;tag=abc\r\nTo: <sip:1000@127.0.0.1:5060>\r\nCall-ID: {call_id}\r\nCSeq: 1 INVITE\r\nContact: <sip:sipp@{CALLER}>\r\nMax-Forwards: 70\r\nContent-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{sdp}",
+        sdp.len()
+    )
+    .into_bytes()
+}
+
+fn pcmu_invite(call_id: &str) -> Vec<u8> {
+    invite(
+        call_id,
+        "0 101",
+        "a=rtpmap:0 PCMU/8000\r\na=rtpmap:101 telephone-event/8000\r\n",
+    )
+}
+
+/// Drives a host like the shard does, recording what leaves it.
+struct Harness {
+    host: Host,
+    now: Time,
+    sip_out: Vec<String>,
+    rtp_out: Vec<Vec<u8>>,
+    cdrs: Vec<super::CdrRecord>,
+    to_tag: Option<String>,
+    rtp_port: u16,
+}
+
+impl Harness {
+    fn new(answer_delay: Duration) -> Harness {
+        Harness {
+            host: host(answer_delay),
+            now: Time::from_millis(1_000),
+            sip_out: Vec::new(),
+            rtp_out: Vec::new(),
+            cdrs: Vec::new(),
+            to_tag: None,
+            rtp_port: 20000,
+        }
+    }
+
+    fn drain(&mut self) {
+        let mut buf = [0u8; 2048];
+        loop {
+            let mut worked = false;
+            while let Some(event) = self.host.poll_event() {
+                worked = true;
+                match event {
+                    HostEvent::OpenRtp { call, ip } => {
+                        self.rtp_port += 2;
+                        self.host
+                            .media_opened(self.now, call, SocketAddr::new(ip, self.rtp_port));
+                    }
+                    HostEvent::CloseRtp { .. } => {}
+                    HostEvent::Cdr(cdr) => self.cdrs.push(*cdr),
+                }
+            }
+            while let Some(t) = self.host.poll_sip_transmit() {
+                worked = true;
+                let text = String::from_utf8_lossy(&t.payload).to_string();
+                if text.starts_with("SIP/2.0 200") && text.contains("CSeq: 1 INVITE") {
+                    self.to_tag = text
+                        .lines()
+                        .find(|l| l.starts_with("To:"))
+                        .and_then(|l| l.split("tag=").nth(1))
+                        .map(|t| t.trim().to_string());
+                }
+                self.sip_out.push(text);
+            }
+            while let Some((_, dest, len)) = self.host.poll_rtp_transmit(self.now, &mut buf) {
+                worked = true;
+                assert_eq!(dest, CALLER_RTP.parse().unwrap());
+                self.rtp_out.push(buf[..len].to_vec());
+            }
+            if !worked {
+                return;
+            }
+        }
+    }
+
+    fn sip(&mut self, data: &[u8]) {
+        self.host
+            .handle_sip(self.now, CALLER.parse().unwrap(), data);
+        self.drain();
+    }
+
+    /// Advances the fake clock in 20 ms steps, running timers like the loop does.
+    fn advance(&mut self, total: Duration) {
+        let end = self.now + total;
+        while self.now < end {
+            let next = self
+                .host
+                .poll_timeout()
+                .unwrap_or(end)
+                .min(end)
+                .max(self.now + Duration::from_millis(1));
+            self.now = next;
+            self.host.handle_timeout(self.now);
+            self.drain();
+        }
+    }
+
+    fn ack(&mut self, call_id: &str) {
+        let tag = self.to_tag.clone().expect("200 OK seen");
+        let ack = format!(
+            "ACK sip:callplane@127.0.0.1:5060 SIP/2.0\r\nVia: SIP/2.0/UDP {CALLER};branch=z9hG4bK-ack-{call_id}\r\nFrom: sipp <sip:sipp@127.0.0.1:5061>;tag=abc\r\nTo: <sip:1000@127.0.0.1:5060>;tag={tag}\r\nCall-ID: {call_id}\r\nCSeq: 1 ACK\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
+        );
+        self.sip(ack.as_bytes());
+    }
+
+    /// Sends an RFC 4733 event the way phones do: 3 updates and 3 end packets.
+    fn press(&mut self, digit: u8, rtp_ts: u32) {
+        for (i, end) in [
+            (0u16, false),
+            (1, false),
+            (2, false),
+            (3, true),
+            (3, true),
+            (3, true),
+        ] {
+            let mut packet = vec![
+                0x80,
+                101 | if i == 0 { 0x80 } else { 0 },
+                0,
+                i as u8,
+                0,
+                0,
+                0,
+                0,
+                1,
+                2,
+                3,
+                4,
+            ];
+            packet[4..8].copy_from_slice(&rtp_ts.to_be_bytes());
+            let duration = 160 * (i + 1);
+            packet.extend_from_slice(&[digit, if end { 0x80 | 10 } else { 10 }]);
+            packet.extend_from_slice(&duration.to_be_bytes());
+            self.host.handle_rtp(
+                self.now,
+                super::CallHandle(1),
+                CALLER_RTP.parse().unwrap(),
+                &packet,
+            );
+            self.drain();
+        }
+    }
+
+    fn bye_sent(&self) -> bool {
+        self.sip_out.iter().any(|m| m.starts_with("BYE "))
+    }
+}
+
+#[test]
+fn digit_one_takes_the_sales_branch_and_callplane_hangs_up() {
+    let mut h = Harness::new(Duration::ZERO);
+    h.sip(&pcmu_invite("call-1"));
+    assert!(h.sip_out.iter().any(|m| m.starts_with("SIP/2.0 100")));
+    assert!(h
+        .sip_out
+        .iter()
+        .any(|m| m.starts_with("SIP/2.0 200") && m.contains("m=audio 20002 RTP/AVP 0 101")));
+    h.ack("call-1");
+    // Welcome (400 ms) plays, then the menu starts; press 1 during the menu.
+    h.advance(Duration::from_millis(600));
+    h.press(1, 12345);
+    h.advance(Duration::from_secs(2));
+    assert!(
+        h.bye_sent(),
+        "no BYE; sent: {:?}",
+        h.sip_out
+            .iter()
+            .map(|m| m.lines().next())
+            .collect::<Vec<_>>()
+    );
+    // Audio went out, with prompt audio that is not silence.
+    assert!(h.rtp_out.len() > 50, "only {} RTP packets", h.rtp_out.len());
+    let loud = h
+        .rtp_out
+        .iter()
+        .filter_map(|p| parse_rtp(p).ok())
+        .filter(|p| p.payload.iter().any(|&b| b != 0xFF && b != 0x7F))
+        .count();
+    assert!(loud > 20, "only {loud} non-silent packets");
+    // The 200 to our BYE ends the call and writes the CDR.
+    let bye = h
+        .sip_out
+        .iter()
+        .find(|m| m.starts_with("BYE "))
+        .unwrap()
+        .clone();
+    let response = bye_response(&bye);
+    h.sip(response.as_bytes());
+    assert_eq!(h.cdrs.len(), 1);
+    let cdr = &h.cdrs[0];
+    assert_eq!(cdr.digits, vec!["1".to_string()]);
+    assert!(
+        cdr.nodes.contains(&"sales".to_string()) && !cdr.nodes.contains(&"support".to_string()),
+        "{:?}",
+        cdr.nodes
+    );
+    assert_eq!(cdr.hangup_side, HangupSide::Callplane);
+    assert_eq!(cdr.hangup_cause, HangupCause::NormalClearing);
+    assert_eq!(cdr.sip_status, 200);
+    assert_eq!(cdr.flow_id.as_deref(), Some("demo"));
+}
+
+fn bye_response(bye: &str) -> String {
+    let mut out = String::from("SIP/2.0 200 OK\r\n");
+    for line in bye.lines() {
+        if ["Via:", "From:", "To:", "Call-ID:", "CSeq:"]
+            .iter()
+            .any(|h| line.starts_with(h))
+        {
+            out.push_str(line);
+            out.push_str("\r\n");
+        }
+    }
+    out.push_str("Content-Length: 0\r\n\r\n");
+    out
+}
+
+#[test]
+fn no_common_codec_is_rejected_with_488_and_recorded() {
+    let mut h = Harness::new(Duration::ZERO);
+    h.sip(&invite("call-488", "18", "a=rtpmap:18 G729/8000\r\n"));
+    assert!(
+        h.sip_out.iter().any(|m| m.starts_with("SIP/2.0 488")),
+        "{:?}",
+        h.sip_out
+    );
+    assert_eq!(h.cdrs.len(), 1);
+    assert_eq!(h.cdrs[0].sip_status, 488);
+    assert_eq!(h.cdrs[0].hangup_cause, HangupCause::NoCommonCodec);
+}
+
+#[test]
+fn silence_replays_the_menu_then_says_goodbye() {
+    let mut h = Harness::new(Duration::ZERO);
+    h.sip(&pcmu_invite("call-t"));
+    h.ack("call-t");
+    h.advance(Duration::from_secs(25));
+    assert!(h.bye_sent());
+    let bye = h
+        .sip_out
+        .iter()
+        .find(|m| m.starts_with("BYE "))
+        .unwrap()
+        .clone();
+    h.sip(bye_response(&bye).as_bytes());
+    let cdr = &h.cdrs[0];
+    let menus = cdr.nodes.iter().filter(|n| *n == "menu").count();
+    assert_eq!(menus, 1, "{:?}", cdr.nodes);
+    assert!(cdr.nodes.contains(&"goodbye".to_string()));
+    assert!(cdr.digits.is_empty());
+}
+
+#[test]
+fn cancel_while_ringing_ends_with_487() {
+    let mut h = Harness::new(Duration::from_secs(3));
+    h.sip(&pcmu_invite("call-c"));
+    assert!(h.sip_out.iter().any(|m| m.starts_with("SIP/2.0 180")));
+    h.advance(Duration::from_millis(500));
+    let cancel = format!(
+        "CANCEL sip:1000@127.0.0.1:5060 SIP/2.0\r\nVia: SIP/2.0/UDP {CALLER};branch=z9hG4bK-call-c\r\nFrom: sipp <sip:sipp@127.0.0.1:5061>;tag=abc\r\nTo: <sip:1000@127.0.0.1:5060>\r\nCall-ID: call-c\r\nCSeq: 1 CANCEL\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
+    );
+    h.sip(cancel.as_bytes());
+    assert!(h.sip_out.iter().any(|m| m.starts_with("SIP/2.0 487")));
+    h.advance(Duration::from_secs(5));
+    assert!(
+        !h.sip_out
+            .iter()
+            .any(|m| m.starts_with("SIP/2.0 200") && m.contains("INVITE")),
+        "answered after CANCEL"
+    );
+    assert_eq!(h.cdrs.len(), 1);
+    assert_eq!(h.cdrs[0].hangup_cause, HangupCause::Cancelled);
+    assert_eq!(h.cdrs[0].sip_status, 487);
+    assert_eq!(h.host.active_calls(), 0);
+}

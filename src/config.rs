@@ -1,0 +1,344 @@
+//! The server's configuration: the TOML file `callplane serve --config` reads,
+//! its defaults (the embedded demo setup), and the one-line errors a bad file
+//! gets.
+//!
+//! Every table denies unknown keys, so a misspelt key is an error naming it
+//! rather than a setting silently ignored.
+
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::shard::IoChoice;
+
+/// The whole configuration.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub sip: SipConfig,
+    pub rtp: RtpConfig,
+    pub server: ServerConfig,
+    pub routing: RoutingConfig,
+}
+
+/// `[sip]`: the signalling side.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SipConfig {
+    /// Address and port SIP over UDP listens on.
+    pub listen: SocketAddr,
+    /// Ring (180) this long before answering; 0 answers at once.
+    pub answer_delay_ms: u64,
+    /// Sent in the Server header.
+    pub user_agent: String,
+}
+
+impl Default for SipConfig {
+    fn default() -> Self {
+        SipConfig {
+            listen: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 5060),
+            answer_delay_ms: 0,
+            user_agent: format!("callplane/{}", env!("CARGO_PKG_VERSION")),
+        }
+    }
+}
+
+/// `[rtp]`: where media sockets bind.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RtpConfig {
+    /// Address RTP sockets bind to and SDP advertises; unset: the SIP listen address.
+    pub address: Option<IpAddr>,
+    /// Lowest RTP port (even).
+    pub port_min: u16,
+    /// Highest RTP port.
+    pub port_max: u16,
+}
+
+impl Default for RtpConfig {
+    fn default() -> Self {
+        RtpConfig {
+            address: None,
+            port_min: 20000,
+            port_max: 29999,
+        }
+    }
+}
+
+/// `[server]`: process-wide settings.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// Shard threads; 0 = one per available core.
+    pub shards: usize,
+    /// io backend: auto, uring or epoll.
+    pub io: IoChoice,
+    /// Where CDRs (and later recordings) are written.
+    pub data_dir: PathBuf,
+    /// A prompt catalog directory (`catalog.tsv` + WAVs); unset: the embedded prompts.
+    pub prompts_dir: Option<PathBuf>,
+    /// Pin each shard thread to its own core.
+    pub pin_threads: bool,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            shards: 0,
+            io: IoChoice::Auto,
+            data_dir: PathBuf::from("callplane-data"),
+            prompts_dir: None,
+            pin_threads: false,
+        }
+    }
+}
+
+/// `[routing]`: which flow a dialled number runs.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RoutingConfig {
+    /// Flow for numbers no route matches: `"builtin:demo"`, a flow file path, or
+    /// `""` to reject unrouted calls with 404.
+    pub default_flow: String,
+    /// Routes, tried exact matches first, then the longest matching prefix.
+    pub route: Vec<RouteConfig>,
+}
+
+impl Default for RoutingConfig {
+    fn default() -> Self {
+        RoutingConfig {
+            default_flow: BUILTIN_DEMO.to_string(),
+            route: Vec::new(),
+        }
+    }
+}
+
+/// The name of the embedded demo flow in `default_flow` and `flow`.
+pub const BUILTIN_DEMO: &str = "builtin:demo";
+
+/// One `[[routing.route]]`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RouteConfig {
+    /// Exact dialled number.
+    pub number: Option<String>,
+    /// Dialled-number prefix.
+    pub prefix: Option<String>,
+    /// Flow file (relative paths are relative to the config file), or `builtin:demo`.
+    pub flow: String,
+}
+
+/// A configuration problem, displayed as one line.
+#[derive(Debug)]
+pub struct ConfigError(pub String);
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+impl Config {
+    /// Parses TOML text; `origin` names the file in errors.
+    pub fn parse(text: &str, origin: &str) -> Result<Config, ConfigError> {
+        let config: Config = toml::from_str(text).map_err(|err| {
+            let location = err
+                .span()
+                .map(|span| {
+                    let line = text[..span.start.min(text.len())].matches('\n').count() + 1;
+                    format!(" line {line}:")
+                })
+                .unwrap_or_default();
+            let message = err.message().replace('\n', " ");
+            ConfigError(format!("config error in {origin}:{location} {message}"))
+        })?;
+        config.validate(origin)?;
+        Ok(config)
+    }
+
+    /// Reads and parses a file; relative flow paths become relative to its folder.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|err| {
+            ConfigError(format!(
+                "config error: cannot read {}: {err}",
+                path.display()
+            ))
+        })?;
+        let mut config = Config::parse(&text, &path.display().to_string())?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        let resolve = |flow: &mut String| {
+            if !flow.is_empty() && flow != BUILTIN_DEMO && Path::new(flow.as_str()).is_relative() {
+                *flow = base.join(flow.as_str()).display().to_string();
+            }
+        };
+        resolve(&mut config.routing.default_flow);
+        for route in &mut config.routing.route {
+            resolve(&mut route.flow);
+        }
+        Ok(config)
+    }
+
+    fn validate(&self, origin: &str) -> Result<(), ConfigError> {
+        let fail = |key: &str, message: &str| {
+            Err(ConfigError(format!(
+                "config error in {origin}: {key}: {message}"
+            )))
+        };
+        if self.rtp.port_min == 0 || self.rtp.port_min > self.rtp.port_max {
+            return fail("rtp.port_min", "must be between 1 and rtp.port_max");
+        }
+        if u32::from(self.rtp.port_max) - u32::from(self.rtp.port_min) < 3 {
+            return fail(
+                "rtp.port_max",
+                "the RTP range must hold at least two even ports",
+            );
+        }
+        for (i, route) in self.routing.route.iter().enumerate() {
+            match (&route.number, &route.prefix) {
+                (Some(_), Some(_)) => {
+                    return fail(
+                        &format!("routing.route[{i}]"),
+                        "give number or prefix, not both",
+                    )
+                }
+                (None, None) => {
+                    return fail(&format!("routing.route[{i}]"), "needs number or prefix")
+                }
+                _ => {}
+            }
+            if route.flow.is_empty() {
+                return fail(
+                    &format!("routing.route[{i}].flow"),
+                    "must name a flow file or builtin:demo",
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// The address RTP binds to and advertises.
+    pub fn rtp_address(&self) -> IpAddr {
+        self.rtp.address.unwrap_or(self.sip.listen.ip())
+    }
+}
+
+/// Parses `MIN-MAX`, as `--rtp-ports` takes it.
+pub fn parse_port_range(text: &str) -> Result<(u16, u16), String> {
+    let (min, max) = text
+        .split_once('-')
+        .ok_or_else(|| format!("expected MIN-MAX, got {text:?}"))?;
+    let min: u16 = min
+        .trim()
+        .parse()
+        .map_err(|_| format!("bad port {min:?}"))?;
+    let max: u16 = max
+        .trim()
+        .parse()
+        .map_err(|_| format!("bad port {max:?}"))?;
+    if min == 0 || min > max {
+        return Err(format!("expected 1 ≤ MIN ≤ MAX, got {text:?}"));
+    }
+    Ok((min, max))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_file_is_the_embedded_defaults() {
+        let config = Config::parse("", "test.toml").unwrap();
+        assert_eq!(config.sip.listen, "127.0.0.1:5060".parse().unwrap());
+        assert_eq!(config.routing.default_flow, BUILTIN_DEMO);
+        assert_eq!(config.server.io, IoChoice::Auto);
+    }
+
+    #[test]
+    fn full_file_parses() {
+        let text = r#"
+            [sip]
+            listen = "0.0.0.0:5080"
+            answer_delay_ms = 1500
+            [rtp]
+            address = "192.0.2.10"
+            port_min = 30000
+            port_max = 30100
+            [server]
+            shards = 2
+            io = "epoll"
+            data_dir = "/var/lib/callplane"
+            [routing]
+            default_flow = ""
+            [[routing.route]]
+            number = "1000"
+            flow = "support.json"
+            [[routing.route]]
+            prefix = "44"
+            flow = "builtin:demo"
+        "#;
+        let config = Config::parse(text, "t.toml").unwrap();
+        assert_eq!(config.sip.answer_delay_ms, 1500);
+        assert_eq!(config.server.io, IoChoice::Epoll);
+        assert_eq!(config.routing.route.len(), 2);
+        assert_eq!(
+            config.rtp_address(),
+            "192.0.2.10".parse::<IpAddr>().unwrap()
+        );
+    }
+
+    #[test]
+    fn unknown_key_is_one_line_naming_it() {
+        let err = Config::parse(
+            "[sip]\nlisten = \"127.0.0.1:5060\"\nanswer_dealy_ms = 5\n",
+            "c.toml",
+        )
+        .unwrap_err();
+        let text = err.to_string();
+        assert!(!text.contains('\n'), "{text}");
+        assert!(text.contains("answer_dealy_ms"), "{text}");
+        assert!(text.contains("line 3"), "{text}");
+    }
+
+    #[test]
+    fn wrong_type_names_key_and_line() {
+        let err = Config::parse("[server]\nshards = \"two\"\n", "c.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("line 2"), "{err}");
+        assert!(err.contains("c.toml"), "{err}");
+    }
+
+    #[test]
+    fn route_needs_exactly_one_matcher() {
+        let err = Config::parse("[[routing.route]]\nflow = \"x.json\"\n", "c.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("routing.route[0]"), "{err}");
+        let err = Config::parse(
+            "[[routing.route]]\nnumber = \"1\"\nprefix = \"1\"\nflow = \"x.json\"\n",
+            "c.toml",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("not both"), "{err}");
+    }
+
+    #[test]
+    fn bad_rtp_range_is_refused() {
+        let err = Config::parse("[rtp]\nport_min = 5000\nport_max = 4000\n", "c.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("rtp.port_min"), "{err}");
+    }
+
+    #[test]
+    fn port_range_flag() {
+        assert_eq!(parse_port_range("20000-20100"), Ok((20000, 20100)));
+        assert!(parse_port_range("20100-20000").is_err());
+        assert!(parse_port_range("abc").is_err());
+    }
+}

@@ -1,0 +1,16 @@
+//! callplane: a media-plane appliance that answers SIP calls and runs JSON call
+//! flows inline, on the core that owns each call.
+//!
+//! Layers (see DESIGN.md): [`flow`], [`sip`], [`media`] and [`call`] are
+//! sans-IO and deterministic — time is an argument, output is polled;
+//! [`shard`] is the IO shell around them; [`config`] and [`assets`] load what
+//! the server runs.
+
+pub mod assets;
+pub mod call;
+pub mod config;
+pub mod flow;
+pub mod media;
+pub mod shard;
+pub mod sip;
+pub mod time;

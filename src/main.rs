@@ -1,0 +1,246 @@
+//! The `callplane` command line: `serve` runs the appliance, `flow check`
+//! validates flow files.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+
+use callplane::assets;
+use callplane::call::HostConfig;
+use callplane::config::{parse_port_range, Config};
+use callplane::flow::{load_node_graph, LoadError};
+use callplane::shard::{CdrWriter, Clock, IoChoice, Server, ServerPlan, ShardMsg};
+
+#[derive(Parser)]
+#[command(
+    name = "callplane",
+    version,
+    about = "A media-plane appliance: answers SIP calls and runs call flows inline"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Answer calls: SIP over UDP, RTP media, flows run inline.
+    Serve(ServeArgs),
+    /// Work with flow files.
+    #[command(subcommand)]
+    Flow(FlowCommand),
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    /// TOML configuration file (without it: embedded defaults, the demo flow answers any number).
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// SIP listen address, e.g. 127.0.0.1:5060.
+    #[arg(long)]
+    listen: Option<SocketAddr>,
+    /// RTP port range MIN-MAX.
+    #[arg(long, value_parser = parse_port_range)]
+    rtp_ports: Option<(u16, u16)>,
+    /// Address RTP binds to and SDP advertises.
+    #[arg(long)]
+    rtp_address: Option<IpAddr>,
+    /// Shard threads (0: one per core).
+    #[arg(long)]
+    shards: Option<usize>,
+    /// io backend: auto, uring or epoll.
+    #[arg(long)]
+    io: Option<IoChoice>,
+    /// Directory for CDRs.
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// Prompt catalog directory (catalog.tsv + WAVs) instead of the embedded prompts.
+    #[arg(long)]
+    prompts: Option<PathBuf>,
+    /// Ring this long before answering.
+    #[arg(long)]
+    answer_delay_ms: Option<u64>,
+    /// Pin shard threads to cores.
+    #[arg(long)]
+    pin: bool,
+}
+
+#[derive(Subcommand)]
+enum FlowCommand {
+    /// Validate flow files: exit 0 when all are valid, else one line per problem.
+    Check {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve(args) => {
+            env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info"))
+                .format_timestamp_millis()
+                .init();
+            match serve(args) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(err) => {
+                    eprintln!("callplane: {err}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Command::Flow(FlowCommand::Check { files }) => flow_check(&files),
+    }
+}
+
+fn load_config(args: &ServeArgs) -> Result<Config, String> {
+    let mut config = match &args.config {
+        Some(path) => Config::load(path).map_err(|e| e.to_string())?,
+        None => Config::default(),
+    };
+    if let Some(listen) = args.listen {
+        config.sip.listen = listen;
+    }
+    if let Some((min, max)) = args.rtp_ports {
+        config.rtp.port_min = min;
+        config.rtp.port_max = max;
+    }
+    if let Some(address) = args.rtp_address {
+        config.rtp.address = Some(address);
+    }
+    if let Some(shards) = args.shards {
+        config.server.shards = shards;
+    }
+    if let Some(io) = args.io {
+        config.server.io = io;
+    }
+    if let Some(dir) = &args.data_dir {
+        config.server.data_dir = dir.clone();
+    }
+    if let Some(dir) = &args.prompts {
+        config.server.prompts_dir = Some(dir.clone());
+    }
+    if let Some(delay) = args.answer_delay_ms {
+        config.sip.answer_delay_ms = delay;
+    }
+    if args.pin {
+        config.server.pin_threads = true;
+    }
+    Ok(config)
+}
+
+fn serve(args: ServeArgs) -> Result<(), String> {
+    let config = load_config(&args)?;
+    let prompts = match &config.server.prompts_dir {
+        Some(dir) => assets::prompts_from_dir(dir)?,
+        None => assets::embedded_prompts()?,
+    };
+    let router = assets::build_router(&config)?;
+    let shards = match config.server.shards {
+        0 => std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1),
+        n => n,
+    };
+    let clock = Clock::start();
+    let (cdr_writer, cdr) = CdrWriter::start(&config.server.data_dir, clock).map_err(|err| {
+        format!(
+            "cannot open CDR file in {}: {err}",
+            config.server.data_dir.display()
+        )
+    })?;
+    log::info!(
+        "callplane {}: SIP {} , RTP {}:{}-{}, {} shard(s), io {}, {} prompt(s), CDRs to {}",
+        env!("CARGO_PKG_VERSION"),
+        config.sip.listen,
+        config.rtp_address(),
+        config.rtp.port_min,
+        config.rtp.port_max,
+        shards,
+        config.server.io,
+        prompts.len(),
+        cdr_writer.path().display()
+    );
+    let server = Server::start(ServerPlan {
+        shards,
+        io: config.server.io,
+        host: HostConfig {
+            shard: 0,
+            sip_addr: config.sip.listen,
+            rtp_ip: config.rtp_address(),
+            user_agent: config.sip.user_agent.clone(),
+            answer_delay: Duration::from_millis(config.sip.answer_delay_ms),
+        },
+        rtp_ports: (config.rtp.port_min, config.rtp.port_max),
+        router: Arc::new(router),
+        prompts: Arc::new(prompts),
+        cdr,
+        clock,
+        pin_threads: config.server.pin_threads,
+    })
+    .map_err(|err| format!("cannot start shards: {err}"))?;
+
+    let peers = server.peers();
+    let mut signals = signal_hook::iterator::Signals::new([
+        signal_hook::consts::SIGTERM,
+        signal_hook::consts::SIGINT,
+    ])
+    .map_err(|err| format!("cannot install signal handlers: {err}"))?;
+    std::thread::Builder::new()
+        .name("signals".into())
+        .spawn(move || {
+            if let Some(signal) = signals.forever().next() {
+                log::info!("signal {signal}: draining calls");
+                for peer in peers.iter() {
+                    peer.send(ShardMsg::Shutdown);
+                }
+            }
+        })
+        .map_err(|err| format!("cannot start signal thread: {err}"))?;
+
+    let result = server.wait();
+    cdr_writer.finish();
+    log::info!("callplane stopped");
+    result
+}
+
+fn flow_check(files: &[PathBuf]) -> ExitCode {
+    let mut failed = false;
+    for file in files {
+        let name = file.display();
+        let text = match std::fs::read_to_string(file) {
+            Ok(text) => text,
+            Err(err) => {
+                println!("{name}: cannot read: {err}");
+                failed = true;
+                continue;
+            }
+        };
+        match load_node_graph(&text) {
+            Ok(loaded) => {
+                for warning in &loaded.warnings {
+                    println!("{name}: warning: {warning}");
+                }
+            }
+            Err(LoadError::Json(err)) => {
+                println!("{name}: {err}");
+                failed = true;
+            }
+            Err(LoadError::Invalid(problems)) => {
+                for problem in problems {
+                    println!("{name}: {problem}");
+                }
+                failed = true;
+            }
+        }
+    }
+    if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}

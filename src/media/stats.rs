@@ -1,0 +1,31 @@
+//! Counters kept by a media session, for monitoring and tests.
+
+/// Packet and event counters of one call leg.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MediaStats {
+    /// RTP packets written by `poll_transmit`.
+    pub packets_sent: u64,
+    /// Of those, packets carrying prompt audio (the rest carried silence).
+    pub prompt_frames_sent: u64,
+    /// Send slots passed over because the shell woke too late.
+    pub packets_skipped: u64,
+    /// Send slots lost because the caller's buffer was too small.
+    pub send_buffer_too_small: u64,
+    /// Datagrams handed to `handle_rtp`, valid or not.
+    pub packets_received: u64,
+    /// Received packets with the audio payload type.
+    pub audio_packets_received: u64,
+    /// Received packets with the telephone-event payload type.
+    pub dtmf_packets: u64,
+    /// Datagrams that are not valid RTP.
+    pub malformed: u64,
+    /// Valid RTP with a payload type that is neither audio nor telephone-event
+    /// (includes comfort noise and multiplexed RTCP).
+    pub unknown_payload_type: u64,
+    /// Datagrams from an address other than the configured remote (still processed).
+    pub from_unexpected_source: u64,
+    /// DTMF digits detected.
+    pub dtmf_digits: u64,
+    /// Events dropped because the event queue was full (the shell is not polling).
+    pub events_dropped: u64,
+}

@@ -1,0 +1,204 @@
+//! The IO shell: one thread per core, each with its own event loop over
+//! io_uring (or epoll where io_uring is refused), its own sockets, timers and
+//! calls. Everything a call does happens on the shard that took it.
+//!
+//! This module is deliberately thin: it moves datagrams between sockets and the
+//! sans-IO [`Host`](crate::call::Host), reads the clock, binds ports, writes
+//! CDRs, and hands SIP datagrams to the shard that owns their Call-ID.
+
+mod backend;
+mod cdr_writer;
+mod clock;
+mod dispatch;
+mod epoll;
+mod event_loop;
+mod ports;
+mod sockaddr;
+mod uring;
+mod waker;
+
+pub use backend::{
+    open_backend, uring_available, Completion, IoBackend, IoChoice, Token, RTP_DATAGRAM,
+    SIP_DATAGRAM,
+};
+pub use cdr_writer::{CdrSink, CdrWriter};
+pub use clock::Clock;
+pub use dispatch::owner_of;
+pub use event_loop::bind_reuseport;
+pub use waker::Waker;
+
+use std::net::SocketAddr;
+use std::sync::mpsc::{channel, Sender};
+use std::sync::Arc;
+
+use crate::call::{Host, HostConfig, Router};
+use crate::media::PromptCatalog;
+
+use event_loop::ShardLoop;
+use ports::PortPool;
+
+/// A message from another thread to a shard.
+#[derive(Debug)]
+pub enum ShardMsg {
+    /// A SIP datagram another shard received for a call this shard owns.
+    Sip { from: SocketAddr, data: Vec<u8> },
+    /// Stop taking calls, hang up, drain, exit.
+    Shutdown,
+}
+
+/// How to reach a shard from another thread.
+#[derive(Clone, Debug)]
+pub struct ShardPeer {
+    sender: Sender<ShardMsg>,
+    waker: Arc<Waker>,
+}
+
+impl ShardPeer {
+    /// Delivers a message and wakes the shard.
+    pub fn send(&self, message: ShardMsg) {
+        if self.sender.send(message).is_ok() {
+            self.waker.wake();
+        }
+    }
+}
+
+/// What the shards of one server share.
+pub struct ServerPlan {
+    pub shards: usize,
+    pub io: IoChoice,
+    pub host: HostConfig,
+    pub rtp_ports: (u16, u16),
+    pub router: Arc<Router>,
+    pub prompts: Arc<PromptCatalog>,
+    pub cdr: CdrSink,
+    pub clock: Clock,
+    pub pin_threads: bool,
+}
+
+/// A running server: its shards' threads and the way to stop them.
+pub struct Server {
+    peers: Arc<Vec<ShardPeer>>,
+    done: std::sync::mpsc::Receiver<(usize, std::io::Result<()>)>,
+    threads: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl Server {
+    /// Starts one thread per shard.
+    pub fn start(plan: ServerPlan) -> std::io::Result<Server> {
+        let shards = plan.shards.max(1);
+        let mut inboxes = Vec::with_capacity(shards);
+        let mut peers = Vec::with_capacity(shards);
+        for _ in 0..shards {
+            let (sender, receiver) = channel();
+            let waker = Arc::new(Waker::new()?);
+            peers.push(ShardPeer {
+                sender,
+                waker: waker.clone(),
+            });
+            inboxes.push((receiver, waker));
+        }
+        let peers = Arc::new(peers);
+        let (done_tx, done) = channel();
+        let mut threads = Vec::with_capacity(shards);
+        let seed_base = plan.clock.now().as_micros() ^ u64::from(std::process::id()) << 32;
+        for (index, (inbox, waker)) in inboxes.into_iter().enumerate() {
+            let peers = peers.clone();
+            let done_tx = done_tx.clone();
+            let host_config = HostConfig {
+                shard: index,
+                ..plan.host.clone()
+            };
+            let router = plan.router.clone();
+            let prompts = plan.prompts.clone();
+            let cdr = plan.cdr.clone();
+            let clock = plan.clock;
+            let io = plan.io;
+            let (min, max) = plan.rtp_ports;
+            let pin = plan.pin_threads;
+            let thread = std::thread::Builder::new()
+                .name(format!("shard-{index}"))
+                .spawn(move || {
+                    if pin {
+                        pin_to_core(index);
+                    }
+                    let result = open_backend(io, &waker).and_then(|backend| {
+                        let sip_listen = host_config.sip_addr;
+                        let seed = seed_base
+                            .wrapping_add(index as u64)
+                            .wrapping_mul(0x9E37_79B9_7F4A_7C15);
+                        ShardLoop {
+                            index,
+                            host: Host::new(host_config, router, prompts, seed),
+                            backend,
+                            clock,
+                            inbox,
+                            peers,
+                            cdr,
+                            ports: PortPool::new(min, max, index, shards),
+                            sip_listen,
+                        }
+                        .run()
+                    });
+                    let _ = done_tx.send((index, result));
+                })?;
+            threads.push(thread);
+        }
+        Ok(Server {
+            peers,
+            done,
+            threads,
+        })
+    }
+
+    /// Handles for sending messages to the shards (e.g. a shutdown).
+    pub fn peers(&self) -> Arc<Vec<ShardPeer>> {
+        self.peers.clone()
+    }
+
+    /// Waits for every shard to stop; the first failure stops the others too.
+    pub fn wait(self) -> Result<(), String> {
+        let mut first_error = None;
+        for _ in 0..self.threads.len() {
+            match self.done.recv() {
+                Ok((_, Ok(()))) => {}
+                Ok((index, Err(err))) => {
+                    log::error!("shard {index} failed: {err}");
+                    if first_error.is_none() {
+                        first_error = Some(format!("shard {index}: {err}"));
+                    }
+                    for peer in self.peers.iter() {
+                        peer.send(ShardMsg::Shutdown);
+                    }
+                }
+                Err(_) => break,
+            }
+        }
+        for thread in self.threads {
+            let _ = thread.join();
+        }
+        match first_error {
+            Some(err) => Err(err),
+            None => Ok(()),
+        }
+    }
+}
+
+fn pin_to_core(index: usize) {
+    // SAFETY: a zeroed cpu_set_t is empty; CPU_SET stays within it for small indices.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        let cores = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1);
+        libc::CPU_SET(index % cores, &mut set);
+        if libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) != 0 {
+            log::warn!(
+                "shard {index}: cannot pin to a core: {}",
+                std::io::Error::last_os_error()
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod backend_tests;

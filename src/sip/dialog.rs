@@ -1,0 +1,303 @@
+//! One inbound call and its dialog (RFC 3261 §12): tags, remote target, route set and
+//! local CSeq, plus building the responses to its INVITE and the BYE we send in it.
+
+use crate::sip::message::{build_response, serialize, EchoHeaders, MessageHead, ResponseParts};
+use crate::sip::name_addr::{uri_has_lr, NameAddr};
+use crate::sip::transaction::TxKey;
+use ezk_sip_types::uri::SipUri;
+use ezk_sip_types::{Headers, Name};
+use std::net::SocketAddr;
+
+/// Where a call stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum CallState {
+    /// INVITE received, no final response yet (possibly 180 sent).
+    Offered,
+    /// 2xx sent, waiting for the ACK.
+    Answered,
+    /// ACK received: the dialog is confirmed.
+    Confirmed,
+    /// We sent BYE and wait for its final response.
+    ByeSent,
+}
+
+/// An inbound call.
+#[derive(Clone, Debug)]
+pub(crate) struct Call {
+    /// Source of the INVITE: responses and our BYE go there.
+    pub source: SocketAddr,
+    /// Headers to echo in responses to the INVITE (top Via already stamped).
+    pub echo: EchoHeaders,
+    pub invite_key: TxKey,
+    pub invite_cseq: u32,
+    pub local_tag: String,
+    pub remote_tag: Option<String>,
+    /// Request-URI for requests we send in the dialog: their Contact, else their From
+    /// URI, else the INVITE's source address (only sip/sips URIs qualify).
+    pub remote_target: String,
+    /// Record-Route values of the INVITE, in order, echoed in 18x/2xx responses.
+    pub record_route: Vec<String>,
+    /// The route set for our requests: the Record-Route values whose URI is a valid
+    /// SIP URI (anything else could not be routed to anyway).
+    pub route_set: Vec<String>,
+    pub local_cseq: u32,
+    pub state: CallState,
+    /// `hangup` was called before the ACK arrived; BYE goes out once it does.
+    pub hangup_requested: bool,
+}
+
+impl Call {
+    /// A call for an INVITE whose headers are `head` (with `echo` already stamped).
+    pub(crate) fn new(
+        source: SocketAddr,
+        head: &MessageHead,
+        echo: EchoHeaders,
+        invite_key: TxKey,
+        local_tag: String,
+    ) -> Call {
+        let remote_target = head
+            .contact
+            .iter()
+            .chain(std::iter::once(&head.from))
+            .map(|name_addr| name_addr.uri.clone())
+            .find(|uri| is_sip_uri(uri))
+            .unwrap_or_else(|| format!("sip:{source}"));
+        Call {
+            source,
+            echo,
+            invite_key,
+            invite_cseq: head.cseq.seq,
+            local_tag,
+            remote_tag: head.from.tag().map(str::to_owned),
+            remote_target,
+            record_route: head.record_route.clone(),
+            route_set: head
+                .record_route
+                .iter()
+                .filter(|route| NameAddr::parse(route).is_ok_and(|route| is_sip_uri(&route.uri)))
+                .cloned()
+                .collect(),
+            local_cseq: 0,
+            state: CallState::Offered,
+            hangup_requested: false,
+        }
+    }
+
+    /// True if a request with these headers belongs to this dialog (tags match).
+    pub(crate) fn matches_in_dialog(&self, head: &MessageHead) -> bool {
+        head.to.tag() == Some(self.local_tag.as_str())
+            && head.from.tag() == self.remote_tag.as_deref()
+    }
+
+    /// A response to the INVITE. Dialog-creating responses (18x, 2xx) carry Contact
+    /// and the Record-Route set (§12.1.1).
+    pub(crate) fn invite_response(
+        &self,
+        status: u16,
+        local_addr: SocketAddr,
+        server: &str,
+        sdp: Option<&str>,
+    ) -> Vec<u8> {
+        let mut extra = Vec::new();
+        if (101..300).contains(&status) {
+            extra.push((Name::CONTACT, format!("<sip:callplane@{local_addr}>")));
+            for route in &self.record_route {
+                extra.push((Name::RECORD_ROUTE, route.clone()));
+            }
+        }
+        let parts = ResponseParts {
+            to_tag: Some(&self.local_tag),
+            extra,
+            server,
+            body: sdp.map(|sdp| ("application/sdp", sdp.as_bytes())),
+        };
+        build_response(&self.echo, status, &parts)
+    }
+
+    /// Builds the next BYE of this dialog (§15.1.1, route set per §12.2.1.1) with Via
+    /// branch `branch`.
+    pub(crate) fn build_bye(
+        &mut self,
+        branch: &str,
+        local_addr: SocketAddr,
+        user_agent: &str,
+    ) -> Vec<u8> {
+        self.local_cseq += 1;
+        let (request_uri, routes) = self.request_target();
+        let mut headers = Headers::with_capacity(10 + routes.len());
+        headers.insert(
+            Name::VIA,
+            format!("SIP/2.0/UDP {local_addr};branch={branch};rport"),
+        );
+        headers.insert(Name::MAX_FORWARDS, "70");
+        headers.insert(
+            Name::FROM,
+            format!("{};tag={}", strip_tag(&self.echo.to), self.local_tag),
+        );
+        headers.insert(Name::TO, self.echo.from.as_str());
+        headers.insert(Name::CALL_ID, self.echo.call_id.as_str());
+        headers.insert(Name::CSEQ, format!("{} BYE", self.local_cseq));
+        for route in routes {
+            headers.insert(Name::ROUTE, route);
+        }
+        if !user_agent.is_empty() {
+            headers.insert(Name::USER_AGENT, user_agent);
+        }
+        serialize(&format!("BYE {request_uri} SIP/2.0"), &headers, &[])
+    }
+
+    /// Request-URI and Route values: loose routing when the first route has `lr`,
+    /// strict routing (first route becomes the Request-URI) otherwise.
+    fn request_target(&self) -> (String, Vec<String>) {
+        let first_route = self
+            .route_set
+            .first()
+            .and_then(|route| NameAddr::parse(route).ok());
+        match first_route {
+            Some(first) if !uri_has_lr(&first.uri) => {
+                let mut routes: Vec<String> = self.route_set.iter().skip(1).cloned().collect();
+                routes.push(format!("<{}>", self.remote_target));
+                (first.uri, routes)
+            }
+            _ => (self.remote_target.clone(), self.route_set.clone()),
+        }
+    }
+}
+
+/// True if `uri` is a sip/sips URI our own parser accepts as a Request-URI.
+fn is_sip_uri(uri: &str) -> bool {
+    uri.parse::<SipUri>().is_ok()
+}
+
+/// Removes a `tag` parameter from a From/To value (our To never has one, but a
+/// stray one must not be doubled).
+fn strip_tag(value: &str) -> String {
+    match NameAddr::parse(value) {
+        Ok(name_addr) if name_addr.tag().is_some() => {
+            let params: String = name_addr
+                .params
+                .split(';')
+                .skip(1)
+                .filter(|param| {
+                    let name = param.split('=').next().unwrap_or_default().trim();
+                    !name.eq_ignore_ascii_case("tag")
+                })
+                .map(|param| format!(";{param}"))
+                .collect();
+            let display = name_addr
+                .display
+                .map(|display| {
+                    format!(
+                        "\"{}\" ",
+                        display.replace('\\', "\\\\").replace('"', "\\\"")
+                    )
+                })
+                .unwrap_or_default();
+            format!("{display}<{}>{params}", name_addr.uri)
+        }
+        _ => value.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sip::message::{parse_message, Message};
+
+    fn invite(extra: &str) -> MessageHead {
+        let data = format!(
+            "INVITE sip:1000@10.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bKa\r\n\
+From: \"Bob\" <sip:bob@192.0.2.1>;tag=rt\r\nTo: <sip:1000@10.0.0.1>\r\nCall-ID: d1\r\n\
+CSeq: 5 INVITE\r\n{extra}Content-Length: 0\r\n\r\n"
+        );
+        match parse_message(data.as_bytes()) {
+            Ok(Message::Request(request)) => request.head,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    fn call(head: &MessageHead) -> Call {
+        Call::new(
+            "192.0.2.1:5060".parse().unwrap(),
+            head,
+            head.echo.clone(),
+            TxKey::for_request(head, &crate::sip::Method::Invite),
+            "lt".into(),
+        )
+    }
+
+    fn bye_text(call: &mut Call) -> String {
+        String::from_utf8(call.build_bye("z9hG4bKb", "10.0.0.1:5060".parse().unwrap(), "cp"))
+            .unwrap()
+    }
+
+    #[test]
+    fn bye_uses_contact_and_loose_routes() {
+        let head = invite(
+            "Contact: <sip:bob@192.0.2.1:5062>\r\nRecord-Route: <sip:p1;lr>, <sip:p2;lr>\r\n",
+        );
+        let mut call = call(&head);
+        let text = bye_text(&mut call);
+        assert!(
+            text.starts_with("BYE sip:bob@192.0.2.1:5062 SIP/2.0\r\n"),
+            "{text}"
+        );
+        assert!(text.contains("Via: SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bKb;rport\r\n"));
+        assert!(text.contains("From: <sip:1000@10.0.0.1>;tag=lt\r\n"));
+        assert!(text.contains("To: \"Bob\" <sip:bob@192.0.2.1>;tag=rt\r\n"));
+        assert!(text.contains("CSeq: 1 BYE\r\n"));
+        assert!(text.contains("Route: <sip:p1;lr>\r\nRoute: <sip:p2;lr>\r\n"));
+        assert!(text.contains("Max-Forwards: 70\r\n"));
+        assert!(bye_text(&mut call).contains("CSeq: 2 BYE\r\n"));
+    }
+
+    #[test]
+    fn bye_falls_back_to_from_uri_and_strict_routes() {
+        let head = invite("Record-Route: <sip:strict.example>\r\n");
+        let mut call = call(&head);
+        let text = bye_text(&mut call);
+        assert!(
+            text.starts_with("BYE sip:strict.example SIP/2.0\r\n"),
+            "{text}"
+        );
+        assert!(text.contains("Route: <sip:bob@192.0.2.1>\r\n"));
+    }
+
+    #[test]
+    fn bye_goes_to_the_source_when_no_sip_uri_is_known() {
+        let mut head = invite("");
+        head.from = NameAddr::parse("<tel:+4930123>;tag=rt").unwrap();
+        let mut call = call(&head);
+        assert!(bye_text(&mut call).starts_with("BYE sip:192.0.2.1:5060 SIP/2.0\r\n"));
+    }
+
+    #[test]
+    fn dialog_matching_and_responses() {
+        let head = invite("");
+        let call = call(&head);
+        assert!(!call.matches_in_dialog(&head));
+        let response =
+            call.invite_response(200, "10.0.0.1:5060".parse().unwrap(), "cp", Some("v=0\r\n"));
+        let text = String::from_utf8(response).unwrap();
+        assert!(text.contains("To: <sip:1000@10.0.0.1>;tag=lt\r\n"));
+        assert!(text.contains("Contact: <sip:callplane@10.0.0.1:5060>\r\n"));
+        assert!(text.contains("Content-Type: application/sdp\r\nContent-Length: 5\r\n\r\nv=0\r\n"));
+        let rejected = String::from_utf8(call.invite_response(
+            486,
+            "10.0.0.1:5060".parse().unwrap(),
+            "cp",
+            None,
+        ))
+        .unwrap();
+        assert!(!rejected.contains("Contact"));
+    }
+
+    #[test]
+    fn strips_existing_tags() {
+        assert_eq!(
+            strip_tag("\"A\" <sip:a@b>;tag=x;foo=1"),
+            "\"A\" <sip:a@b>;foo=1"
+        );
+        assert_eq!(strip_tag("<sip:a@b>"), "<sip:a@b>");
+    }
+}

@@ -1,0 +1,174 @@
+//! `parse_message`: one UDP datagram to a [`Message`], with the mandatory headers
+//! checked and the body bounded by Content-Length (RFC 3261 §7, §18.3).
+
+use super::head::{split_message, RawMessage};
+use super::start_line::StartLine;
+use super::{CSeq, EchoHeaders, Message, MessageHead, Request, Response, TopVia};
+use crate::sip::header_value::split_list;
+use crate::sip::method::{is_token, Method};
+use crate::sip::name_addr::NameAddr;
+use bytes::Bytes;
+use ezk_sip_types::{Headers, Name};
+use thiserror::Error;
+
+/// Why a datagram is not a usable SIP message.
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+pub enum ParseError {
+    #[error("datagram holds no message")]
+    Empty,
+    #[error("message head is not UTF-8")]
+    NotUtf8,
+    #[error("no blank line ends the message head")]
+    NoHeadEnd,
+    #[error("malformed start line")]
+    BadStartLine,
+    #[error("Request-URI scheme is not sip or sips")]
+    UnsupportedUriScheme,
+    #[error("malformed header line")]
+    BadHeaderLine,
+    #[error("missing {0} header")]
+    MissingHeader(&'static str),
+    #[error("malformed {0} header")]
+    MalformedHeader(&'static str),
+    #[error("invalid Content-Length")]
+    BadContentLength,
+    #[error("body shorter than Content-Length ({declared} > {available})")]
+    BodyTruncated { declared: usize, available: usize },
+}
+
+/// Parses one datagram. Compact header names, folded headers and LF-only line ends are
+/// accepted; the body is cut to Content-Length (or runs to the end of the datagram when
+/// Content-Length is absent, RFC 3261 §18.3).
+pub fn parse_message(data: &[u8]) -> Result<Message, ParseError> {
+    let RawMessage {
+        start,
+        headers,
+        rest,
+    } = split_message(data)?;
+    let body = bound_body(&headers, rest)?;
+    let head = read_head(headers, body)?;
+    match start {
+        StartLine::Request {
+            method,
+            uri,
+            sip_uri,
+        } => {
+            if head.cseq.method != method {
+                return Err(ParseError::MalformedHeader("CSeq"));
+            }
+            Ok(Message::Request(Request {
+                method,
+                uri,
+                sip_uri,
+                head,
+            }))
+        }
+        StartLine::Response { status, reason } => Ok(Message::Response(Response {
+            status,
+            reason,
+            head,
+        })),
+    }
+}
+
+fn bound_body(headers: &Headers, rest: &[u8]) -> Result<Bytes, ParseError> {
+    let Some(value) = headers.get_raw(&Name::CONTENT_LENGTH).next() else {
+        return Ok(Bytes::copy_from_slice(rest));
+    };
+    let declared: usize = value
+        .as_str()
+        .trim()
+        .parse()
+        .map_err(|_| ParseError::BadContentLength)?;
+    match rest.get(..declared) {
+        Some(body) => Ok(Bytes::copy_from_slice(body)),
+        None => Err(ParseError::BodyTruncated {
+            declared,
+            available: rest.len(),
+        }),
+    }
+}
+
+fn first_value(headers: &Headers, name: &Name, label: &'static str) -> Result<String, ParseError> {
+    match headers.get_raw(name).next() {
+        Some(value) if !value.as_str().trim().is_empty() => Ok(value.as_str().trim().to_owned()),
+        Some(_) => Err(ParseError::MalformedHeader(label)),
+        None => Err(ParseError::MissingHeader(label)),
+    }
+}
+
+fn read_head(headers: Headers, body: Bytes) -> Result<MessageHead, ParseError> {
+    let vias: Vec<String> = headers
+        .get_raw(&Name::VIA)
+        .flat_map(|value| split_list(value.as_str()))
+        .map(str::to_owned)
+        .collect();
+    let top_via = vias
+        .first()
+        .ok_or(ParseError::MissingHeader("Via"))
+        .and_then(|via| TopVia::parse(via).ok_or(ParseError::MalformedHeader("Via")))?;
+
+    let from = first_value(&headers, &Name::FROM, "From")?;
+    let to = first_value(&headers, &Name::TO, "To")?;
+    let call_id = first_value(&headers, &Name::CALL_ID, "Call-ID")?;
+    if call_id.contains(char::is_whitespace) {
+        return Err(ParseError::MalformedHeader("Call-ID"));
+    }
+    let cseq_text = first_value(&headers, &Name::CSEQ, "CSeq")?;
+    let cseq = parse_cseq(&cseq_text).ok_or(ParseError::MalformedHeader("CSeq"))?;
+    let parsed_from = NameAddr::parse(&from).map_err(|_| ParseError::MalformedHeader("From"))?;
+    let parsed_to = NameAddr::parse(&to).map_err(|_| ParseError::MalformedHeader("To"))?;
+
+    let record_route = headers
+        .get_raw(&Name::RECORD_ROUTE)
+        .flat_map(|value| split_list(value.as_str()))
+        .map(str::to_owned)
+        .collect();
+    let contact = headers
+        .get_raw(&Name::CONTACT)
+        .flat_map(|value| split_list(value.as_str()))
+        .next()
+        .and_then(|value| NameAddr::parse(value).ok());
+    let content_type = headers
+        .get_raw(&Name::CONTENT_TYPE)
+        .next()
+        .map(|value| value.as_str().trim().to_owned());
+
+    Ok(MessageHead {
+        echo: EchoHeaders {
+            vias,
+            from,
+            to,
+            call_id,
+            cseq: format!("{} {}", cseq.seq, cseq.method),
+        },
+        top_via,
+        from: parsed_from,
+        to: parsed_to,
+        cseq,
+        record_route,
+        contact,
+        content_type,
+        headers,
+        body,
+    })
+}
+
+/// Reads `<number> <method>`; the number must fit in 31 bits (RFC 3261 §8.1.1.5).
+pub(super) fn parse_cseq(value: &str) -> Option<CSeq> {
+    let mut parts = value.split_whitespace();
+    let (Some(number), Some(method), None) = (parts.next(), parts.next(), parts.next()) else {
+        return None;
+    };
+    if !number.bytes().all(|byte| byte.is_ascii_digit()) || !is_token(method) {
+        return None;
+    }
+    let seq: u32 = number.parse().ok().filter(|seq| *seq < 1 << 31)?;
+    Some(CSeq {
+        seq,
+        method: Method::from_token(method),
+    })
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,134 @@
+//! The first line of a message: `Method SP Request-URI SP SIP/2.0` or
+//! `SIP/2.0 SP Status-Code SP Reason-Phrase`, read with `ezk-sip-types`' `MessageLine`
+//! plus the stricter checks it does not make (exact method token, URI scheme, version,
+//! status range).
+
+use super::parse::ParseError;
+use crate::sip::method::{is_token, Method};
+use bytes::Bytes;
+use ezk_sip_types::msg::MessageLine;
+use ezk_sip_types::parse::Parse;
+use ezk_sip_types::uri::SipUri;
+
+/// A parsed start line.
+pub(super) enum StartLine {
+    Request {
+        method: Method,
+        uri: String,
+        sip_uri: SipUri,
+    },
+    Response {
+        status: u16,
+        reason: String,
+    },
+}
+
+/// Parses `line`, which must lie inside `src`.
+pub(super) fn parse_start_line(src: &Bytes, line: &str) -> Result<StartLine, ParseError> {
+    if line.starts_with("SIP/") {
+        return parse_status_line(src, line);
+    }
+    let mut parts = line.split_whitespace();
+    let (Some(method), Some(uri), Some(version), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(ParseError::BadStartLine);
+    };
+    if !is_token(method) || version != "SIP/2.0" {
+        return Err(ParseError::BadStartLine);
+    }
+    let scheme = uri.split(':').next().unwrap_or_default();
+    if !(scheme.eq_ignore_ascii_case("sip") || scheme.eq_ignore_ascii_case("sips")) {
+        return Err(if uri.contains(':') {
+            ParseError::UnsupportedUriScheme
+        } else {
+            ParseError::BadStartLine
+        });
+    }
+    match MessageLine::parse(src)(line) {
+        Ok((rest, MessageLine::Request(request_line))) if rest.trim().is_empty() => {
+            Ok(StartLine::Request {
+                method: Method::from_token(method),
+                uri: uri.to_owned(),
+                sip_uri: request_line.uri,
+            })
+        }
+        _ => Err(ParseError::BadStartLine),
+    }
+}
+
+fn parse_status_line(src: &Bytes, line: &str) -> Result<StartLine, ParseError> {
+    match MessageLine::parse(src)(line) {
+        Ok((rest, MessageLine::Response(status_line))) if rest.trim().is_empty() => {
+            let status = status_line.code.into_u16();
+            if !(100..=699).contains(&status) || !line.starts_with("SIP/2.0 ") {
+                return Err(ParseError::BadStartLine);
+            }
+            Ok(StartLine::Response {
+                status,
+                reason: status_line
+                    .reason
+                    .map(|reason| reason.to_string())
+                    .unwrap_or_default(),
+            })
+        }
+        _ => Err(ParseError::BadStartLine),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(line: &str) -> Result<StartLine, ParseError> {
+        let src = Bytes::copy_from_slice(line.as_bytes());
+        let text = std::str::from_utf8(&src).unwrap();
+        parse_start_line(&src, text)
+    }
+
+    #[test]
+    fn request_lines() {
+        match parse("INVITE sip:1000@127.0.0.1:5060 SIP/2.0") {
+            Ok(StartLine::Request { method, uri, .. }) => {
+                assert_eq!(method, Method::Invite);
+                assert_eq!(uri, "sip:1000@127.0.0.1:5060");
+            }
+            _ => panic!("expected a request line"),
+        }
+        assert!(matches!(
+            parse("INVITE tel:+15551234 SIP/2.0"),
+            Err(ParseError::UnsupportedUriScheme)
+        ));
+        assert!(matches!(
+            parse("INVITE sip:a@b SIP/3.0"),
+            Err(ParseError::BadStartLine)
+        ));
+        assert!(matches!(
+            parse("INVITE sip:a@b"),
+            Err(ParseError::BadStartLine)
+        ));
+        assert!(matches!(
+            parse("IN(VITE sip:a@b SIP/2.0"),
+            Err(ParseError::BadStartLine)
+        ));
+    }
+
+    #[test]
+    fn status_lines() {
+        match parse("SIP/2.0 487 Request Terminated") {
+            Ok(StartLine::Response { status, reason }) => {
+                assert_eq!(status, 487);
+                assert_eq!(reason, "Request Terminated");
+            }
+            _ => panic!("expected a status line"),
+        }
+        assert!(matches!(
+            parse("SIP/2.0 99 Low"),
+            Err(ParseError::BadStartLine)
+        ));
+        assert!(matches!(
+            parse("SIP/2.0 abc"),
+            Err(ParseError::BadStartLine)
+        ));
+    }
+}

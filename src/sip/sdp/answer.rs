@@ -1,0 +1,83 @@
+//! Writing the SDP answer for a [`Negotiated`] audio stream.
+
+use super::negotiate::Negotiated;
+use std::fmt::Write as _;
+use std::net::IpAddr;
+
+/// Builds the answer: one sendrecv audio stream with the negotiated codec and, if
+/// negotiated, telephone-event (events 0-16). CRLF line ends. `a=ptime` carries
+/// `n.ptime_ms` (20 unless the caller asked for another supported value).
+pub fn build_answer(session_id: u64, local_ip: IpAddr, local_port: u16, n: &Negotiated) -> String {
+    let address = match local_ip {
+        IpAddr::V4(ip) => format!("IN IP4 {ip}"),
+        IpAddr::V6(ip) => format!("IN IP6 {ip}"),
+    };
+    let mut sdp = String::with_capacity(256);
+    let _ = write!(
+        sdp,
+        "v=0\r\no=callplane {session_id} {session_id} {address}\r\ns=callplane\r\nc={address}\r\nt=0 0\r\n"
+    );
+    let _ = write!(sdp, "m=audio {local_port} RTP/AVP {}", n.codec_pt);
+    if let Some(dtmf_pt) = n.dtmf_pt {
+        let _ = write!(sdp, " {dtmf_pt}");
+    }
+    let _ = write!(
+        sdp,
+        "\r\na=rtpmap:{} {}/8000\r\n",
+        n.codec_pt,
+        n.codec.encoding_name()
+    );
+    if let Some(dtmf_pt) = n.dtmf_pt {
+        let _ = write!(
+            sdp,
+            "a=rtpmap:{dtmf_pt} telephone-event/8000\r\na=fmtp:{dtmf_pt} 0-16\r\n"
+        );
+    }
+    let _ = write!(sdp, "a=ptime:{}\r\na=sendrecv\r\n", n.ptime_ms);
+    sdp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sip::sdp::{negotiate, AudioCodec, Sdp};
+
+    #[test]
+    fn answer_with_dtmf() {
+        let n = Negotiated {
+            remote_rtp: "192.0.2.1:6000".parse().unwrap(),
+            codec: AudioCodec::Pcmu,
+            codec_pt: 0,
+            dtmf_pt: Some(101),
+            ptime_ms: 20,
+        };
+        let answer = build_answer(42, "203.0.113.5".parse().unwrap(), 30000, &n);
+        assert_eq!(
+            answer,
+            "v=0\r\no=callplane 42 42 IN IP4 203.0.113.5\r\ns=callplane\r\nc=IN IP4 203.0.113.5\r\nt=0 0\r\n\
+m=audio 30000 RTP/AVP 0 101\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:101 telephone-event/8000\r\n\
+a=fmtp:101 0-16\r\na=ptime:20\r\na=sendrecv\r\n"
+        );
+        // The answer is itself a valid offer that negotiates to the same choice.
+        let again = negotiate(&Sdp::parse(answer.as_bytes()).unwrap()).unwrap();
+        assert_eq!(
+            (again.codec, again.codec_pt, again.dtmf_pt),
+            (AudioCodec::Pcmu, 0, Some(101))
+        );
+    }
+
+    #[test]
+    fn answer_without_dtmf_over_ipv6() {
+        let n = Negotiated {
+            remote_rtp: "[2001:db8::1]:6000".parse().unwrap(),
+            codec: AudioCodec::Pcma,
+            codec_pt: 8,
+            dtmf_pt: None,
+            ptime_ms: 20,
+        };
+        let answer = build_answer(1, "2001:db8::2".parse().unwrap(), 4000, &n);
+        assert!(answer.contains("c=IN IP6 2001:db8::2\r\n"));
+        assert!(answer.contains("m=audio 4000 RTP/AVP 8\r\na=rtpmap:8 PCMA/8000\r\na=ptime:20\r\n"));
+        assert!(!answer.contains("telephone-event"));
+    }
+}

@@ -1,0 +1,224 @@
+//! Offer/answer for audio (RFC 3264): the first PCMU or PCMA format of the caller's first
+//! usable audio stream, in the caller's order and with the caller's payload type
+//! numbers, plus telephone-event/8000 if offered.
+
+use super::parse::{Media, Sdp};
+use std::net::SocketAddr;
+use thiserror::Error;
+
+/// The G.711 flavours the media plane speaks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum AudioCodec {
+    Pcmu,
+    Pcma,
+}
+
+impl AudioCodec {
+    /// The rtpmap encoding name.
+    pub fn encoding_name(self) -> &'static str {
+        match self {
+            AudioCodec::Pcmu => "PCMU",
+            AudioCodec::Pcma => "PCMA",
+        }
+    }
+}
+
+/// The outcome of negotiation: where to send RTP and in which format.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Negotiated {
+    pub remote_rtp: SocketAddr,
+    pub codec: AudioCodec,
+    pub codec_pt: u8,
+    pub dtmf_pt: Option<u8>,
+    /// The caller's ptime when it is 10..=60 ms in steps of 10, else 20.
+    pub ptime_ms: u32,
+}
+
+/// Why an offer cannot be answered (the call layer answers 488).
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+pub enum NegotiateError {
+    /// No RTP/AVP audio stream with a non-zero port offers PCMU or PCMA.
+    #[error("no common audio codec")]
+    NoCommonCodec,
+    /// The chosen stream has no connection address at media or session level.
+    #[error("no connection address for the audio stream")]
+    NoConnectionAddress,
+}
+
+const DEFAULT_PTIME_MS: u32 = 20;
+
+/// Picks codec, DTMF payload type and remote address from an offer.
+pub fn negotiate(offer: &Sdp) -> Result<Negotiated, NegotiateError> {
+    let (media, codec, codec_pt) = offer
+        .media
+        .iter()
+        .filter(|media| is_usable_audio(media))
+        .find_map(|media| first_g711(media).map(|(codec, pt)| (media, codec, pt)))
+        .ok_or(NegotiateError::NoCommonCodec)?;
+    let address = media
+        .connection
+        .or(offer.connection)
+        .ok_or(NegotiateError::NoConnectionAddress)?;
+    let ptime_ms = media
+        .ptime
+        .or(offer.ptime)
+        .filter(|ptime| (10..=60).contains(ptime) && ptime % 10 == 0)
+        .unwrap_or(DEFAULT_PTIME_MS);
+    Ok(Negotiated {
+        remote_rtp: SocketAddr::new(address, media.port),
+        codec,
+        codec_pt,
+        dtmf_pt: telephone_event(media),
+        ptime_ms,
+    })
+}
+
+fn is_usable_audio(media: &Media) -> bool {
+    media.kind.eq_ignore_ascii_case("audio")
+        && media.port != 0
+        && media.protocol.eq_ignore_ascii_case("RTP/AVP")
+}
+
+fn first_g711(media: &Media) -> Option<(AudioCodec, u8)> {
+    media.payload_types().find_map(|pt| {
+        let codec = match media.rtpmap(pt) {
+            Some(map) => {
+                let mono = map.channels.is_none_or(|channels| channels == 1);
+                if map.clock_rate != 8000 || !mono {
+                    return None;
+                }
+                codec_named(&map.encoding)?
+            }
+            None => match pt {
+                0 => AudioCodec::Pcmu,
+                8 => AudioCodec::Pcma,
+                _ => return None,
+            },
+        };
+        Some((codec, pt))
+    })
+}
+
+fn codec_named(encoding: &str) -> Option<AudioCodec> {
+    if encoding.eq_ignore_ascii_case("PCMU") {
+        Some(AudioCodec::Pcmu)
+    } else if encoding.eq_ignore_ascii_case("PCMA") {
+        Some(AudioCodec::Pcma)
+    } else {
+        None
+    }
+}
+
+fn telephone_event(media: &Media) -> Option<u8> {
+    media.payload_types().find(|pt| {
+        media.rtpmap(*pt).is_some_and(|map| {
+            map.encoding.eq_ignore_ascii_case("telephone-event") && map.clock_rate == 8000
+        })
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn offer(m_line: &str, attributes: &str) -> Sdp {
+        let body = format!("v=0\r\no=- 1 1 IN IP4 192.0.2.1\r\ns=-\r\nc=IN IP4 192.0.2.1\r\nt=0 0\r\n{m_line}\r\n{attributes}");
+        Sdp::parse(body.as_bytes()).unwrap()
+    }
+
+    #[test]
+    fn pcmu_only() {
+        let n = negotiate(&offer("m=audio 6000 RTP/AVP 0", "")).unwrap();
+        assert_eq!(n.codec, AudioCodec::Pcmu);
+        assert_eq!(n.codec_pt, 0);
+        assert_eq!(n.dtmf_pt, None);
+        assert_eq!(n.remote_rtp, "192.0.2.1:6000".parse().unwrap());
+        assert_eq!(n.ptime_ms, 20);
+    }
+
+    #[test]
+    fn pcma_only() {
+        let n = negotiate(&offer("m=audio 6000 RTP/AVP 8", "a=rtpmap:8 PCMA/8000\r\n")).unwrap();
+        assert_eq!((n.codec, n.codec_pt), (AudioCodec::Pcma, 8));
+    }
+
+    #[test]
+    fn callers_order_wins() {
+        let n = negotiate(&offer("m=audio 6000 RTP/AVP 8 0", "")).unwrap();
+        assert_eq!(n.codec, AudioCodec::Pcma);
+        let n = negotiate(&offer(
+            "m=audio 6000 RTP/AVP 18 0 8",
+            "a=rtpmap:18 G729/8000\r\n",
+        ))
+        .unwrap();
+        assert_eq!(n.codec, AudioCodec::Pcmu);
+    }
+
+    #[test]
+    fn telephone_event_with_dynamic_payload_types() {
+        let n = negotiate(&offer(
+            "m=audio 6000 RTP/AVP 0 101",
+            "a=rtpmap:101 telephone-event/8000\r\n",
+        ))
+        .unwrap();
+        assert_eq!(n.dtmf_pt, Some(101));
+        let n = negotiate(&offer(
+            "m=audio 6000 RTP/AVP 96 8 97",
+            "a=rtpmap:96 telephone-event/8000\r\na=rtpmap:97 telephone-event/48000\r\n",
+        ))
+        .unwrap();
+        assert_eq!((n.codec_pt, n.dtmf_pt), (8, Some(96)));
+        let n = negotiate(&offer(
+            "m=audio 6000 RTP/AVP 0 97",
+            "a=rtpmap:97 telephone-event/48000\r\n",
+        ))
+        .unwrap();
+        assert_eq!(n.dtmf_pt, None);
+    }
+
+    #[test]
+    fn dynamic_g711_and_media_level_address_and_ptime() {
+        let n = negotiate(&offer(
+            "m=audio 7000 RTP/AVP 100",
+            "c=IN IP4 198.51.100.7\r\na=rtpmap:100 pcmu/8000\r\na=ptime:30\r\n",
+        ))
+        .unwrap();
+        assert_eq!((n.codec, n.codec_pt), (AudioCodec::Pcmu, 100));
+        assert_eq!(n.remote_rtp, "198.51.100.7:7000".parse().unwrap());
+        assert_eq!(n.ptime_ms, 30);
+        let odd_ptime = negotiate(&offer("m=audio 7000 RTP/AVP 0", "a=ptime:25\r\n")).unwrap();
+        assert_eq!(odd_ptime.ptime_ms, 20);
+    }
+
+    #[test]
+    fn failures() {
+        let g729 = offer("m=audio 6000 RTP/AVP 18", "a=rtpmap:18 G729/8000\r\n");
+        assert_eq!(negotiate(&g729), Err(NegotiateError::NoCommonCodec));
+        assert_eq!(
+            negotiate(&offer("m=audio 0 RTP/AVP 0", "")),
+            Err(NegotiateError::NoCommonCodec)
+        );
+        assert_eq!(
+            negotiate(&offer("m=video 6000 RTP/AVP 0", "")),
+            Err(NegotiateError::NoCommonCodec)
+        );
+        assert_eq!(
+            negotiate(&offer("m=audio 6000 RTP/SAVP 0", "")),
+            Err(NegotiateError::NoCommonCodec)
+        );
+        let stereo = offer("m=audio 6000 RTP/AVP 0", "a=rtpmap:0 PCMU/8000/2\r\n");
+        assert_eq!(negotiate(&stereo), Err(NegotiateError::NoCommonCodec));
+        let no_address = Sdp::parse(b"v=0\r\nm=audio 6000 RTP/AVP 0\r\n").unwrap();
+        assert_eq!(
+            negotiate(&no_address),
+            Err(NegotiateError::NoConnectionAddress)
+        );
+    }
+
+    #[test]
+    fn second_audio_stream_is_used_when_the_first_is_disabled() {
+        let sdp = offer("m=audio 0 RTP/AVP 0\r\nm=audio 6002 RTP/AVP 8", "");
+        let n = negotiate(&sdp).unwrap();
+        assert_eq!((n.codec, n.remote_rtp.port()), (AudioCodec::Pcma, 6002));
+    }
+}

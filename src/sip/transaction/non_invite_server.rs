@@ -1,0 +1,26 @@
+//! Non-INVITE server transaction (RFC 3261 §17.2.2). The endpoint answers every
+//! non-INVITE request at once, so the transaction only remembers its response for
+//! retransmitted requests until Timer J (64*T1) ends it.
+
+use crate::sip::timers::TRANSACTION_TIMEOUT;
+use crate::time::Time;
+use std::net::SocketAddr;
+
+/// A completed non-INVITE server transaction.
+#[derive(Clone, Debug)]
+pub(crate) struct NonInviteServerTx {
+    pub dest: SocketAddr,
+    pub response: Vec<u8>,
+    pub ends_at: Time,
+}
+
+impl NonInviteServerTx {
+    /// A transaction that sent `response` at `now`.
+    pub(crate) fn new(now: Time, dest: SocketAddr, response: Vec<u8>) -> Self {
+        NonInviteServerTx {
+            dest,
+            response,
+            ends_at: now + TRANSACTION_TIMEOUT,
+        }
+    }
+}

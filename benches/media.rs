@@ -1,0 +1,77 @@
+//! The per-packet work of the media plane: G.711 encode/decode of one 20 ms
+//! frame, RFC 4733 detection of one telephone-event packet, and one prompt
+//! frame written as an RTP packet by a media session.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use callplane::media::{Codec, DtmfDetector, MediaConfig, MediaSession, Prompt};
+use callplane::time::Time;
+use criterion::{black_box, criterion_group, criterion_main, Criterion};
+
+fn g711(c: &mut Criterion) {
+    let pcm: Vec<i16> = (0..160)
+        .map(|i| ((i as f64 * 0.2).sin() * 12000.0) as i16)
+        .collect();
+    let mut encoded = [0u8; 160];
+    let mut decoded = [0i16; 160];
+    c.bench_function("g711 ulaw encode 20 ms", |b| {
+        b.iter(|| Codec::Pcmu.encode(black_box(&pcm), &mut encoded))
+    });
+    c.bench_function("g711 ulaw decode 20 ms", |b| {
+        b.iter(|| Codec::Pcmu.decode(black_box(&encoded), &mut decoded))
+    });
+}
+
+fn dtmf(c: &mut Criterion) {
+    let mut detector = DtmfDetector::default();
+    let mut timestamp = 0u32;
+    c.bench_function("rfc4733 detect one packet", |b| {
+        b.iter(|| {
+            timestamp = timestamp.wrapping_add(800);
+            let start = detector.on_packet(timestamp, true, black_box(&[1, 10, 0, 160]));
+            let end = detector.on_packet(timestamp, false, black_box(&[1, 0x8a, 3, 32]));
+            (start, end)
+        })
+    });
+}
+
+fn session_frame(c: &mut Criterion) {
+    let remote: SocketAddr = "127.0.0.1:6000".parse().unwrap();
+    let samples: Vec<i16> = (0..8000 * 60)
+        .map(|i| ((i as f64 * 0.1).sin() * 8000.0) as i16)
+        .collect();
+    let prompt = Arc::new(Prompt::from_samples("bench", None, samples));
+    let mut session = MediaSession::new(
+        MediaConfig {
+            codec: Codec::Pcmu,
+            codec_pt: 0,
+            dtmf_pt: Some(101),
+            remote,
+            ssrc: 1,
+            initial_seq: 0,
+            initial_timestamp: 0,
+        },
+        Time::ZERO,
+    );
+    session.play(prompt.clone());
+    let mut now = Time::ZERO;
+    let mut buf = [0u8; 2048];
+    c.bench_function("media session: one prompt frame as RTP", |b| {
+        b.iter(|| {
+            now += Duration::from_millis(20);
+            if !session.is_playing() {
+                session.play(prompt.clone());
+            }
+            session.handle_timeout(now);
+            let len = session.poll_transmit(now, &mut buf);
+            assert!(len.is_some(), "a frame is due every 20 ms");
+            while session.poll_event().is_some() {}
+            len
+        })
+    });
+}
+
+criterion_group!(benches, g711, dtmf, session_frame);
+criterion_main!(benches);

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Installs what the end-to-end tests (tests/e2e_*.rs) and the prompt generator
+# (prompts/generate.sh) need on Debian 12, as root, without prompts:
+#   sipp (package sip-tester, with its DTMF pcaps in /usr/share/sip-tester),
+#   espeak-ng and sox (only to regenerate the prompts; the WAVs are committed).
+# Installs only what is missing; running it again changes nothing.
+set -euo pipefail
+
+if [[ "$(id -u)" -ne 0 ]]; then
+    echo "install-test-deps.sh: run as root (apt-get install)" >&2
+    exit 1
+fi
+
+# package  command-or-file that shows it is installed
+wanted=(
+    "sip-tester /usr/share/sip-tester/dtmf_2833_1.pcap"
+    "sip-tester sipp"
+    "espeak-ng espeak-ng"
+    "sox sox"
+)
+
+missing=()
+for entry in "${wanted[@]}"; do
+    package="${entry%% *}"
+    probe="${entry#* }"
+    if [[ "$probe" == /* ]]; then
+        [[ -e "$probe" ]] && continue
+    else
+        command -v "$probe" >/dev/null 2>&1 && continue
+    fi
+    missing+=("$package")
+done
+
+# A package listed twice is installed once.
+mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u | sed '/^$/d')
+
+if [[ ${#missing[@]} -eq 0 ]]; then
+    echo "install-test-deps.sh: all present (sipp, espeak-ng, sox)"
+    exit 0
+fi
+
+export DEBIAN_FRONTEND=noninteractive
+echo "install-test-deps.sh: installing ${missing[*]}"
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}"
+command -v sipp >/dev/null 2>&1 || { echo "install-test-deps.sh: sipp still missing" >&2; exit 1; }
+echo "install-test-deps.sh: done"

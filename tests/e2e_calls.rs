@@ -1,0 +1,211 @@
+//! End-to-end single calls against the callplane binary, each under both io
+//! backends: the demo flow with digit 1 and digit 2 (CDR, the audio the caller
+//! hears, callplane's BYE), CANCEL while ringing (487), and an offer with no
+//! common codec (488).
+
+mod common;
+
+use std::time::Duration;
+
+use common::{dtmf_pcap, Backend, Cdr, RtpListener, Server, ServerOptions, Sipp, SippRun, TestDir};
+
+/// When the caller presses its digit, counted from its ACK: during the menu
+/// prompt (the welcome prompt lasts about 1.5 s, the menu about 4 s after it).
+const DTMF_DELAY_MS: u64 = 3000;
+/// PCMU, the codec uac_dtmf.xml offers first.
+const PCMU: u8 = 0;
+/// RMS (16-bit scale) above which a 20 ms frame counts as speech, and below
+/// which it counts as silence.
+const SPEECH_RMS: f64 = 1000.0;
+const SILENCE_RMS: f64 = 100.0;
+
+common::for_each_backend! {
+    digit_1_reaches_sales => call_pressing_1;
+    digit_2_reaches_support => call_pressing_2;
+    cancel_while_ringing_gets_487 => cancel_while_ringing;
+    offer_without_common_codec_gets_488 => offer_without_common_codec;
+}
+
+fn call_pressing_1(backend: Backend) {
+    call_pressing(backend, '1', "sales", "support");
+}
+
+fn call_pressing_2(backend: Backend) {
+    call_pressing(backend, '2', "support", "sales");
+}
+
+/// One call through the demo flow pressing `digit`, which must lead to `branch`.
+fn call_pressing(backend: Backend, digit: char, branch: &str, other_branch: &str) {
+    let dir = TestDir::new(&format!("digit{digit}-{}", backend.cli_value()));
+    let server = Server::start(backend, dir.path(), &ServerOptions::default());
+    server.assert_backend_logged();
+
+    let sipp = Sipp::new("uac_dtmf.xml", "uac_dtmf", dir.path())
+        .target(server.sip_addr())
+        .key("dtmf_pcap", dtmf_pcap(digit).display().to_string())
+        .set("dtmf_delay_ms", DTMF_DELAY_MS.to_string())
+        .timeout(Duration::from_secs(45));
+    let listener = RtpListener::bind(sipp.audio_port());
+    // The scenario passes only if callplane hangs up with a BYE.
+    let run = sipp.run();
+    let capture = listener.finish();
+    run.assert_passed(1);
+    assert_answer_sdp(&run);
+
+    let cdrs = server.wait_for_cdrs(1, Duration::from_secs(5));
+    assert_eq!(cdrs.len(), 1, "one call, one CDR: {cdrs:#?}");
+    let cdr = &cdrs[0];
+    assert_eq!(cdr.call_id(), sent_call_id(&run), "CDR call_id");
+    assert_eq!(
+        cdr.digits(),
+        vec![digit.to_string()],
+        "CDR digits: {}",
+        cdr.json
+    );
+    cdr.assert_nodes_in_order(&["entry", "welcome", "menu", branch, "goodbye"]);
+    assert!(
+        !cdr.nodes().iter().any(|node| node == other_branch),
+        "digit {digit} also visited {other_branch}: {}",
+        cdr.json
+    );
+    assert_eq!(cdr.str("hangup_side"), "callplane", "{}", cdr.json);
+    assert_eq!(cdr.str("hangup_cause"), "normal_clearing", "{}", cdr.json);
+    assert_eq!(cdr.int("sip_status"), 200, "{}", cdr.json);
+    assert_eq!(cdr.str("from"), "sipp", "{}", cdr.json);
+    assert_eq!(cdr.str("to"), "1000", "{}", cdr.json);
+    assert_eq!(cdr.str("flow_id"), "demo", "{}", cdr.json);
+    assert_eq!(cdr.int("flow_version"), 1, "{}", cdr.json);
+    assert_rfc3339(cdr, "start_time");
+    assert_rfc3339(cdr, "answer_time");
+    assert_rfc3339(cdr, "end_time");
+    assert!(
+        cdr.int("duration_ms") >= DTMF_DELAY_MS as i64,
+        "the call lasted past the digit: {}",
+        cdr.json
+    );
+
+    // What the caller heard: one continuous 20 ms PCMU stream, with speech in it.
+    capture.assert_continuous_stream(PCMU, 250);
+    let speech = capture.loud_ulaw_packets(PCMU, SPEECH_RMS);
+    let total = capture.with_payload_type(PCMU).len();
+    let silence = total - capture.loud_ulaw_packets(PCMU, SILENCE_RMS);
+    assert!(
+        speech >= 100,
+        "only {speech} of {total} packets carry speech (RMS > {SPEECH_RMS})"
+    );
+    assert!(
+        silence >= 5,
+        "only {silence} of {total} packets are silent (RMS <= {SILENCE_RMS})"
+    );
+}
+
+/// The caller rings for 3 s; it cancels after 500 ms.
+fn cancel_while_ringing(backend: Backend) {
+    let dir = TestDir::new(&format!("cancel-{}", backend.cli_value()));
+    let options = ServerOptions {
+        answer_delay_ms: Some(3000),
+        ..ServerOptions::default()
+    };
+    let server = Server::start(backend, dir.path(), &options);
+    server.assert_backend_logged();
+
+    let run = Sipp::new("uac_cancel.xml", "uac_cancel", dir.path())
+        .target(server.sip_addr())
+        .timeout(Duration::from_secs(15))
+        .run();
+    run.assert_passed(1);
+
+    let cdrs = server.wait_for_cdrs(1, Duration::from_secs(5));
+    assert_eq!(cdrs.len(), 1, "one call, one CDR: {cdrs:#?}");
+    let cdr = &cdrs[0];
+    assert_eq!(cdr.call_id(), sent_call_id(&run), "CDR call_id");
+    assert_eq!(cdr.str("hangup_cause"), "cancelled", "{}", cdr.json);
+    assert_eq!(cdr.int("sip_status"), 487, "{}", cdr.json);
+    assert_eq!(cdr.str("hangup_side"), "caller", "{}", cdr.json);
+    assert!(
+        cdr.is_null("answer_time"),
+        "a cancelled call has no answer time: {}",
+        cdr.json
+    );
+}
+
+/// G.729 only: nothing callplane speaks.
+fn offer_without_common_codec(backend: Backend) {
+    let dir = TestDir::new(&format!("reject488-{}", backend.cli_value()));
+    let server = Server::start(backend, dir.path(), &ServerOptions::default());
+    server.assert_backend_logged();
+
+    let run = Sipp::new("uac_488.xml", "uac_488", dir.path())
+        .target(server.sip_addr())
+        .timeout(Duration::from_secs(15))
+        .run();
+    run.assert_passed(1);
+
+    let cdrs = server.wait_for_cdrs(1, Duration::from_secs(5));
+    assert_eq!(cdrs.len(), 1, "one call, one CDR: {cdrs:#?}");
+    let cdr = &cdrs[0];
+    assert_eq!(cdr.call_id(), sent_call_id(&run), "CDR call_id");
+    assert_eq!(cdr.int("sip_status"), 488, "{}", cdr.json);
+    assert_eq!(cdr.str("hangup_cause"), "no_common_codec", "{}", cdr.json);
+    assert!(
+        cdr.is_null("answer_time"),
+        "a rejected call has no answer time: {}",
+        cdr.json
+    );
+}
+
+/// The Call-ID of the INVITE sipp sent.
+fn sent_call_id(run: &SippRun) -> String {
+    let log = run.messages_log();
+    log.lines()
+        .find_map(|line| line.strip_prefix("Call-ID:"))
+        .map(|value| value.trim().to_string())
+        .unwrap_or_else(|| panic!("no Call-ID in sipp's message log\n{}", run.diagnostics()))
+}
+
+/// The 200 OK answers PCMU and echoes telephone-event on the offered PT 101.
+fn assert_answer_sdp(run: &SippRun) {
+    let answer = run
+        .received_messages()
+        .into_iter()
+        .find(|message| {
+            message.trim_start().starts_with("SIP/2.0 200") && message.contains("m=audio")
+        })
+        .unwrap_or_else(|| panic!("no 200 OK with SDP received\n{}", run.diagnostics()));
+    let media = answer
+        .lines()
+        .find(|line| line.starts_with("m=audio"))
+        .unwrap_or_default();
+    let formats: Vec<&str> = media.split_whitespace().skip(3).collect();
+    assert_eq!(
+        formats.first(),
+        Some(&"0"),
+        "PCMU answered first: {media}\n{answer}"
+    );
+    assert!(
+        formats.contains(&"101"),
+        "telephone-event 101 echoed: {media}\n{answer}"
+    );
+    assert!(
+        answer.contains("a=rtpmap:101 telephone-event/8000"),
+        "telephone-event rtpmap in the answer:\n{answer}"
+    );
+}
+
+/// `field` looks like an RFC 3339 timestamp (`YYYY-MM-DDTHH:MM:SS...`).
+fn assert_rfc3339(cdr: &Cdr, field: &str) {
+    let value = cdr.str(field);
+    let bytes = value.as_bytes();
+    let shaped = bytes.len() >= 20
+        && bytes[4] == b'-'
+        && bytes[7] == b'-'
+        && (bytes[10] == b'T' || bytes[10] == b't')
+        && bytes[13] == b':'
+        && bytes[16] == b':'
+        && (value.ends_with('Z') || value.ends_with('z') || value[19..].contains(['+', '-']));
+    assert!(
+        shaped,
+        "CDR {field} is not RFC 3339: {value:?} in {}",
+        cdr.json
+    );
+}

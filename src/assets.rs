@@ -4,12 +4,16 @@
 //! All file reading happens here, once, at start-up; the cores get decoded,
 //! pre-encoded prompts and compiled programs behind `Arc`s.
 
-use std::path::Path;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::call::Router;
-use crate::config::{Config, BUILTIN_DEMO};
-use crate::flow::{load_node_graph, LoadError, Program, DEMO_FLOW_JSON};
+use crate::call::{RouteTarget, Router};
+use crate::config::{is_flow_path, Config, RouteConfig, BUILTIN_DEMO};
+use crate::flow::schedule::Schedules;
+use crate::flow::{
+    check_references, load_flow_value, synthesize, FlowEnv, LoadError, Program, DEMO_FLOW_JSON,
+};
 use crate::media::{Prompt, PromptCatalog};
 
 /// The catalog shipped in `prompts/`, compiled into the binary.
@@ -36,6 +40,21 @@ fn catalog_entries(text: &str) -> Vec<(String, String)> {
         .collect()
 }
 
+use crate::media::BEEP_PROMPT_ID as BEEP_ID;
+
+/// A 1 kHz tone of 250 ms at about -6 dBFS, added to every catalog that has no
+/// `beep` of its own.
+fn add_beep(catalog: &mut PromptCatalog) {
+    if catalog.get(BEEP_ID).is_some() {
+        return;
+    }
+    let samples = (0..2000)
+        .map(|n| ((n as f64) * std::f64::consts::TAU * 1000.0 / 8000.0).sin() * 16_000.0)
+        .map(|x| x as i16)
+        .collect();
+    catalog.insert(Prompt::from_samples(BEEP_ID, None, samples));
+}
+
 /// The prompts compiled into the binary.
 pub fn embedded_prompts() -> Result<PromptCatalog, String> {
     let texts = catalog_entries(EMBEDDED_CATALOG);
@@ -46,6 +65,7 @@ pub fn embedded_prompts() -> Result<PromptCatalog, String> {
             .map_err(|err| format!("embedded prompt {id}: {err}"))?;
         catalog.insert(prompt);
     }
+    add_beep(&mut catalog);
     Ok(catalog)
 }
 
@@ -63,24 +83,34 @@ pub fn prompts_from_dir(dir: &Path) -> Result<PromptCatalog, String> {
             .map_err(|err| format!("{}: {err}", path.display()))?;
         catalog.insert(prompt);
     }
+    add_beep(&mut catalog);
     Ok(catalog)
 }
 
-/// Loads and compiles one flow: `builtin:demo` or a node-graph JSON file.
-pub fn load_flow(name: &str) -> Result<Arc<Program>, String> {
-    let (origin, json) = if name == BUILTIN_DEMO {
-        (BUILTIN_DEMO.to_string(), DEMO_FLOW_JSON.to_string())
-    } else {
-        let text = std::fs::read_to_string(name)
-            .map_err(|err| format!("cannot read flow {name}: {err}"))?;
-        (name.to_string(), text)
-    };
-    match load_node_graph(&json) {
+/// A flow compiled from JSON text, with whether its document says it is published.
+pub struct LoadedFlow {
+    pub program: Arc<Program>,
+    pub published: bool,
+}
+
+/// Loads and compiles one flow document of either format; `origin` names it in errors.
+pub fn compile_flow(origin: &str, json: &str) -> Result<LoadedFlow, String> {
+    let value: serde_json::Value =
+        serde_json::from_str(json).map_err(|err| format!("flow {origin}: {err}"))?;
+    let published = value
+        .get("published")
+        .or_else(|| value.get("isActive"))
+        .and_then(serde_json::Value::as_bool)
+        .unwrap_or(true);
+    match load_flow_value(&value) {
         Ok(loaded) => {
             for warning in &loaded.warnings {
                 log::warn!("flow {origin}: {warning}");
             }
-            Ok(loaded.program)
+            Ok(LoadedFlow {
+                program: loaded.program,
+                published,
+            })
         }
         Err(LoadError::Json(err)) => Err(format!("flow {origin}: {err}")),
         Err(LoadError::Invalid(problems)) => {
@@ -90,18 +120,139 @@ pub fn load_flow(name: &str) -> Result<Arc<Program>, String> {
     }
 }
 
+/// Loads and compiles one flow: `builtin:demo` or a flow file of either format.
+pub fn load_flow(name: &str) -> Result<Arc<Program>, String> {
+    if name == BUILTIN_DEMO {
+        return compile_flow(BUILTIN_DEMO, DEMO_FLOW_JSON).map(|f| f.program);
+    }
+    let text =
+        std::fs::read_to_string(name).map_err(|err| format!("cannot read flow {name}: {err}"))?;
+    compile_flow(name, &text).map(|f| f.program)
+}
+
+/// The published flows of a directory: every `*.json`, the highest published
+/// version of each id.
+pub fn published_flows(dir: &Path) -> Result<Vec<Arc<Program>>, String> {
+    let entries = std::fs::read_dir(dir)
+        .map_err(|err| format!("cannot read flows dir {}: {err}", dir.display()))?;
+    let mut paths: Vec<PathBuf> = entries
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .filter(|path| path.extension().is_some_and(|e| e == "json"))
+        .collect();
+    paths.sort();
+    let mut newest: HashMap<String, Arc<Program>> = HashMap::new();
+    for path in paths {
+        let text = std::fs::read_to_string(&path)
+            .map_err(|err| format!("cannot read flow {}: {err}", path.display()))?;
+        let flow = compile_flow(&path.display().to_string(), &text)?;
+        if !flow.published {
+            log::info!("flow {}: not published, not routed", path.display());
+            continue;
+        }
+        let id = flow.program.id().to_string();
+        match newest.get(&id) {
+            Some(existing) if existing.version() == flow.program.version() => {
+                return Err(format!(
+                    "flow {}: version {} of {id:?} is published twice",
+                    path.display(),
+                    flow.program.version()
+                ))
+            }
+            Some(existing) if existing.version() > flow.program.version() => {}
+            _ => {
+                newest.insert(id, flow.program);
+            }
+        }
+    }
+    let mut flows: Vec<Arc<Program>> = newest.into_values().collect();
+    flows.sort_by(|a, b| a.id().cmp(b.id()));
+    Ok(flows)
+}
+
+/// The environment flows run in: schedules, destinations and published flows,
+/// every flow's references (fetch_flow, on_complete_flow_id, schedules,
+/// queues, mailboxes…) checked.
+pub fn build_env(config: &Config) -> Result<FlowEnv, String> {
+    let schedules =
+        Schedules::from_configs(&config.schedules).map_err(|err| format!("config error: {err}"))?;
+    let destinations = config.destinations();
+    if let Some(problem) = destinations.validate().first() {
+        return Err(format!("config error: {problem}"));
+    }
+    let mut env = FlowEnv::new().with_destinations(destinations);
+    for schedule in schedules.iter() {
+        env = env.with_schedule(schedule.clone());
+    }
+    if let Some(dir) = &config.flows.dir {
+        for program in published_flows(dir)? {
+            env = env.with_flow(program);
+        }
+    }
+    for program in env.flows.values() {
+        refuse_dangling_references(program, &env)?;
+    }
+    Ok(env)
+}
+
+fn refuse_dangling_references(program: &Program, env: &FlowEnv) -> Result<(), String> {
+    let problems = check_references(program, env);
+    if problems.is_empty() {
+        return Ok(());
+    }
+    let list: Vec<String> = problems.iter().map(|p| p.to_string()).collect();
+    Err(format!(
+        "flow {} refused: {}",
+        program.id(),
+        list.join("; ")
+    ))
+}
+
+fn route_program(flow: &str, env: &FlowEnv) -> Result<Arc<Program>, String> {
+    if flow == BUILTIN_DEMO || is_flow_path(flow) {
+        let program = load_flow(flow)?;
+        refuse_dangling_references(&program, env)?;
+        return Ok(program);
+    }
+    env.flow(flow).cloned().ok_or_else(|| {
+        format!("no published flow with id {flow:?} (set [flows] dir, or give a .json path)")
+    })
+}
+
+fn route_target(route: &RouteConfig, env: &FlowEnv, index: usize) -> Result<RouteTarget, String> {
+    let program = match (&route.flow, &route.destination) {
+        (Some(flow), _) => {
+            route_program(flow, env).map_err(|err| format!("routing.route[{index}]: {err}"))?
+        }
+        (None, Some(destination)) => {
+            if !env.destinations.contains(destination) {
+                return Err(format!(
+                    "routing.route[{index}].destination: no {} with id {:?}",
+                    destination.kind.name(),
+                    destination.id
+                ));
+            }
+            Arc::new(synthesize(destination, &env.destinations))
+        }
+        (None, None) => return Err(format!("routing.route[{index}]: needs flow or destination")),
+    };
+    Ok(RouteTarget {
+        program,
+        dest_xform: route.dest_xform.clone().map(Arc::new),
+    })
+}
+
 /// Builds the routing table the configuration describes, compiling every flow.
-pub fn build_router(config: &Config) -> Result<Router, String> {
+pub fn build_router(config: &Config, env: Arc<FlowEnv>) -> Result<Router, String> {
     let default = match config.routing.default_flow.as_str() {
         "" => None,
-        name => Some(load_flow(name)?),
+        name => Some(RouteTarget::new(route_program(name, &env)?)),
     };
-    let mut router = Router::new(default);
-    for route in &config.routing.route {
-        let program = load_flow(&route.flow)?;
+    let mut router = Router::new(default, env.clone());
+    for (index, route) in config.routing.route.iter().enumerate() {
+        let target = route_target(route, &env, index)?;
         match (&route.number, &route.prefix) {
-            (Some(number), _) => router.add_number(number, program),
-            (None, Some(prefix)) => router.add_prefix(prefix, program),
+            (Some(number), _) => router.add_number(number, target),
+            (None, Some(prefix)) => router.add_prefix(prefix, target),
             (None, None) => {}
         }
     }
@@ -142,7 +293,12 @@ mod tests {
     fn prompt_dir_matches_embedded() {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("prompts");
         let catalog = prompts_from_dir(&dir).expect("prompts/ loads");
-        assert_eq!(catalog.len(), EMBEDDED_PROMPTS.len());
+        assert_eq!(
+            catalog.len(),
+            EMBEDDED_PROMPTS.len() + 1,
+            "the prompts and the beep"
+        );
+        assert!(catalog.get(BEEP_ID).is_some());
     }
 
     #[test]
@@ -154,7 +310,9 @@ mod tests {
 
     #[test]
     fn default_config_routes_everything_to_the_demo() {
-        let router = build_router(&Config::default()).expect("router");
-        assert_eq!(router.route("12345").expect("routed").id(), "demo");
+        let config = Config::default();
+        let env = Arc::new(build_env(&config).expect("env"));
+        let router = build_router(&config, env).expect("router");
+        assert_eq!(router.route("12345").expect("routed").program.id(), "demo");
     }
 }

@@ -11,6 +11,11 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::flow::destinations::{
+    ConferenceConfig, Destination, DestinationCatalog, ForwardConfig, QueueConfig, RingGroupConfig,
+    VoicemailConfig,
+};
+use crate::flow::schedule::ScheduleConfig;
 use crate::shard::IoChoice;
 
 /// The whole configuration.
@@ -21,6 +26,33 @@ pub struct Config {
     pub rtp: RtpConfig,
     pub server: ServerConfig,
     pub routing: RoutingConfig,
+    pub flows: FlowsConfig,
+    /// `[[schedule]]`: business hours for `timeCondition` nodes.
+    #[serde(rename = "schedule")]
+    pub schedules: Vec<ScheduleConfig>,
+    /// `[[queue]]`, `[[voicemail]]`, `[[ring_group]]`, `[[conference]]`, `[[forward]]`:
+    /// destinations routes and flows can name.
+    #[serde(rename = "queue")]
+    pub queues: Vec<QueueConfig>,
+    #[serde(rename = "voicemail")]
+    pub voicemails: Vec<VoicemailConfig>,
+    #[serde(rename = "ring_group")]
+    pub ring_groups: Vec<RingGroupConfig>,
+    #[serde(rename = "conference")]
+    pub conferences: Vec<ConferenceConfig>,
+    #[serde(rename = "forward")]
+    pub forwards: Vec<ForwardConfig>,
+}
+
+/// `[flows]`: where published flows live.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FlowsConfig {
+    /// Every `*.json` here is a flow (either format); routes and `fetch_flow` /
+    /// `on_complete_flow_id` name them by id. Only published flows are routed
+    /// (`"published": false`, or `"isActive": false` in an API record, keeps a
+    /// file out); of several versions of one id the highest published one wins.
+    pub dir: Option<PathBuf>,
 }
 
 /// `[sip]`: the signalling side.
@@ -126,8 +158,13 @@ pub struct RouteConfig {
     pub number: Option<String>,
     /// Dialled-number prefix.
     pub prefix: Option<String>,
-    /// Flow file (relative paths are relative to the config file), or `builtin:demo`.
-    pub flow: String,
+    /// A flow id from `[flows] dir`, a flow file (relative paths are relative
+    /// to the config file), or `builtin:demo`.
+    pub flow: Option<String>,
+    /// Or a destination to run as a synthesized one-node flow.
+    pub destination: Option<Destination>,
+    /// Variables set on entry (values may use `${...}` templates).
+    pub dest_xform: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 /// A configuration problem, displayed as one line.
@@ -171,13 +208,20 @@ impl Config {
         let mut config = Config::parse(&text, &path.display().to_string())?;
         let base = path.parent().unwrap_or(Path::new("."));
         let resolve = |flow: &mut String| {
-            if !flow.is_empty() && flow != BUILTIN_DEMO && Path::new(flow.as_str()).is_relative() {
+            if is_flow_path(flow) && Path::new(flow.as_str()).is_relative() {
                 *flow = base.join(flow.as_str()).display().to_string();
             }
         };
         resolve(&mut config.routing.default_flow);
         for route in &mut config.routing.route {
-            resolve(&mut route.flow);
+            if let Some(flow) = route.flow.as_mut() {
+                resolve(flow);
+            }
+        }
+        if let Some(dir) = config.flows.dir.as_mut() {
+            if dir.is_relative() {
+                *dir = base.join(&*dir);
+            }
         }
         Ok(config)
     }
@@ -210,20 +254,45 @@ impl Config {
                 }
                 _ => {}
             }
-            if route.flow.is_empty() {
-                return fail(
-                    &format!("routing.route[{i}].flow"),
-                    "must name a flow file or builtin:demo",
-                );
+            match (&route.flow, &route.destination) {
+                (Some(_), Some(_)) => {
+                    return fail(
+                        &format!("routing.route[{i}]"),
+                        "give flow or destination, not both",
+                    )
+                }
+                (None, None) => {
+                    return fail(&format!("routing.route[{i}]"), "needs flow or destination")
+                }
+                (Some(flow), None) if flow.is_empty() => {
+                    return fail(&format!("routing.route[{i}].flow"), "must name a flow")
+                }
+                _ => {}
             }
         }
         Ok(())
+    }
+
+    /// Every destination the configuration defines.
+    pub fn destinations(&self) -> DestinationCatalog {
+        DestinationCatalog {
+            queues: self.queues.clone(),
+            voicemails: self.voicemails.clone(),
+            ring_groups: self.ring_groups.clone(),
+            conferences: self.conferences.clone(),
+            forwards: self.forwards.clone(),
+        }
     }
 
     /// The address RTP binds to and advertises.
     pub fn rtp_address(&self) -> IpAddr {
         self.rtp.address.unwrap_or(self.sip.listen.ip())
     }
+}
+
+/// Whether a route's `flow` names a file (rather than a flow id or `builtin:demo`).
+pub fn is_flow_path(flow: &str) -> bool {
+    !flow.is_empty() && flow != BUILTIN_DEMO && (flow.ends_with(".json") || flow.contains('/'))
 }
 
 /// Parses `MIN-MAX`, as `--rtp-ports` takes it.
@@ -279,11 +348,32 @@ mod tests {
             [[routing.route]]
             prefix = "44"
             flow = "builtin:demo"
+            dest_xform = { lang = "en-GB" }
+            [[routing.route]]
+            number = "2000"
+            destination = { kind = "queue", id = "support" }
+            [flows]
+            dir = "flows"
+            [[schedule]]
+            id = "office"
+            timezone = "Europe/London"
+            hours = [{ days = "mon-fri", open = "09:00", close = "17:30" }]
+            holidays = ["2026-12-25"]
+            [[queue]]
+            id = "support"
+            timeout_sec = 60
+            timeout_dest = { kind = "voicemail", id = "vm1" }
+            [[voicemail]]
+            id = "vm1"
         "#;
         let config = Config::parse(text, "t.toml").unwrap();
         assert_eq!(config.sip.answer_delay_ms, 1500);
         assert_eq!(config.server.io, IoChoice::Epoll);
-        assert_eq!(config.routing.route.len(), 2);
+        assert_eq!(config.routing.route.len(), 3);
+        assert_eq!(config.schedules.len(), 1);
+        assert_eq!(config.destinations().queues.len(), 1);
+        assert!(config.routing.route[2].destination.is_some());
+        assert!(config.routing.route[1].dest_xform.is_some());
         assert_eq!(
             config.rtp_address(),
             "192.0.2.10".parse::<IpAddr>().unwrap()

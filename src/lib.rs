@@ -12,5 +12,6 @@ pub mod config;
 pub mod flow;
 pub mod media;
 pub mod shard;
+pub mod simulator;
 pub mod sip;
 pub mod time;

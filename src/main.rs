@@ -10,10 +10,10 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 
 use callplane::assets;
-use callplane::call::HostConfig;
+use callplane::call::{HostConfig, Router, WallClock};
 use callplane::config::{parse_port_range, Config};
 use callplane::flow::{load_node_graph, LoadError};
-use callplane::shard::{CdrWriter, Clock, IoChoice, Server, ServerPlan, ShardMsg};
+use callplane::shard::{CdrWriter, Clock, HttpPool, IoChoice, Server, ServerPlan, ShardMsg};
 
 #[derive(Parser)]
 #[command(
@@ -76,6 +76,9 @@ enum FlowCommand {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
+    /// Run a flow without a call: one JSON line per command, trace event and
+    /// the end; --events scripts the caller and the network.
+    Simulate(callplane::simulator::SimulateArgs),
 }
 
 fn main() -> ExitCode {
@@ -94,6 +97,7 @@ fn main() -> ExitCode {
             }
         }
         Command::Flow(FlowCommand::Check { files }) => flow_check(&files),
+        Command::Flow(FlowCommand::Simulate(args)) => callplane::simulator::run(&args),
     }
 }
 
@@ -139,7 +143,7 @@ fn serve(args: ServeArgs) -> Result<(), String> {
         Some(dir) => assets::prompts_from_dir(dir)?,
         None => assets::embedded_prompts()?,
     };
-    let router = assets::build_router(&config)?;
+    let router = build_routes(&config)?;
     let shards = match config.server.shards {
         0 => std::thread::available_parallelism()
             .map(|n| n.get())
@@ -147,6 +151,8 @@ fn serve(args: ServeArgs) -> Result<(), String> {
         n => n,
     };
     let clock = Clock::start();
+    let (http, http_workers) =
+        HttpPool::start(8).map_err(|err| format!("cannot start HTTP workers: {err}"))?;
     let (cdr_writer, cdr) = CdrWriter::start(&config.server.data_dir, clock).map_err(|err| {
         format!(
             "cannot open CDR file in {}: {err}",
@@ -174,11 +180,13 @@ fn serve(args: ServeArgs) -> Result<(), String> {
             rtp_ip: config.rtp_address(),
             user_agent: config.sip.user_agent.clone(),
             answer_delay: Duration::from_millis(config.sip.answer_delay_ms),
+            wall: WallClock::new(clock.wall_origin()),
         },
         rtp_ports: (config.rtp.port_min, config.rtp.port_max),
         router: Arc::new(router),
         prompts: Arc::new(prompts),
         cdr,
+        http,
         clock,
         pin_threads: config.server.pin_threads,
     })
@@ -188,24 +196,55 @@ fn serve(args: ServeArgs) -> Result<(), String> {
     let mut signals = signal_hook::iterator::Signals::new([
         signal_hook::consts::SIGTERM,
         signal_hook::consts::SIGINT,
+        signal_hook::consts::SIGHUP,
     ])
     .map_err(|err| format!("cannot install signal handlers: {err}"))?;
     std::thread::Builder::new()
         .name("signals".into())
         .spawn(move || {
-            if let Some(signal) = signals.forever().next() {
+            for signal in signals.forever() {
+                if signal == signal_hook::consts::SIGHUP {
+                    reload_routes(&args, &peers);
+                    continue;
+                }
                 log::info!("signal {signal}: draining calls");
                 for peer in peers.iter() {
                     peer.send(ShardMsg::Shutdown);
                 }
+                return;
             }
         })
         .map_err(|err| format!("cannot start signal thread: {err}"))?;
 
     let result = server.wait();
     cdr_writer.finish();
+    // The shards held the pool's senders; with them gone the workers exit.
+    http_workers.finish();
     log::info!("callplane stopped");
     result
+}
+
+/// The flow environment and routing table the configuration describes.
+fn build_routes(config: &Config) -> Result<Router, String> {
+    let env = Arc::new(assets::build_env(config)?);
+    assets::build_router(config, env)
+}
+
+/// SIGHUP: re-reads the configuration's flows, schedules, destinations and
+/// routes and hands the new table to every shard. A bad flow or config keeps
+/// the running table and says why; calls in progress keep their flow version.
+fn reload_routes(args: &ServeArgs, peers: &[callplane::shard::ShardPeer]) {
+    let router = load_config(args).and_then(|config| build_routes(&config));
+    match router {
+        Ok(router) => {
+            let router = Arc::new(router);
+            for peer in peers {
+                peer.send(ShardMsg::Routes(router.clone()));
+            }
+            log::info!("SIGHUP: flows and routes reloaded");
+        }
+        Err(err) => log::error!("SIGHUP: reload refused, keeping the running flows: {err}"),
+    }
 }
 
 fn flow_check(files: &[PathBuf]) -> ExitCode {

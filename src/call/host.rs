@@ -20,8 +20,10 @@ use crate::sip::{self, negotiate, CallId, Endpoint, EndpointConfig, Event, Termi
 use crate::time::Time;
 
 use super::cdr::{CdrRecord, HangupCause, HangupSide};
-use super::inbound::{Call, CallAction, CallHandle, CallParties, RtpSeed};
+use super::http::{HttpRequest, HttpResult};
+use super::inbound::{Call, CallAction, CallHandle, CallParties, CallPlan, RtpSeed};
 use super::routing::Router;
+use super::wall::WallClock;
 
 /// What the IO shell must do for the host.
 #[derive(Debug)]
@@ -33,6 +35,12 @@ pub enum HostEvent {
     CloseRtp { call: CallHandle },
     /// Append this record to the CDR file.
     Cdr(Box<CdrRecord>),
+    /// Perform this request and, when `reply`, report with [`Host::http_done`].
+    Http {
+        call: CallHandle,
+        request: HttpRequest,
+        reply: bool,
+    },
 }
 
 /// Settings of one shard's host.
@@ -43,6 +51,8 @@ pub struct HostConfig {
     pub rtp_ip: IpAddr,
     pub user_agent: String,
     pub answer_delay: Duration,
+    /// UTC at the shell's time origin, for schedules and date conditions.
+    pub wall: WallClock,
 }
 
 /// Counters.
@@ -53,6 +63,10 @@ pub struct HostStats {
     pub calls_rejected: u64,
     pub calls_ended: u64,
     pub rtp_for_unknown_call: u64,
+    /// Flow commands that failed because their media side is not available yet.
+    pub unsupported_commands: u64,
+    /// Prompts flows named that the catalog lacks.
+    pub missing_prompts: u64,
 }
 
 /// The calls of one shard.
@@ -131,6 +145,20 @@ impl Host {
             c.media_opened(now, local);
             self.after_call(now, call);
         }
+    }
+
+    /// The result of a request `call` made with `reply`.
+    pub fn http_done(&mut self, now: Time, call: CallHandle, result: HttpResult) {
+        if let Some(c) = self.calls.get_mut(&call) {
+            c.http_done(now, result);
+            self.after_call(now, call);
+        }
+    }
+
+    /// Replaces the routing table (a new configuration or newly published
+    /// flows). Calls in progress keep the flow and version they started with.
+    pub fn set_router(&mut self, router: Arc<Router>) {
+        self.router = router;
     }
 
     /// The shell could not open an RTP socket for `call`.
@@ -241,14 +269,8 @@ impl Host {
                     ..
                 } => self.incoming_call(now, call, request_user, from_user, sdp),
                 Event::Confirmed { .. } => {}
-                Event::Cancelled { call } => self.with_call(now, &call, |c, now| {
-                    c.cancelled(now);
-                    c.settle();
-                }),
-                Event::RemoteHangup { call } => self.with_call(now, &call, |c, now| {
-                    c.remote_hangup(now);
-                    c.settle();
-                }),
+                Event::Cancelled { call } => self.with_call(now, &call, Call::cancelled),
+                Event::RemoteHangup { call } => self.with_call(now, &call, Call::remote_hangup),
                 Event::Terminated { call, reason } => {
                     let ack_timeout = matches!(reason, TerminatedReason::AckTimeout);
                     self.with_call(now, &call, |c, now| c.terminated(now, ack_timeout));
@@ -285,7 +307,7 @@ impl Host {
             self.reject_unrouted(now, parties, 503, HangupCause::Shutdown);
             return;
         }
-        let Some(program) = self.router.route(&parties.to) else {
+        let Some(target) = self.router.route(&parties.to).cloned() else {
             self.reject_unrouted(now, parties, 404, HangupCause::NoRoute);
             return;
         };
@@ -304,17 +326,16 @@ impl Host {
             initial_timestamp: self.rng.u32(..),
             sdp_session_id: self.rng.u64(1..u64::MAX >> 1),
         };
-        let call = Call::new(
-            handle,
-            parties,
-            negotiated,
-            program,
-            self.prompts.clone(),
-            self.config.answer_delay,
-            seed,
-            self.config.shard,
-            now,
-        );
+        let plan = CallPlan {
+            program: target.program,
+            env: self.router.env().clone(),
+            dest_xform: target.dest_xform,
+            prompts: self.prompts.clone(),
+            answer_delay: self.config.answer_delay,
+            wall: self.config.wall,
+            shard: self.config.shard,
+        };
+        let call = Call::new(handle, parties, negotiated, plan, seed, now);
         self.by_sip.insert(sip_call, handle);
         self.calls.insert(handle, call);
         self.events.push_back(HostEvent::OpenRtp {
@@ -377,6 +398,14 @@ impl Host {
                     result
                 }
                 CallAction::Hangup => self.endpoint.hangup(now, &sip_call),
+                CallAction::Http { request, wait } => {
+                    self.events.push_back(HostEvent::Http {
+                        call: handle,
+                        request: request.clone(),
+                        reply: *wait,
+                    });
+                    Ok(())
+                }
             };
             if let Err(err) = result {
                 log::warn!("call {sip_call}: {action:?} failed: {err}");
@@ -385,7 +414,7 @@ impl Host {
                 }
             }
         }
-        if call.is_ended() {
+        if call.is_finished() {
             self.retire(handle);
             return;
         }
@@ -406,6 +435,9 @@ impl Host {
             return;
         };
         self.stats.calls_ended += 1;
+        let counters = call.counters();
+        self.stats.unsupported_commands += counters.unsupported_commands;
+        self.stats.missing_prompts += counters.missing_prompts;
         self.by_sip.remove(call.sip_call());
         self.scheduled.remove(&handle);
         if call.has_media_socket() {

@@ -5,11 +5,16 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::flow::{load_node_graph, DEMO_FLOW_JSON};
+use chrono::{DateTime, Utc};
+
+use crate::flow::{load_flow_json, FlowEnv, Program, DEMO_FLOW_JSON};
 use crate::media::{parse_rtp, Prompt, PromptCatalog};
 use crate::time::Time;
 
-use super::{HangupCause, HangupSide, Host, HostConfig, HostEvent, Router};
+use super::{
+    HangupCause, HangupSide, Host, HostConfig, HostEvent, HttpRequest, HttpResult, RouteTarget,
+    Router, WallClock,
+};
 
 const CALLER: &str = "127.0.0.1:5061";
 const CALLER_RTP: &str = "127.0.0.1:6000";
@@ -36,8 +41,31 @@ fn catalog() -> PromptCatalog {
     catalog
 }
 
+fn program(json: &str) -> Arc<Program> {
+    match load_flow_json(json) {
+        Ok(loaded) => loaded.program,
+        Err(err) => panic!("test flow does not load: {err:?}"),
+    }
+}
+
+fn router(json: &str) -> Arc<Router> {
+    Arc::new(Router::new(
+        Some(RouteTarget::new(program(json))),
+        Arc::new(FlowEnv::new()),
+    ))
+}
+
+fn origin() -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339("2026-11-23T10:00:00Z")
+        .unwrap()
+        .with_timezone(&Utc)
+}
+
 fn host(answer_delay: Duration) -> Host {
-    let program = load_node_graph(DEMO_FLOW_JSON).expect("demo loads").program;
+    host_with(answer_delay, router(DEMO_FLOW_JSON))
+}
+
+fn host_with(answer_delay: Duration, router: Arc<Router>) -> Host {
     Host::new(
         HostConfig {
             shard: 0,
@@ -45,8 +73,9 @@ fn host(answer_delay: Duration) -> Host {
             rtp_ip: "127.0.0.1".parse().unwrap(),
             user_agent: "callplane-test".into(),
             answer_delay,
+            wall: WallClock::new(origin()),
         },
-        Arc::new(Router::new(Some(program))),
+        router,
         Arc::new(catalog()),
         7,
     )
@@ -78,18 +107,24 @@ struct Harness {
     sip_out: Vec<String>,
     rtp_out: Vec<Vec<u8>>,
     cdrs: Vec<super::CdrRecord>,
+    http: Vec<(super::CallHandle, HttpRequest, bool)>,
     to_tag: Option<String>,
     rtp_port: u16,
 }
 
 impl Harness {
     fn new(answer_delay: Duration) -> Harness {
+        Harness::with_host(host(answer_delay))
+    }
+
+    fn with_host(host: Host) -> Harness {
         Harness {
-            host: host(answer_delay),
+            host,
             now: Time::from_millis(1_000),
             sip_out: Vec::new(),
             rtp_out: Vec::new(),
             cdrs: Vec::new(),
+            http: Vec::new(),
             to_tag: None,
             rtp_port: 20000,
         }
@@ -109,6 +144,11 @@ impl Harness {
                     }
                     HostEvent::CloseRtp { .. } => {}
                     HostEvent::Cdr(cdr) => self.cdrs.push(*cdr),
+                    HostEvent::Http {
+                        call,
+                        request,
+                        reply,
+                    } => self.http.push((call, request, reply)),
                 }
             }
             while let Some(t) = self.host.poll_sip_transmit() {
@@ -333,4 +373,142 @@ fn cancel_while_ringing_ends_with_487() {
     assert_eq!(h.cdrs[0].hangup_cause, HangupCause::Cancelled);
     assert_eq!(h.cdrs[0].sip_status, 487);
     assert_eq!(h.host.active_calls(), 0);
+}
+
+fn end_call(h: &mut Harness) {
+    let bye = h
+        .sip_out
+        .iter()
+        .find(|m| m.starts_with("BYE "))
+        .expect("callplane sent BYE")
+        .clone();
+    h.sip(bye_response(&bye).as_bytes());
+}
+
+/// A VoIPBIN action array: answer → talk → digits_receive → branch → talk → hangup.
+const ACTION_ARRAY: &str = r#"{
+  "id": "actions-demo", "name": "action array", "version": 1,
+  "actions": [
+    { "type": "answer" },
+    { "type": "talk", "option": { "text": "welcome text", "language": "en-US" } },
+    { "type": "digits_receive", "option": { "duration": 3000, "length": 1 } },
+    { "type": "branch", "option": { "variable": "voipbin.call.digits",
+        "target_ids": { "1": "sales", "2": "support" }, "default_target_id": "bye" } },
+    { "id": "sales", "type": "talk", "option": { "text": "sales text" } },
+    { "type": "goto", "option": { "target_id": "bye" } },
+    { "id": "support", "type": "talk", "option": { "text": "support text" } },
+    { "id": "bye", "type": "hangup" }
+  ]
+}"#;
+
+#[test]
+fn action_array_flow_branches_on_the_digit() {
+    let mut h = Harness::with_host(host_with(Duration::ZERO, router(ACTION_ARRAY)));
+    h.sip(&pcmu_invite("aa-1"));
+    h.ack("aa-1");
+    h.advance(Duration::from_millis(500));
+    h.press(2, 999);
+    h.advance(Duration::from_secs(2));
+    end_call(&mut h);
+    let cdr = &h.cdrs[0];
+    assert_eq!(cdr.flow_id.as_deref(), Some("actions-demo"));
+    assert!(
+        cdr.nodes.contains(&"support".to_string()),
+        "{:?}",
+        cdr.nodes
+    );
+    assert!(!cdr.nodes.contains(&"sales".to_string()), "{:?}", cdr.nodes);
+    assert_eq!(cdr.hangup_cause, HangupCause::NormalClearing);
+}
+
+#[test]
+fn a_call_keeps_its_flow_version_when_a_newer_one_is_published() {
+    let v1 = DEMO_FLOW_JSON.to_string();
+    let v2 = DEMO_FLOW_JSON.replacen("\"version\": 1", "\"version\": 2", 1);
+    assert_ne!(v1, v2, "the demo flow states its version as \"version\": 1");
+    let mut h = Harness::with_host(host_with(Duration::ZERO, router(&v1)));
+    h.sip(&pcmu_invite("v-old"));
+    h.ack("v-old");
+    h.advance(Duration::from_millis(300));
+    h.host.set_router(router(&v2));
+    // A new call after the publish runs version 2 …
+    h.sip(&pcmu_invite("v-new"));
+    h.ack("v-new");
+    h.advance(Duration::from_secs(30));
+    // … while the first call finished on version 1.
+    for m in h.sip_out.clone().iter().filter(|m| m.starts_with("BYE ")) {
+        h.sip(bye_response(m).as_bytes());
+    }
+    let version_of = |id: &str| {
+        h.cdrs
+            .iter()
+            .find(|c| c.call_id == id)
+            .and_then(|c| c.flow_version)
+    };
+    assert_eq!(version_of("v-old"), Some(1));
+    assert_eq!(version_of("v-new"), Some(2));
+}
+
+#[test]
+fn connect_nodes_fail_cleanly_instead_of_sticking() {
+    let flow = r#"{ "id": "dialer", "version": 3, "start": "entry",
+      "nodes": [
+        { "id": "entry", "type": "entry", "data": { "kind": "entry" } },
+        { "id": "dial", "type": "dial", "data": { "kind": "dial", "number": "+15551234567" } },
+        { "id": "sorry", "type": "play", "data": { "kind": "play", "promptId": "invalid" } },
+        { "id": "bye", "type": "hangup", "data": { "kind": "hangup" } }
+      ],
+      "edges": [
+        { "source": "entry", "target": "dial" },
+        { "source": "dial", "target": "sorry", "sourceHandle": "failed" },
+        { "source": "sorry", "target": "bye" }
+      ] }"#;
+    let mut h = Harness::with_host(host_with(Duration::ZERO, router(flow)));
+    h.sip(&pcmu_invite("dial-1"));
+    h.ack("dial-1");
+    h.advance(Duration::from_secs(2));
+    assert!(h.bye_sent(), "the call stuck on the dial node");
+    end_call(&mut h);
+    assert_eq!(h.cdrs[0].nodes, vec!["entry", "dial", "sorry", "bye"]);
+    assert_eq!(h.host.stats().unsupported_commands, 1);
+}
+
+#[test]
+fn sync_http_waits_for_the_response_and_templates_it() {
+    let flow = r#"{ "id": "hook", "version": 1, "actions": [
+        { "type": "answer" },
+        { "type": "webhook_send", "option": { "uri": "http://127.0.0.1:9/who?c=${voipbin.call.caller_id}", "sync": true } },
+        { "type": "condition_variable", "option": { "variable": "customer.tier", "value_string": "gold", "false_target_id": "plain" } },
+        { "id": "vip", "type": "talk", "option": { "text": "sales text" } },
+        { "type": "hangup" },
+        { "id": "plain", "type": "talk", "option": { "text": "support text" } },
+        { "type": "hangup" }
+    ] }"#;
+    let mut h = Harness::with_host(host_with(Duration::ZERO, router(flow)));
+    h.sip(&pcmu_invite("http-1"));
+    h.ack("http-1");
+    assert_eq!(h.http.len(), 1, "one request made");
+    let (call, request, reply) = h.http[0].clone();
+    assert!(reply, "sync webhook waits");
+    assert_eq!(request.url, "http://127.0.0.1:9/who?c=sipp");
+    assert_eq!(request.method, "POST");
+    // Nothing happens until the response arrives.
+    h.advance(Duration::from_secs(3));
+    assert!(!h.bye_sent());
+    h.host.http_done(
+        h.now,
+        call,
+        HttpResult::Response {
+            status: 200,
+            body: r#"{"customer":{"tier":"gold"}}"#.into(),
+        },
+    );
+    h.drain();
+    h.advance(Duration::from_secs(2));
+    end_call(&mut h);
+    assert!(
+        h.cdrs[0].nodes.contains(&"vip".to_string()),
+        "{:?}",
+        h.cdrs[0].nodes
+    );
 }

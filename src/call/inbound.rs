@@ -1,23 +1,37 @@
 //! One inbound call: its SIP dialog's state, its media leg and its flow
 //! session, glued together.
 //!
-//! The call turns flow commands into media work (play, gather) and SIP work
-//! (answer, hang up), and media and SIP events into flow outcomes. It never
-//! touches the SIP endpoint itself: it queues [`CallAction`]s that the
-//! [`Host`](super::Host) applies, so a call can be driven and inspected alone.
+//! The call turns flow commands into media work (play, gather, sleep), SIP
+//! work (answer, hang up) and HTTP requests, and media, SIP and HTTP events
+//! into flow outcomes. It never touches the SIP endpoint or a socket itself:
+//! it queues [`CallAction`]s that the [`Host`](super::Host) applies, so a call
+//! can be driven and inspected alone.
+//!
+//! Commands whose media side does not exist yet (connecting calls — dial,
+//! queues, conferences, voicemail —, recording, sending DTMF, URL playback,
+//! free-text speech that matches no catalog prompt) take their failure
+//! outcome at once, with a logged reason and a counter: a call never sticks.
+//! After the call is gone, a flow's `on_complete_flow_id` chain still runs
+//! (after-call work): its HTTP requests are made, caller-facing commands fail.
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::flow::{Command, Directive, EndReason, Outcome, Program, PromptRef, Session};
+use serde_json::{Map, Value};
+
+use crate::flow::{
+    Audio, CallFacts, Command, Directive, EndReason, FlowEnv, Outcome, Program, Session,
+};
 use crate::media::{Codec, MediaConfig, MediaEvent, MediaSession, Prompt, PromptCatalog};
 use crate::sip::{build_answer, AudioCodec, CallId, Negotiated};
 use crate::time::Time;
 
 use super::cdr::{CdrRecord, HangupCause, HangupSide};
 use super::gather::{Gather, GatherEnd, GatherSpec};
+use super::http::{HttpRequest, HttpResult};
+use super::wall::WallClock;
 
 /// A call's number on its shard.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -34,6 +48,8 @@ pub enum CallAction {
     Reject { status: u16 },
     /// Send BYE.
     Hangup,
+    /// Perform this request; `wait`: the flow waits for [`Call::http_done`].
+    Http { request: HttpRequest, wait: bool },
 }
 
 /// Who the call is from and to, as the INVITE said.
@@ -53,7 +69,19 @@ pub struct RtpSeed {
     pub sdp_session_id: u64,
 }
 
-#[derive(Debug)]
+/// What a call runs: the flow, the environment, its entry variables, the prompts.
+#[derive(Clone)]
+pub struct CallPlan {
+    pub program: Arc<Program>,
+    pub env: Arc<FlowEnv>,
+    pub dest_xform: Option<Arc<Map<String, Value>>>,
+    pub prompts: Arc<PromptCatalog>,
+    pub answer_delay: Duration,
+    pub wall: WallClock,
+    pub shard: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Phase {
     /// Waiting for the shell to open the RTP socket.
     OpeningMedia,
@@ -63,14 +91,30 @@ enum Phase {
     Active,
     /// BYE sent or received, or the call was rejected; waiting for SIP to finish.
     Ending,
-    /// Nothing more will happen; the CDR is ready.
+    /// SIP is done.
     Ended,
 }
 
 enum Activity {
+    /// Nothing the flow waits for (or the flow has ended).
     Idle,
     Playing,
     Gathering(Gather),
+    Sleeping {
+        until: Time,
+    },
+    AwaitingHttp,
+    /// Bridged: waits for the bridge to end or the caller to hang up.
+    Waiting,
+}
+
+/// Counters of what a call could not do.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CallCounters {
+    /// Commands that failed because their media side is not available.
+    pub unsupported_commands: u64,
+    /// Prompts a play or gather named that the catalog lacks.
+    pub missing_prompts: u64,
 }
 
 /// One call.
@@ -79,12 +123,13 @@ pub struct Call {
     parties: CallParties,
     phase: Phase,
     negotiated: Negotiated,
+    plan: CallPlan,
     session: Session,
+    /// Whether `session` still has work (the call may be gone: after-call work).
+    flow_running: bool,
     media: Option<MediaSession>,
     activity: Activity,
-    prompts: Arc<PromptCatalog>,
     actions: VecDeque<CallAction>,
-    answer_delay: Duration,
     seed: RtpSeed,
     local_rtp: Option<SocketAddr>,
     start: Time,
@@ -93,47 +138,45 @@ pub struct Call {
     cause: Option<(HangupCause, HangupSide)>,
     sip_status: u16,
     flow_end: Option<String>,
-    shard: usize,
+    /// Nodes and digits of sessions already finished (on_complete chains).
+    earlier_nodes: Vec<String>,
+    earlier_digits: Vec<String>,
+    counters: CallCounters,
 }
 
 impl Call {
     /// A call whose INVITE was accepted for routing; it waits for its RTP socket.
-    #[allow(clippy::too_many_arguments)]
     pub fn new(
         handle: CallHandle,
         parties: CallParties,
         negotiated: Negotiated,
-        program: Arc<Program>,
-        prompts: Arc<PromptCatalog>,
-        answer_delay: Duration,
+        plan: CallPlan,
         seed: RtpSeed,
-        shard: usize,
         now: Time,
     ) -> Call {
-        let vars = [
-            ("caller_cid".to_string(), parties.from.clone()),
-            ("voipbin.call.caller_id".to_string(), parties.from.clone()),
-            (
-                "voipbin.call.source.target".to_string(),
-                parties.from.clone(),
-            ),
-            (
-                "voipbin.call.destination.target".to_string(),
-                parties.to.clone(),
-            ),
-            ("voipbin.call.id".to_string(), parties.sip_call.to_string()),
-        ];
+        let facts = CallFacts::new(
+            parties.from.clone(),
+            parties.to.clone(),
+            parties.sip_call.to_string(),
+        );
+        let mut session = Session::new(
+            plan.program.clone(),
+            plan.env.clone(),
+            facts,
+            plan.dest_xform.as_deref(),
+        );
+        session.set_tracing(false);
         Call {
             handle,
             parties,
             phase: Phase::OpeningMedia,
             negotiated,
-            session: Session::new(program, vars),
+            plan,
+            session,
+            flow_running: true,
             media: None,
             activity: Activity::Idle,
-            prompts,
             actions: VecDeque::new(),
-            answer_delay,
             seed,
             local_rtp: None,
             start: now,
@@ -142,7 +185,9 @@ impl Call {
             cause: None,
             sip_status: 100,
             flow_end: None,
-            shard,
+            earlier_nodes: Vec::new(),
+            earlier_digits: Vec::new(),
+            counters: CallCounters::default(),
         }
     }
 
@@ -161,9 +206,10 @@ impl Call {
         self.actions.pop_front()
     }
 
-    /// Whether the call is over and its CDR can be taken.
-    pub fn is_ended(&self) -> bool {
-        matches!(self.phase, Phase::Ended)
+    /// Whether the call is over — SIP done and no after-call flow running —
+    /// and its CDR can be taken.
+    pub fn is_finished(&self) -> bool {
+        self.phase == Phase::Ended && !self.flow_running
     }
 
     /// Whether the call holds an RTP socket the shell must close when it ends.
@@ -171,19 +217,24 @@ impl Call {
         self.local_rtp.is_some()
     }
 
+    /// What the call could not do.
+    pub fn counters(&self) -> CallCounters {
+        self.counters
+    }
+
     /// The RTP socket is open at `local`: ring or answer.
     pub fn media_opened(&mut self, now: Time, local: SocketAddr) {
-        if !matches!(self.phase, Phase::OpeningMedia) {
+        if self.phase != Phase::OpeningMedia {
             return;
         }
         self.local_rtp = Some(local);
-        if self.answer_delay.is_zero() {
+        if self.plan.answer_delay.is_zero() {
             self.answer_now(now);
         } else {
             self.actions.push_back(CallAction::Ring);
             self.sip_status = 180;
             self.phase = Phase::Ringing {
-                answer_at: now + self.answer_delay,
+                answer_at: now + self.plan.answer_delay,
             };
         }
     }
@@ -197,6 +248,7 @@ impl Call {
     pub fn reject(&mut self, now: Time, status: u16, cause: HangupCause) {
         self.actions.push_back(CallAction::Reject { status });
         self.sip_status = status;
+        self.flow_running = false;
         self.finish(now, cause, HangupSide::Callplane);
     }
 
@@ -229,28 +281,41 @@ impl Call {
             },
             now,
         ));
-        let directive = self.session.start();
+        let directive = self.session.start(self.plan.wall.at(now));
         self.run(now, directive);
     }
 
     /// The caller cancelled before the answer (the endpoint already sent 487).
     pub fn cancelled(&mut self, now: Time) {
         self.sip_status = 487;
+        self.flow_running = false;
         self.finish(now, HangupCause::Cancelled, HangupSide::Caller);
+        self.settle();
     }
 
     /// The caller sent BYE (the endpoint already answered it).
     pub fn remote_hangup(&mut self, now: Time) {
-        if matches!(self.phase, Phase::Active) {
-            let _ = self.session.resume(Outcome::CallerHangup);
-        }
+        let was_active = self.phase == Phase::Active;
         self.finish(now, HangupCause::CallerHangup, HangupSide::Caller);
+        self.settle();
+        if was_active && self.flow_running {
+            let directive = self
+                .session
+                .resume(Outcome::CallerHangup, self.plan.wall.at(now));
+            self.run(now, directive);
+        } else if !was_active {
+            self.flow_running = false;
+        }
     }
 
     /// The dialog is gone: our BYE completed or timed out, or the ACK never came.
     pub fn terminated(&mut self, now: Time, ack_timeout: bool) {
-        if ack_timeout && !matches!(self.phase, Phase::Ending | Phase::Ended) {
+        if ack_timeout && self.phase == Phase::Active {
             self.finish(now, HangupCause::AckTimeout, HangupSide::Callplane);
+            let directive = self
+                .session
+                .resume(Outcome::CallerHangup, self.plan.wall.at(now));
+            self.run(now, directive);
         }
         self.phase = Phase::Ended;
         self.end.get_or_insert(now);
@@ -262,8 +327,11 @@ impl Call {
             Phase::OpeningMedia | Phase::Ringing { .. } => {
                 self.reject(now, 503, HangupCause::Shutdown)
             }
-            Phase::Active => self.hangup(now, HangupCause::Shutdown),
-            Phase::Ending | Phase::Ended => {}
+            Phase::Active => {
+                self.flow_running = false;
+                self.hangup(now, HangupCause::Shutdown);
+            }
+            Phase::Ending | Phase::Ended => self.flow_running = false,
         }
     }
 
@@ -273,6 +341,20 @@ impl Call {
             media.handle_rtp(now, from, packet);
         }
         self.drain_media_events(now);
+    }
+
+    /// The answer to a request this call's flow waits for.
+    pub fn http_done(&mut self, now: Time, result: HttpResult) {
+        if !matches!(self.activity, Activity::AwaitingHttp) {
+            return;
+        }
+        self.activity = Activity::Idle;
+        let outcome = match result {
+            HttpResult::Response { status, body } => Outcome::Http { status, body },
+            HttpResult::Failed(reason) => Outcome::Failed(reason),
+        };
+        let directive = self.session.resume(outcome, self.plan.wall.at(now));
+        self.run(now, directive);
     }
 
     /// Runs every timer that is due.
@@ -286,11 +368,19 @@ impl Call {
             media.handle_timeout(now);
         }
         self.drain_media_events(now);
-        if let Activity::Gathering(gather) = &mut self.activity {
-            if let Some(end) = gather.timeout(now) {
-                self.activity = Activity::Idle;
-                self.gather_ended(now, end);
+        match &mut self.activity {
+            Activity::Gathering(gather) => {
+                if let Some(end) = gather.timeout(now) {
+                    self.activity = Activity::Idle;
+                    self.gather_ended(now, end);
+                }
             }
+            Activity::Sleeping { until } if *until <= now => {
+                self.activity = Activity::Idle;
+                let directive = self.session.resume(Outcome::Done, self.plan.wall.at(now));
+                self.run(now, directive);
+            }
+            _ => {}
         }
     }
 
@@ -301,11 +391,12 @@ impl Call {
             _ => None,
         };
         let media = self.media.as_ref().and_then(MediaSession::poll_timeout);
-        let gather = match &self.activity {
+        let activity = match &self.activity {
             Activity::Gathering(g) => g.deadline(),
+            Activity::Sleeping { until } => Some(*until),
             _ => None,
         };
-        [ring, media, gather].into_iter().flatten().min()
+        [ring, media, activity].into_iter().flatten().min()
     }
 
     /// Writes the next due RTP packet into `buf`; returns its length and destination.
@@ -318,28 +409,37 @@ impl Call {
     /// The CDR, once the call has ended.
     pub fn cdr(&self) -> Option<CdrRecord> {
         let (cause, side) = self.cause.clone()?;
+        let mut nodes = self.earlier_nodes.clone();
+        nodes.extend(
+            self.session
+                .visited()
+                .iter()
+                .map(|n| n.as_str().to_string()),
+        );
+        let mut digits = self.earlier_digits.clone();
+        digits.extend(self.session.digits().iter().cloned());
         Some(CdrRecord {
             call_id: self.parties.sip_call.to_string(),
             from: self.parties.from.clone(),
             to: self.parties.to.clone(),
-            flow_id: Some(self.session.flow_id().to_string()),
-            flow_version: Some(self.session.flow_version()),
+            flow_id: Some(self.plan.program.id().to_string()),
+            flow_version: Some(self.plan.program.version()),
             start: self.start,
             answer: self.answer,
             end: self.end.unwrap_or(self.start),
             hangup_cause: cause,
             hangup_side: side,
             sip_status: self.sip_status,
-            digits: self.session.digits().to_vec(),
-            nodes: self.session.visited().to_vec(),
+            digits,
+            nodes,
             flow_end: self.flow_end.clone(),
-            shard: self.shard,
+            shard: self.plan.shard,
         })
     }
 
     fn drain_media_events(&mut self, now: Time) {
         while let Some(event) = self.media.as_mut().and_then(MediaSession::poll_event) {
-            if !matches!(self.phase, Phase::Active) {
+            if self.phase != Phase::Active {
                 continue;
             }
             match event {
@@ -371,11 +471,11 @@ impl Call {
         match &mut self.activity {
             Activity::Playing => {
                 self.activity = Activity::Idle;
-                let directive = self.session.resume(Outcome::Done);
+                let directive = self.session.resume(Outcome::Done, self.plan.wall.at(now));
                 self.run(now, directive);
             }
             Activity::Gathering(gather) => gather.prompt_finished(now),
-            Activity::Idle => {}
+            _ => {}
         }
     }
 
@@ -384,67 +484,53 @@ impl Call {
             GatherEnd::Digits(digits) => Outcome::Digits(digits),
             GatherEnd::Timeout => Outcome::Timeout,
         };
-        let directive = self.session.resume(outcome);
+        let directive = self.session.resume(outcome, self.plan.wall.at(now));
         self.run(now, directive);
     }
 
-    /// Executes flow directives until one waits for the media plane or ends the call.
+    /// Executes flow directives until one waits for the media plane, the
+    /// network or the caller, or the flow (and its follow-ups) end.
     fn run(&mut self, now: Time, mut directive: Directive) {
         loop {
-            if !matches!(self.phase, Phase::Active) {
+            if !self.flow_running {
                 return;
             }
             match directive {
-                Directive::Execute(Command::Play { prompt, .. }) => match self.resolve(&prompt) {
-                    Ok(prompt) => {
-                        if let Some(media) = self.media.as_mut() {
-                            media.play(prompt);
-                        }
-                        self.activity = Activity::Playing;
-                        return;
+                Directive::Execute(command) => match self.execute(now, command) {
+                    Some(outcome) => {
+                        directive = self.session.resume(outcome, self.plan.wall.at(now));
                     }
-                    Err(reason) => directive = self.session.resume(Outcome::Failed(reason)),
+                    None => return,
                 },
-                Directive::Execute(Command::Gather {
-                    prompt,
-                    max_digits,
-                    timeout,
-                    terminator,
-                    interdigit_timeout,
-                    ..
-                }) => {
-                    let mut gather = Gather::new(GatherSpec {
-                        max_digits,
-                        terminator,
-                        first_digit_timeout: timeout,
-                        interdigit_timeout,
-                    });
-                    match self.resolve_optional(&prompt) {
-                        Ok(Some(prompt)) => {
-                            if let Some(media) = self.media.as_mut() {
-                                media.play(prompt);
-                            }
-                        }
-                        Ok(None) => gather.prompt_finished(now),
-                        Err(reason) => {
-                            directive = self.session.resume(Outcome::Failed(reason));
-                            continue;
-                        }
-                    }
-                    self.activity = Activity::Gathering(gather);
-                    return;
-                }
-                Directive::Execute(Command::Hangup { .. }) => {
-                    self.hangup(now, HangupCause::NormalClearing);
+                Directive::Wait { .. } => {
+                    self.activity = Activity::Waiting;
                     return;
                 }
                 Directive::End(reason) => {
-                    let cause = match reason {
+                    if let Some(next) = self.session.take_follow_up() {
+                        self.earlier_nodes.extend(
+                            self.session
+                                .visited()
+                                .iter()
+                                .map(|n| n.as_str().to_string()),
+                        );
+                        self.earlier_digits
+                            .extend(self.session.digits().iter().cloned());
+                        self.session = next;
+                        self.session.set_tracing(false);
+                        directive = self.session.start(self.plan.wall.at(now));
+                        continue;
+                    }
+                    self.flow_running = false;
+                    self.activity = Activity::Idle;
+                    let cause = match &reason {
                         EndReason::Hangup { .. } => HangupCause::NormalClearing,
-                        EndReason::CallerHangup => HangupCause::CallerHangup,
+                        EndReason::CallerHangup { .. } => HangupCause::CallerHangup,
                         other => {
-                            self.flow_end = Some(other.to_string());
-                            log::info!("call {}: flow ended: {}", self.parties.sip_call, other);
+                            if self.flow_end.is_none() {
+                                self.flow_end = Some(other.to_string());
+                            }
+                            log::info!("call {}: flow ended: {other}", self.parties.sip_call);
                             HangupCause::FlowEnded
                         }
                     };
@@ -455,37 +541,142 @@ impl Call {
         }
     }
 
-    fn resolve(&self, prompt: &PromptRef) -> Result<Arc<Prompt>, String> {
-        self.resolve_optional(prompt)?
-            .ok_or_else(|| "the command names no prompt".to_string())
+    /// Carries out one command: `Some(outcome)` when it completed at once,
+    /// `None` when the call now waits for media, a timer or the network.
+    fn execute(&mut self, now: Time, command: Command) -> Option<Outcome> {
+        let caller_present = self.phase == Phase::Active;
+        match command {
+            Command::Http {
+                method,
+                url,
+                headers,
+                body,
+                timeout,
+                wait,
+                ..
+            } => {
+                let request = HttpRequest {
+                    method,
+                    url,
+                    headers,
+                    body,
+                    timeout,
+                };
+                self.actions.push_back(CallAction::Http { request, wait });
+                if wait {
+                    self.activity = Activity::AwaitingHttp;
+                    None
+                } else {
+                    Some(Outcome::Done)
+                }
+            }
+            Command::Hangup { .. } => {
+                self.hangup(now, HangupCause::NormalClearing);
+                Some(Outcome::Done)
+            }
+            _ if !caller_present => Some(Outcome::Failed("the call has ended".into())),
+            Command::Answer { .. } => Some(Outcome::Done),
+            Command::Play { audio, times, .. } => match self.resolve_all(&audio) {
+                Ok(prompts) if prompts.is_empty() => Some(Outcome::Done),
+                Ok(prompts) => {
+                    if let Some(media) = self.media.as_mut() {
+                        for _ in 0..times.max(1) {
+                            for prompt in &prompts {
+                                media.play(prompt.clone());
+                            }
+                        }
+                    }
+                    self.activity = Activity::Playing;
+                    None
+                }
+                Err(reason) => Some(Outcome::Failed(reason)),
+            },
+            Command::Gather {
+                audio,
+                max_digits,
+                timeout,
+                terminator,
+                interdigit_timeout,
+                ..
+            } => {
+                let prompts = match self.resolve_all(&audio) {
+                    Ok(prompts) => prompts,
+                    Err(reason) => return Some(Outcome::Failed(reason)),
+                };
+                let mut gather = Gather::new(GatherSpec {
+                    max_digits,
+                    terminator,
+                    first_digit_timeout: timeout,
+                    interdigit_timeout,
+                });
+                if prompts.is_empty() {
+                    gather.prompt_finished(now);
+                } else if let Some(media) = self.media.as_mut() {
+                    for prompt in prompts {
+                        media.play(prompt);
+                    }
+                }
+                self.activity = Activity::Gathering(gather);
+                None
+            }
+            Command::Sleep { duration, .. } => {
+                self.activity = Activity::Sleeping {
+                    until: now + duration,
+                };
+                None
+            }
+            Command::SendDigits { .. } => self.unsupported("sending DTMF"),
+            Command::RecordStart { .. } | Command::RecordStop { .. } => {
+                self.unsupported("recording")
+            }
+            Command::Connect { kind, .. } => {
+                self.unsupported(&format!("connecting calls ({})", kind.name()))
+            }
+        }
     }
 
-    fn resolve_optional(&self, prompt: &PromptRef) -> Result<Option<Arc<Prompt>>, String> {
-        if let Some(id) = &prompt.id {
-            return self
-                .prompts
-                .get(id)
-                .cloned()
-                .map(Some)
-                .ok_or_else(|| format!("no prompt with id {id:?} in the catalog"));
+    fn unsupported(&mut self, what: &str) -> Option<Outcome> {
+        self.counters.unsupported_commands += 1;
+        let reason = format!("{what} is not available on this media plane yet");
+        log::warn!("call {}: {reason}", self.parties.sip_call);
+        Some(Outcome::Failed(reason))
+    }
+
+    fn resolve_all(&mut self, audio: &[Audio]) -> Result<Vec<Arc<Prompt>>, String> {
+        let mut prompts = Vec::with_capacity(audio.len());
+        for item in audio {
+            let found = match item {
+                Audio::Catalog(id) => self
+                    .plan
+                    .prompts
+                    .get(id)
+                    .cloned()
+                    .ok_or_else(|| format!("no prompt with id {id:?} in the catalog")),
+                Audio::Speak { text, .. } => self.plan.prompts.find_by_text(text).cloned().ok_or_else(|| {
+                    format!("no catalog prompt says {text:?} (free-text speech needs a TTS provider)")
+                }),
+                Audio::Beep => self
+                    .plan
+                    .prompts
+                    .get(crate::media::BEEP_PROMPT_ID)
+                    .cloned()
+                    .ok_or_else(|| "the catalog has no beep".to_string()),
+                Audio::Url(url) => Err(format!("playing a URL ({url}) is not available yet")),
+            };
+            match found {
+                Ok(prompt) => prompts.push(prompt),
+                Err(reason) => {
+                    self.counters.missing_prompts += 1;
+                    log::warn!("call {}: {reason}", self.parties.sip_call);
+                    return Err(reason);
+                }
+            }
         }
-        if let Some(text) = &prompt.text {
-            return self
-                .prompts
-                .find_by_text(text)
-                .cloned()
-                .map(Some)
-                .ok_or_else(|| {
-                    format!(
-                        "no catalog prompt says {text:?} (free-text speech needs a TTS provider)"
-                    )
-                });
-        }
-        Ok(None)
+        Ok(prompts)
     }
 
     fn hangup(&mut self, now: Time, cause: HangupCause) {
-        if matches!(self.phase, Phase::Active) {
+        if self.phase == Phase::Active {
             self.actions.push_back(CallAction::Hangup);
             self.finish(now, cause, HangupSide::Callplane);
         }
@@ -497,15 +688,17 @@ impl Call {
             self.end = Some(now);
         }
         self.media = None;
-        self.activity = Activity::Idle;
-        if !matches!(self.phase, Phase::Ended) {
+        if !matches!(self.activity, Activity::AwaitingHttp) {
+            self.activity = Activity::Idle;
+        }
+        if self.phase != Phase::Ended {
             self.phase = Phase::Ending;
         }
     }
 
     /// Marks a call whose SIP side needs nothing more (a rejection, a BYE received).
     pub fn settle(&mut self) {
-        if matches!(self.phase, Phase::Ending) {
+        if self.phase == Phase::Ending {
             self.phase = Phase::Ended;
         }
     }

@@ -7,14 +7,18 @@
 mod cdr;
 mod gather;
 mod host;
+mod http;
 mod inbound;
 mod routing;
+mod wall;
 
 pub use cdr::{CdrRecord, HangupCause, HangupSide};
 pub use gather::{Gather, GatherEnd, GatherSpec};
 pub use host::{Host, HostConfig, HostEvent, HostStats};
-pub use inbound::{Call, CallAction, CallHandle, CallParties, RtpSeed};
-pub use routing::Router;
+pub use http::{HttpRequest, HttpResult};
+pub use inbound::{Call, CallAction, CallCounters, CallHandle, CallParties, CallPlan, RtpSeed};
+pub use routing::{RouteTarget, Router};
+pub use wall::WallClock;
 
 #[cfg(test)]
 mod host_tests;

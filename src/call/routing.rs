@@ -1,54 +1,94 @@
 //! Which compiled flow a dialled number runs: exact numbers first, then the
-//! longest matching prefix, then the default flow (if any).
+//! longest matching prefix, then the default flow (if any); plus the flow
+//! environment (schedules, published flows, destinations) every session of
+//! this routing table sees.
 //!
-//! Flows are compiled once when the server loads its configuration and shared
-//! by every call behind an `Arc`.
+//! Flows are compiled once when the server loads (or reloads) its
+//! configuration and shared by every call behind an `Arc`; a call keeps the
+//! program it started with when a newer table replaces this one.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use crate::flow::Program;
+use serde_json::{Map, Value};
+
+use crate::flow::{FlowEnv, Program};
+
+/// What a route leads to: a program and the variables it sets on entry.
+#[derive(Clone)]
+pub struct RouteTarget {
+    pub program: Arc<Program>,
+    pub dest_xform: Option<Arc<Map<String, Value>>>,
+}
+
+impl RouteTarget {
+    /// A route to `program` with no entry variables.
+    pub fn new(program: Arc<Program>) -> RouteTarget {
+        RouteTarget {
+            program,
+            dest_xform: None,
+        }
+    }
+}
 
 /// The routing table of one server.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct Router {
-    exact: HashMap<String, Arc<Program>>,
+    exact: HashMap<String, RouteTarget>,
     /// Longest prefix first.
-    prefixes: Vec<(String, Arc<Program>)>,
-    default: Option<Arc<Program>>,
+    prefixes: Vec<(String, RouteTarget)>,
+    default: Option<RouteTarget>,
+    env: Arc<FlowEnv>,
+}
+
+impl std::fmt::Debug for Router {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Router")
+            .field("numbers", &self.exact.len())
+            .field("prefixes", &self.prefixes.len())
+            .field("default", &self.default.as_ref().map(|t| t.program.id()))
+            .finish()
+    }
 }
 
 impl Router {
     /// A router that sends every number to `default`, or rejects all when `None`.
-    pub fn new(default: Option<Arc<Program>>) -> Router {
+    pub fn new(default: Option<RouteTarget>, env: Arc<FlowEnv>) -> Router {
         Router {
+            exact: HashMap::new(),
+            prefixes: Vec::new(),
             default,
-            ..Router::default()
+            env,
         }
     }
 
     /// Routes one exact number.
-    pub fn add_number(&mut self, number: &str, program: Arc<Program>) {
-        self.exact.insert(number.to_string(), program);
+    pub fn add_number(&mut self, number: &str, target: RouteTarget) {
+        self.exact.insert(number.to_string(), target);
     }
 
     /// Routes every number that starts with `prefix`.
-    pub fn add_prefix(&mut self, prefix: &str, program: Arc<Program>) {
-        self.prefixes.push((prefix.to_string(), program));
+    pub fn add_prefix(&mut self, prefix: &str, target: RouteTarget) {
+        self.prefixes.push((prefix.to_string(), target));
         self.prefixes
             .sort_by_key(|(prefix, _)| std::cmp::Reverse(prefix.len()));
     }
 
-    /// The flow for `dialled`, if any route (or the default) takes it.
-    pub fn route(&self, dialled: &str) -> Option<Arc<Program>> {
-        if let Some(program) = self.exact.get(dialled) {
-            return Some(program.clone());
+    /// The route for `dialled`, if any route (or the default) takes it.
+    pub fn route(&self, dialled: &str) -> Option<&RouteTarget> {
+        if let Some(target) = self.exact.get(dialled) {
+            return Some(target);
         }
         self.prefixes
             .iter()
             .find(|(prefix, _)| dialled.starts_with(prefix.as_str()))
-            .map(|(_, program)| program.clone())
-            .or_else(|| self.default.clone())
+            .map(|(_, target)| target)
+            .or(self.default.as_ref())
+    }
+
+    /// The environment sessions routed by this table run in.
+    pub fn env(&self) -> &Arc<FlowEnv> {
+        &self.env
     }
 }
 
@@ -57,27 +97,31 @@ mod tests {
     use super::*;
     use crate::flow::{load_node_graph, DEMO_FLOW_JSON};
 
-    fn program(id: &str) -> Arc<Program> {
+    fn target(id: &str) -> RouteTarget {
         let json = DEMO_FLOW_JSON.replacen("\"demo\"", &format!("\"{id}\""), 1);
-        load_node_graph(&json).expect("demo flow loads").program
+        RouteTarget::new(load_node_graph(&json).expect("demo flow loads").program)
+    }
+
+    fn env() -> Arc<FlowEnv> {
+        Arc::new(FlowEnv::new())
     }
 
     #[test]
     fn exact_beats_prefix_and_longest_prefix_wins() {
-        let mut router = Router::new(Some(program("default")));
-        router.add_prefix("44", program("uk"));
-        router.add_prefix("4420", program("london"));
-        router.add_number("4420123", program("one"));
-        assert_eq!(router.route("4420123").unwrap().id(), "one");
-        assert_eq!(router.route("4420999").unwrap().id(), "london");
-        assert_eq!(router.route("4413").unwrap().id(), "uk");
-        assert_eq!(router.route("1000").unwrap().id(), "default");
+        let mut router = Router::new(Some(target("default")), env());
+        router.add_prefix("44", target("uk"));
+        router.add_prefix("4420", target("london"));
+        router.add_number("4420123", target("one"));
+        assert_eq!(router.route("4420123").unwrap().program.id(), "one");
+        assert_eq!(router.route("4420999").unwrap().program.id(), "london");
+        assert_eq!(router.route("4413").unwrap().program.id(), "uk");
+        assert_eq!(router.route("1000").unwrap().program.id(), "default");
     }
 
     #[test]
     fn no_default_rejects_unrouted() {
-        let mut router = Router::new(None);
-        router.add_number("1000", program("one"));
+        let mut router = Router::new(None, env());
+        router.add_number("1000", target("one"));
         assert!(router.route("2000").is_none());
         assert!(router.route("1000").is_some());
     }

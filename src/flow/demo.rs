@@ -39,17 +39,36 @@ pub const DEMO_FLOW_JSON: &str = r#"{
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
     use std::time::Duration;
+
+    use chrono::{DateTime, TimeZone, Utc};
 
     use super::*;
     use crate::flow::{
-        load_node_graph, Command, Directive, EndReason, Outcome, PromptRef, Session,
+        load_node_graph, Audio, CallFacts, Command, Directive, EndReason, FlowEnv, Outcome, Session,
     };
+
+    fn now() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 3, 2, 10, 0, 0)
+            .single()
+            .unwrap_or_default()
+    }
+
+    fn session() -> Session {
+        Session::new(
+            load_node_graph(DEMO_FLOW_JSON).unwrap().program,
+            Arc::new(FlowEnv::new()),
+            CallFacts::new("sipp", "1000", "call-1"),
+            None,
+        )
+    }
 
     fn play(node: &str, prompt: &str) -> Directive {
         Directive::Execute(Command::Play {
             node: node.into(),
-            prompt: PromptRef::catalog(prompt),
+            audio: vec![Audio::catalog(prompt)],
+            times: 1,
         })
     }
 
@@ -64,13 +83,13 @@ mod tests {
 
     #[test]
     fn walks_welcome_menu_sales_goodbye() {
-        let mut session = Session::new(load_node_graph(DEMO_FLOW_JSON).unwrap().program, []);
-        assert_eq!(session.start(), play("welcome", "welcome"));
+        let mut session = session();
+        assert_eq!(session.start(now()), play("welcome", "welcome"));
         assert_eq!(
-            session.resume(Outcome::Done),
+            session.resume(Outcome::Done, now()),
             Directive::Execute(Command::Gather {
                 node: "menu".into(),
-                prompt: PromptRef::catalog("menu"),
+                audio: vec![Audio::catalog("menu")],
                 max_digits: 1,
                 timeout: Duration::from_secs(5),
                 terminator: None,
@@ -78,18 +97,22 @@ mod tests {
             })
         );
         assert_eq!(
-            session.resume(Outcome::Digits("1".into())),
+            session.resume(Outcome::Digits("1".into()), now()),
             play("sales", "sales")
         );
-        assert_eq!(session.resume(Outcome::Done), play("goodbye", "goodbye"));
         assert_eq!(
-            session.resume(Outcome::Done),
+            session.resume(Outcome::Done, now()),
+            play("goodbye", "goodbye")
+        );
+        assert_eq!(
+            session.resume(Outcome::Done, now()),
             Directive::Execute(Command::Hangup {
-                node: "hangup".into()
+                node: "hangup".into(),
+                reason: None
             })
         );
         assert_eq!(
-            session.resume(Outcome::Done),
+            session.resume(Outcome::Done, now()),
             Directive::End(EndReason::Hangup {
                 node: "hangup".into()
             })
@@ -104,13 +127,16 @@ mod tests {
 
     #[test]
     fn digit_2_goes_to_support() {
-        let mut session = Session::new(load_node_graph(DEMO_FLOW_JSON).unwrap().program, []);
-        session.start();
-        session.resume(Outcome::Done);
+        let mut session = session();
+        session.start(now());
+        session.resume(Outcome::Done, now());
         assert_eq!(
-            session.resume(Outcome::Digits("2".into())),
+            session.resume(Outcome::Digits("2".into()), now()),
             play("support", "support")
         );
-        assert_eq!(session.resume(Outcome::Done), play("goodbye", "goodbye"));
+        assert_eq!(
+            session.resume(Outcome::Done, now()),
+            play("goodbye", "goodbye")
+        );
     }
 }

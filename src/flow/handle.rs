@@ -1,17 +1,41 @@
-//! Outcome handles: the names a step's outcomes go by when an exit is chosen
-//! (`done`, `timeout`, `invalid`, `failed`, `digit:N`), and DTMF key rules.
+//! Outcome handles: the names a node's outcomes go by when an exit is chosen
+//! (`done`, `timeout`, `digit:N`, `in_hours`…), and DTMF key rules.
 //!
 //! An edge's `sourceHandle` names one of these; an edge without a handle is the
-//! node's default exit, taken when no edge names the outcome.
+//! node's default exit, taken when no edge names the outcome. Action-array
+//! flows use the same handles internally (`false` for a condition's
+//! `false_target_id`, `jump` for a goto, the case value for a branch).
 
-/// A play (or pure pass-through node) finished normally.
+/// A node finished normally (play, say, setVar, conference, voicemail…).
 pub const DONE: &str = "done";
-/// A menu attempt ended without input.
+/// No input before the timeout (menu, collect), or a queue wait timed out.
 pub const TIMEOUT: &str = "timeout";
-/// A menu attempt got digits that match no `digit:` exit.
+/// An entry that matches no `digit:` exit (menu) or fails validation (collect).
 pub const INVALID: &str = "invalid";
-/// The media side could not execute the command (missing prompt, codec trouble...).
+/// The command could not be carried out. Taken only by an explicit edge.
 pub const FAILED: &str = "failed";
+/// A collect node got a valid entry.
+pub const COLLECTED: &str = "collected";
+/// The other party answered; the edge is followed once the bridge has ended.
+pub const ANSWERED: &str = "answered";
+/// Nobody answered in time.
+pub const NO_ANSWER: &str = "no_answer";
+/// The other party was busy.
+pub const BUSY: &str = "busy";
+/// A condition held.
+pub const TRUE: &str = "true";
+/// A condition did not hold.
+pub const FALSE: &str = "false";
+/// Schedule outcomes.
+pub const IN_HOURS: &str = "in_hours";
+pub const OUT_OF_HOURS: &str = "out_of_hours";
+pub const HOLIDAY: &str = "holiday";
+/// An HTTP request got a 2xx response.
+pub const SUCCESS: &str = "success";
+/// An HTTP request got a response that is not 2xx.
+pub const ERROR: &str = "error";
+/// A goto's jump (action arrays).
+pub const JUMP: &str = "jump";
 /// Prefix of the handle for entered digits: `digit:1`, `digit:42`.
 pub const DIGIT_PREFIX: &str = "digit:";
 

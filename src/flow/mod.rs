@@ -1,30 +1,57 @@
-//! Call flows: loading flow documents, compiling them into a shared
-//! [`Program`], and running one [`Session`] per call.
+//! Call flows: loading flow documents in either format, compiling them into
+//! one shared [`Program`] form, and running one [`Session`] per call.
 //!
 //! The module is sans-IO: a session never touches sockets, clocks or media.
-//! The call layer asks it what to do (`start`/`resume` return a [`Directive`]),
-//! carries out the [`Command`], and reports the [`Outcome`].
+//! The call layer asks it what to do (`start`/`resume` return a
+//! [`Directive`]), carries out the [`Command`], and reports the [`Outcome`];
+//! wall-clock time comes in as an argument.
 //!
-//! Layout: `document` (node-graph serde types), `validate` (reading with JSON
-//! paths, errors and warnings), `compile` (document → program), `program`
-//! (the compiled form every format targets), `directive` (commands and
-//! outcomes), `interpreter` (the session), `load` (JSON text → program),
-//! `demo` (the built-in flow).
+//! Layout:
+//! - formats: `graph` (node graph and the API record with `flowData`),
+//!   `actions` (VoIPBIN action arrays), `read` (path-aware JSON reading),
+//!   `load` (format detection, JSON text → program);
+//! - the compiled form: `program` (nodes, steps, exits), `template`, `vars`,
+//!   `digit_pattern`;
+//! - running: `interpreter` (the session), `directive` (commands, outcomes,
+//!   end reasons), `trace`, `limits`;
+//! - the environment: `env` (schedules, published flows, destinations,
+//!   reference checks), `destinations`, `synthesize`, `schedule`;
+//! - `demo` (the built-in flow).
 
-pub mod compile;
+pub mod actions;
 pub mod demo;
+pub mod destinations;
+pub mod digit_pattern;
 pub mod directive;
-pub mod document;
+pub mod env;
+pub mod graph;
 pub mod handle;
 pub mod interpreter;
+pub mod limits;
 pub mod load;
 pub mod problem;
 pub mod program;
-pub mod validate;
+mod read;
+pub mod schedule;
+pub mod synthesize;
+pub mod template;
+pub mod trace;
+pub mod vars;
 
 pub use self::demo::DEMO_FLOW_JSON;
-pub use self::directive::{Command, Directive, EndReason, Outcome, PromptRef};
-pub use self::interpreter::{Session, STEP_LIMIT};
-pub use self::load::{load_node_graph, load_node_graph_value, LoadError, Loaded};
+pub use self::destinations::{Destination, DestinationCatalog, DestinationKind};
+pub use self::directive::{
+    parse_event, Audio, Command, ConnectKind, Directive, EndReason, Outcome,
+};
+pub use self::env::{check_references, FlowEnv};
+pub use self::interpreter::{CallFacts, Session};
+pub use self::limits::{EXECUTION_LIMIT, FETCH_DEPTH_LIMIT, ON_COMPLETE_CHAIN_LIMIT, STEP_LIMIT};
+pub use self::load::{
+    detect_format, load_flow_json, load_flow_value, load_node_graph, load_node_graph_value,
+    LoadError, Loaded,
+};
 pub use self::problem::Problem;
-pub use self::program::{NodeIndex, Program, Step};
+pub use self::program::{FlowFormat, NodeId, NodeIndex, Program, Step};
+pub use self::synthesize::synthesize;
+pub use self::trace::{StartReason, TraceEvent};
+pub use self::vars::Vars;

@@ -6,6 +6,9 @@ use std::sync::Arc;
 
 use crate::media::prompt::Prompt;
 
+/// The catalog id of the beep tone (`beep` actions).
+pub const BEEP_PROMPT_ID: &str = "beep";
+
 /// Prompts by id, with an index of their texts.
 #[derive(Debug, Clone, Default)]
 pub struct PromptCatalog {

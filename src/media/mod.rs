@@ -14,7 +14,7 @@ pub mod schedule;
 pub mod session;
 pub mod stats;
 
-pub use catalog::PromptCatalog;
+pub use catalog::{PromptCatalog, BEEP_PROMPT_ID};
 pub use codec::{Codec, FRAME_DURATION, FRAME_SAMPLES, SAMPLE_RATE};
 pub use dtmf::{event_digit, DtmfDetector, DtmfEventState};
 pub use player::{PlayedFrame, PromptPlayer};

@@ -26,6 +26,11 @@ impl Clock {
         Time::from_micros(self.origin.elapsed().as_micros().min(u64::MAX as u128) as u64)
     }
 
+    /// The UTC instant of the origin.
+    pub fn wall_origin(&self) -> chrono::DateTime<chrono::Utc> {
+        chrono::DateTime::<chrono::Utc>::from(self.wall_origin)
+    }
+
     /// The wall-clock time of a core instant.
     pub fn wall(&self, t: Time) -> SystemTime {
         self.wall_origin + Duration::from_micros(t.as_micros())

@@ -22,6 +22,7 @@ use super::backend::{Completion, IoBackend, Token, RTP_DATAGRAM, SIP_DATAGRAM};
 use super::cdr_writer::CdrSink;
 use super::clock::Clock;
 use super::dispatch::owner_of;
+use super::http::HttpPool;
 use super::ports::PortPool;
 use super::{ShardMsg, ShardPeer};
 
@@ -51,6 +52,7 @@ pub struct ShardLoop {
     pub inbox: Receiver<ShardMsg>,
     pub peers: Arc<Vec<ShardPeer>>,
     pub cdr: CdrSink,
+    pub http: HttpPool,
     pub ports: PortPool,
     pub sip_listen: SocketAddr,
 }
@@ -145,6 +147,13 @@ impl ShardLoop {
                                 ShardMsg::Sip { from, data } => {
                                     self.host.handle_sip(now, from, &data)
                                 }
+                                ShardMsg::Http { call, result } => {
+                                    self.host.http_done(now, call, result)
+                                }
+                                ShardMsg::Routes(router) => {
+                                    log::info!("shard {}: new routing table", self.index);
+                                    self.host.set_router(router)
+                                }
                                 ShardMsg::Shutdown => {
                                     if shutdown_at.is_none() {
                                         log::info!(
@@ -212,6 +221,18 @@ impl ShardLoop {
                         }
                     }
                     HostEvent::Cdr(record) => self.cdr.write(&record),
+                    HostEvent::Http {
+                        call,
+                        request,
+                        reply,
+                    } => {
+                        if let Some(me) = self.peers.get(self.index) {
+                            // Fire-and-forget requests are performed the same way;
+                            // the host ignores a result no flow waits for.
+                            let _ = reply;
+                            self.http.submit(call, request, me.clone());
+                        }
+                    }
                 }
             }
             while let Some(transmit) = self.host.poll_sip_transmit() {

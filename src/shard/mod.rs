@@ -12,6 +12,7 @@ mod clock;
 mod dispatch;
 mod epoll;
 mod event_loop;
+mod http;
 mod ports;
 mod sockaddr;
 mod uring;
@@ -25,13 +26,14 @@ pub use cdr_writer::{CdrSink, CdrWriter};
 pub use clock::Clock;
 pub use dispatch::owner_of;
 pub use event_loop::bind_reuseport;
+pub use http::{perform as perform_http, HttpPool, HttpWorkers};
 pub use waker::Waker;
 
 use std::net::SocketAddr;
 use std::sync::mpsc::{channel, Sender};
 use std::sync::Arc;
 
-use crate::call::{Host, HostConfig, Router};
+use crate::call::{CallHandle, Host, HostConfig, HttpResult, Router};
 use crate::media::PromptCatalog;
 
 use event_loop::ShardLoop;
@@ -42,6 +44,13 @@ use ports::PortPool;
 pub enum ShardMsg {
     /// A SIP datagram another shard received for a call this shard owns.
     Sip { from: SocketAddr, data: Vec<u8> },
+    /// The result of an HTTP request a call on this shard made.
+    Http {
+        call: CallHandle,
+        result: HttpResult,
+    },
+    /// A new routing table (configuration reloaded, flows published).
+    Routes(Arc<Router>),
     /// Stop taking calls, hang up, drain, exit.
     Shutdown,
 }
@@ -71,6 +80,7 @@ pub struct ServerPlan {
     pub router: Arc<Router>,
     pub prompts: Arc<PromptCatalog>,
     pub cdr: CdrSink,
+    pub http: HttpPool,
     pub clock: Clock,
     pub pin_threads: bool,
 }
@@ -111,6 +121,7 @@ impl Server {
             let router = plan.router.clone();
             let prompts = plan.prompts.clone();
             let cdr = plan.cdr.clone();
+            let http = plan.http.clone();
             let clock = plan.clock;
             let io = plan.io;
             let (min, max) = plan.rtp_ports;
@@ -134,6 +145,7 @@ impl Server {
                             inbox,
                             peers,
                             cdr,
+                            http,
                             ports: PortPool::new(min, max, index, shards),
                             sip_listen,
                         }

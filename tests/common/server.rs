@@ -51,6 +51,8 @@ pub struct ServerOptions {
     pub rtp_port_count: u16,
     /// `--shards`; `None` leaves the server's default.
     pub shards: Option<usize>,
+    /// More TOML for the config file (routes, flows, schedules…).
+    pub config: Option<String>,
     /// Run `callplane serve` with no arguments at all, in `work_dir`: the
     /// embedded defaults (SIP on 127.0.0.1:5060, `./callplane-data`, io auto).
     pub no_arguments: bool,
@@ -62,6 +64,7 @@ impl Default for ServerOptions {
             answer_delay_ms: None,
             rtp_port_count: 40,
             shards: None,
+            config: None,
             no_arguments: false,
         }
     }
@@ -109,10 +112,16 @@ impl Server {
         if let Some(shards) = options.shards {
             command.arg("--shards").arg(shards.to_string());
         }
-        if let Some(delay) = options.answer_delay_ms {
+        if options.answer_delay_ms.is_some() || options.config.is_some() {
+            let mut text = String::new();
+            if let Some(delay) = options.answer_delay_ms {
+                text.push_str(&format!("[sip]\nanswer_delay_ms = {delay}\n"));
+            }
+            if let Some(extra) = &options.config {
+                text.push_str(extra);
+            }
             let config_path = work_dir.join("callplane.toml");
-            fs::write(&config_path, format!("[sip]\nanswer_delay_ms = {delay}\n"))
-                .expect("write the server config");
+            fs::write(&config_path, text).expect("write the server config");
             command.arg("--config").arg(config_path);
         }
         if std::env::var_os("RUST_LOG").is_none() {
@@ -218,6 +227,16 @@ impl Server {
             if other != self.backend {
                 let unwanted = format!("io backend: {}", other.log_name());
                 assert!(!log.contains(&unwanted), "the server log says {unwanted:?}");
+            }
+        }
+    }
+
+    /// Sends a signal (e.g. SIGHUP to reload flows).
+    pub fn signal(&self, signal: i32) {
+        if let Some(child) = &self.child {
+            // SAFETY: plain kill(2) on our own child's pid.
+            unsafe {
+                libc::kill(child.id() as i32, signal);
             }
         }
     }

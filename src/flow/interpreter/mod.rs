@@ -1,39 +1,93 @@
-//! The per-call flow interpreter: a pure state machine over a shared
-//! [`Program`]. `start` and `resume` return the next [`Directive`]; pure-logic
-//! nodes are resolved in between, at most [`STEP_LIMIT`] nodes per call.
+//! The per-call flow interpreter: a pure state machine over shared
+//! [`Program`]s. `start` and `resume` return the next [`Directive`]; pure-logic
+//! nodes (pass, setVar, conditions, branch, goto, schedules, fetch_flow, skip)
+//! are resolved in between; nodes that touch the caller or the network hand a
+//! [`Command`](crate::flow::Command) to the call layer.
+//!
+//! Limits ([`crate::flow::limits`]): at most `STEP_LIMIT` nodes per execution
+//! cycle (one `start`/`resume` call), at most `EXECUTION_LIMIT` commands per
+//! session, `fetch_flow` nesting at most `FETCH_DEPTH_LIMIT` deep. A session
+//! keeps the program version it started with; fetched flows are taken from
+//! the environment when fetched.
+
+mod commands;
+mod facts;
+mod follow_up;
+mod resume;
+mod run;
+mod trace_buffer;
 
 #[cfg(test)]
 mod tests;
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use crate::flow::directive::{Command, Directive, EndReason, Outcome};
-use crate::flow::handle::{digit_handle, DONE, FAILED, INVALID, TIMEOUT};
-use crate::flow::program::{GatherSpec, MenuStep, NodeIndex, Program, Step};
+use chrono::{DateTime, Utc};
+use serde_json::{Map, Value};
 
-/// How many nodes one `start` or `resume` may enter before the flow is ended
-/// with [`EndReason::StepLimit`] (a loop of pure-logic nodes).
-pub const STEP_LIMIT: u32 = 1000;
+use crate::flow::directive::{Directive, EndReason, Outcome};
+use crate::flow::env::FlowEnv;
+use crate::flow::limits::VISITED_CAP;
+use crate::flow::program::{NodeId, NodeIndex, Program};
+use crate::flow::trace::{StartReason, TraceEvent};
+use crate::flow::vars::Vars;
 
-/// One call walking one flow.
+pub use self::facts::CallFacts;
+use self::trace_buffer::TraceBuffer;
+
+/// One call walking one flow (and the flows it fetches).
 #[derive(Debug, Clone)]
 pub struct Session {
-    program: Arc<Program>,
+    env: Arc<FlowEnv>,
+    facts: CallFacts,
+    /// The flow the session was created with.
+    root: Arc<Program>,
+    /// The flow being run.
+    current: Frame,
+    /// Flows that fetched the current one, outermost first.
+    stack: Vec<Frame>,
     state: State,
-    visited: Vec<String>,
+    vars: Vars,
+    visited: Vec<NodeId>,
+    visited_dropped: u64,
     digits: Vec<String>,
-    vars: BTreeMap<String, String>,
+    trace: TraceBuffer,
+    commands_issued: u32,
+    cycle_steps: u32,
+    recordings_started: u32,
+    complete_count: u32,
+    start_reason: StartReason,
+    follow_up_taken: bool,
+}
+
+/// One flow on the session's stack.
+#[derive(Debug, Clone)]
+struct Frame {
+    program: Arc<Program>,
+    /// The `fetch_flow` node of the parent frame, left by `done` on return.
+    return_to: Option<NodeIndex>,
+    /// How often each goto with a loop count has jumped.
+    goto_counts: Vec<(NodeIndex, u32)>,
+}
+
+impl Frame {
+    fn new(program: Arc<Program>, return_to: Option<NodeIndex>) -> Frame {
+        Frame {
+            program,
+            return_to,
+            goto_counts: Vec::new(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum State {
     NotStarted,
-    /// `pending` was handed out and its outcome is awaited.
+    /// `pending` was handed out (a command, or a wait) and an outcome is awaited.
     Waiting {
         node: NodeIndex,
         wait: Wait,
-        pending: Command,
+        pending: Directive,
     },
     Ended(EndReason),
 }
@@ -41,123 +95,165 @@ enum State {
 /// What the node in [`State::Waiting`] is waiting for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Wait {
-    /// A play; `plays_left` more follow this one.
-    Play {
-        plays_left: u32,
-    },
-    /// A menu attempt, after `failures` failed ones in this visit.
+    Answer,
+    Play,
+    /// A menu or collect attempt, after `failures` failed ones in this visit.
     Gather {
         failures: u32,
     },
-    /// The menu's invalid prompt, played before the next attempt.
-    InvalidPrompt {
+    /// The invalid-entry audio, played before the next attempt.
+    InvalidAudio {
         failures: u32,
+    },
+    DigitsReceive,
+    /// Send digits, record, sleep: `Done` leaves by `done`.
+    Simple,
+    Http,
+    /// A connect; `bridged` once the other party answered.
+    Connect {
+        bridged: bool,
     },
     Hangup,
 }
 
 impl Session {
-    /// A session at the start of `program`, with initial variables (caller id, route data...).
-    pub fn new(program: Arc<Program>, vars: impl IntoIterator<Item = (String, String)>) -> Session {
+    /// A session at the start of `program` for the call described by `facts`.
+    /// Built-in variables come from the facts; then the route's `dest_xform`
+    /// (key → value template; objects are flattened to dotted keys) is applied.
+    pub fn new(
+        program: Arc<Program>,
+        env: Arc<FlowEnv>,
+        facts: CallFacts,
+        dest_xform: Option<&Map<String, Value>>,
+    ) -> Session {
+        let vars = facts.builtin_vars(program.id(), 0);
+        let mut session = Session::with_vars(program, env, facts, vars, 0, StartReason::Start);
+        if let Some(transform) = dest_xform {
+            session.apply_dest_xform(transform);
+        }
+        session
+    }
+
+    fn with_vars(
+        program: Arc<Program>,
+        env: Arc<FlowEnv>,
+        facts: CallFacts,
+        vars: Vars,
+        complete_count: u32,
+        start_reason: StartReason,
+    ) -> Session {
         Session {
-            program,
+            env,
+            facts,
+            root: Arc::clone(&program),
+            current: Frame::new(program, None),
+            stack: Vec::new(),
             state: State::NotStarted,
+            vars,
             visited: Vec::new(),
+            visited_dropped: 0,
             digits: Vec::new(),
-            vars: vars.into_iter().collect(),
+            trace: TraceBuffer::default(),
+            commands_issued: 0,
+            cycle_steps: 0,
+            recordings_started: 0,
+            complete_count,
+            start_reason,
+            follow_up_taken: false,
         }
     }
 
     /// Starts the flow and returns the first directive. Once started, returns
-    /// the directive in force again (the pending command, or the end).
-    pub fn start(&mut self) -> Directive {
+    /// the directive in force again (the pending command or wait, or the end).
+    pub fn start(&mut self, now: DateTime<Utc>) -> Directive {
         match &self.state {
-            State::NotStarted => self.run_from(self.program.start()),
-            State::Waiting { pending, .. } => Directive::Execute(pending.clone()),
+            State::NotStarted => {
+                let program = Arc::clone(&self.root);
+                let reason = self.start_reason;
+                self.trace.push(|| TraceEvent::FlowStarted {
+                    flow_id: program.id().to_owned(),
+                    version: program.version(),
+                    reason,
+                });
+                self.cycle_steps = 0;
+                self.run_from(program.start(), now)
+            }
+            State::Waiting { pending, .. } => pending.clone(),
             State::Ended(reason) => Directive::End(reason.clone()),
         }
     }
 
     /// Reports how the pending command ended and returns the next directive.
     /// After the end, keeps returning the same end.
-    pub fn resume(&mut self, outcome: Outcome) -> Directive {
-        let (node, wait, pending) = match &self.state {
-            State::Ended(reason) => return Directive::End(reason.clone()),
-            State::NotStarted => {
-                let reason = match outcome {
-                    Outcome::CallerHangup => EndReason::CallerHangup,
-                    outcome => EndReason::UnexpectedOutcome {
-                        node: self.node_id(self.program.start()),
-                        outcome,
-                    },
-                };
-                return self.end(reason);
-            }
-            State::Waiting {
-                node,
-                wait,
-                pending,
-            } => (*node, *wait, pending.clone()),
-        };
-        match (wait, &outcome) {
-            (Wait::Hangup, _) => self.end(EndReason::Hangup {
-                node: self.node_id(node),
-            }),
-            (_, Outcome::CallerHangup) => self.end(EndReason::CallerHangup),
-            (_, Outcome::Failed(reason)) => self.command_failed(node, reason.clone()),
-            (Wait::Play { plays_left }, Outcome::Done) if plays_left > 0 => {
-                let wait = Wait::Play {
-                    plays_left: plays_left - 1,
-                };
-                self.issue(node, wait, pending)
-            }
-            (Wait::Play { .. }, Outcome::Done) => self.leave(node, DONE),
-            (Wait::InvalidPrompt { failures }, Outcome::Done) => {
-                self.with_menu(node, &outcome, |session, menu| {
-                    let command = gather_command(session.node_id(node), &menu.gather);
-                    session.issue(node, Wait::Gather { failures }, command)
-                })
-            }
-            (Wait::Gather { failures }, Outcome::Digits(digits)) => {
-                self.with_menu(node, &outcome, |session, menu| {
-                    session.menu_entry(node, menu, failures, digits)
-                })
-            }
-            (Wait::Gather { failures }, Outcome::Timeout) => {
-                self.with_menu(node, &outcome, |session, menu| {
-                    session.menu_failure(node, menu, failures, TIMEOUT)
-                })
-            }
-            _ => self.end(EndReason::UnexpectedOutcome {
-                node: self.node_id(node),
-                outcome,
-            }),
-        }
+    pub fn resume(&mut self, outcome: Outcome, now: DateTime<Utc>) -> Directive {
+        self.cycle_steps = 0;
+        self.handle_outcome(outcome, now)
     }
 
-    /// Ids of the nodes entered so far, in order (a replayed menu counts once per visit).
-    pub fn visited(&self) -> &[String] {
+    /// The oldest trace event not yet polled.
+    pub fn poll_trace(&mut self) -> Option<TraceEvent> {
+        self.trace.pop()
+    }
+
+    /// Turns trace recording on (the default) or off.
+    pub fn set_tracing(&mut self, enabled: bool) {
+        self.trace.set_enabled(enabled);
+    }
+
+    /// Trace events lost because nobody polled them in time.
+    pub fn trace_dropped(&self) -> u64 {
+        self.trace.dropped()
+    }
+
+    /// Ids of the nodes entered so far, in order, across fetched flows (a
+    /// replayed menu counts once per visit); at most `VISITED_CAP` are kept.
+    pub fn visited(&self) -> &[NodeId] {
         &self.visited
     }
 
-    /// Every digit string the caller entered in a menu, in order.
+    /// Node entries beyond `VISITED_CAP`, counted but not kept.
+    pub fn visited_dropped(&self) -> u64 {
+        self.visited_dropped
+    }
+
+    /// Every digit entry of the caller (menu, collect, digits_receive), in order.
     pub fn digits(&self) -> &[String] {
         &self.digits
     }
 
     /// The call's variables.
-    pub fn vars(&self) -> &BTreeMap<String, String> {
+    pub fn vars(&self) -> &Vars {
         &self.vars
     }
 
-    /// Id of the flow being run.
-    pub fn flow_id(&self) -> &str {
-        self.program.id()
+    /// The facts the session was created with.
+    pub fn facts(&self) -> &CallFacts {
+        &self.facts
     }
 
-    /// Version of the flow being run.
+    /// Id of the flow the session started with.
+    pub fn flow_id(&self) -> &str {
+        self.root.id()
+    }
+
+    /// Version of the flow the session started with (a call keeps its version).
     pub fn flow_version(&self) -> u32 {
-        self.program.version()
+        self.root.version()
+    }
+
+    /// Id of the flow being run now (a fetched flow while it runs).
+    pub fn current_flow_id(&self) -> &str {
+        self.current.program.id()
+    }
+
+    /// How many `on_complete_flow_id` hops led to this session.
+    pub fn complete_count(&self) -> u32 {
+        self.complete_count
+    }
+
+    /// Commands handed out so far.
+    pub fn commands_issued(&self) -> u32 {
+        self.commands_issued
     }
 
     /// Why the flow ended, once it has.
@@ -168,171 +264,42 @@ impl Session {
         }
     }
 
-    /// Id of the node whose command is pending.
-    pub fn current_node(&self) -> Option<&str> {
+    /// Whether the flow has ended.
+    pub fn is_ended(&self) -> bool {
+        matches!(self.state, State::Ended(_))
+    }
+
+    /// Id of the node whose command (or bridge) is pending.
+    pub fn current_node(&self) -> Option<&NodeId> {
         match &self.state {
-            State::Waiting { node, .. } => Some(&self.program.node(*node).id),
+            State::Waiting { node, .. } => Some(&self.current.program.node(*node).id),
             _ => None,
         }
     }
 
-    fn node_id(&self, node: NodeIndex) -> String {
-        self.program.node(node).id.clone()
-    }
-
-    /// Runs `then` with the menu step of `node`. The session only waits on a
-    /// menu at a menu node; the other arm guards that invariant without panicking.
-    fn with_menu(
-        &mut self,
-        node: NodeIndex,
-        outcome: &Outcome,
-        then: impl FnOnce(&mut Session, &MenuStep) -> Directive,
-    ) -> Directive {
-        let program = Arc::clone(&self.program);
-        match &program.node(node).step {
-            Step::Menu(menu) => then(self, menu),
-            _ => self.end(EndReason::UnexpectedOutcome {
-                node: self.node_id(node),
-                outcome: outcome.clone(),
-            }),
+    fn visit(&mut self, id: &NodeId) {
+        if self.visited.len() < VISITED_CAP {
+            self.visited.push(id.clone());
+        } else {
+            self.visited_dropped = self.visited_dropped.saturating_add(1);
         }
     }
 
-    /// Enters `first` and follows pure nodes until a command or the end.
-    fn run_from(&mut self, first: NodeIndex) -> Directive {
-        let program = Arc::clone(&self.program);
-        let mut current = first;
-        for _ in 0..STEP_LIMIT {
-            let node = program.node(current);
-            self.visited.push(node.id.clone());
-            match &node.step {
-                Step::Pass => match node.exits.select(DONE) {
-                    Some(next) => current = next,
-                    None => {
-                        return self.end(EndReason::NoEdge {
-                            node: node.id.clone(),
-                            outcome: DONE.to_owned(),
-                        })
-                    }
-                },
-                Step::Play(play) => {
-                    let command = Command::Play {
-                        node: node.id.clone(),
-                        prompt: play.prompt.clone(),
-                    };
-                    let plays_left = play.times.saturating_sub(1);
-                    return self.issue(current, Wait::Play { plays_left }, command);
-                }
-                Step::Menu(menu) => {
-                    let command = gather_command(node.id.clone(), &menu.gather);
-                    return self.issue(current, Wait::Gather { failures: 0 }, command);
-                }
-                Step::Hangup => {
-                    let command = Command::Hangup {
-                        node: node.id.clone(),
-                    };
-                    return self.issue(current, Wait::Hangup, command);
-                }
-            }
-        }
-        self.end(EndReason::StepLimit)
+    fn node_id(&self, node: NodeIndex) -> NodeId {
+        self.current.program.node(node).id.clone()
     }
 
-    /// Leaves `node` by the exit for `handle` (else its default exit).
-    fn leave(&mut self, node: NodeIndex, handle: &str) -> Directive {
-        match self.program.node(node).exits.select(handle) {
-            Some(next) => self.run_from(next),
-            None => self.end(EndReason::NoEdge {
-                node: self.node_id(node),
-                outcome: handle.to_owned(),
-            }),
-        }
-    }
-
-    /// A failed command leaves by an explicit `failed` edge only; otherwise the flow ends.
-    fn command_failed(&mut self, node: NodeIndex, reason: String) -> Directive {
-        match self.program.node(node).exits.exact(FAILED) {
-            Some(next) => self.run_from(next),
-            None => self.end(EndReason::Failed {
-                node: self.node_id(node),
-                reason,
-            }),
-        }
-    }
-
-    fn menu_entry(
-        &mut self,
-        node: NodeIndex,
-        menu: &MenuStep,
-        failures: u32,
-        entered: &str,
-    ) -> Directive {
-        let digits = match menu.gather.terminator {
-            Some(terminator) => entered.strip_suffix(terminator).unwrap_or(entered),
-            None => entered,
-        };
-        if digits.is_empty() {
-            return self.menu_failure(node, menu, failures, TIMEOUT);
-        }
-        self.digits.push(digits.to_owned());
-        match self.program.node(node).exits.exact(&digit_handle(digits)) {
-            Some(next) => self.run_from(next),
-            None => self.menu_failure(node, menu, failures, INVALID),
-        }
-    }
-
-    /// A failed attempt: replay the menu, or leave by `handle` once
-    /// `max_failures` attempts have failed.
-    fn menu_failure(
-        &mut self,
-        node: NodeIndex,
-        menu: &MenuStep,
-        failures: u32,
-        handle: &str,
-    ) -> Directive {
-        let failures = failures.saturating_add(1);
-        if failures >= menu.max_failures {
-            return self.leave(node, handle);
-        }
-        let id = self.node_id(node);
-        match &menu.invalid_prompt {
-            Some(prompt) => {
-                let command = Command::Play {
-                    node: id,
-                    prompt: prompt.clone(),
-                };
-                self.issue(node, Wait::InvalidPrompt { failures }, command)
-            }
-            None => self.issue(
-                node,
-                Wait::Gather { failures },
-                gather_command(id, &menu.gather),
-            ),
-        }
-    }
-
-    fn issue(&mut self, node: NodeIndex, wait: Wait, command: Command) -> Directive {
-        self.state = State::Waiting {
-            node,
-            wait,
-            pending: command.clone(),
-        };
-        Directive::Execute(command)
+    fn set_var(&mut self, node: &NodeId, key: &str, value: &str) {
+        self.vars.set(key, value);
+        self.trace.push(|| TraceEvent::VarSet {
+            node: node.clone(),
+            key: key.to_owned(),
+            value: value.to_owned(),
+        });
     }
 
     fn end(&mut self, reason: EndReason) -> Directive {
         self.state = State::Ended(reason.clone());
         Directive::End(reason)
-    }
-}
-
-fn gather_command(node: String, gather: &GatherSpec) -> Command {
-    Command::Gather {
-        node,
-        prompt: gather.prompt.clone(),
-        max_digits: gather.max_digits,
-        timeout: gather.timeout,
-        terminator: gather.terminator,
-        interdigit_timeout: gather.interdigit_timeout,
     }
 }

@@ -12,7 +12,7 @@ use clap::{Args, Parser, Subcommand};
 use callplane::assets;
 use callplane::call::{HostConfig, Router, WallClock};
 use callplane::config::{parse_port_range, Config};
-use callplane::flow::{load_node_graph, LoadError};
+use callplane::flow::{load_flow_json, LoadError};
 use callplane::shard::{CdrWriter, Clock, HttpPool, IoChoice, Server, ServerPlan, ShardMsg};
 
 #[derive(Parser)]
@@ -259,7 +259,7 @@ fn flow_check(files: &[PathBuf]) -> ExitCode {
                 continue;
             }
         };
-        match load_node_graph(&text) {
+        match load_flow_json(&text) {
             Ok(loaded) => {
                 for warning in &loaded.warnings {
                     println!("{name}: warning: {warning}");

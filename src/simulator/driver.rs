@@ -45,7 +45,7 @@ pub fn simulate(
                     command.node().clone()
                 }
                 Directive::Wait { node } => {
-                    emit(Line::new("wait", "bridged").with("node", node.as_str()));
+                    emit(Line::new("trace", "bridged").with("node", node.as_str()));
                     node.clone()
                 }
             };
@@ -53,7 +53,11 @@ pub fn simulate(
                 emit(exhausted_line(&session, &directive, node.as_str()));
                 return;
             };
-            emit(Line::new("event", event.to_string()).with("node", node.as_str()));
+            emit(
+                Line::new("trace", "event")
+                    .with("node", node.as_str())
+                    .with("event", event.to_string()),
+            );
             directive = session.resume(event, now);
         }
         let follow_up = session.take_follow_up();
@@ -251,7 +255,9 @@ mod tests {
                 ("hangup", "hangup"),
             ])
         );
-        let event = lines.iter().find(|line| line.kind() == "event");
+        let event = lines
+            .iter()
+            .find(|line| line.text("trace") == Some("event"));
         assert_eq!(event.and_then(|l| l.text("node")), Some("menu"));
         let end = lines.last().expect("an end line");
         assert_eq!(end.kind(), "end");
@@ -314,7 +320,10 @@ mod tests {
         );
         let lines = run(first, &["answered,hangup"]);
         let kinds: Vec<&str> = lines.iter().map(Line::kind).collect();
-        assert!(kinds.contains(&"wait"), "{kinds:?}");
+        assert!(
+            lines.iter().any(|l| l.text("trace") == Some("bridged")),
+            "{kinds:?}"
+        );
         let ended = lines
             .iter()
             .find(|l| l.text("trace") == Some("flow_ended"))

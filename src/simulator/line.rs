@@ -1,6 +1,6 @@
 //! [`Line`]: one JSON object of the simulator's output, with its keys in a
-//! fixed, readable order — the distinguishing key first (`command`, `trace`,
-//! `event`, `wait`, `end`), then `node`, then the rest.
+//! fixed, readable order — the distinguishing key first (`command`, `trace`
+//! or `end`), then `node`, then the rest.
 
 use serde::ser::SerializeMap;
 use serde::{Serialize, Serializer};
@@ -56,7 +56,7 @@ impl Line {
         self
     }
 
-    /// The distinguishing key (`command`, `trace`, `event`, `wait` or `end`).
+    /// The distinguishing key (`command`, `trace` or `end`).
     pub fn kind(&self) -> &str {
         self.fields.first().map_or("", |(key, _)| key.as_str())
     }
@@ -117,10 +117,10 @@ mod tests {
             .with("extra", 2);
         assert_eq!(line.to_json(), r#"{"end":"hangup","node":"x","extra":2}"#);
         assert_eq!(
-            Line::new("wait", "bridged")
+            Line::new("trace", "bridged")
                 .with_fields_of(json!(3), &[])
                 .to_json(),
-            r#"{"wait":"bridged"}"#
+            r#"{"trace":"bridged"}"#
         );
     }
 }

@@ -17,8 +17,8 @@
 //! {"command": KIND, "node": ID, …the command's arguments after templating}
 //! {"trace": NAME, "node": ID, …}             see flow::TraceEvent; NAME = var_set, http_request…
 //! {"trace": "flow_ended", "flow_id": F, "reason": END, "node": ID, …}   before an on-complete flow
-//! {"event": "digits:1", "node": ID}          a scripted event handed to the waiting node
-//! {"wait": "bridged", "node": ID}            the caller is bridged; the next event ends it
+//! {"trace": "event", "node": ID, "event": "digits:1"}   a scripted event handed to the waiting node
+//! {"trace": "bridged", "node": ID}           the caller is bridged; the next event ends the bridge
 //! {"end": END, "node": ID, …, "flow_id": F, "unused_events": […]?, "vars": {…}}
 //! {"end": "events_exhausted", "waiting_for": ID, "expects": […], "flow_id": F, "vars": {…}}
 //! ```

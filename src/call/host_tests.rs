@@ -512,3 +512,41 @@ fn sync_http_waits_for_the_response_and_templates_it() {
         h.cdrs[0].nodes
     );
 }
+
+#[test]
+fn on_complete_flow_runs_after_the_caller_hangs_up() {
+    let main = r#"{ "id": "main", "version": 1, "on_complete_flow_id": "after-call",
+      "actions": [
+        { "type": "answer" },
+        { "type": "variable_set", "option": { "key": "topic", "value": "billing" } },
+        { "type": "digits_receive", "option": { "duration": 20000, "length": 4 } },
+        { "type": "hangup" }
+      ] }"#;
+    let after = r#"{ "id": "after-call", "version": 1, "actions": [
+        { "type": "webhook_send", "option": { "uri": "http://127.0.0.1:9/summary?topic=${topic}&n=${voipbin.activeflow.complete_count}" } }
+      ] }"#;
+    let env = FlowEnv::new().with_flow(program(after));
+    let router = Arc::new(Router::new(
+        Some(RouteTarget::new(program(main))),
+        Arc::new(env),
+    ));
+    let mut h = Harness::with_host(host_with(Duration::ZERO, router));
+    h.sip(&pcmu_invite("oc-1"));
+    h.ack("oc-1");
+    h.advance(Duration::from_secs(1));
+    assert!(h.http.is_empty());
+    let tag = h.to_tag.clone().unwrap();
+    let bye = format!(
+        "BYE sip:callplane@127.0.0.1:5060 SIP/2.0\r\nVia: SIP/2.0/UDP {CALLER};branch=z9hG4bK-bye-oc\r\nFrom: sipp <sip:sipp@127.0.0.1:5061>;tag=abc\r\nTo: <sip:1000@127.0.0.1:5060>;tag={tag}\r\nCall-ID: oc-1\r\nCSeq: 2 BYE\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
+    );
+    h.sip(bye.as_bytes());
+    assert_eq!(h.http.len(), 1, "the after-call flow made its request");
+    assert_eq!(
+        h.http[0].1.url,
+        "http://127.0.0.1:9/summary?topic=billing&n=1"
+    );
+    assert!(!h.http[0].2, "fire and forget");
+    assert_eq!(h.cdrs.len(), 1);
+    assert_eq!(h.cdrs[0].hangup_side, HangupSide::Caller);
+    assert_eq!(h.host.active_calls(), 0);
+}

@@ -179,11 +179,12 @@ impl ShardLoop {
         let sip = self.host.sip_stats();
         let stats = self.backend.stats();
         log::info!(
-            "shard {}: stopped; datagrams in {} out {}, syscalls {}, SIP {:?}",
+            "shard {}: stopped; datagrams in {} out {}, syscalls {}; calls {:?}; SIP {:?}",
             self.index,
             stats.datagrams_received,
             stats.datagrams_sent,
             stats.syscalls,
+            self.host.stats(),
             sip
         );
         Ok(())

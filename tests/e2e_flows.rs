@@ -163,3 +163,80 @@ fn a_bad_flow_is_refused_at_start_with_its_json_path() {
     assert!(stderr.contains("actions[0].option.length"), "{stderr}");
     assert!(stderr.contains("bad.json"), "{stderr}");
 }
+
+/// Answers one HTTP request with `body` and returns the request line it got.
+fn http_once(body: &'static str) -> (u16, thread::JoinHandle<String>) {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind http");
+    let port = listener.local_addr().unwrap().port();
+    let handle = thread::spawn(move || {
+        let (stream, _) = listener.accept().expect("callplane connects");
+        let mut reader = BufReader::new(stream.try_clone().unwrap());
+        let mut request_line = String::new();
+        reader.read_line(&mut request_line).unwrap();
+        loop {
+            let mut line = String::new();
+            if reader.read_line(&mut line).unwrap() == 0 || line.trim().is_empty() {
+                break;
+            }
+        }
+        let mut stream = stream;
+        write!(
+            stream,
+            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        )
+        .unwrap();
+        request_line
+    });
+    (port, handle)
+}
+
+#[test]
+fn a_sync_webhook_answer_steers_the_call() {
+    common::sipp::require_sipp();
+    let dir = TestDir::new("webhook");
+    let (port, http) = http_once(r#"{"crm":{"queue":"support"}}"#);
+    let flows = dir.path().join("flows");
+    fs::create_dir_all(&flows).unwrap();
+    fs::write(
+        flows.join("hook.json"),
+        format!(
+            r#"{{ "id": "hook", "version": 1, "actions": [
+  {{ "type": "answer" }},
+  {{ "type": "webhook_send", "option": {{ "uri": "http://127.0.0.1:{port}/route?from=${{voipbin.call.caller_id}}", "method": "GET", "sync": true }} }},
+  {{ "type": "branch", "option": {{ "variable": "crm.queue", "target_ids": {{ "support": "to-support" }}, "default_target_id": "bye" }} }},
+  {{ "id": "to-support", "type": "talk", "option": {{ "text": "You have reached support. Please visit our website for help." }} }},
+  {{ "id": "bye", "type": "hangup" }}
+] }}"#
+        ),
+    )
+    .unwrap();
+    let server = Server::start(
+        Backend::Epoll,
+        dir.path(),
+        &ServerOptions {
+            config: Some(format!(
+                "[flows]\ndir = \"{}\"\n[routing]\ndefault_flow = \"hook\"\n",
+                flows.display()
+            )),
+            ..ServerOptions::default()
+        },
+    );
+    let run = Sipp::new("uac_wait_bye.xml", "webhook", dir.path())
+        .target(server.sip_addr())
+        .timeout(Duration::from_secs(30))
+        .run();
+    run.assert_passed(1);
+    let request_line = http.join().expect("http server thread");
+    assert!(
+        request_line.starts_with("GET /route?from=sipp "),
+        "{request_line}"
+    );
+    let cdrs = server.wait_for_cdrs(1, Duration::from_secs(5));
+    assert!(
+        cdrs[0].nodes().contains(&"to-support".to_string()),
+        "{:?}",
+        cdrs[0].nodes()
+    );
+}

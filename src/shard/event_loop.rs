@@ -227,12 +227,8 @@ impl ShardLoop {
                         request,
                         reply,
                     } => {
-                        if let Some(me) = self.peers.get(self.index) {
-                            // Fire-and-forget requests are performed the same way;
-                            // the host ignores a result no flow waits for.
-                            let _ = reply;
-                            self.http.submit(call, request, me.clone());
-                        }
+                        let reply_to = reply.then(|| self.peers.get(self.index).cloned()).flatten();
+                        self.http.submit(call, request, reply_to);
                     }
                 }
             }

@@ -23,7 +23,9 @@ const MAX_BODY: u64 = 256 * 1024;
 struct Job {
     call: CallHandle,
     request: HttpRequest,
-    reply_to: ShardPeer,
+    /// Where the result goes; `None` for fire-and-forget requests, whose
+    /// results must never reach a flow that waits for a later request.
+    reply_to: Option<ShardPeer>,
 }
 
 /// The pool; cloneable handle for every shard.
@@ -54,8 +56,8 @@ impl HttpPool {
         Ok((HttpPool { sender }, HttpWorkers { threads }))
     }
 
-    /// Queues a request; its result reaches `reply_to` as [`ShardMsg::Http`].
-    pub fn submit(&self, call: CallHandle, request: HttpRequest, reply_to: ShardPeer) {
+    /// Queues a request; its result reaches `reply_to` (if any) as [`ShardMsg::Http`].
+    pub fn submit(&self, call: CallHandle, request: HttpRequest, reply_to: Option<ShardPeer>) {
         let job = Job {
             call,
             request,
@@ -63,10 +65,12 @@ impl HttpPool {
         };
         if let Err(err) = self.sender.send(job) {
             let job = err.0;
-            job.reply_to.send(ShardMsg::Http {
-                call: job.call,
-                result: HttpResult::Failed("the HTTP workers have stopped".into()),
-            });
+            if let Some(peer) = job.reply_to {
+                peer.send(ShardMsg::Http {
+                    call: job.call,
+                    result: HttpResult::Failed("the HTTP workers have stopped".into()),
+                });
+            }
         }
     }
 }
@@ -90,10 +94,20 @@ fn work(receiver: Arc<Mutex<Receiver<Job>>>) {
             return;
         };
         let result = perform(&job.request);
-        job.reply_to.send(ShardMsg::Http {
-            call: job.call,
-            result,
-        });
+        match job.reply_to {
+            Some(peer) => peer.send(ShardMsg::Http {
+                call: job.call,
+                result,
+            }),
+            None => {
+                if let HttpResult::Failed(reason) = result {
+                    log::warn!(
+                        "fire-and-forget request to {} failed: {reason}",
+                        job.request.url
+                    );
+                }
+            }
+        }
     }
 }
 

@@ -240,3 +240,27 @@ fn a_sync_webhook_answer_steers_the_call() {
         cdrs[0].nodes()
     );
 }
+
+#[test]
+fn publishing_a_bad_flow_is_refused_and_the_running_flows_stay() {
+    common::sipp::require_sipp();
+    let dir = TestDir::new("bad-publish");
+    let server = Server::start(Backend::Epoll, dir.path(), &options(dir.path()));
+    fs::write(
+        dir.path().join("flows/ivr-v3.json"),
+        r#"{ "id": "ivr", "version": 3, "actions": [ { "type": "branch", "option": { "target_ids": { "1": "nowhere" } } } ] }"#,
+    )
+    .unwrap();
+    server.signal(libc::SIGHUP);
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while !server.log().contains("reload refused") && std::time::Instant::now() < deadline {
+        thread::sleep(Duration::from_millis(50));
+    }
+    let log = server.log();
+    assert!(log.contains("reload refused"), "{log}");
+    assert!(log.contains("actions[0].option.target_ids"), "{log}");
+    // Version 1 still answers.
+    call(dir.path(), &server, '1', "after").assert_passed(1);
+    let cdrs = server.wait_for_cdrs(1, Duration::from_secs(5));
+    assert_eq!(cdrs[0].int("flow_version"), 1);
+}

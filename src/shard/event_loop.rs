@@ -55,6 +55,8 @@ pub struct ShardLoop {
     pub http: HttpPool,
     pub ports: PortPool,
     pub sip_listen: SocketAddr,
+    /// SIP datagrams dropped because the owner shard's inbox was full.
+    pub forward_drops: u64,
 }
 
 /// Binds a UDP socket that shares its address with the other shards'.
@@ -130,10 +132,13 @@ impl ShardLoop {
                                 if owner == self.index {
                                     self.host.handle_sip(now, from, data);
                                 } else if let Some(peer) = self.peers.get(owner) {
-                                    peer.send(ShardMsg::Sip {
+                                    let sent = peer.try_send(ShardMsg::Sip {
                                         from,
                                         data: data.to_vec(),
                                     });
+                                    if !sent {
+                                        self.forward_drops += 1;
+                                    }
                                 }
                             }
                             Some(Role::Rtp(call)) => self.host.handle_rtp(now, *call, from, data),
@@ -179,11 +184,12 @@ impl ShardLoop {
         let sip = self.host.sip_stats();
         let stats = self.backend.stats();
         log::info!(
-            "shard {}: stopped; datagrams in {} out {}, syscalls {}; calls {:?}; SIP {:?}",
+            "shard {}: stopped; datagrams in {} out {}, syscalls {}, forward drops {}; calls {:?}; SIP {:?}",
             self.index,
             stats.datagrams_received,
             stats.datagrams_sent,
             stats.syscalls,
+            self.forward_drops,
             self.host.stats(),
             sip
         );

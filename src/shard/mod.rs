@@ -30,7 +30,7 @@ pub use http::{perform as perform_http, HttpPool, HttpWorkers};
 pub use waker::Waker;
 
 use std::net::SocketAddr;
-use std::sync::mpsc::{channel, Sender};
+use std::sync::mpsc::{channel, sync_channel, SyncSender, TrySendError};
 use std::sync::Arc;
 
 use crate::call::{CallHandle, Host, HostConfig, HttpResult, Router};
@@ -38,6 +38,10 @@ use crate::media::PromptCatalog;
 
 use event_loop::ShardLoop;
 use ports::PortPool;
+
+/// How many messages a shard's inbox holds before senders must wait (or, for
+/// shards, drop): bounded, so a flood on one core cannot exhaust memory.
+const INBOX_CAPACITY: usize = 8192;
 
 /// A message from another thread to a shard.
 #[derive(Debug)]
@@ -58,15 +62,29 @@ pub enum ShardMsg {
 /// How to reach a shard from another thread.
 #[derive(Clone, Debug)]
 pub struct ShardPeer {
-    sender: Sender<ShardMsg>,
+    sender: SyncSender<ShardMsg>,
     waker: Arc<Waker>,
 }
 
 impl ShardPeer {
-    /// Delivers a message and wakes the shard.
+    /// Delivers a message and wakes the shard, waiting for room in its inbox.
+    /// For threads that may block (signals, HTTP workers) — never a shard.
     pub fn send(&self, message: ShardMsg) {
         if self.sender.send(message).is_ok() {
             self.waker.wake();
+        }
+    }
+
+    /// Delivers a message if the inbox has room; a shard never blocks on
+    /// another. `false`: the inbox was full (or the shard gone) and the message
+    /// was dropped — for SIP, the sender's retransmission comes again.
+    pub fn try_send(&self, message: ShardMsg) -> bool {
+        match self.sender.try_send(message) {
+            Ok(()) => {
+                self.waker.wake();
+                true
+            }
+            Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => false,
         }
     }
 }
@@ -99,7 +117,7 @@ impl Server {
         let mut inboxes = Vec::with_capacity(shards);
         let mut peers = Vec::with_capacity(shards);
         for _ in 0..shards {
-            let (sender, receiver) = channel();
+            let (sender, receiver) = sync_channel(INBOX_CAPACITY);
             let waker = Arc::new(Waker::new()?);
             peers.push(ShardPeer {
                 sender,
@@ -148,6 +166,7 @@ impl Server {
                             http,
                             ports: PortPool::new(min, max, index, shards),
                             sip_listen,
+                            forward_drops: 0,
                         }
                         .run()
                     });
@@ -214,3 +233,27 @@ fn pin_to_core(index: usize) {
 
 #[cfg(test)]
 mod backend_tests;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_full_inbox_drops_instead_of_blocking_the_sender() {
+        let (sender, receiver) = sync_channel(1);
+        let peer = ShardPeer {
+            sender,
+            waker: Arc::new(Waker::new().expect("eventfd")),
+        };
+        let sip = || ShardMsg::Sip {
+            from: "127.0.0.1:5060".parse().unwrap(),
+            data: b"OPTIONS".to_vec(),
+        };
+        assert!(peer.try_send(sip()));
+        assert!(!peer.try_send(sip()), "second message must not fit");
+        assert!(matches!(receiver.try_recv(), Ok(ShardMsg::Sip { .. })));
+        assert!(peer.try_send(sip()), "room again after the shard drained");
+        drop(receiver);
+        assert!(!peer.try_send(sip()), "a gone shard is a drop, not a panic");
+    }
+}

@@ -113,6 +113,7 @@ pub struct Server {
 impl Server {
     /// Starts one thread per shard.
     pub fn start(plan: ServerPlan) -> std::io::Result<Server> {
+        ensure_address_free(plan.host.sip_addr)?;
         let shards = plan.shards.max(1);
         let mut inboxes = Vec::with_capacity(shards);
         let mut peers = Vec::with_capacity(shards);
@@ -211,6 +212,19 @@ impl Server {
             Some(err) => Err(err),
             None => Ok(()),
         }
+    }
+}
+
+/// The shards bind the SIP address with SO_REUSEPORT, which would also let them
+/// share it with another process of the same user — a second callplane would
+/// silently take half the calls. An exclusive bind first proves nobody holds it.
+fn ensure_address_free(addr: SocketAddr) -> std::io::Result<()> {
+    match std::net::UdpSocket::bind(addr) {
+        Ok(_probe) => Ok(()),
+        Err(err) => Err(std::io::Error::new(
+            err.kind(),
+            format!("SIP address {addr} is in use ({err}); is another callplane running?"),
+        )),
     }
 }
 

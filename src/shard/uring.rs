@@ -76,16 +76,22 @@ pub struct UringBackend {
 impl UringBackend {
     /// Creates the ring and arms the read of the shard's wake-up eventfd.
     pub fn new(waker: &Waker) -> io::Result<UringBackend> {
-        // COOP_TASKRUN: completions are processed when the loop enters the
-        // kernel anyway, without interrupting it (kernel ≥ 5.19; else plain).
-        let ring = match IoUring::builder()
+        // The ring is used by its shard's thread only (SINGLE_ISSUER), so the
+        // kernel may defer completion work until the loop enters it to wait
+        // (DEFER_TASKRUN, ≥ 6.1) instead of interrupting it; older kernels get
+        // COOP_TASKRUN (≥ 5.19), then a plain ring.
+        let ring = IoUring::builder()
             .setup_cqsize(8192)
-            .setup_coop_taskrun()
+            .setup_single_issuer()
+            .setup_defer_taskrun()
             .build(2048)
-        {
-            Ok(ring) => ring,
-            Err(_) => IoUring::builder().setup_cqsize(8192).build(2048)?,
-        };
+            .or_else(|_| {
+                IoUring::builder()
+                    .setup_cqsize(8192)
+                    .setup_coop_taskrun()
+                    .build(2048)
+            })
+            .or_else(|_| IoUring::builder().setup_cqsize(8192).build(2048))?;
         let mut backend = UringBackend {
             ring,
             sockets: Vec::new(),
@@ -373,7 +379,13 @@ impl IoBackend for UringBackend {
     fn wait(&mut self, timeout: Option<Duration>, out: &mut Vec<Completion>) -> io::Result<()> {
         self.stats.syscalls += 1;
         let result = match timeout {
-            Some(t) if t.is_zero() => self.ring.submit(),
+            Some(t) if t.is_zero() => {
+                // GETEVENTS with a zero timeout: runs deferred completion work
+                // without sleeping.
+                let ts = types::Timespec::new();
+                let args = types::SubmitArgs::new().timespec(&ts);
+                self.ring.submitter().submit_with_args(1, &args)
+            }
             Some(t) => {
                 let ts = types::Timespec::new()
                     .sec(t.as_secs())

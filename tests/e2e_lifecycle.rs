@@ -1,5 +1,7 @@
-//! SIGTERM drains: calls in progress are hung up with a BYE, their CDRs are
-//! written, and the server exits cleanly — nothing is lost.
+//! The server's life: SIGTERM drains (calls in progress are hung up with a
+//! BYE, their CDRs written, a clean exit — nothing is lost), and a second
+//! instance on the same SIP address refuses to start instead of silently
+//! sharing the port.
 
 mod common;
 
@@ -37,4 +39,24 @@ fn sigterm_hangs_up_calls_in_progress_and_writes_their_cdrs() {
         "{}",
         server.log()
     );
+}
+
+#[test]
+fn a_second_instance_on_the_same_address_refuses_to_start() {
+    let dir = TestDir::new("second-instance");
+    let server = Server::start(Backend::Epoll, dir.path(), &ServerOptions::default());
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_callplane"))
+        .args([
+            "serve",
+            "--listen",
+            &server.sip_addr().to_string(),
+            "--data-dir",
+        ])
+        .arg(dir.path().join("second"))
+        .output()
+        .expect("run callplane");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("is in use"), "{stderr}");
+    assert!(stderr.contains(&server.sip_addr().to_string()), "{stderr}");
 }

@@ -61,6 +61,10 @@ pub struct ShardLoop {
     pub sip_listen: SocketAddr,
     /// SIP datagrams dropped because the owner shard's inbox was full.
     pub forward_drops: u64,
+    /// The latest instant handed to the host. Timers run up to
+    /// [`TIMER_SLACK`] ahead of the clock, so the clock alone could step
+    /// back; the cores only ever see time move forward.
+    pub time_floor: Time,
 }
 
 /// Binds a UDP socket that shares its address with the other shards'.
@@ -106,7 +110,7 @@ impl ShardLoop {
         );
 
         loop {
-            let now = self.clock.now();
+            let now = self.now();
             if let Some(started) = shutdown_at {
                 if self.host.active_calls() == 0 || now - started > DRAIN_LIMIT {
                     break;
@@ -118,7 +122,7 @@ impl ShardLoop {
                 None => None,
             };
             self.backend.wait(timeout, &mut completions)?;
-            let now = self.clock.now();
+            let now = self.now();
             for completion in completions.drain(..) {
                 match completion {
                     Completion::Recv {
@@ -183,6 +187,7 @@ impl ShardLoop {
             // Everything due within the slack runs now: one wake-up serves
             // many calls' 20 ms grids (each call has its own phase).
             let horizon = now + TIMER_SLACK;
+            self.time_floor = horizon;
             self.host.handle_timeout(horizon);
             self.drain_host(horizon, sip_token, &mut roles, &mut rtp, &mut packet);
         }
@@ -201,6 +206,13 @@ impl ShardLoop {
             sip
         );
         Ok(())
+    }
+
+    /// The clock, never earlier than an instant already given to the host.
+    fn now(&mut self) -> Time {
+        let now = self.clock.now().max(self.time_floor);
+        self.time_floor = now;
+        now
     }
 
     fn drain_host(

@@ -30,9 +30,9 @@ use super::{ShardMsg, ShardPeer};
 const SIP_RECV_DEPTH: usize = 32;
 /// How many receives an RTP socket keeps in flight.
 const RTP_RECV_DEPTH: usize = 2;
-/// Timers due this soon after a wake-up run with it. RTP leaves at most this
-/// much early (well inside any receiver's jitter buffer); SIP and flow timers
-/// fire at most this much early. Fewer wake-ups, larger send batches.
+/// How long after its deadline a timer may fire: RTP leaves at most this much
+/// late (well inside any receiver's jitter buffer), SIP and flow timers fire at
+/// most this much late. Fewer wake-ups, larger send batches.
 const TIMER_SLACK: Duration = Duration::from_millis(2);
 /// How long a shutdown waits for calls to finish hanging up.
 const DRAIN_LIMIT: Duration = Duration::from_secs(5);
@@ -61,10 +61,6 @@ pub struct ShardLoop {
     pub sip_listen: SocketAddr,
     /// SIP datagrams dropped because the owner shard's inbox was full.
     pub forward_drops: u64,
-    /// The latest instant handed to the host. Timers run up to
-    /// [`TIMER_SLACK`] ahead of the clock, so the clock alone could step
-    /// back; the cores only ever see time move forward.
-    pub time_floor: Time,
 }
 
 /// Binds a UDP socket that shares its address with the other shards'.
@@ -110,19 +106,23 @@ impl ShardLoop {
         );
 
         loop {
-            let now = self.now();
+            let now = self.clock.now();
             if let Some(started) = shutdown_at {
                 if self.host.active_calls() == 0 || now - started > DRAIN_LIMIT {
                     break;
                 }
             }
             let timeout = match self.host.poll_timeout() {
-                Some(at) => Some(at - now),
+                // A wait ends up to the slack after the first deadline, so one
+                // wake-up serves every call whose 20 ms grid (each has its own
+                // phase) comes due meanwhile; the cores still see the real clock.
+                Some(at) if at > now => Some(at - now + TIMER_SLACK),
+                Some(_) => Some(Duration::ZERO),
                 None if shutdown_at.is_some() => Some(Duration::from_millis(50)),
                 None => None,
             };
             self.backend.wait(timeout, &mut completions)?;
-            let now = self.now();
+            let now = self.clock.now();
             for completion in completions.drain(..) {
                 match completion {
                     Completion::Recv {
@@ -184,12 +184,8 @@ impl ShardLoop {
                 }
                 self.drain_host(now, sip_token, &mut roles, &mut rtp, &mut packet);
             }
-            // Everything due within the slack runs now: one wake-up serves
-            // many calls' 20 ms grids (each call has its own phase).
-            let horizon = now + TIMER_SLACK;
-            self.time_floor = horizon;
-            self.host.handle_timeout(horizon);
-            self.drain_host(horizon, sip_token, &mut roles, &mut rtp, &mut packet);
+            self.host.handle_timeout(now);
+            self.drain_host(now, sip_token, &mut roles, &mut rtp, &mut packet);
         }
         // Let the last BYEs and responses leave.
         self.backend.wait(Some(Duration::ZERO), &mut completions)?;
@@ -206,13 +202,6 @@ impl ShardLoop {
             sip
         );
         Ok(())
-    }
-
-    /// The clock, never earlier than an instant already given to the host.
-    fn now(&mut self) -> Time {
-        let now = self.clock.now().max(self.time_floor);
-        self.time_floor = now;
-        now
     }
 
     fn drain_host(

@@ -168,7 +168,6 @@ impl Server {
                             ports: PortPool::new(min, max, index, shards),
                             sip_listen,
                             forward_drops: 0,
-                            time_floor: crate::time::Time::ZERO,
                         }
                         .run()
                     });

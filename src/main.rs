@@ -10,7 +10,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 
 use callplane::assets;
-use callplane::call::{HostConfig, Router, WallClock};
+use callplane::call::{HostConfig, Router};
 use callplane::config::{parse_port_range, Config};
 use callplane::flow::{load_flow_json, LoadError};
 use callplane::shard::{CdrWriter, Clock, HttpPool, IoChoice, Server, ServerPlan, ShardMsg};
@@ -153,12 +153,13 @@ fn serve(args: ServeArgs) -> Result<(), String> {
     let clock = Clock::start();
     let (http, http_workers) =
         HttpPool::start(8).map_err(|err| format!("cannot start HTTP workers: {err}"))?;
-    let (cdr_writer, cdr) = CdrWriter::start(&config.server.data_dir, clock).map_err(|err| {
-        format!(
-            "cannot open CDR file in {}: {err}",
-            config.server.data_dir.display()
-        )
-    })?;
+    let (cdr_writer, cdr) =
+        CdrWriter::start(&config.server.data_dir, clock.wall_clock()).map_err(|err| {
+            format!(
+                "cannot open CDR file in {}: {err}",
+                config.server.data_dir.display()
+            )
+        })?;
     log::info!(
         "callplane {}: SIP {} , RTP {}:{}-{}, {} shard(s), io {}, {} prompt(s), CDRs to {}",
         env!("CARGO_PKG_VERSION"),
@@ -180,7 +181,7 @@ fn serve(args: ServeArgs) -> Result<(), String> {
             rtp_ip: config.rtp_address(),
             user_agent: config.sip.user_agent.clone(),
             answer_delay: Duration::from_millis(config.sip.answer_delay_ms),
-            wall: WallClock::new(clock.wall_origin()),
+            wall: clock.wall_clock(),
         },
         rtp_ports: (config.rtp.port_min, config.rtp.port_max),
         router: Arc::new(router),

@@ -10,12 +10,12 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc::{channel, Receiver, Sender};
 use std::thread::JoinHandle;
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::SecondsFormat;
 use serde::Serialize;
 
 use crate::call::CdrRecord;
 
-use super::clock::Clock;
+use crate::call::WallClock;
 
 /// A CDR line: the record plus its wall-clock times.
 #[derive(Serialize)]
@@ -32,15 +32,13 @@ struct CdrLine<'a> {
 #[derive(Clone)]
 pub struct CdrSink {
     sender: Sender<String>,
-    clock: Clock,
+    wall: WallClock,
 }
 
 impl CdrSink {
     /// Formats and queues one record.
     pub fn write(&self, record: &CdrRecord) {
-        let stamp = |t| {
-            DateTime::<Utc>::from(self.clock.wall(t)).to_rfc3339_opts(SecondsFormat::Millis, true)
-        };
+        let stamp = |t| self.wall.at(t).to_rfc3339_opts(SecondsFormat::Millis, true);
         let line = CdrLine {
             record,
             start_time: stamp(record.start),
@@ -70,7 +68,7 @@ pub struct CdrWriter {
 
 impl CdrWriter {
     /// Opens (creating) `<data_dir>/cdr.jsonl` and starts the writer thread.
-    pub fn start(data_dir: &Path, clock: Clock) -> io::Result<(CdrWriter, CdrSink)> {
+    pub fn start(data_dir: &Path, wall: WallClock) -> io::Result<(CdrWriter, CdrSink)> {
         std::fs::create_dir_all(data_dir)?;
         let path = data_dir.join("cdr.jsonl");
         let file = OpenOptions::new().create(true).append(true).open(&path)?;
@@ -83,7 +81,7 @@ impl CdrWriter {
                 thread: Some(thread),
                 path,
             },
-            CdrSink { sender, clock },
+            CdrSink { sender, wall },
         ))
     }
 

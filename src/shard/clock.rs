@@ -1,8 +1,12 @@
-//! The shell's clock: turns the OS monotonic clock into the cores' [`Time`]
-//! and a core [`Time`] back into wall-clock time for records.
+//! The shell's clock: turns the OS monotonic clock into the cores' [`Time`],
+//! and gives the [`WallClock`] that maps a core [`Time`] to UTC (for flows and
+//! for records alike).
 
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Instant, SystemTime};
 
+use chrono::{DateTime, Utc};
+
+use crate::call::WallClock;
 use crate::time::Time;
 
 /// One process-wide origin shared by all shards, so their `Time`s agree.
@@ -26,13 +30,8 @@ impl Clock {
         Time::from_micros(self.origin.elapsed().as_micros().min(u64::MAX as u128) as u64)
     }
 
-    /// The UTC instant of the origin.
-    pub fn wall_origin(&self) -> chrono::DateTime<chrono::Utc> {
-        chrono::DateTime::<chrono::Utc>::from(self.wall_origin)
-    }
-
-    /// The wall-clock time of a core instant.
-    pub fn wall(&self, t: Time) -> SystemTime {
-        self.wall_origin + Duration::from_micros(t.as_micros())
+    /// Maps core instants to UTC from this clock's origin.
+    pub fn wall_clock(&self) -> WallClock {
+        WallClock::new(DateTime::<Utc>::from(self.wall_origin))
     }
 }

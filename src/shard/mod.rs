@@ -26,7 +26,7 @@ pub use cdr_writer::{CdrSink, CdrWriter};
 pub use clock::Clock;
 pub use dispatch::owner_of;
 pub use event_loop::bind_reuseport;
-pub use http::{perform as perform_http, HttpPool, HttpWorkers};
+pub use http::{HttpPool, HttpWorkers};
 pub use waker::Waker;
 
 use std::net::SocketAddr;

@@ -12,7 +12,7 @@ use crate::call::{RouteTarget, Router};
 use crate::config::{is_flow_path, Config, RouteConfig, BUILTIN_DEMO};
 use crate::flow::schedule::Schedules;
 use crate::flow::{
-    check_references, load_flow_value, synthesize, FlowEnv, LoadError, Program, DEMO_FLOW_JSON,
+    check_references, load_flow_value, synthesize, FlowEnv, Program, DEMO_FLOW_JSON,
 };
 use crate::media::{Prompt, PromptCatalog};
 
@@ -112,11 +112,7 @@ pub fn compile_flow(origin: &str, json: &str) -> Result<LoadedFlow, String> {
                 published,
             })
         }
-        Err(LoadError::Json(err)) => Err(format!("flow {origin}: {err}")),
-        Err(LoadError::Invalid(problems)) => {
-            let list: Vec<String> = problems.iter().map(|p| p.to_string()).collect();
-            Err(format!("flow {origin} refused: {}", list.join("; ")))
-        }
+        Err(err) => Err(format!("flow {origin} refused: {}", err.lines().join("; "))),
     }
 }
 

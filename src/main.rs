@@ -12,7 +12,7 @@ use clap::{Args, Parser, Subcommand};
 use callplane::assets;
 use callplane::call::{HostConfig, Router};
 use callplane::config::{parse_port_range, Config};
-use callplane::flow::{load_flow_json, LoadError};
+use callplane::flow::load_flow_json;
 use callplane::shard::{CdrWriter, Clock, HttpPool, IoChoice, Server, ServerPlan, ShardMsg};
 
 #[derive(Parser)]
@@ -266,13 +266,9 @@ fn flow_check(files: &[PathBuf]) -> ExitCode {
                     println!("{name}: warning: {warning}");
                 }
             }
-            Err(LoadError::Json(err)) => {
-                println!("{name}: {err}");
-                failed = true;
-            }
-            Err(LoadError::Invalid(problems)) => {
-                for problem in problems {
-                    println!("{name}: {problem}");
+            Err(err) => {
+                for line in err.lines() {
+                    println!("{name}: {line}");
                 }
                 failed = true;
             }

@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use callplane::media::{Codec, DtmfDetector, MediaConfig, MediaSession, Prompt};
+use callplane::media::{Codec, DtmfDetector, MediaConfig, MediaOutput, MediaSession, Prompt};
 use callplane::time::Time;
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
 
@@ -30,8 +30,8 @@ fn dtmf(c: &mut Criterion) {
     c.bench_function("rfc4733 detect one packet", |b| {
         b.iter(|| {
             timestamp = timestamp.wrapping_add(800);
-            let start = detector.on_packet(timestamp, true, black_box(&[1, 10, 0, 160]));
-            let end = detector.on_packet(timestamp, false, black_box(&[1, 0x8a, 3, 32]));
+            let start = detector.handle_packet(timestamp, true, black_box(&[1, 10, 0, 160]));
+            let end = detector.handle_packet(timestamp, false, black_box(&[1, 0x8a, 3, 32]));
             (start, end)
         })
     });
@@ -50,7 +50,7 @@ fn session_frame(c: &mut Criterion) {
             dtmf_pt: Some(101),
             remote,
             ssrc: 1,
-            initial_seq: 0,
+            initial_sequence: 0,
             initial_timestamp: 0,
         },
         Time::ZERO,
@@ -65,10 +65,16 @@ fn session_frame(c: &mut Criterion) {
                 session.play(prompt.clone());
             }
             session.handle_timeout(now);
-            let len = session.poll_transmit(now, &mut buf);
-            assert!(len.is_some(), "a frame is due every 20 ms");
-            while session.poll_event().is_some() {}
-            len
+            let mut sent = 0;
+            loop {
+                match session.poll_output(&mut buf) {
+                    MediaOutput::Transmit(len) => sent += len,
+                    MediaOutput::Event(_) => {}
+                    MediaOutput::Timeout(_) => break,
+                }
+            }
+            assert!(sent > 0, "a frame is due every 20 ms");
+            sent
         })
     });
 }

@@ -14,7 +14,7 @@ use crate::flow::schedule::Schedules;
 use crate::flow::{
     check_references, load_flow_value, synthesize, FlowEnv, Program, DEMO_FLOW_JSON,
 };
-use crate::media::{Prompt, PromptCatalog};
+use crate::media::{Prompt, PromptCatalog, BEEP_PROMPT_ID};
 
 /// The catalog shipped in `prompts/`, compiled into the binary.
 const EMBEDDED_CATALOG: &str = include_str!("../prompts/catalog.tsv");
@@ -40,19 +40,17 @@ fn catalog_entries(text: &str) -> Vec<(String, String)> {
         .collect()
 }
 
-use crate::media::BEEP_PROMPT_ID as BEEP_ID;
-
 /// A 1 kHz tone of 250 ms at about -6 dBFS, added to every catalog that has no
 /// `beep` of its own.
 fn add_beep(catalog: &mut PromptCatalog) {
-    if catalog.get(BEEP_ID).is_some() {
+    if catalog.get(BEEP_PROMPT_ID).is_some() {
         return;
     }
     let samples = (0..2000)
         .map(|n| ((n as f64) * std::f64::consts::TAU * 1000.0 / 8000.0).sin() * 16_000.0)
         .map(|x| x as i16)
         .collect();
-    catalog.insert(Prompt::from_samples(BEEP_ID, None, samples));
+    catalog.insert(Prompt::from_samples(BEEP_PROMPT_ID, None, samples));
 }
 
 /// The prompts compiled into the binary.
@@ -294,7 +292,7 @@ mod tests {
             EMBEDDED_PROMPTS.len() + 1,
             "the prompts and the beep"
         );
-        assert!(catalog.get(BEEP_ID).is_some());
+        assert!(catalog.get(BEEP_PROMPT_ID).is_some());
     }
 
     #[test]

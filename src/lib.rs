@@ -9,9 +9,11 @@
 pub mod assets;
 pub mod call;
 pub mod config;
+pub mod deadlines;
 pub mod flow;
 pub mod media;
 pub mod shard;
 pub mod simulator;
 pub mod sip;
+pub mod slab;
 pub mod time;

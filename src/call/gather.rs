@@ -15,9 +15,11 @@ pub enum GatherEnd {
     Timeout,
 }
 
-/// The parameters of one gather.
+/// The limits of one gather in progress: how many digits, which key ends it,
+/// how long to wait (the flow's compiled `GatherSpec` becomes these when the
+/// call carries the command out).
 #[derive(Clone, Copy, Debug)]
-pub struct GatherSpec {
+pub struct GatherLimits {
     pub max_digits: u32,
     pub terminator: Option<char>,
     /// Wait for the first digit this long after the prompt ends.
@@ -29,14 +31,14 @@ pub struct GatherSpec {
 /// The state of a gather in progress.
 #[derive(Clone, Debug)]
 pub struct Gather {
-    spec: GatherSpec,
+    spec: GatherLimits,
     digits: String,
     deadline: Option<Time>,
 }
 
 impl Gather {
     /// Starts collecting; the first-digit clock starts at [`Gather::prompt_finished`].
-    pub fn new(spec: GatherSpec) -> Gather {
+    pub fn new(spec: GatherLimits) -> Gather {
         Gather {
             spec,
             digits: String::new(),
@@ -94,8 +96,8 @@ impl Gather {
 mod tests {
     use super::*;
 
-    fn spec(max_digits: u32, terminator: Option<char>) -> GatherSpec {
-        GatherSpec {
+    fn spec(max_digits: u32, terminator: Option<char>) -> GatherLimits {
+        GatherLimits {
             max_digits,
             terminator,
             first_digit_timeout: Duration::from_secs(5),

@@ -1,89 +1,226 @@
-//! All the calls of one shard over that shard's SIP endpoint: the sans-IO core
-//! the shard's event loop drives.
+//! All the calls of one shard: the sans-IO core the shard's event loop drives.
 //!
-//! The loop feeds it datagrams ([`Host::handle_sip`], [`Host::handle_rtp`]),
-//! the results of socket requests ([`Host::media_opened`]) and the clock
-//! ([`Host::handle_timeout`]), and drains what it wants done: SIP datagrams
-//! ([`Host::poll_sip_transmit`]), RTP packets written straight into the loop's
-//! buffer ([`Host::poll_rtp_transmit`]) and [`HostEvent`]s (open or close an
-//! RTP socket, write a CDR). Timers are kept in a heap keyed by each call's
-//! next deadline, so a wake-up touches only the calls that are due.
+//! One door in, one door out, as str0m's `Rtc`: everything arrives through
+//! [`Host::handle_input`] (SIP and RTP datagrams, the clock, a failed bind, an
+//! HTTP answer, shutdown) and everything leaves through [`Host::poll_output`]:
+//! datagrams written into the caller's buffer ([`Output::Transmit`]), work for
+//! the shell ([`Output::Event`]: bind or close an RTP socket, write a CDR,
+//! make an HTTP request) and the next deadline ([`Output::Timeout`]).
+//!
+//! **After every input, drain `poll_output` until it returns `Timeout`**
+//! ([`drain`](super::drain) does exactly that, for the shard and the tests).
+//!
+//! The host owns the call table (a [`Slab`], found by dense index from a
+//! [`CallHandle`] or an [`RtpSocket`]), the RTP port pool, the SIP
+//! [`Dispatcher`] and one [`DeadlineQueue`] of call deadlines, so the next
+//! deadline is O(1) and a wake-up touches only the calls that are due.
+//! Choosing a port is data: the 200 OK is built with the port the host picked,
+//! and the shell binds it when it drains the [`HostEvent::BindRtp`] queued
+//! before anything of the call's is sent.
 
-use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::deadlines::{schedule, take_if_live, DeadlineQueue};
 use crate::media::PromptCatalog;
-use crate::sip::{self, negotiate, CallId, Endpoint, EndpointConfig, Event, TerminatedReason};
-use crate::time::Time;
+use crate::sip::{
+    self, negotiate, DialogOwner, Dispatcher, DispatcherOutput, IncomingInvite, Routed, SipConfig,
+};
+use crate::slab::{Slab, SlabKey};
+use crate::time::{Time, WallClock};
 
 use super::cdr::{CdrRecord, HangupCause, HangupSide};
 use super::http::{HttpRequest, HttpResult};
-use super::inbound::{Call, CallAction, CallHandle, CallParties, CallPlan, RtpSeed};
+use super::inbound::{Call, CallHandle, CallOutput, CallParties, CallPlan, RtpSeed};
+use super::ports::PortPool;
 use super::routing::Router;
-use super::wall::WallClock;
+
+/// How many ports a call tries before it is refused for want of media.
+const BIND_ATTEMPTS: u8 = 16;
+
+/// The host's name for one RTP socket: dense, generation-checked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RtpSocket(SlabKey);
+
+impl RtpSocket {
+    /// Position in the host's socket table (dense, reused), for the shell's own tables.
+    pub fn index(self) -> usize {
+        self.0.index()
+    }
+}
+
+/// Which socket a datagram leaves from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Socket {
+    /// The shard's SIP socket.
+    Sip,
+    /// A call's RTP socket.
+    Rtp(RtpSocket),
+}
+
+/// A datagram the host wrote into the caller's buffer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Transmit {
+    /// The socket to send it from.
+    pub socket: Socket,
+    /// Where to send it.
+    pub dest: SocketAddr,
+    /// Bytes written at the start of the buffer.
+    pub len: usize,
+}
 
 /// What the IO shell must do for the host.
 #[derive(Debug)]
 pub enum HostEvent {
-    /// Bind an RTP socket on `ip` for `call` and report with [`Host::media_opened`]
-    /// or [`Host::media_failed`].
-    OpenRtp { call: CallHandle, ip: IpAddr },
-    /// The call is over: close its RTP socket.
-    CloseRtp { call: CallHandle },
+    /// Bind a UDP socket on `addr` for `socket` now. If that fails, feed
+    /// [`Input::BindFailed`] back before the next `poll_output`.
+    BindRtp {
+        /// The host's name for the socket (its RTP datagrams arrive as [`Input::Rtp`]).
+        socket: RtpSocket,
+        /// Address and port to bind.
+        addr: SocketAddr,
+    },
+    /// The call is over: close this RTP socket.
+    CloseRtp {
+        /// The socket to close.
+        socket: RtpSocket,
+    },
     /// Append this record to the CDR file.
     Cdr(Box<CdrRecord>),
-    /// Perform this request and, when `reply`, report with [`Host::http_done`].
+    /// Perform this request and, when `reply`, feed the answer back as [`Input::Http`].
     Http {
+        /// The call that asked.
         call: CallHandle,
+        /// What to send.
         request: HttpRequest,
+        /// Whether the call waits for the answer.
         reply: bool,
     },
+}
+
+/// Something that happened, for [`Host::handle_input`].
+#[derive(Debug)]
+pub enum Input<'a> {
+    /// A SIP datagram for a call this shard owns (or a new one).
+    Sip {
+        /// Its source address.
+        from: SocketAddr,
+        /// The datagram.
+        data: &'a [u8],
+    },
+    /// A datagram on an RTP socket.
+    Rtp {
+        /// The socket it arrived on.
+        socket: RtpSocket,
+        /// Its source address.
+        from: SocketAddr,
+        /// The datagram.
+        data: &'a [u8],
+    },
+    /// The clock reached a deadline the host gave.
+    Timeout,
+    /// The shell could not bind `socket` (its port is taken by someone else).
+    BindFailed {
+        /// The socket of the failed [`HostEvent::BindRtp`].
+        socket: RtpSocket,
+    },
+    /// The answer to a request a call made with `reply`.
+    Http {
+        /// The call that asked.
+        call: CallHandle,
+        /// What came back.
+        result: HttpResult,
+    },
+    /// Stop taking calls and hang up the ones in progress.
+    Shutdown,
+}
+
+/// What the host wants done next.
+#[derive(Debug)]
+pub enum Output {
+    /// Send the first `len` bytes of the buffer.
+    Transmit(Transmit),
+    /// Do this for the host.
+    Event(HostEvent),
+    /// Nothing more until this instant ([`Time::NEVER`]: no timer); then feed
+    /// [`Input::Timeout`].
+    Timeout(Time),
 }
 
 /// Settings of one shard's host.
 #[derive(Clone, Debug)]
 pub struct HostConfig {
+    /// The shard's number (in CDRs and logs).
     pub shard: usize,
+    /// The SIP address advertised in Via and Contact.
     pub sip_addr: SocketAddr,
+    /// The address RTP sockets bind and the SDP advertises.
     pub rtp_ip: IpAddr,
+    /// Sent as `Server`/`User-Agent`; omitted when empty.
     pub user_agent: String,
+    /// How long to ring (180) before answering.
     pub answer_delay: Duration,
     /// UTC at the shell's time origin, for schedules and date conditions.
     pub wall: WallClock,
+    /// The shard's share of the RTP port range: every `shards`-th even port of `min..=max`.
+    pub rtp_ports: (u16, u16),
+    /// How many shards share the port range.
+    pub shards: usize,
 }
 
 /// Counters.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct HostStats {
+    /// New INVITEs seen.
     pub calls_offered: u64,
+    /// Calls answered with 200 (counted when they end).
     pub calls_answered: u64,
+    /// Calls refused with a final non-2xx by callplane.
     pub calls_rejected: u64,
+    /// Calls retired.
     pub calls_ended: u64,
+    /// RTP datagrams for a socket no call holds any more.
     pub rtp_for_unknown_call: u64,
     /// Flow commands that failed because their media side is not available yet.
     pub unsupported_commands: u64,
     /// Prompts flows named that the catalog lacks.
     pub missing_prompts: u64,
+    /// Ports the shell could not bind.
+    pub bind_failures: u64,
+}
+
+struct CallEntry {
+    call: Call,
+    socket: RtpSocket,
+    /// The deadline last pushed into the queue for this call.
+    scheduled: Option<Time>,
+    /// Whether the call is in the ready queue.
+    queued: bool,
+}
+
+struct SocketEntry {
+    call: CallHandle,
+    port: u16,
+    attempts: u8,
 }
 
 /// The calls of one shard.
 pub struct Host {
     config: HostConfig,
-    endpoint: Endpoint,
+    dispatcher: Dispatcher,
     router: Arc<Router>,
     prompts: Arc<PromptCatalog>,
-    calls: HashMap<CallHandle, Call>,
-    by_sip: HashMap<CallId, CallHandle>,
-    timers: BinaryHeap<Reverse<(Time, CallHandle)>>,
-    scheduled: HashMap<CallHandle, Time>,
-    rtp_due: VecDeque<CallHandle>,
-    due_scratch: Vec<CallHandle>,
+    calls: Slab<CallEntry>,
+    sockets: Slab<SocketEntry>,
+    ports: PortPool,
+    timers: DeadlineQueue<SlabKey>,
+    /// Calls touched by an input whose output is not drained yet.
+    ready: VecDeque<CallHandle>,
     events: VecDeque<HostEvent>,
     rng: fastrand::Rng,
-    next_handle: u64,
+    now: Time,
     draining: bool,
     stats: HostStats,
 }
@@ -96,62 +233,108 @@ impl Host {
         prompts: Arc<PromptCatalog>,
         seed: u64,
     ) -> Host {
-        let endpoint = Endpoint::new(
-            EndpointConfig {
+        let dispatcher = Dispatcher::new(
+            SipConfig {
                 local_addr: config.sip_addr,
                 user_agent: config.user_agent.clone(),
             },
             seed ^ 0x5151_5151,
         );
+        let (min, max) = config.rtp_ports;
+        let ports = PortPool::new(min, max, config.shard, config.shards);
         Host {
             config,
-            endpoint,
+            dispatcher,
             router,
             prompts,
-            calls: HashMap::new(),
-            by_sip: HashMap::new(),
-            timers: BinaryHeap::new(),
-            scheduled: HashMap::new(),
-            rtp_due: VecDeque::new(),
-            due_scratch: Vec::new(),
+            calls: Slab::new(),
+            sockets: Slab::new(),
+            ports,
+            timers: DeadlineQueue::new(),
+            ready: VecDeque::new(),
             events: VecDeque::new(),
             rng: fastrand::Rng::with_seed(seed),
-            next_handle: 1,
+            now: Time::ZERO,
             draining: false,
             stats: HostStats::default(),
         }
     }
 
-    /// A SIP datagram for a call this shard owns (or a new one).
-    pub fn handle_sip(&mut self, now: Time, from: SocketAddr, data: &[u8]) {
-        self.endpoint.handle_datagram(now, from, data);
-        self.process_sip_events(now);
-    }
-
-    /// A datagram on `call`'s RTP socket.
-    pub fn handle_rtp(&mut self, now: Time, call: CallHandle, from: SocketAddr, data: &[u8]) {
-        match self.calls.get_mut(&call) {
-            Some(c) => {
-                c.handle_rtp(now, from, data);
-                self.after_call(now, call);
+    /// Feeds one input. Then drain [`Host::poll_output`] until `Timeout`.
+    pub fn handle_input(&mut self, now: Time, input: Input<'_>) {
+        self.now = self.now.max(now);
+        let now = self.now;
+        match input {
+            Input::Sip { from, data } => self.on_sip(now, from, data),
+            Input::Rtp { socket, from, data } => self.on_rtp(now, socket, from, data),
+            Input::Timeout => self.on_timeout(now),
+            Input::BindFailed { socket } => self.on_bind_failed(now, socket),
+            Input::Http { call, result } => {
+                if let Some(entry) = self.calls.get_mut(call.0) {
+                    entry.call.http_done(now, result);
+                    self.mark_ready(call);
+                }
             }
-            None => self.stats.rtp_for_unknown_call += 1,
+            Input::Shutdown => self.on_shutdown(now),
         }
     }
 
-    /// The shell opened `call`'s RTP socket at `local`.
-    pub fn media_opened(&mut self, now: Time, call: CallHandle, local: SocketAddr) {
-        if let Some(c) = self.calls.get_mut(&call) {
-            c.media_opened(now, local);
-            self.after_call(now, call);
-        }
-    }
-
-    /// The result of a request `call` made with `reply`.
-    pub fn http_done(&mut self, now: Time, call: CallHandle, result: HttpResult) {
-        if let Some(c) = self.calls.get_mut(&call) {
-            c.http_done(now, result);
-            self.after_call(now, call);
+    /// The next thing to do; datagrams are written into `buf` (which must hold
+    /// any SIP datagram: 64 KiB). After every input, call until `Timeout`.
+    pub fn poll_output(&mut self, buf: &mut [u8]) -> Output {
+        loop {
+            // Socket requests first: a call's port is bound before its 200 OK leaves.
+            if let Some(event) = self.events.pop_front() {
+                return Output::Event(event);
+            }
+            let sip_deadline = match self.dispatcher.poll_output() {
+                DispatcherOutput::Transmit(transmit) => {
+                    if let Some(out) = sip_transmit(transmit, buf) {
+                        return Output::Transmit(out);
+                    }
+                    continue;
+                }
+                DispatcherOutput::Timeout(at) => at,
+            };
+            let Some(&handle) = self.ready.front() else {
+                let calls = self.timers.next().unwrap_or(Time::NEVER);
+                return Output::Timeout(calls.min(sip_deadline));
+            };
+            let Some(entry) = self.calls.get_mut(handle.0) else {
+                self.ready.pop_front();
+                continue;
+            };
+            match entry.call.poll_output(buf) {
+                CallOutput::Sip(transmit) => {
+                    if let Some(out) = sip_transmit(transmit, buf) {
+                        return Output::Transmit(out);
+                    }
+                }
+                CallOutput::Rtp { dest, len } => {
+                    return Output::Transmit(Transmit {
+                        socket: Socket::Rtp(entry.socket),
+                        dest,
+                        len,
+                    })
+                }
+                CallOutput::Http { request, wait } => {
+                    return Output::Event(HostEvent::Http {
+                        call: handle,
+                        request,
+                        reply: wait,
+                    })
+                }
+                CallOutput::Idle => {
+                    self.ready.pop_front();
+                    entry.queued = false;
+                    if entry.call.is_finished() {
+                        self.retire(handle);
+                    } else {
+                        let at = entry.call.deadline();
+                        schedule(&mut self.timers, &mut entry.scheduled, at, handle.0);
+                    }
+                }
+            }
         }
     }
 
@@ -159,88 +342,6 @@ impl Host {
     /// flows). Calls in progress keep the flow and version they started with.
     pub fn set_router(&mut self, router: Arc<Router>) {
         self.router = router;
-    }
-
-    /// The shell could not open an RTP socket for `call`.
-    pub fn media_failed(&mut self, now: Time, call: CallHandle) {
-        if let Some(c) = self.calls.get_mut(&call) {
-            c.media_failed(now);
-            self.after_call(now, call);
-        }
-    }
-
-    /// Runs every due timer: SIP retransmissions and the calls' media and flow clocks.
-    pub fn handle_timeout(&mut self, now: Time) {
-        self.endpoint.handle_timeout(now);
-        self.process_sip_events(now);
-        // Take every due call first: a call handled here may reschedule itself at
-        // or before `now` (a packet due), and must not be run again in this pass.
-        let mut due = std::mem::take(&mut self.due_scratch);
-        while let Some(Reverse((at, handle))) = self.timers.peek().copied() {
-            if at > now {
-                break;
-            }
-            self.timers.pop();
-            if self.scheduled.get(&handle) == Some(&at) {
-                self.scheduled.remove(&handle);
-                due.push(handle);
-            }
-        }
-        for handle in due.drain(..) {
-            if let Some(call) = self.calls.get_mut(&handle) {
-                call.handle_timeout(now);
-                self.after_call(now, handle);
-            }
-        }
-        self.due_scratch = due;
-    }
-
-    /// When [`Host::handle_timeout`] must next run.
-    pub fn poll_timeout(&self) -> Option<Time> {
-        let call = self.timers.peek().map(|Reverse((at, _))| *at);
-        [call, self.endpoint.poll_timeout()]
-            .into_iter()
-            .flatten()
-            .min()
-    }
-
-    /// The next SIP datagram to send.
-    pub fn poll_sip_transmit(&mut self) -> Option<sip::Transmit> {
-        self.endpoint.poll_transmit()
-    }
-
-    /// Writes the next due RTP packet into `buf`: (call, destination, length).
-    pub fn poll_rtp_transmit(
-        &mut self,
-        now: Time,
-        buf: &mut [u8],
-    ) -> Option<(CallHandle, SocketAddr, usize)> {
-        while let Some(&handle) = self.rtp_due.front() {
-            if let Some(call) = self.calls.get_mut(&handle) {
-                if let Some((dest, len)) = call.poll_rtp(now, buf) {
-                    return Some((handle, dest, len));
-                }
-            }
-            self.rtp_due.pop_front();
-        }
-        None
-    }
-
-    /// The next thing the shell must do.
-    pub fn poll_event(&mut self) -> Option<HostEvent> {
-        self.events.pop_front()
-    }
-
-    /// Stops taking calls and hangs up the ones in progress.
-    pub fn shutdown(&mut self, now: Time) {
-        self.draining = true;
-        let handles: Vec<CallHandle> = self.calls.keys().copied().collect();
-        for handle in handles {
-            if let Some(call) = self.calls.get_mut(&handle) {
-                call.shutdown(now);
-                self.after_call(now, handle);
-            }
-        }
     }
 
     /// Calls in progress on this shard.
@@ -253,73 +354,151 @@ impl Host {
         self.stats
     }
 
-    /// Counters of the SIP endpoint.
-    pub fn sip_stats(&self) -> &sip::SipStats {
-        self.endpoint.stats()
+    /// Counters of the SIP layer (a dialog is counted once its call is gone).
+    pub fn sip_stats(&self) -> sip::SipStats {
+        self.dispatcher.stats()
     }
 
-    fn process_sip_events(&mut self, now: Time) {
-        while let Some(event) = self.endpoint.poll_event() {
-            match event {
-                Event::IncomingCall {
-                    call,
-                    request_user,
-                    from_user,
-                    sdp,
-                    ..
-                } => self.incoming_call(now, call, request_user, from_user, sdp),
-                Event::Confirmed { .. } => {}
-                Event::Cancelled { call } => self.with_call(now, &call, Call::cancelled),
-                Event::RemoteHangup { call } => self.with_call(now, &call, Call::remote_hangup),
-                Event::Terminated { call, reason } => {
-                    let ack_timeout = matches!(reason, TerminatedReason::AckTimeout);
-                    self.with_call(now, &call, |c, now| c.terminated(now, ack_timeout));
+    /// The SIP dispatcher, for its counters and sizes.
+    pub fn dispatcher(&self) -> &Dispatcher {
+        &self.dispatcher
+    }
+
+    fn mark_ready(&mut self, handle: CallHandle) {
+        if let Some(entry) = self.calls.get_mut(handle.0) {
+            if !entry.queued {
+                entry.queued = true;
+                self.ready.push_back(handle);
+            }
+        }
+    }
+
+    fn on_sip(&mut self, now: Time, from: SocketAddr, data: &[u8]) {
+        match self.dispatcher.handle_datagram(now, from, data) {
+            None => {}
+            Some(Routed::NewInvite(invite)) => self.incoming_call(now, *invite),
+            Some(Routed::Dialog { owner, message }) => {
+                let handle = CallHandle(SlabKey::from_u64(owner.0));
+                if let Some(entry) = self.calls.get_mut(handle.0) {
+                    entry.call.handle_sip(now, message);
+                    self.mark_ready(handle);
                 }
             }
         }
     }
 
-    fn with_call(&mut self, now: Time, sip_call: &CallId, f: impl FnOnce(&mut Call, Time)) {
-        let Some(&handle) = self.by_sip.get(sip_call) else {
+    fn on_rtp(&mut self, now: Time, socket: RtpSocket, from: SocketAddr, data: &[u8]) {
+        let Some(handle) = self.sockets.get(socket.0).map(|s| s.call) else {
+            self.stats.rtp_for_unknown_call += 1;
             return;
         };
-        if let Some(call) = self.calls.get_mut(&handle) {
-            f(call, now);
-            self.after_call(now, handle);
+        match self.calls.get_mut(handle.0) {
+            Some(entry) => {
+                entry.call.handle_rtp(now, from, data);
+                self.mark_ready(handle);
+            }
+            None => self.stats.rtp_for_unknown_call += 1,
         }
     }
 
-    fn incoming_call(
-        &mut self,
-        now: Time,
-        sip_call: CallId,
-        to: String,
-        from: String,
-        sdp: Option<sip::Sdp>,
-    ) {
+    fn on_timeout(&mut self, now: Time) {
+        self.dispatcher.handle_timeout(now);
+        while let Some((at, key)) = self.timers.pop_due(now) {
+            let Some(entry) = self.calls.get_mut(key) else {
+                continue;
+            };
+            if !take_if_live(&mut entry.scheduled, at) {
+                continue;
+            }
+            entry.call.handle_timeout(now);
+            self.mark_ready(CallHandle(key));
+        }
+    }
+
+    fn on_bind_failed(&mut self, now: Time, socket: RtpSocket) {
+        self.stats.bind_failures += 1;
+        let Some(entry) = self.sockets.get(socket.0) else {
+            return;
+        };
+        let (failed, handle, attempts) = (entry.port, entry.call, entry.attempts);
+        let retry = if attempts < BIND_ATTEMPTS {
+            self.ports.take()
+        } else {
+            None
+        };
+        // The port is someone else's for now: it goes back last.
+        self.ports.put(failed);
+        let addr = retry.map(|port| SocketAddr::new(self.config.rtp_ip, port));
+        let moved = addr.is_some_and(|addr| {
+            self.calls
+                .get_mut(handle.0)
+                .is_some_and(|entry| entry.call.rebind(addr))
+        });
+        match (retry, addr) {
+            (Some(port), Some(addr)) if moved => {
+                if let Some(entry) = self.sockets.get_mut(socket.0) {
+                    entry.port = port;
+                    entry.attempts += 1;
+                }
+                self.events.push_back(HostEvent::BindRtp { socket, addr });
+            }
+            _ => {
+                if let Some(port) = retry {
+                    self.ports.put(port);
+                }
+                log::warn!(
+                    "shard {}: no RTP port could be bound for a call",
+                    self.config.shard
+                );
+                self.sockets.remove(socket.0);
+                if let Some(entry) = self.calls.get_mut(handle.0) {
+                    entry.call.media_unavailable(now);
+                }
+            }
+        }
+        self.mark_ready(handle);
+    }
+
+    fn on_shutdown(&mut self, now: Time) {
+        self.draining = true;
+        let handles: Vec<SlabKey> = self.calls.keys().collect();
+        for key in handles {
+            if let Some(entry) = self.calls.get_mut(key) {
+                entry.call.shutdown(now);
+                self.mark_ready(CallHandle(key));
+            }
+        }
+    }
+
+    fn incoming_call(&mut self, now: Time, invite: IncomingInvite) {
         self.stats.calls_offered += 1;
         let parties = CallParties {
-            sip_call: sip_call.clone(),
-            from,
-            to,
+            sip_call: invite.call_id().clone(),
+            from: invite.from_user(),
+            to: invite.request_user(),
         };
         if self.draining {
-            self.reject_unrouted(now, parties, 503, HangupCause::Shutdown);
-            return;
+            return self.reject_unrouted(now, invite, parties, 503, HangupCause::Shutdown);
         }
         let Some(target) = self.router.route(&parties.to).cloned() else {
-            self.reject_unrouted(now, parties, 404, HangupCause::NoRoute);
-            return;
+            return self.reject_unrouted(now, invite, parties, 404, HangupCause::NoRoute);
         };
-        let negotiated = match sdp.as_ref().map(negotiate) {
+        let negotiated = match invite.sdp().map(negotiate) {
             Some(Ok(negotiated)) => negotiated,
             _ => {
-                self.reject_unrouted(now, parties, 488, HangupCause::NoCommonCodec);
-                return;
+                return self.reject_unrouted(now, invite, parties, 488, HangupCause::NoCommonCodec)
             }
         };
-        let handle = CallHandle(self.next_handle);
-        self.next_handle += 1;
+        let Some(port) = self.ports.take() else {
+            log::warn!("shard {}: RTP port range exhausted", self.config.shard);
+            return self.reject_unrouted(now, invite, parties, 503, HangupCause::MediaUnavailable);
+        };
+        let handle = CallHandle(self.calls.next_key());
+        let socket = RtpSocket(self.sockets.insert(SocketEntry {
+            call: handle,
+            port,
+            attempts: 1,
+        }));
         let seed = RtpSeed {
             ssrc: self.rng.u32(..),
             initial_seq: self.rng.u16(..),
@@ -335,25 +514,33 @@ impl Host {
             wall: self.config.wall,
             shard: self.config.shard,
         };
-        let call = Call::new(handle, parties, negotiated, plan, seed, now);
-        self.by_sip.insert(sip_call, handle);
-        self.calls.insert(handle, call);
-        self.events.push_back(HostEvent::OpenRtp {
-            call: handle,
-            ip: self.config.rtp_ip,
+        let dialog = self
+            .dispatcher
+            .accept(invite, DialogOwner(handle.0.to_u64()));
+        let addr = SocketAddr::new(self.config.rtp_ip, port);
+        let call = Call::new(handle, parties, dialog, negotiated, plan, seed, addr, now);
+        let key = self.calls.insert(CallEntry {
+            call,
+            socket,
+            scheduled: None,
+            queued: false,
         });
+        debug_assert_eq!(key, handle.0);
+        self.events.push_back(HostEvent::BindRtp { socket, addr });
+        self.mark_ready(handle);
     }
 
-    /// Rejects a call that never got a `Call` (no route, no codec, draining).
+    /// Rejects a call that never got a `Call` (no route, no codec, no port, draining).
     fn reject_unrouted(
         &mut self,
         now: Time,
+        invite: IncomingInvite,
         parties: CallParties,
         status: u16,
         cause: HangupCause,
     ) {
         self.stats.calls_rejected += 1;
-        if let Err(err) = self.endpoint.reject(now, &parties.sip_call, status) {
+        if let Err(err) = self.dispatcher.reject(now, invite, status) {
             log::warn!(
                 "call {}: cannot reject with {status}: {err}",
                 parties.sip_call
@@ -378,73 +565,50 @@ impl Host {
         })));
     }
 
-    /// Applies a call's actions, reschedules it, and retires it when it has ended.
-    fn after_call(&mut self, now: Time, handle: CallHandle) {
-        let Some(call) = self.calls.get_mut(&handle) else {
-            return;
-        };
-        while let Some(action) = call.poll_action() {
-            let sip_call = call.sip_call().clone();
-            let result = match &action {
-                CallAction::Ring => self.endpoint.ring(now, &sip_call),
-                CallAction::Answer { sdp } => {
-                    self.stats.calls_answered += 1;
-                    self.endpoint.answer(now, &sip_call, sdp)
-                }
-                CallAction::Reject { status } => {
-                    self.stats.calls_rejected += 1;
-                    let result = self.endpoint.reject(now, &sip_call, *status);
-                    call.settle();
-                    result
-                }
-                CallAction::Hangup => self.endpoint.hangup(now, &sip_call),
-                CallAction::Http { request, wait } => {
-                    self.events.push_back(HostEvent::Http {
-                        call: handle,
-                        request: request.clone(),
-                        reply: *wait,
-                    });
-                    Ok(())
-                }
-            };
-            if let Err(err) = result {
-                log::warn!("call {sip_call}: {action:?} failed: {err}");
-                if matches!(action, CallAction::Hangup) {
-                    call.settle();
-                }
-            }
-        }
-        if call.is_finished() {
-            self.retire(handle);
-            return;
-        }
-        if let Some(at) = call.poll_timeout() {
-            let earlier = self.scheduled.get(&handle).is_none_or(|&s| at < s);
-            if earlier {
-                self.scheduled.insert(handle, at);
-                self.timers.push(Reverse((at, handle)));
-            }
-        }
-        // The call was just handled: its media may have packets due now. A handle
-        // queued twice costs one empty poll; the loop drains this after every input.
-        self.rtp_due.push_back(handle);
-    }
-
+    /// Removes a finished call: its CDR, its socket and port, its dialog back
+    /// to the dispatcher.
     fn retire(&mut self, handle: CallHandle) {
-        let Some(call) = self.calls.remove(&handle) else {
+        let Some(entry) = self.calls.remove(handle.0) else {
             return;
         };
         self.stats.calls_ended += 1;
-        let counters = call.counters();
+        let counters = entry.call.counters();
         self.stats.unsupported_commands += counters.unsupported_commands;
         self.stats.missing_prompts += counters.missing_prompts;
-        self.by_sip.remove(call.sip_call());
-        self.scheduled.remove(&handle);
-        if call.has_media_socket() {
-            self.events.push_back(HostEvent::CloseRtp { call: handle });
+        self.stats.calls_answered += u64::from(counters.answered);
+        self.stats.calls_rejected += u64::from(counters.rejected);
+        if let Some(socket) = self.sockets.remove(entry.socket.0) {
+            self.ports.put(socket.port);
+            self.events.push_back(HostEvent::CloseRtp {
+                socket: entry.socket,
+            });
         }
-        if let Some(cdr) = call.cdr() {
+        if let Some(cdr) = entry.call.cdr() {
             self.events.push_back(HostEvent::Cdr(Box::new(cdr)));
+        }
+        self.dispatcher.release(entry.call.into_dialog());
+    }
+}
+
+/// Copies a SIP datagram into the caller's buffer; one too large for it is
+/// dropped with a log line (`buf` is sized for any UDP datagram).
+fn sip_transmit(transmit: sip::Transmit, buf: &mut [u8]) -> Option<Transmit> {
+    let len = transmit.payload.len();
+    match buf.get_mut(..len) {
+        Some(out) => {
+            out.copy_from_slice(&transmit.payload);
+            Some(Transmit {
+                socket: Socket::Sip,
+                dest: transmit.dest,
+                len,
+            })
+        }
+        None => {
+            log::warn!(
+                "SIP datagram of {len} bytes to {} does not fit the send buffer; dropped",
+                transmit.dest
+            );
+            None
         }
     }
 }

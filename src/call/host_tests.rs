@@ -1,7 +1,6 @@
 //! Whole calls through one [`Host`] with a fake clock: SIP in, RTP out, DTMF
 //! in, flow branches, BYE, CDR — no sockets, no sleeping.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,9 +11,10 @@ use crate::media::{parse_rtp, Prompt, PromptCatalog};
 use crate::time::Time;
 
 use super::{
-    HangupCause, HangupSide, Host, HostConfig, HostEvent, HttpRequest, HttpResult, RouteTarget,
-    Router, WallClock,
+    drain, HangupCause, HangupSide, Host, HostConfig, HostEvent, HostIo, HttpRequest, HttpResult,
+    Input, RouteTarget, Router, RtpSocket, Socket, Transmit,
 };
+use crate::time::WallClock;
 
 const CALLER: &str = "127.0.0.1:5061";
 const CALLER_RTP: &str = "127.0.0.1:6000";
@@ -74,6 +74,8 @@ fn host_with(answer_delay: Duration, router: Arc<Router>) -> Host {
             user_agent: "callplane-test".into(),
             answer_delay,
             wall: WallClock::new(origin()),
+            rtp_ports: (20002, 20999),
+            shards: 1,
         },
         router,
         Arc::new(catalog()),
@@ -100,16 +102,72 @@ fn pcmu_invite(call_id: &str) -> Vec<u8> {
     )
 }
 
-/// Drives a host like the shard does, recording what leaves it.
-struct Harness {
-    host: Host,
-    now: Time,
+/// What left a host, recorded by the tests' shell.
+#[derive(Default)]
+struct Recorder {
     sip_out: Vec<String>,
     rtp_out: Vec<Vec<u8>>,
     cdrs: Vec<super::CdrRecord>,
     http: Vec<(super::CallHandle, HttpRequest, bool)>,
     to_tag: Option<String>,
-    rtp_port: u16,
+    rtp_socket: Option<RtpSocket>,
+    bound: Vec<RtpSocket>,
+    deadline: Time,
+}
+
+impl HostIo for Recorder {
+    fn transmit(&mut self, transmit: Transmit, data: &[u8]) {
+        match transmit.socket {
+            Socket::Sip => {
+                let text = String::from_utf8_lossy(data).to_string();
+                if text.starts_with("SIP/2.0 200") && text.contains("CSeq: 1 INVITE") {
+                    self.to_tag = text
+                        .lines()
+                        .find(|l| l.starts_with("To:"))
+                        .and_then(|l| l.split("tag=").nth(1))
+                        .map(|t| t.trim().to_string());
+                }
+                self.sip_out.push(text);
+            }
+            Socket::Rtp(socket) => {
+                assert!(self.bound.contains(&socket), "RTP from a bound socket");
+                assert_eq!(transmit.dest, CALLER_RTP.parse().unwrap());
+                self.rtp_out.push(data.to_vec());
+            }
+        }
+    }
+
+    fn event(&mut self, event: HostEvent) -> Option<Input<'static>> {
+        match event {
+            HostEvent::BindRtp { socket, .. } => {
+                self.rtp_socket = Some(socket);
+                self.bound.push(socket);
+            }
+            HostEvent::CloseRtp { socket } => self.bound.retain(|s| *s != socket),
+            HostEvent::Cdr(cdr) => self.cdrs.push(*cdr),
+            HostEvent::Http {
+                call,
+                request,
+                reply,
+            } => self.http.push((call, request, reply)),
+        }
+        None
+    }
+}
+
+/// Drives a host like the shard does — through the one drain loop — recording
+/// what leaves it.
+struct Harness {
+    host: Host,
+    now: Time,
+    out: Recorder,
+}
+
+impl std::ops::Deref for Harness {
+    type Target = Recorder;
+    fn deref(&self) -> &Recorder {
+        &self.out
+    }
 }
 
 impl Harness {
@@ -121,63 +179,23 @@ impl Harness {
         Harness {
             host,
             now: Time::from_millis(1_000),
-            sip_out: Vec::new(),
-            rtp_out: Vec::new(),
-            cdrs: Vec::new(),
-            http: Vec::new(),
-            to_tag: None,
-            rtp_port: 20000,
+            out: Recorder::default(),
         }
     }
 
     fn drain(&mut self) {
-        let mut buf = [0u8; 2048];
-        loop {
-            let mut worked = false;
-            while let Some(event) = self.host.poll_event() {
-                worked = true;
-                match event {
-                    HostEvent::OpenRtp { call, ip } => {
-                        self.rtp_port += 2;
-                        self.host
-                            .media_opened(self.now, call, SocketAddr::new(ip, self.rtp_port));
-                    }
-                    HostEvent::CloseRtp { .. } => {}
-                    HostEvent::Cdr(cdr) => self.cdrs.push(*cdr),
-                    HostEvent::Http {
-                        call,
-                        request,
-                        reply,
-                    } => self.http.push((call, request, reply)),
-                }
-            }
-            while let Some(t) = self.host.poll_sip_transmit() {
-                worked = true;
-                let text = String::from_utf8_lossy(&t.payload).to_string();
-                if text.starts_with("SIP/2.0 200") && text.contains("CSeq: 1 INVITE") {
-                    self.to_tag = text
-                        .lines()
-                        .find(|l| l.starts_with("To:"))
-                        .and_then(|l| l.split("tag=").nth(1))
-                        .map(|t| t.trim().to_string());
-                }
-                self.sip_out.push(text);
-            }
-            while let Some((_, dest, len)) = self.host.poll_rtp_transmit(self.now, &mut buf) {
-                worked = true;
-                assert_eq!(dest, CALLER_RTP.parse().unwrap());
-                self.rtp_out.push(buf[..len].to_vec());
-            }
-            if !worked {
-                return;
-            }
-        }
+        let mut buf = vec![0u8; 65_535];
+        self.out.deadline = drain(&mut self.host, self.now, &mut buf, &mut self.out);
+    }
+
+    fn input(&mut self, input: Input<'_>) {
+        self.host.handle_input(self.now, input);
+        self.drain();
     }
 
     fn sip(&mut self, data: &[u8]) {
-        self.host
-            .handle_sip(self.now, CALLER.parse().unwrap(), data);
-        self.drain();
+        let from = CALLER.parse().unwrap();
+        self.input(Input::Sip { from, data });
     }
 
     /// Advances the fake clock in 20 ms steps, running timers like the loop does.
@@ -185,14 +203,12 @@ impl Harness {
         let end = self.now + total;
         while self.now < end {
             let next = self
-                .host
-                .poll_timeout()
-                .unwrap_or(end)
+                .out
+                .deadline
                 .min(end)
                 .max(self.now + Duration::from_millis(1));
             self.now = next;
-            self.host.handle_timeout(self.now);
-            self.drain();
+            self.input(Input::Timeout);
         }
     }
 
@@ -232,13 +248,13 @@ impl Harness {
             let duration = 160 * (i + 1);
             packet.extend_from_slice(&[digit, if end { 0x80 | 10 } else { 10 }]);
             packet.extend_from_slice(&duration.to_be_bytes());
-            self.host.handle_rtp(
-                self.now,
-                super::CallHandle(1),
-                CALLER_RTP.parse().unwrap(),
-                &packet,
-            );
-            self.drain();
+            let socket = self.out.rtp_socket.expect("an RTP socket was bound");
+            let from = CALLER_RTP.parse().unwrap();
+            self.input(Input::Rtp {
+                socket,
+                from,
+                data: &packet,
+            });
         }
     }
 
@@ -495,15 +511,13 @@ fn sync_http_waits_for_the_response_and_templates_it() {
     // Nothing happens until the response arrives.
     h.advance(Duration::from_secs(3));
     assert!(!h.bye_sent());
-    h.host.http_done(
-        h.now,
+    h.input(Input::Http {
         call,
-        HttpResult::Response {
+        result: HttpResult::Response {
             status: 200,
             body: r#"{"customer":{"tier":"gold"}}"#.into(),
         },
-    );
-    h.drain();
+    });
     h.advance(Duration::from_secs(2));
     end_call(&mut h);
     assert!(

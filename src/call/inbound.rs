@@ -1,11 +1,14 @@
-//! One inbound call: its SIP dialog's state, its media leg and its flow
-//! session, glued together.
+//! One inbound call: its SIP dialog, its media leg and its flow session, glued
+//! together.
 //!
-//! The call turns flow commands into media work (play, gather, sleep), SIP
-//! work (answer, hang up) and HTTP requests, and media, SIP and HTTP events
-//! into flow outcomes. It never touches the SIP endpoint or a socket itself:
-//! it queues [`CallAction`]s that the [`Host`](super::Host) applies, so a call
-//! can be driven and inspected alone.
+//! The call owns its [`Dialog`] and its [`MediaSession`]. It turns flow
+//! commands into media work (play, gather, sleep), dialog work (ring, answer,
+//! hang up) and HTTP requests, and dialog, media and HTTP events into flow
+//! outcomes — all inside the call: inputs go in through `handle_*(now, …)`,
+//! and [`Call::poll_output`] yields what must leave (SIP and RTP datagrams,
+//! HTTP requests), handling the dialog's and the media's events as it drains
+//! them. After every input, drain `poll_output` until it returns
+//! [`CallOutput::Idle`]; [`Call::deadline`] is then the call's next timer.
 //!
 //! Commands whose media side does not exist yet (connecting calls — dial,
 //! queues, conferences, voicemail —, recording, sending DTMF, URL playback,
@@ -24,32 +27,47 @@ use serde_json::{Map, Value};
 use crate::flow::{
     Audio, CallFacts, Command, Directive, EndReason, FlowEnv, Outcome, Program, Session,
 };
-use crate::media::{Codec, MediaConfig, MediaEvent, MediaSession, Prompt, PromptCatalog};
-use crate::sip::{build_answer, AudioCodec, CallId, Negotiated};
-use crate::time::Time;
+use crate::media::{
+    Codec, MediaConfig, MediaEvent, MediaOutput, MediaSession, Prompt, PromptCatalog,
+};
+use crate::sip::{
+    build_answer, AudioCodec, CallId, Dialog, DialogEvent, DialogMessage, DialogOutput, Negotiated,
+    TerminatedReason, Transmit,
+};
+use crate::slab::SlabKey;
+use crate::time::{Time, WallClock};
 
 use super::cdr::{CdrRecord, HangupCause, HangupSide};
-use super::gather::{Gather, GatherEnd, GatherSpec};
+use super::gather::{Gather, GatherEnd, GatherLimits};
 use super::http::{HttpRequest, HttpResult};
-use super::wall::WallClock;
 
-/// A call's number on its shard.
+/// A call's number on its shard: a dense index with a generation, so a stale
+/// handle (an HTTP answer for a call long gone) finds nothing.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct CallHandle(pub u64);
+pub struct CallHandle(pub(crate) SlabKey);
 
-/// What the call asks of the SIP endpoint and the IO shell.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum CallAction {
-    /// Send 180 Ringing.
-    Ring,
-    /// Send 200 OK with this SDP answer.
-    Answer { sdp: String },
-    /// Send this final non-2xx status.
-    Reject { status: u16 },
-    /// Send BYE.
-    Hangup,
-    /// Perform this request; `wait`: the flow waits for [`Call::http_done`].
-    Http { request: HttpRequest, wait: bool },
+/// What a call wants done next.
+#[derive(Debug)]
+pub enum CallOutput {
+    /// Send this SIP datagram.
+    Sip(Transmit),
+    /// An RTP packet of `len` bytes is at the start of the caller's buffer; send
+    /// it to `dest` from the call's RTP socket.
+    Rtp {
+        /// The far end's RTP address.
+        dest: SocketAddr,
+        /// Bytes written.
+        len: usize,
+    },
+    /// Perform this request; with `wait` the flow waits for [`Call::http_done`].
+    Http {
+        /// The request.
+        request: HttpRequest,
+        /// Whether the answer must come back.
+        wait: bool,
+    },
+    /// Nothing more until [`Call::deadline`] or the next input.
+    Idle,
 }
 
 /// Who the call is from and to, as the INVITE said.
@@ -83,8 +101,9 @@ pub struct CallPlan {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Phase {
-    /// Waiting for the shell to open the RTP socket.
-    OpeningMedia,
+    /// Accepted; rings or answers when first driven (by then the shell has
+    /// bound the RTP socket, or reported that it could not).
+    Starting,
     /// 180 sent; answering at the instant given.
     Ringing { answer_at: Time },
     /// Answered; the flow runs.
@@ -115,12 +134,17 @@ pub struct CallCounters {
     pub unsupported_commands: u64,
     /// Prompts a play or gather named that the catalog lacks.
     pub missing_prompts: u64,
+    /// Whether the call was answered.
+    pub answered: bool,
+    /// Whether callplane refused the call with a final non-2xx.
+    pub rejected: bool,
 }
 
 /// One call.
 pub struct Call {
     handle: CallHandle,
     parties: CallParties,
+    dialog: Dialog,
     phase: Phase,
     negotiated: Negotiated,
     plan: CallPlan,
@@ -129,9 +153,14 @@ pub struct Call {
     flow_running: bool,
     media: Option<MediaSession>,
     activity: Activity,
-    actions: VecDeque<CallAction>,
+    http_out: VecDeque<(HttpRequest, bool)>,
     seed: RtpSeed,
-    local_rtp: Option<SocketAddr>,
+    /// Our RTP address, advertised in the answer.
+    local_rtp: SocketAddr,
+    /// The instant of the last input.
+    now: Time,
+    dialog_deadline: Time,
+    media_deadline: Time,
     start: Time,
     answer: Option<Time>,
     end: Option<Time>,
@@ -145,13 +174,17 @@ pub struct Call {
 }
 
 impl Call {
-    /// A call whose INVITE was accepted for routing; it waits for its RTP socket.
+    /// A call accepted for routing, with its dialog and the RTP address it will
+    /// advertise; it rings or answers when first driven.
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         handle: CallHandle,
         parties: CallParties,
+        dialog: Dialog,
         negotiated: Negotiated,
         plan: CallPlan,
         seed: RtpSeed,
+        local_rtp: SocketAddr,
         now: Time,
     ) -> Call {
         let facts = CallFacts::new(
@@ -169,16 +202,20 @@ impl Call {
         Call {
             handle,
             parties,
-            phase: Phase::OpeningMedia,
+            dialog,
+            phase: Phase::Starting,
             negotiated,
             plan,
             session,
             flow_running: true,
             media: None,
             activity: Activity::Idle,
-            actions: VecDeque::new(),
+            http_out: VecDeque::new(),
             seed,
-            local_rtp: None,
+            local_rtp,
+            now,
+            dialog_deadline: Time::NEVER,
+            media_deadline: Time::NEVER,
             start: now,
             answer: None,
             end: None,
@@ -201,68 +238,225 @@ impl Call {
         &self.parties.sip_call
     }
 
-    /// The next action for the endpoint or shell.
-    pub fn poll_action(&mut self) -> Option<CallAction> {
-        self.actions.pop_front()
-    }
-
     /// Whether the call is over — SIP done and no after-call flow running —
     /// and its CDR can be taken.
     pub fn is_finished(&self) -> bool {
         self.phase == Phase::Ended && !self.flow_running
     }
 
-    /// Whether the call holds an RTP socket the shell must close when it ends.
-    pub fn has_media_socket(&self) -> bool {
-        self.local_rtp.is_some()
-    }
-
-    /// What the call could not do.
+    /// What the call could not do, and whether it was answered or refused.
     pub fn counters(&self) -> CallCounters {
         self.counters
     }
 
-    /// The RTP socket is open at `local`: ring or answer.
-    pub fn media_opened(&mut self, now: Time, local: SocketAddr) {
-        if self.phase != Phase::OpeningMedia {
-            return;
+    /// The call's dialog, handed back when the call is retired.
+    pub fn into_dialog(self) -> Dialog {
+        self.dialog
+    }
+
+    /// Moves the RTP address to advertise, before the call has rung or
+    /// answered (the first port could not be bound). `false`: too late.
+    pub fn rebind(&mut self, local: SocketAddr) -> bool {
+        if self.phase != Phase::Starting {
+            return false;
         }
-        self.local_rtp = Some(local);
-        if self.plan.answer_delay.is_zero() {
-            self.answer_now(now);
-        } else {
-            self.actions.push_back(CallAction::Ring);
-            self.sip_status = 180;
-            self.phase = Phase::Ringing {
-                answer_at: now + self.plan.answer_delay,
-            };
+        self.local_rtp = local;
+        true
+    }
+
+    /// No RTP socket could be had: reject with 503 before the answer, hang up
+    /// after it.
+    pub fn media_unavailable(&mut self, now: Time) {
+        self.now = now;
+        match self.phase {
+            Phase::Starting | Phase::Ringing { .. } => {
+                self.reject(503, HangupCause::MediaUnavailable)
+            }
+            Phase::Active => {
+                self.flow_running = false;
+                self.hangup(HangupCause::MediaUnavailable);
+            }
+            Phase::Ending | Phase::Ended => {}
         }
     }
 
-    /// No RTP socket could be opened: reject with 503.
-    pub fn media_failed(&mut self, now: Time) {
-        self.reject(now, 503, HangupCause::MediaUnavailable);
+    /// A SIP message the dispatcher routed to this call's dialog.
+    pub fn handle_sip(&mut self, now: Time, message: DialogMessage) {
+        self.now = now;
+        self.dialog.handle_message(now, message);
+    }
+
+    /// A datagram arrived on the call's RTP socket.
+    pub fn handle_rtp(&mut self, now: Time, from: SocketAddr, packet: &[u8]) {
+        self.now = now;
+        if let Some(media) = self.media.as_mut() {
+            media.handle_rtp(now, from, packet);
+        }
+    }
+
+    /// The answer to a request this call's flow waits for.
+    pub fn http_done(&mut self, now: Time, result: HttpResult) {
+        self.now = now;
+        if !matches!(self.activity, Activity::AwaitingHttp) {
+            return;
+        }
+        self.activity = Activity::Idle;
+        let outcome = match result {
+            HttpResult::Response { status, body } => Outcome::Http { status, body },
+            HttpResult::Failed(reason) => Outcome::Failed(reason),
+        };
+        let directive = self.session.resume(outcome, self.plan.wall.at(now));
+        self.run(directive);
+    }
+
+    /// Runs every timer that is due: the dialog's, the media's, the flow's.
+    pub fn handle_timeout(&mut self, now: Time) {
+        self.now = now;
+        if self.dialog_deadline <= now {
+            self.dialog.handle_timeout(now);
+        }
+        if let Phase::Ringing { answer_at } = self.phase {
+            if answer_at <= now {
+                self.answer_now();
+            }
+        }
+        if let Some(media) = self.media.as_mut() {
+            media.handle_timeout(now);
+        }
+        match &mut self.activity {
+            Activity::Gathering(gather) => {
+                if let Some(end) = gather.timeout(now) {
+                    self.activity = Activity::Idle;
+                    self.gather_ended(end);
+                }
+            }
+            Activity::Sleeping { until } if *until <= now => {
+                self.activity = Activity::Idle;
+                let directive = self.session.resume(Outcome::Done, self.plan.wall.at(now));
+                self.run(directive);
+            }
+            _ => {}
+        }
+    }
+
+    /// The server is going down: hang up (or reject, before the answer).
+    pub fn shutdown(&mut self, now: Time) {
+        self.now = now;
+        match self.phase {
+            Phase::Starting | Phase::Ringing { .. } => self.reject(503, HangupCause::Shutdown),
+            Phase::Active => {
+                self.flow_running = false;
+                self.hangup(HangupCause::Shutdown);
+            }
+            Phase::Ending | Phase::Ended => self.flow_running = false,
+        }
+    }
+
+    /// The next thing to send or do; RTP is written into `buf`. Handles the
+    /// dialog's and the media's events on the way. After every input, call
+    /// until it returns [`CallOutput::Idle`].
+    pub fn poll_output(&mut self, buf: &mut [u8]) -> CallOutput {
+        if self.phase == Phase::Starting {
+            self.start();
+        }
+        loop {
+            match self.dialog.poll_output() {
+                DialogOutput::Transmit(transmit) => return CallOutput::Sip(transmit),
+                DialogOutput::Event(event) => {
+                    self.on_dialog_event(event);
+                    continue;
+                }
+                DialogOutput::Timeout(at) => self.dialog_deadline = at,
+            }
+            if let Some((request, wait)) = self.http_out.pop_front() {
+                return CallOutput::Http { request, wait };
+            }
+            let Some(media) = self.media.as_mut() else {
+                self.media_deadline = Time::NEVER;
+                return CallOutput::Idle;
+            };
+            match media.poll_output(buf) {
+                MediaOutput::Transmit(len) => {
+                    return CallOutput::Rtp {
+                        dest: media.remote(),
+                        len,
+                    }
+                }
+                MediaOutput::Event(event) => self.on_media_event(event),
+                MediaOutput::Timeout(at) => {
+                    self.media_deadline = at;
+                    return CallOutput::Idle;
+                }
+            }
+        }
+    }
+
+    /// The earliest instant [`Call::handle_timeout`] must run
+    /// ([`Time::NEVER`]: no timer). Valid once `poll_output` returned `Idle`.
+    pub fn deadline(&self) -> Time {
+        let ring = match self.phase {
+            Phase::Ringing { answer_at } => answer_at,
+            _ => Time::NEVER,
+        };
+        let activity = match &self.activity {
+            Activity::Gathering(g) => g.deadline().unwrap_or(Time::NEVER),
+            Activity::Sleeping { until } => *until,
+            _ => Time::NEVER,
+        };
+        ring.min(activity)
+            .min(self.dialog_deadline)
+            .min(self.media_deadline)
+    }
+
+    /// Rings or answers, once: the RTP address is settled by now.
+    fn start(&mut self) {
+        if self.plan.answer_delay.is_zero() {
+            self.answer_now();
+        } else {
+            match self.dialog.ring(self.now) {
+                Ok(()) => {
+                    self.sip_status = 180;
+                    self.phase = Phase::Ringing {
+                        answer_at: self.now + self.plan.answer_delay,
+                    };
+                }
+                Err(err) => {
+                    log::warn!("call {}: cannot ring: {err}", self.parties.sip_call);
+                    self.phase = Phase::Ringing {
+                        answer_at: self.now,
+                    };
+                }
+            }
+        }
     }
 
     /// Rejects the call before it was answered.
-    pub fn reject(&mut self, now: Time, status: u16, cause: HangupCause) {
-        self.actions.push_back(CallAction::Reject { status });
+    fn reject(&mut self, status: u16, cause: HangupCause) {
+        if let Err(err) = self.dialog.reject(self.now, status) {
+            log::warn!(
+                "call {}: cannot reject with {status}: {err}",
+                self.parties.sip_call
+            );
+        }
+        self.counters.rejected = true;
         self.sip_status = status;
         self.flow_running = false;
-        self.finish(now, cause, HangupSide::Callplane);
+        self.finish(cause, HangupSide::Callplane);
     }
 
-    fn answer_now(&mut self, now: Time) {
-        let Some(local) = self.local_rtp else {
-            return;
-        };
+    fn answer_now(&mut self) {
+        let now = self.now;
         let sdp = build_answer(
             self.seed.sdp_session_id,
-            local.ip(),
-            local.port(),
+            self.local_rtp.ip(),
+            self.local_rtp.port(),
             &self.negotiated,
         );
-        self.actions.push_back(CallAction::Answer { sdp });
+        if let Err(err) = self.dialog.answer(now, &sdp) {
+            log::warn!("call {}: cannot answer: {err}", self.parties.sip_call);
+            return;
+        }
+        self.counters.answered = true;
         self.sip_status = 200;
         self.answer = Some(now);
         self.phase = Phase::Active;
@@ -276,134 +470,59 @@ impl Call {
                 dtmf_pt: self.negotiated.dtmf_pt,
                 remote: self.negotiated.remote_rtp,
                 ssrc: self.seed.ssrc,
-                initial_seq: self.seed.initial_seq,
+                initial_sequence: self.seed.initial_seq,
                 initial_timestamp: self.seed.initial_timestamp,
             },
             now,
         ));
         let directive = self.session.start(self.plan.wall.at(now));
-        self.run(now, directive);
+        self.run(directive);
     }
 
-    /// The caller cancelled before the answer (the endpoint already sent 487).
-    pub fn cancelled(&mut self, now: Time) {
-        self.sip_status = 487;
-        self.flow_running = false;
-        self.finish(now, HangupCause::Cancelled, HangupSide::Caller);
-        self.settle();
-    }
-
-    /// The caller sent BYE (the endpoint already answered it).
-    pub fn remote_hangup(&mut self, now: Time) {
-        let was_active = self.phase == Phase::Active;
-        self.finish(now, HangupCause::CallerHangup, HangupSide::Caller);
-        self.settle();
-        if was_active && self.flow_running {
-            let directive = self
-                .session
-                .resume(Outcome::CallerHangup, self.plan.wall.at(now));
-            self.run(now, directive);
-        } else if !was_active {
-            self.flow_running = false;
-        }
-    }
-
-    /// The dialog is gone: our BYE completed or timed out, or the ACK never came.
-    pub fn terminated(&mut self, now: Time, ack_timeout: bool) {
-        if ack_timeout && self.phase == Phase::Active {
-            self.finish(now, HangupCause::AckTimeout, HangupSide::Callplane);
-            let directive = self
-                .session
-                .resume(Outcome::CallerHangup, self.plan.wall.at(now));
-            self.run(now, directive);
-        }
-        self.phase = Phase::Ended;
-        self.end.get_or_insert(now);
-    }
-
-    /// The server is going down: hang up (or reject, before the answer).
-    pub fn shutdown(&mut self, now: Time) {
-        match self.phase {
-            Phase::OpeningMedia | Phase::Ringing { .. } => {
-                self.reject(now, 503, HangupCause::Shutdown)
-            }
-            Phase::Active => {
+    fn on_dialog_event(&mut self, event: DialogEvent) {
+        let now = self.now;
+        match event {
+            DialogEvent::Confirmed => {}
+            DialogEvent::Cancelled => {
+                self.sip_status = 487;
                 self.flow_running = false;
-                self.hangup(now, HangupCause::Shutdown);
+                self.finish(HangupCause::Cancelled, HangupSide::Caller);
             }
-            Phase::Ending | Phase::Ended => self.flow_running = false,
-        }
-    }
-
-    /// A datagram arrived on the call's RTP socket.
-    pub fn handle_rtp(&mut self, now: Time, from: SocketAddr, packet: &[u8]) {
-        if let Some(media) = self.media.as_mut() {
-            media.handle_rtp(now, from, packet);
-        }
-        self.drain_media_events(now);
-    }
-
-    /// The answer to a request this call's flow waits for.
-    pub fn http_done(&mut self, now: Time, result: HttpResult) {
-        if !matches!(self.activity, Activity::AwaitingHttp) {
-            return;
-        }
-        self.activity = Activity::Idle;
-        let outcome = match result {
-            HttpResult::Response { status, body } => Outcome::Http { status, body },
-            HttpResult::Failed(reason) => Outcome::Failed(reason),
-        };
-        let directive = self.session.resume(outcome, self.plan.wall.at(now));
-        self.run(now, directive);
-    }
-
-    /// Runs every timer that is due.
-    pub fn handle_timeout(&mut self, now: Time) {
-        if let Phase::Ringing { answer_at } = self.phase {
-            if answer_at <= now {
-                self.answer_now(now);
-            }
-        }
-        if let Some(media) = self.media.as_mut() {
-            media.handle_timeout(now);
-        }
-        self.drain_media_events(now);
-        match &mut self.activity {
-            Activity::Gathering(gather) => {
-                if let Some(end) = gather.timeout(now) {
-                    self.activity = Activity::Idle;
-                    self.gather_ended(now, end);
+            DialogEvent::RemoteHangup => {
+                let was_active = self.phase == Phase::Active;
+                self.finish(HangupCause::CallerHangup, HangupSide::Caller);
+                if was_active && self.flow_running {
+                    let directive = self
+                        .session
+                        .resume(Outcome::CallerHangup, self.plan.wall.at(now));
+                    self.run(directive);
+                } else if !was_active {
+                    self.flow_running = false;
                 }
             }
-            Activity::Sleeping { until } if *until <= now => {
-                self.activity = Activity::Idle;
-                let directive = self.session.resume(Outcome::Done, self.plan.wall.at(now));
-                self.run(now, directive);
+            DialogEvent::Terminated(reason) => {
+                if reason == TerminatedReason::AckTimeout && self.phase == Phase::Active {
+                    self.finish(HangupCause::AckTimeout, HangupSide::Callplane);
+                    let directive = self
+                        .session
+                        .resume(Outcome::CallerHangup, self.plan.wall.at(now));
+                    self.run(directive);
+                }
+                self.phase = Phase::Ended;
+                self.end.get_or_insert(now);
             }
-            _ => {}
         }
     }
 
-    /// The earliest instant [`Call::handle_timeout`] must run.
-    pub fn poll_timeout(&self) -> Option<Time> {
-        let ring = match self.phase {
-            Phase::Ringing { answer_at } => Some(answer_at),
-            _ => None,
-        };
-        let media = self.media.as_ref().and_then(MediaSession::poll_timeout);
-        let activity = match &self.activity {
-            Activity::Gathering(g) => g.deadline(),
-            Activity::Sleeping { until } => Some(*until),
-            _ => None,
-        };
-        [ring, media, activity].into_iter().flatten().min()
-    }
-
-    /// Writes the next due RTP packet into `buf`; returns its length and destination.
-    pub fn poll_rtp(&mut self, now: Time, buf: &mut [u8]) -> Option<(SocketAddr, usize)> {
-        let media = self.media.as_mut()?;
-        let len = media.poll_transmit(now, buf)?;
-        Some((media.remote(), len))
+    fn on_media_event(&mut self, event: MediaEvent) {
+        if self.phase != Phase::Active {
+            return;
+        }
+        match event {
+            MediaEvent::Dtmf { digit } => self.on_digit(digit),
+            MediaEvent::PlaybackIdle => self.on_playback_idle(),
+            _ => {}
+        }
     }
 
     /// The CDR, once the call has ended.
@@ -437,20 +556,8 @@ impl Call {
         })
     }
 
-    fn drain_media_events(&mut self, now: Time) {
-        while let Some(event) = self.media.as_mut().and_then(MediaSession::poll_event) {
-            if self.phase != Phase::Active {
-                continue;
-            }
-            match event {
-                MediaEvent::Dtmf { digit } => self.on_digit(now, digit),
-                MediaEvent::PlaybackIdle => self.on_playback_idle(now),
-                _ => {}
-            }
-        }
-    }
-
-    fn on_digit(&mut self, now: Time, digit: char) {
+    fn on_digit(&mut self, digit: char) {
+        let now = self.now;
         let Activity::Gathering(gather) = &mut self.activity else {
             return;
         };
@@ -463,40 +570,43 @@ impl Call {
         }
         if let Some(end) = end {
             self.activity = Activity::Idle;
-            self.gather_ended(now, end);
+            self.gather_ended(end);
         }
     }
 
-    fn on_playback_idle(&mut self, now: Time) {
+    fn on_playback_idle(&mut self) {
+        let now = self.now;
         match &mut self.activity {
             Activity::Playing => {
                 self.activity = Activity::Idle;
                 let directive = self.session.resume(Outcome::Done, self.plan.wall.at(now));
-                self.run(now, directive);
+                self.run(directive);
             }
             Activity::Gathering(gather) => gather.prompt_finished(now),
             _ => {}
         }
     }
 
-    fn gather_ended(&mut self, now: Time, end: GatherEnd) {
+    fn gather_ended(&mut self, end: GatherEnd) {
+        let now = self.now;
         let outcome = match end {
             GatherEnd::Digits(digits) => Outcome::Digits(digits),
             GatherEnd::Timeout => Outcome::Timeout,
         };
         let directive = self.session.resume(outcome, self.plan.wall.at(now));
-        self.run(now, directive);
+        self.run(directive);
     }
 
     /// Executes flow directives until one waits for the media plane, the
     /// network or the caller, or the flow (and its follow-ups) end.
-    fn run(&mut self, now: Time, mut directive: Directive) {
+    fn run(&mut self, mut directive: Directive) {
+        let now = self.now;
         loop {
             if !self.flow_running {
                 return;
             }
             match directive {
-                Directive::Execute(command) => match self.execute(now, command) {
+                Directive::Execute(command) => match self.execute(command) {
                     Some(outcome) => {
                         directive = self.session.resume(outcome, self.plan.wall.at(now));
                     }
@@ -534,7 +644,7 @@ impl Call {
                             HangupCause::FlowEnded
                         }
                     };
-                    self.hangup(now, cause);
+                    self.hangup(cause);
                     return;
                 }
             }
@@ -543,7 +653,8 @@ impl Call {
 
     /// Carries out one command: `Some(outcome)` when it completed at once,
     /// `None` when the call now waits for media, a timer or the network.
-    fn execute(&mut self, now: Time, command: Command) -> Option<Outcome> {
+    fn execute(&mut self, command: Command) -> Option<Outcome> {
+        let now = self.now;
         let caller_present = self.phase == Phase::Active;
         match command {
             Command::Http {
@@ -562,7 +673,7 @@ impl Call {
                     body,
                     timeout,
                 };
-                self.actions.push_back(CallAction::Http { request, wait });
+                self.http_out.push_back((request, wait));
                 if wait {
                     self.activity = Activity::AwaitingHttp;
                     None
@@ -571,7 +682,7 @@ impl Call {
                 }
             }
             Command::Hangup { .. } => {
-                self.hangup(now, HangupCause::NormalClearing);
+                self.hangup(HangupCause::NormalClearing);
                 Some(Outcome::Done)
             }
             _ if !caller_present => Some(Outcome::Failed("the call has ended".into())),
@@ -603,7 +714,7 @@ impl Call {
                     Ok(prompts) => prompts,
                     Err(reason) => return Some(Outcome::Failed(reason)),
                 };
-                let mut gather = Gather::new(GatherSpec {
+                let mut gather = Gather::new(GatherLimits {
                     max_digits,
                     terminator,
                     first_digit_timeout: timeout,
@@ -675,31 +786,28 @@ impl Call {
         Ok(prompts)
     }
 
-    fn hangup(&mut self, now: Time, cause: HangupCause) {
+    fn hangup(&mut self, cause: HangupCause) {
         if self.phase == Phase::Active {
-            self.actions.push_back(CallAction::Hangup);
-            self.finish(now, cause, HangupSide::Callplane);
+            if let Err(err) = self.dialog.hangup(self.now) {
+                log::warn!("call {}: cannot hang up: {err}", self.parties.sip_call);
+            }
+            self.finish(cause, HangupSide::Callplane);
         }
     }
 
-    fn finish(&mut self, now: Time, cause: HangupCause, side: HangupSide) {
+    fn finish(&mut self, cause: HangupCause, side: HangupSide) {
+        let now = self.now;
         if self.cause.is_none() {
             self.cause = Some((cause, side));
             self.end = Some(now);
         }
         self.media = None;
+        self.media_deadline = Time::NEVER;
         if !matches!(self.activity, Activity::AwaitingHttp) {
             self.activity = Activity::Idle;
         }
         if self.phase != Phase::Ended {
             self.phase = Phase::Ending;
-        }
-    }
-
-    /// Marks a call whose SIP side needs nothing more (a rejection, a BYE received).
-    pub fn settle(&mut self) {
-        if self.phase == Phase::Ending {
-            self.phase = Phase::Ended;
         }
     }
 }

@@ -2,23 +2,29 @@
 //! interpreter, the SIP dialog and the media leg of each call.
 //!
 //! Sans-IO like the layers it uses: time arrives as an argument, work leaves
-//! through `poll_*` methods, randomness comes from a seeded generator.
+//! through one `poll_output`, randomness comes from a seeded generator.
+//! [`Host`] holds a shard's calls; [`drain`] is the one loop that moves its
+//! output into a shell.
 
 mod cdr;
+mod drain;
 mod gather;
 mod host;
 mod http;
 mod inbound;
+mod ports;
 mod routing;
-mod wall;
 
 pub use cdr::{CdrRecord, HangupCause, HangupSide};
-pub use gather::{Gather, GatherEnd, GatherSpec};
-pub use host::{Host, HostConfig, HostEvent, HostStats};
+pub use drain::{drain, HostIo};
+pub use gather::{Gather, GatherEnd, GatherLimits};
+pub use host::{
+    Host, HostConfig, HostEvent, HostStats, Input, Output, RtpSocket, Socket, Transmit,
+};
 pub use http::{HttpRequest, HttpResult};
-pub use inbound::{Call, CallAction, CallCounters, CallHandle, CallParties, CallPlan, RtpSeed};
+pub use inbound::{Call, CallCounters, CallHandle, CallOutput, CallParties, CallPlan, RtpSeed};
+pub use ports::PortPool;
 pub use routing::{RouteTarget, Router};
-pub use wall::WallClock;
 
 #[cfg(test)]
 mod host_tests;

@@ -12,12 +12,14 @@ pub const BEEP_PROMPT_ID: &str = "beep";
 /// Prompts by id, with an index of their texts.
 #[derive(Debug, Clone, Default)]
 pub struct PromptCatalog {
+    /// Every prompt, by its id.
     by_id: HashMap<String, Arc<Prompt>>,
     /// Text → ids of the prompts speaking it; sorted so lookups are deterministic.
     ids_by_text: HashMap<String, BTreeSet<String>>,
 }
 
 impl PromptCatalog {
+    /// An empty catalog.
     pub fn new() -> PromptCatalog {
         PromptCatalog::default()
     }
@@ -63,10 +65,12 @@ impl PromptCatalog {
         ids
     }
 
+    /// Number of prompts.
     pub fn len(&self) -> usize {
         self.by_id.len()
     }
 
+    /// Whether the catalog holds no prompt.
     pub fn is_empty(&self) -> bool {
         self.by_id.is_empty()
     }

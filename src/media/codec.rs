@@ -6,11 +6,11 @@ use std::time::Duration;
 use crate::media::g711;
 
 /// Sampling rate of every supported codec, in Hz (also the RTP clock rate).
-pub const SAMPLE_RATE: u32 = 8_000;
+pub(crate) const SAMPLE_RATE: u32 = 8_000;
 /// Samples (and, for G.711, payload bytes) in one 20 ms frame.
-pub const FRAME_SAMPLES: usize = 160;
+pub(crate) const FRAME_SAMPLES: usize = 160;
 /// Playout time of one frame; one RTP packet is sent per frame.
-pub const FRAME_DURATION: Duration = Duration::from_millis(20);
+pub(crate) const FRAME_DURATION: Duration = Duration::from_millis(20);
 
 /// A G.711 codec, identified on the wire by its static RTP payload type.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -48,11 +48,6 @@ impl Codec {
             Codec::Pcmu => "PCMU",
             Codec::Pcma => "PCMA",
         }
-    }
-
-    /// RTP clock rate in Hz.
-    pub const fn clock_rate(self) -> u32 {
-        SAMPLE_RATE
     }
 
     /// The code word for a zero sample, used to fill silence.

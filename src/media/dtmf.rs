@@ -20,7 +20,7 @@ const STALE_WINDOW: u32 = 80_000;
 const EVENT_PAYLOAD_LEN: usize = 4;
 
 /// The digit for an RFC 4733 event code: 0-9, `*` (10), `#` (11), A-D (12-15).
-pub fn event_digit(event: u8) -> Option<char> {
+fn event_digit(event: u8) -> Option<char> {
     match event {
         0..=9 => Some(char::from(b'0' + event)),
         10 => Some('*'),
@@ -35,6 +35,7 @@ pub fn event_digit(event: u8) -> Option<char> {
 pub struct DtmfEventState {
     /// RTP timestamp of the current segment.
     pub timestamp: u32,
+    /// The key: `0`-`9`, `*`, `#` or `A`-`D`.
     pub digit: char,
     /// Whether an end packet has been seen.
     pub ended: bool,
@@ -47,19 +48,28 @@ pub struct DtmfEventState {
 /// Detector for one incoming stream.
 #[derive(Debug, Clone, Default)]
 pub struct DtmfDetector {
+    /// The event being received or last received; `None` before the first packet.
     current: Option<DtmfEventState>,
+    /// Digits reported so far.
     digits: u64,
+    /// Packets ignored: too short, not a DTMF event, or stale.
     ignored_packets: u64,
 }
 
 impl DtmfDetector {
+    /// A detector that has seen no packet yet.
     pub fn new() -> DtmfDetector {
         DtmfDetector::default()
     }
 
     /// Feeds one telephone-event packet; returns the digit if this packet is the first
     /// seen of a new event. Short payloads and non-DTMF event codes are ignored.
-    pub fn on_packet(&mut self, rtp_timestamp: u32, marker: bool, payload: &[u8]) -> Option<char> {
+    pub fn handle_packet(
+        &mut self,
+        rtp_timestamp: u32,
+        marker: bool,
+        payload: &[u8],
+    ) -> Option<char> {
         let Some(&[event, flags, duration_high, duration_low]) =
             payload.first_chunk::<EVENT_PAYLOAD_LEN>()
         else {
@@ -158,7 +168,7 @@ mod tests {
     fn detect(detector: &mut DtmfDetector, packets: &[Packet]) -> String {
         packets
             .iter()
-            .filter_map(|(ts, marker, p)| detector.on_packet(*ts, *marker, p))
+            .filter_map(|(ts, marker, p)| detector.handle_packet(*ts, *marker, p))
             .collect()
     }
 
@@ -317,15 +327,21 @@ mod tests {
     #[test]
     fn short_and_non_dtmf_payloads_are_ignored() {
         let mut detector = DtmfDetector::new();
-        assert_eq!(detector.on_packet(0, true, &[1, 0x0A, 0]), None);
-        assert_eq!(detector.on_packet(0, true, &[]), None);
-        assert_eq!(detector.on_packet(0, true, &payload(16, false, 400)), None);
-        assert_eq!(detector.on_packet(0, true, &payload(255, true, 400)), None);
+        assert_eq!(detector.handle_packet(0, true, &[1, 0x0A, 0]), None);
+        assert_eq!(detector.handle_packet(0, true, &[]), None);
+        assert_eq!(
+            detector.handle_packet(0, true, &payload(16, false, 400)),
+            None
+        );
+        assert_eq!(
+            detector.handle_packet(0, true, &payload(255, true, 400)),
+            None
+        );
         assert_eq!(detector.ignored_packets(), 4);
         assert!(detector.current_event().is_none());
         // Trailing bytes (e.g. a second event block) do not hide the first event.
         assert_eq!(
-            detector.on_packet(0, true, &[8, 0x0A, 0, 160, 9, 0, 0, 0]),
+            detector.handle_packet(0, true, &[8, 0x0A, 0, 160, 9, 0, 0, 0]),
             Some('8')
         );
     }

@@ -13,7 +13,7 @@ const ULAW_CLIP: i32 = 32_635;
 
 /// Encodes one linear sample as a µ-law code word.
 #[inline]
-pub fn ulaw_encode(sample: i16) -> u8 {
+pub(crate) fn ulaw_encode(sample: i16) -> u8 {
     let value = i32::from(sample);
     let (sign, magnitude) = if value < 0 {
         (0x80, -value)
@@ -30,13 +30,13 @@ pub fn ulaw_encode(sample: i16) -> u8 {
 
 /// Decodes one µ-law code word to a linear sample.
 #[inline]
-pub fn ulaw_decode(code: u8) -> i16 {
+pub(crate) fn ulaw_decode(code: u8) -> i16 {
     ULAW_DECODE_TABLE[usize::from(code)]
 }
 
 /// Encodes one linear sample as an A-law code word (even bits inverted, as transmitted).
 #[inline]
-pub fn alaw_encode(sample: i16) -> u8 {
+pub(crate) fn alaw_encode(sample: i16) -> u8 {
     // A-law works on 13-bit samples.
     let value = i32::from(sample) >> 3;
     let (mask, magnitude) = if value >= 0 {
@@ -55,13 +55,13 @@ pub fn alaw_encode(sample: i16) -> u8 {
 
 /// Decodes one A-law code word to a linear sample.
 #[inline]
-pub fn alaw_decode(code: u8) -> i16 {
+pub(crate) fn alaw_decode(code: u8) -> i16 {
     ALAW_DECODE_TABLE[usize::from(code)]
 }
 
 /// Encodes `pcm` into `out` as µ-law; returns how many samples were written
 /// (the shorter of the two lengths).
-pub fn ulaw_encode_slice(pcm: &[i16], out: &mut [u8]) -> usize {
+pub(crate) fn ulaw_encode_slice(pcm: &[i16], out: &mut [u8]) -> usize {
     for (code, &sample) in out.iter_mut().zip(pcm) {
         *code = ulaw_encode(sample);
     }
@@ -70,7 +70,7 @@ pub fn ulaw_encode_slice(pcm: &[i16], out: &mut [u8]) -> usize {
 
 /// Encodes `pcm` into `out` as A-law; returns how many samples were written
 /// (the shorter of the two lengths).
-pub fn alaw_encode_slice(pcm: &[i16], out: &mut [u8]) -> usize {
+pub(crate) fn alaw_encode_slice(pcm: &[i16], out: &mut [u8]) -> usize {
     for (code, &sample) in out.iter_mut().zip(pcm) {
         *code = alaw_encode(sample);
     }
@@ -78,7 +78,7 @@ pub fn alaw_encode_slice(pcm: &[i16], out: &mut [u8]) -> usize {
 }
 
 /// Decodes µ-law `codes` into `out`; returns how many samples were written.
-pub fn ulaw_decode_slice(codes: &[u8], out: &mut [i16]) -> usize {
+pub(crate) fn ulaw_decode_slice(codes: &[u8], out: &mut [i16]) -> usize {
     for (sample, &code) in out.iter_mut().zip(codes) {
         *sample = ulaw_decode(code);
     }
@@ -86,7 +86,7 @@ pub fn ulaw_decode_slice(codes: &[u8], out: &mut [i16]) -> usize {
 }
 
 /// Decodes A-law `codes` into `out`; returns how many samples were written.
-pub fn alaw_decode_slice(codes: &[u8], out: &mut [i16]) -> usize {
+pub(crate) fn alaw_decode_slice(codes: &[u8], out: &mut [i16]) -> usize {
     for (sample, &code) in out.iter_mut().zip(codes) {
         *sample = alaw_decode(code);
     }

@@ -1,25 +1,28 @@
 //! Sans-IO RTP media for one call leg: G.711 codecs, RTP parsing and building, shared
 //! pre-encoded prompts, prompt playback, RFC 4733 DTMF detection, and the paced
-//! `MediaSession` the IO shell drives. No I/O, no clock reads; the packet path
+//! [`MediaSession`] the call layer drives. No I/O, no clock reads; the packet path
 //! allocates nothing per packet.
+//!
+//! Every item is used through this module's path (`crate::media::X`); the submodules
+//! are private.
 
-pub mod catalog;
-pub mod codec;
-pub mod dtmf;
-pub mod g711;
-pub mod player;
-pub mod prompt;
-pub mod rtp;
-pub mod schedule;
-pub mod session;
-pub mod stats;
+#![warn(missing_docs, unreachable_pub)]
+
+mod catalog;
+mod codec;
+mod dtmf;
+mod g711;
+mod pacer;
+mod player;
+mod prompt;
+mod rtp;
+mod session;
+mod stats;
 
 pub use catalog::{PromptCatalog, BEEP_PROMPT_ID};
-pub use codec::{Codec, FRAME_DURATION, FRAME_SAMPLES, SAMPLE_RATE};
-pub use dtmf::{event_digit, DtmfDetector, DtmfEventState};
-pub use player::{PlayedFrame, PromptPlayer};
+pub use codec::Codec;
+pub use dtmf::{DtmfDetector, DtmfEventState};
 pub use prompt::{Prompt, PromptError};
-pub use rtp::{parse_rtp, RtpError, RtpPacket, RtpSender, RTP_HEADER_LEN};
-pub use schedule::{SendSchedule, MAX_LATENESS};
-pub use session::{MediaConfig, MediaEvent, MediaSession, PACKET_LEN};
+pub use rtp::{parse_rtp, RtpError, RtpPacket};
+pub use session::{MediaConfig, MediaEvent, MediaOutput, MediaSession, PACKET_LEN};
 pub use stats::MediaStats;

@@ -9,33 +9,35 @@ use crate::media::prompt::Prompt;
 
 /// What happened while producing one frame.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct PlayedFrame {
+pub(crate) struct PlayedFrame {
     /// Set on the first frame of a prompt.
-    pub started: Option<Arc<Prompt>>,
+    pub(crate) started: Option<Arc<Prompt>>,
     /// Set on the last frame of a prompt (the prompt has left the queue).
-    pub finished: Option<Arc<Prompt>>,
+    pub(crate) finished: Option<Arc<Prompt>>,
 }
 
 /// Plays queued prompts back to back.
 #[derive(Debug, Default)]
-pub struct PromptPlayer {
+pub(crate) struct PromptPlayer {
+    /// Prompts to play, the one playing first.
     queue: VecDeque<Arc<Prompt>>,
     /// Samples of the front prompt already played.
     position: usize,
 }
 
 impl PromptPlayer {
-    pub fn new() -> PromptPlayer {
+    /// A player with nothing queued.
+    pub(crate) fn new() -> PromptPlayer {
         PromptPlayer::default()
     }
 
     /// Queues a prompt after those already queued.
-    pub fn play(&mut self, prompt: Arc<Prompt>) {
+    pub(crate) fn play(&mut self, prompt: Arc<Prompt>) {
         self.queue.push_back(prompt);
     }
 
     /// Barge-in: drops the current and all queued prompts. Returns how many were dropped.
-    pub fn stop(&mut self) -> usize {
+    pub(crate) fn stop(&mut self) -> usize {
         let dropped = self.queue.len();
         self.queue.clear();
         self.position = 0;
@@ -43,24 +45,20 @@ impl PromptPlayer {
     }
 
     /// True when nothing is playing or queued.
-    pub fn is_idle(&self) -> bool {
+    pub(crate) fn is_idle(&self) -> bool {
         self.queue.is_empty()
     }
 
-    /// The prompt being played (or about to start).
-    pub fn current(&self) -> Option<&Arc<Prompt>> {
-        self.queue.front()
-    }
-
     /// Prompts playing or waiting, including the current one.
-    pub fn queued(&self) -> usize {
+    #[cfg(test)]
+    pub(crate) fn queued(&self) -> usize {
         self.queue.len()
     }
 
     /// Writes the next 160-byte frame for `codec` into `out[..160]`. Returns `None`, and
     /// leaves `out` untouched, when idle or when `out` is shorter than a frame. A prompt
     /// with no samples plays as one silent frame so it still starts and finishes.
-    pub fn next_frame(&mut self, codec: Codec, out: &mut [u8]) -> Option<PlayedFrame> {
+    pub(crate) fn next_frame(&mut self, codec: Codec, out: &mut [u8]) -> Option<PlayedFrame> {
         let frame = out.get_mut(..FRAME_SAMPLES)?;
         let prompt = self.queue.front()?;
         let encoded = prompt.encoded(codec);

@@ -13,7 +13,9 @@ pub enum PromptError {
     /// The bytes are not a WAV file hound can read (bad header, truncated data...).
     #[error("prompt {id:?}: not a readable WAV file: {source}")]
     InvalidWav {
+        /// Id of the prompt being loaded.
         id: String,
+        /// What hound could not read.
         #[source]
         source: hound::Error,
     },
@@ -23,9 +25,13 @@ pub enum PromptError {
          {bits_per_sample}-bit {channels}-channel {sample_format}"
     )]
     UnsupportedFormat {
+        /// Id of the prompt being loaded.
         id: String,
+        /// The file's sampling rate, in Hz.
         sample_rate: u32,
+        /// The file's sample size, in bits.
         bits_per_sample: u16,
+        /// The file's channel count.
         channels: u16,
         /// "integer PCM" or "float".
         sample_format: &'static str,
@@ -35,10 +41,15 @@ pub enum PromptError {
 /// One prompt: 8 kHz mono samples plus their G.711 encodings.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Prompt {
+    /// See [`Prompt::id`].
     id: String,
+    /// See [`Prompt::text`].
     text: Option<String>,
+    /// Linear 8 kHz mono samples.
     samples: Arc<[i16]>,
+    /// `samples` in µ-law, one byte per sample.
     pcmu: Arc<[u8]>,
+    /// `samples` in A-law, one byte per sample.
     pcma: Arc<[u8]>,
 }
 
@@ -101,6 +112,7 @@ impl Prompt {
         Ok(Prompt::from_samples(id, text, samples))
     }
 
+    /// The id the prompt is known by in the catalog and in flows.
     pub fn id(&self) -> &str {
         &self.id
     }
@@ -121,11 +133,6 @@ impl Prompt {
             Codec::Pcmu => &self.pcmu,
             Codec::Pcma => &self.pcma,
         }
-    }
-
-    /// Number of samples.
-    pub fn sample_count(&self) -> usize {
-        self.samples.len()
     }
 
     /// Playout time.
@@ -175,7 +182,7 @@ mod tests {
     fn duration_follows_sample_count() {
         let prompt = Prompt::from_samples("p", None, vec![0; 8000]);
         assert_eq!(prompt.duration(), Duration::from_secs(1));
-        assert_eq!(prompt.sample_count(), 8000);
+        assert_eq!(prompt.samples().len(), 8000);
         let short = Prompt::from_samples("s", None, vec![0; 4]);
         assert_eq!(short.duration(), Duration::from_micros(500));
     }
@@ -241,7 +248,7 @@ mod tests {
         for cut in 0..bytes.len() {
             // Every prefix is either rejected or yields the samples present so far.
             if let Ok(prompt) = Prompt::from_wav_bytes("t", None, &bytes[..cut]) {
-                assert!(prompt.sample_count() <= 100);
+                assert!(prompt.samples().len() <= 100);
             }
         }
         // A header announcing far more data than present must not allocate it all.

@@ -4,21 +4,26 @@
 use rtp_rs::{RtpReader, RtpReaderError};
 
 /// Length of an RTP header without CSRCs or extension.
-pub const RTP_HEADER_LEN: usize = 12;
+pub(crate) const RTP_HEADER_LEN: usize = 12;
 
 /// Why a datagram is not a usable RTP packet, or why a packet could not be built.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum RtpError {
     /// Shorter than the fixed 12-byte header.
-    #[error("RTP packet too short: {len} bytes")]
-    TooShort { len: usize },
+    #[error("RTP packet too short: {packet_len} bytes")]
+    TooShort {
+        /// Length of the datagram, in bytes.
+        packet_len: usize,
+    },
     /// Version field is not 2.
     #[error("unsupported RTP version {0}")]
     UnsupportedVersion(u8),
     /// CSRC list or header extension runs past the end of the datagram.
     #[error("RTP headers need {header_len} bytes but the packet has {packet_len}")]
     HeadersTruncated {
+        /// Bytes the fixed header, CSRC list and extension announce.
         header_len: usize,
+        /// Length of the datagram, in bytes.
         packet_len: usize,
     },
     /// Padding count is zero or larger than the payload.
@@ -26,13 +31,18 @@ pub enum RtpError {
     InvalidPadding(u8),
     /// The output buffer cannot hold the packet being built.
     #[error("output buffer of {available} bytes cannot hold a {needed}-byte RTP packet")]
-    BufferTooSmall { needed: usize, available: usize },
+    BufferTooSmall {
+        /// Bytes the packet needs.
+        needed: usize,
+        /// Bytes the buffer has.
+        available: usize,
+    },
 }
 
 impl From<RtpReaderError> for RtpError {
     fn from(error: RtpReaderError) -> Self {
         match error {
-            RtpReaderError::BufferTooShort(len) => RtpError::TooShort { len },
+            RtpReaderError::BufferTooShort(len) => RtpError::TooShort { packet_len: len },
             RtpReaderError::UnsupportedVersion(version) => RtpError::UnsupportedVersion(version),
             RtpReaderError::HeadersTruncated {
                 header_len,
@@ -49,10 +59,16 @@ impl From<RtpReaderError> for RtpError {
 /// The fields of a received RTP packet this crate uses; the payload borrows the datagram.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RtpPacket<'a> {
+    /// The 7-bit payload type, mapped to a codec or telephone-event by the SDP.
     pub payload_type: u8,
+    /// The marker bit: for audio, the first packet of a talkspurt; for
+    /// telephone-event, the first packet of an event.
     pub marker: bool,
+    /// Sequence number, +1 per packet sent, wrapping.
     pub sequence: u16,
+    /// Sampling instant of the first payload sample, in clock-rate units (8 kHz).
     pub timestamp: u32,
+    /// Identifies the sending stream.
     pub ssrc: u32,
     /// Payload without CSRCs, header extension or padding.
     pub payload: &'a [u8],
@@ -74,14 +90,18 @@ pub fn parse_rtp(datagram: &[u8]) -> Result<RtpPacket<'_>, RtpError> {
 /// Numbering state of one outgoing RTP stream: constant SSRC, sequence number +1 per
 /// packet and timestamp advanced by the samples each packet covers, both wrapping.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RtpSender {
+pub(crate) struct RtpSender {
+    /// SSRC of every packet.
     ssrc: u32,
+    /// Sequence number of the next packet written.
     next_sequence: u16,
+    /// Timestamp of the next packet written, in samples.
     next_timestamp: u32,
 }
 
 impl RtpSender {
-    pub fn new(ssrc: u32, initial_sequence: u16, initial_timestamp: u32) -> RtpSender {
+    /// A stream whose first packet carries `initial_sequence` and `initial_timestamp`.
+    pub(crate) fn new(ssrc: u32, initial_sequence: u16, initial_timestamp: u32) -> RtpSender {
         RtpSender {
             ssrc,
             next_sequence: initial_sequence,
@@ -89,24 +109,22 @@ impl RtpSender {
         }
     }
 
-    pub fn ssrc(&self) -> u32 {
-        self.ssrc
-    }
-
     /// Sequence number the next packet will carry.
-    pub fn next_sequence(&self) -> u16 {
+    #[cfg(test)]
+    pub(crate) fn next_sequence(&self) -> u16 {
         self.next_sequence
     }
 
     /// Timestamp the next packet will carry.
-    pub fn next_timestamp(&self) -> u32 {
+    #[cfg(test)]
+    pub(crate) fn next_timestamp(&self) -> u32 {
         self.next_timestamp
     }
 
     /// Writes the 12-byte header of the next packet into `buf[..12]` and advances the
     /// stream (sequence +1, timestamp +`samples`). The caller puts the payload at
     /// `buf[12..]`. Returns the header length.
-    pub fn write_header(
+    pub(crate) fn write_header(
         &mut self,
         buf: &mut [u8],
         payload_type: u8,
@@ -132,7 +150,8 @@ impl RtpSender {
 
     /// Writes a whole packet (header + `payload`) into `buf` and advances the stream.
     /// Returns the packet length. On error nothing is advanced.
-    pub fn write_packet(
+    #[cfg(test)]
+    pub(crate) fn write_packet(
         &mut self,
         buf: &mut [u8],
         payload_type: u8,
@@ -153,7 +172,7 @@ impl RtpSender {
 
     /// Advances the timestamp for media time that is not sent (the sequence number only
     /// counts packets actually sent).
-    pub fn skip_samples(&mut self, samples: u32) {
+    pub(crate) fn skip_samples(&mut self, samples: u32) {
         self.next_timestamp = self.next_timestamp.wrapping_add(samples);
     }
 }
@@ -223,8 +242,11 @@ mod tests {
 
     #[test]
     fn malformed_packets_are_errors() {
-        assert_eq!(parse_rtp(&[]), Err(RtpError::TooShort { len: 0 }));
-        assert_eq!(parse_rtp(&[0x80; 11]), Err(RtpError::TooShort { len: 11 }));
+        assert_eq!(parse_rtp(&[]), Err(RtpError::TooShort { packet_len: 0 }));
+        assert_eq!(
+            parse_rtp(&[0x80; 11]),
+            Err(RtpError::TooShort { packet_len: 11 })
+        );
         let mut packet = [0u8; 12];
         packet[0] = 0x40;
         assert_eq!(parse_rtp(&packet), Err(RtpError::UnsupportedVersion(1)));

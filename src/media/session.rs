@@ -1,7 +1,7 @@
-//! `MediaSession`: the RTP media of one call leg, driven by the IO shell through
-//! `handle_*` / `poll_*` calls. It sends one packet every 20 ms from the moment it is
-//! created (prompt audio while playing, codec silence otherwise), feeds received
-//! telephone-event packets to the DTMF detector, and reports what happened as events.
+//! `MediaSession`: the RTP media of one call leg. It sends one packet every 20 ms
+//! from the moment it is created (prompt audio while playing, codec silence
+//! otherwise), feeds received telephone-event packets to the DTMF detector, and
+//! reports what happened as events.
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -9,31 +9,37 @@ use std::sync::Arc;
 
 use crate::media::codec::{Codec, FRAME_SAMPLES};
 use crate::media::dtmf::DtmfDetector;
+use crate::media::pacer::Pacer;
 use crate::media::player::PromptPlayer;
 use crate::media::prompt::Prompt;
 use crate::media::rtp::{parse_rtp, RtpSender, RTP_HEADER_LEN};
-use crate::media::schedule::SendSchedule;
 use crate::media::stats::MediaStats;
 use crate::time::Time;
 
-/// Size of every packet this session sends: header plus one 20 ms G.711 frame.
+/// Size in bytes of every packet a session sends: the 12-byte RTP header plus one
+/// 20 ms G.711 frame. The buffer given to [`MediaSession::poll_output`] must hold it.
 pub const PACKET_LEN: usize = RTP_HEADER_LEN + FRAME_SAMPLES;
-/// Events kept for the shell before further ones are dropped (and counted).
+/// Events kept for the caller before further ones are dropped (and counted).
 const MAX_QUEUED_EVENTS: usize = 256;
 
 /// What a session needs to know from the negotiated SDP and the call.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MediaConfig {
+    /// The negotiated audio codec: prompts and silence are sent in it.
     pub codec: Codec,
-    /// Payload type carrying `codec` (normally its static type).
+    /// Payload type carrying `codec`, as negotiated in the SDP (normally its static
+    /// type); sent in every packet, and received packets with it count as audio.
     pub codec_pt: u8,
     /// Negotiated telephone-event payload type, if any. Packets with it go to the DTMF
     /// detector even if it equals `codec_pt`.
     pub dtmf_pt: Option<u8>,
     /// Where to send: the address from the remote SDP.
     pub remote: SocketAddr,
+    /// SSRC of the stream this session sends, chosen by the call (random per call).
     pub ssrc: u32,
-    pub initial_seq: u16,
+    /// RTP sequence number of the first packet sent (random per call, RFC 3550).
+    pub initial_sequence: u16,
+    /// RTP timestamp of the first packet sent, in 8 kHz samples (random per call).
     pub initial_timestamp: u32,
 }
 
@@ -41,26 +47,67 @@ pub struct MediaConfig {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MediaEvent {
     /// A DTMF digit was pressed (reported once per key press).
-    Dtmf { digit: char },
-    /// The first packet of a prompt was sent.
-    PromptStarted { id: String },
-    /// The last packet of a prompt was sent (not emitted for prompts cut by
-    /// `stop_playback`).
-    PromptFinished { id: String },
-    /// The last queued prompt finished; silence follows.
+    Dtmf {
+        /// `0`-`9`, `*`, `#` or `A`-`D`.
+        digit: char,
+    },
+    /// The first packet of a prompt was written.
+    PromptStarted {
+        /// The prompt's id ([`Prompt::id`]).
+        id: String,
+    },
+    /// The last packet of a prompt was written (not raised for prompts cut by
+    /// [`MediaSession::stop_playback`]).
+    PromptFinished {
+        /// The prompt's id ([`Prompt::id`]).
+        id: String,
+    },
+    /// The last queued prompt finished; silence follows unless a prompt is queued
+    /// before the next packet is written.
     PlaybackIdle,
 }
 
-/// One call leg's RTP media.
+/// What a session wants done next.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MediaOutput {
+    /// An RTP packet of this many bytes was written at the start of the caller's buffer;
+    /// send it to [`MediaSession::remote`].
+    Transmit(usize),
+    /// Something the call layer must know.
+    Event(MediaEvent),
+    /// Nothing more until this instant: call [`MediaSession::handle_timeout`] then. It
+    /// is the next 20 ms send slot, so it may already have passed if the caller is
+    /// late (or a slot was dropped for a too-small buffer): then call it at once.
+    Timeout(Time),
+}
+
+/// One call leg's RTP media, sans-IO: inputs go in through [`handle_rtp`] and
+/// [`handle_timeout`], everything the session wants done comes out of
+/// [`poll_output`].
+///
+/// The rule: after every input (`handle_*`), and after creating the session, drain
+/// `poll_output` until it returns [`MediaOutput::Timeout`]. It yields queued events
+/// first, then each packet due at the last `now` given (one per 20 ms slot, written
+/// into the caller's buffer), then the instant the next packet is due. An event raised
+/// while writing a packet (such as [`MediaEvent::PlaybackIdle`]) is returned before any
+/// further packet, so the caller can queue the next prompt without a silent gap.
+///
+/// [`handle_rtp`]: MediaSession::handle_rtp
+/// [`handle_timeout`]: MediaSession::handle_timeout
+/// [`poll_output`]: MediaSession::poll_output
 #[derive(Debug)]
 pub struct MediaSession {
     config: MediaConfig,
     sender: RtpSender,
-    schedule: SendSchedule,
+    pacer: Pacer,
     player: PromptPlayer,
     dtmf: DtmfDetector,
+    /// Raised events not yet returned by `poll_output`, oldest first, at most
+    /// `MAX_QUEUED_EVENTS`.
     events: VecDeque<MediaEvent>,
     stats: MediaStats,
+    /// The instant of the last input (or of creation): packets due by then are written.
+    now: Time,
     /// The next packet gets the marker bit whatever it carries (start of stream, or
     /// after skipped slots).
     mark_next: bool,
@@ -70,18 +117,23 @@ pub struct MediaSession {
 }
 
 impl MediaSession {
-    /// A session whose first packet is due at `now`.
+    /// A session whose first packet is due at `now`: the first `poll_output` writes it.
     pub fn new(config: MediaConfig, now: Time) -> MediaSession {
         MediaSession {
-            sender: RtpSender::new(config.ssrc, config.initial_seq, config.initial_timestamp),
+            sender: RtpSender::new(
+                config.ssrc,
+                config.initial_sequence,
+                config.initial_timestamp,
+            ),
             config,
-            schedule: SendSchedule::new(now),
+            pacer: Pacer::new(now),
             player: PromptPlayer::new(),
             dtmf: DtmfDetector::new(),
             events: VecDeque::with_capacity(16),
             stats: MediaStats::default(),
             mark_next: true,
             last_was_prompt: false,
+            now,
         }
     }
 
@@ -104,7 +156,9 @@ impl MediaSession {
     /// Processes one received datagram: telephone-event packets go to the DTMF
     /// detector, audio packets are counted, anything else is counted and dropped.
     /// Packets from an address other than `remote()` are counted but still processed.
-    pub fn handle_rtp(&mut self, _now: Time, from: SocketAddr, packet: &[u8]) {
+    /// Records `now` as the current instant.
+    pub fn handle_rtp(&mut self, now: Time, from: SocketAddr, packet: &[u8]) {
+        self.now = now;
         self.stats.packets_received += 1;
         if from != self.config.remote {
             self.stats.from_unexpected_source += 1;
@@ -114,8 +168,11 @@ impl MediaSession {
             return;
         };
         if Some(rtp.payload_type) == self.config.dtmf_pt {
-            self.stats.dtmf_packets += 1;
-            if let Some(digit) = self.dtmf.on_packet(rtp.timestamp, rtp.marker, rtp.payload) {
+            self.stats.dtmf_packets_received += 1;
+            if let Some(digit) = self
+                .dtmf
+                .handle_packet(rtp.timestamp, rtp.marker, rtp.payload)
+            {
                 self.stats.dtmf_digits += 1;
                 self.push_event(MediaEvent::Dtmf { digit });
             }
@@ -126,33 +183,60 @@ impl MediaSession {
         }
     }
 
-    /// The next event, oldest first.
-    pub fn poll_event(&mut self) -> Option<MediaEvent> {
-        self.events.pop_front()
-    }
-
-    /// When the next packet is due (possibly in the past if the shell is late).
-    pub fn poll_timeout(&self) -> Option<Time> {
-        Some(self.schedule.next_send_time())
-    }
-
-    /// Advances time: if the shell woke more than 200 ms late, stale send slots are
-    /// skipped (the RTP timestamp still advances over them, the sequence number does
-    /// not, and the next packet carries the marker bit). Prompt audio is not lost.
+    /// Advances time to `now`: if the caller woke more than 200 ms late, stale send
+    /// slots are skipped (the RTP timestamp still advances over them, the sequence number
+    /// does not, and the next packet carries the marker bit). Prompt audio is not lost.
     pub fn handle_timeout(&mut self, now: Time) {
+        self.now = now;
         self.skip_stale_slots(now);
     }
 
-    /// Writes the next due RTP packet into `buf` and returns its length; the
-    /// destination is `remote()`. Call repeatedly until `None` after each
-    /// `handle_timeout`. `buf` must hold [`PACKET_LEN`] bytes; if it does not, the slot
-    /// is dropped, counted in `send_buffer_too_small`, and `None` is returned.
-    pub fn poll_transmit(&mut self, now: Time, buf: &mut [u8]) -> Option<usize> {
-        self.skip_stale_slots(now);
-        if !self.schedule.is_due(now) {
+    /// What to do next: a queued event, else the packet due at the last `now` given
+    /// (written into `buf`, no allocation), else when the next packet is due. Drain it
+    /// after every input until it returns [`MediaOutput::Timeout`].
+    ///
+    /// `buf` must hold [`PACKET_LEN`] bytes; if it does not, the due slot is dropped,
+    /// counted in [`MediaStats::send_buffer_too_small`], and the next packet carries the
+    /// marker bit.
+    pub fn poll_output(&mut self, buf: &mut [u8]) -> MediaOutput {
+        if let Some(event) = self.events.pop_front() {
+            return MediaOutput::Event(event);
+        }
+        if let Some(len) = self.write_due_packet(buf) {
+            return MediaOutput::Transmit(len);
+        }
+        MediaOutput::Timeout(self.pacer.next_send_time())
+    }
+
+    /// Where packets go: the address from the remote SDP.
+    pub fn remote(&self) -> SocketAddr {
+        self.config.remote
+    }
+
+    /// The configuration the session was created with.
+    pub fn config(&self) -> &MediaConfig {
+        &self.config
+    }
+
+    /// Packet and event counters since the session was created.
+    pub fn stats(&self) -> &MediaStats {
+        &self.stats
+    }
+
+    /// The DTMF detector, for its per-event packet counts.
+    #[cfg(test)]
+    pub(crate) fn dtmf_detector(&self) -> &DtmfDetector {
+        &self.dtmf
+    }
+
+    /// Writes the packet of the next slot into `buf` if it is due at `self.now`, and
+    /// returns its length. Raises the prompt events of the frame it carries.
+    fn write_due_packet(&mut self, buf: &mut [u8]) -> Option<usize> {
+        self.skip_stale_slots(self.now);
+        if !self.pacer.is_due(self.now) {
             return None;
         }
-        self.schedule.advance();
+        self.pacer.advance();
         let Some(packet) = buf.get_mut(..PACKET_LEN) else {
             self.stats.send_buffer_too_small += 1;
             self.sender.skip_samples(FRAME_SAMPLES as u32);
@@ -179,7 +263,7 @@ impl MediaSession {
                     }
                 }
                 self.last_was_prompt = true;
-                self.stats.prompt_frames_sent += 1;
+                self.stats.prompt_packets_sent += 1;
             }
             None => {
                 payload.fill(codec.silence_byte());
@@ -195,28 +279,10 @@ impl MediaSession {
         Some(PACKET_LEN)
     }
 
-    /// Where packets go: the address from the remote SDP.
-    pub fn remote(&self) -> SocketAddr {
-        self.config.remote
-    }
-
-    pub fn config(&self) -> &MediaConfig {
-        &self.config
-    }
-
-    pub fn stats(&self) -> &MediaStats {
-        &self.stats
-    }
-
-    /// The DTMF detector, for its per-event packet counts.
-    pub fn dtmf_detector(&self) -> &DtmfDetector {
-        &self.dtmf
-    }
-
     fn skip_stale_slots(&mut self, now: Time) {
-        let skipped = self.schedule.skip_stale(now);
+        let skipped = self.pacer.skip_stale(now);
         if skipped > 0 {
-            self.stats.packets_skipped += skipped;
+            self.stats.slots_skipped += skipped;
             let samples = skipped.wrapping_mul(FRAME_SAMPLES as u64) as u32;
             self.sender.skip_samples(samples);
             self.mark_next = true;

@@ -1,4 +1,5 @@
-//! Tests of `MediaSession` driven by a fake clock, as the IO shell would drive it.
+//! Tests of `MediaSession` driven by a fake clock, as the call layer drives it: every
+//! input is followed by draining `poll_output` until it returns `Timeout`.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -6,6 +7,7 @@ use std::time::Duration;
 
 use super::*;
 use crate::media::rtp::{parse_rtp, RtpSender};
+use crate::media::PACKET_LEN;
 
 const START: Time = Time::from_millis(1_000);
 const SSRC: u32 = 0x1234_5678;
@@ -24,7 +26,7 @@ fn config(codec: Codec) -> MediaConfig {
         dtmf_pt: Some(DTMF_PT),
         remote: remote(),
         ssrc: SSRC,
-        initial_seq: FIRST_SEQ,
+        initial_sequence: FIRST_SEQ,
         initial_timestamp: FIRST_TS,
     }
 }
@@ -51,40 +53,106 @@ struct Sent {
     payload: Vec<u8>,
 }
 
-/// Wakes the session at `now` as the shell does and returns what it sends.
-fn wake(session: &mut MediaSession, now: Time) -> Vec<Sent> {
-    session.handle_timeout(now);
-    let mut sent = Vec::new();
+/// One output of `poll_output`, with sent packets decoded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Output {
+    Packet(Sent),
+    Event(MediaEvent),
+    Timeout(Time),
+}
+
+/// Drains `poll_output` until `Timeout`, which is the last element returned.
+fn drain_outputs(session: &mut MediaSession) -> Vec<Output> {
+    let mut outputs = Vec::new();
     let mut buf = [0u8; 1500];
-    while let Some(len) = session.poll_transmit(now, &mut buf) {
-        assert_eq!(len, PACKET_LEN);
-        let packet = parse_rtp(&buf[..len]).unwrap();
-        sent.push(Sent {
-            marker: packet.marker,
-            payload_type: packet.payload_type,
-            sequence: packet.sequence,
-            timestamp: packet.timestamp,
-            ssrc: packet.ssrc,
-            payload: packet.payload.to_vec(),
-        });
+    loop {
+        let output = match session.poll_output(&mut buf) {
+            MediaOutput::Transmit(len) => {
+                assert_eq!(len, PACKET_LEN);
+                let packet = parse_rtp(&buf[..len]).unwrap();
+                Output::Packet(Sent {
+                    marker: packet.marker,
+                    payload_type: packet.payload_type,
+                    sequence: packet.sequence,
+                    timestamp: packet.timestamp,
+                    ssrc: packet.ssrc,
+                    payload: packet.payload.to_vec(),
+                })
+            }
+            MediaOutput::Event(event) => Output::Event(event),
+            MediaOutput::Timeout(at) => Output::Timeout(at),
+        };
+        let done = matches!(output, Output::Timeout(_));
+        outputs.push(output);
+        if done {
+            return outputs;
+        }
+        assert!(outputs.len() < 10_000, "poll_output never returned Timeout");
     }
-    sent
 }
 
-/// Runs the session on time for `slots` slots, waking exactly at each `poll_timeout`.
-fn run_slots(session: &mut MediaSession, slots: usize) -> Vec<Sent> {
-    let mut sent = Vec::new();
-    for _ in 0..slots {
-        let now = session.poll_timeout().unwrap();
-        let batch = wake(session, now);
-        assert_eq!(batch.len(), 1, "one packet per on-time wake");
-        sent.extend(batch);
-    }
-    sent
+/// A session and what its drains produced, as the call layer sees it.
+struct Leg {
+    session: MediaSession,
+    /// Events drained so far and not yet taken by `events()`.
+    events: Vec<MediaEvent>,
+    /// The last `Timeout` drained; a new session's first packet is due at `START`.
+    timeout: Time,
 }
 
-fn events(session: &mut MediaSession) -> Vec<MediaEvent> {
-    std::iter::from_fn(|| session.poll_event()).collect()
+impl Leg {
+    fn new(session: MediaSession) -> Leg {
+        Leg {
+            session,
+            events: Vec::new(),
+            timeout: START,
+        }
+    }
+
+    /// Drains the session after an input; returns the packets, keeps the events.
+    fn drain(&mut self) -> Vec<Sent> {
+        let mut sent = Vec::new();
+        for output in drain_outputs(&mut self.session) {
+            match output {
+                Output::Packet(packet) => sent.push(packet),
+                Output::Event(event) => self.events.push(event),
+                Output::Timeout(at) => self.timeout = at,
+            }
+        }
+        sent
+    }
+
+    /// Wakes the session at `now` and returns what it sends.
+    fn wake(&mut self, now: Time) -> Vec<Sent> {
+        self.session.handle_timeout(now);
+        self.drain()
+    }
+
+    /// Hands the session one received datagram and drains it.
+    fn receive(&mut self, now: Time, from: SocketAddr, packet: &[u8]) {
+        self.session.handle_rtp(now, from, packet);
+        self.drain();
+    }
+
+    /// Runs the session on time for `slots` slots, waking exactly at each `Timeout`.
+    fn run_slots(&mut self, slots: usize) -> Vec<Sent> {
+        let mut sent = Vec::new();
+        for _ in 0..slots {
+            let batch = self.wake(self.timeout);
+            assert_eq!(batch.len(), 1, "one packet per on-time wake");
+            sent.extend(batch);
+        }
+        sent
+    }
+
+    /// The events drained since the last call.
+    fn events(&mut self) -> Vec<MediaEvent> {
+        std::mem::take(&mut self.events)
+    }
+}
+
+fn leg(codec: Codec) -> Leg {
+    Leg::new(session(codec))
 }
 
 fn assert_contiguous(sent: &[Sent], first_seq: u16, first_ts: u32) {
@@ -107,13 +175,13 @@ fn assert_contiguous(sent: &[Sent], first_seq: u16, first_ts: u32) {
 #[test]
 fn one_second_prompt_is_fifty_frames_then_silence() {
     for codec in Codec::ALL {
-        let mut session = session(codec);
+        let mut leg = leg(codec);
         let silence = vec![codec.silence_byte(); 160];
-        let mut sent = run_slots(&mut session, 3);
+        let mut sent = leg.run_slots(3);
         let welcome = prompt("welcome", 8000);
-        session.play(Arc::clone(&welcome));
-        assert!(session.is_playing());
-        sent.extend(run_slots(&mut session, 55));
+        leg.session.play(Arc::clone(&welcome));
+        assert!(leg.session.is_playing());
+        sent.extend(leg.run_slots(55));
 
         assert_contiguous(&sent, FIRST_SEQ, FIRST_TS);
         assert!(sent.iter().all(|p| p.payload_type == codec.payload_type()));
@@ -124,10 +192,10 @@ fn one_second_prompt_is_fifty_frames_then_silence() {
         let audio: Vec<u8> = sent[3..53].iter().flat_map(|p| p.payload.clone()).collect();
         assert_eq!(&audio[..], welcome.encoded(codec));
         assert!(sent[53..].iter().all(|p| p.payload == silence));
-        assert!(!session.is_playing());
+        assert!(!leg.session.is_playing());
 
         assert_eq!(
-            events(&mut session),
+            leg.events(),
             vec![
                 MediaEvent::PromptStarted {
                     id: "welcome".into()
@@ -138,27 +206,28 @@ fn one_second_prompt_is_fifty_frames_then_silence() {
                 MediaEvent::PlaybackIdle,
             ]
         );
-        assert_eq!(session.stats().packets_sent, 58);
-        assert_eq!(session.stats().prompt_frames_sent, 50);
+        assert_eq!(leg.session.stats().packets_sent, 58);
+        assert_eq!(leg.session.stats().prompt_packets_sent, 50);
     }
 }
 
 #[test]
 fn events_are_emitted_when_the_frames_are_sent() {
-    let mut session = session(Codec::Pcmu);
-    session.play(prompt("short", 320));
+    let mut leg = leg(Codec::Pcmu);
+    leg.session.play(prompt("short", 320));
+    leg.session.handle_timeout(Time::from_millis(999));
     assert!(
-        events(&mut session).is_empty(),
+        leg.drain().is_empty() && leg.events().is_empty(),
         "nothing before the first packet"
     );
-    run_slots(&mut session, 1);
+    leg.run_slots(1);
     assert_eq!(
-        events(&mut session),
+        leg.events(),
         vec![MediaEvent::PromptStarted { id: "short".into() }]
     );
-    run_slots(&mut session, 1);
+    leg.run_slots(1);
     assert_eq!(
-        events(&mut session),
+        leg.events(),
         vec![
             MediaEvent::PromptFinished { id: "short".into() },
             MediaEvent::PlaybackIdle
@@ -168,14 +237,14 @@ fn events_are_emitted_when_the_frames_are_sent() {
 
 #[test]
 fn prompt_at_stream_start_and_back_to_back_prompts_are_marked_once() {
-    let mut session = session(Codec::Pcma);
-    session.play(prompt("a", 200));
-    session.play(prompt("b", 160));
-    let sent = run_slots(&mut session, 5);
+    let mut leg = leg(Codec::Pcma);
+    leg.session.play(prompt("a", 200));
+    leg.session.play(prompt("b", 160));
+    let sent = leg.run_slots(5);
     let markers: Vec<bool> = sent.iter().map(|p| p.marker).collect();
     assert_eq!(markers, vec![true, false, false, false, false]);
     assert_eq!(
-        events(&mut session),
+        leg.events(),
         vec![
             MediaEvent::PromptStarted { id: "a".into() },
             MediaEvent::PromptFinished { id: "a".into() },
@@ -187,53 +256,47 @@ fn prompt_at_stream_start_and_back_to_back_prompts_are_marked_once() {
 }
 
 #[test]
-fn poll_timeout_moves_by_twenty_ms_on_a_fixed_grid() {
-    let mut session = session(Codec::Pcmu);
-    assert_eq!(session.poll_timeout(), Some(START));
-    // Nothing is due before the first slot.
-    assert!(wake(&mut session, Time::from_millis(999)).is_empty());
-    assert_eq!(wake(&mut session, START).len(), 1);
-    assert_eq!(
-        session.poll_timeout(),
-        Some(START + Duration::from_millis(20))
-    );
+fn timeout_moves_by_twenty_ms_on_a_fixed_grid() {
+    let mut leg = leg(Codec::Pcmu);
+    // Nothing is due before the first slot, which is due at creation.
+    assert!(leg.wake(Time::from_millis(999)).is_empty());
+    assert_eq!(leg.timeout, START);
+    assert_eq!(leg.wake(START).len(), 1);
+    assert_eq!(leg.timeout, START + Duration::from_millis(20));
     // Waking 7 ms late sends the slot but does not shift the grid.
-    assert_eq!(wake(&mut session, Time::from_millis(1_027)).len(), 1);
-    assert_eq!(session.poll_timeout(), Some(Time::from_millis(1_040)));
+    assert_eq!(leg.wake(Time::from_millis(1_027)).len(), 1);
+    assert_eq!(leg.timeout, Time::from_millis(1_040));
     // Waking early sends nothing.
-    assert!(wake(&mut session, Time::from_millis(1_039)).is_empty());
-    assert_eq!(session.poll_timeout(), Some(Time::from_millis(1_040)));
+    assert!(leg.wake(Time::from_millis(1_039)).is_empty());
+    assert_eq!(leg.timeout, Time::from_millis(1_040));
 }
 
 #[test]
 fn late_wake_sends_every_due_packet() {
-    let mut session = session(Codec::Pcmu);
-    session.play(prompt("p", 8000));
-    let sent = wake(&mut session, START + Duration::from_millis(110));
+    let mut leg = leg(Codec::Pcmu);
+    leg.session.play(prompt("p", 8000));
+    let sent = leg.wake(START + Duration::from_millis(110));
     assert_eq!(sent.len(), 6, "slots at 0, 20, ..., 100 ms");
     assert_contiguous(&sent, FIRST_SEQ, FIRST_TS);
-    assert_eq!(
-        session.poll_timeout(),
-        Some(START + Duration::from_millis(120))
-    );
+    assert_eq!(leg.timeout, START + Duration::from_millis(120));
     // Exactly 200 ms late is still within the limit: a burst of 11.
-    let sent = wake(&mut session, START + Duration::from_millis(320));
+    let sent = leg.wake(START + Duration::from_millis(320));
     assert_eq!(sent.len(), 11);
-    assert_eq!(session.stats().packets_skipped, 0);
+    assert_eq!(leg.session.stats().slots_skipped, 0);
 }
 
 #[test]
 fn very_late_wake_skips_ahead_instead_of_bursting() {
-    let mut session = session(Codec::Pcmu);
+    let mut leg = leg(Codec::Pcmu);
     let long = prompt("long", 16_000);
-    session.play(Arc::clone(&long));
-    let first = wake(&mut session, START);
+    leg.session.play(Arc::clone(&long));
+    let first = leg.wake(START);
     assert_eq!(first.len(), 1);
 
     // Next slot was due at +20 ms; waking at +1010 ms is 990 ms late.
-    let sent = wake(&mut session, START + Duration::from_millis(1_010));
+    let sent = leg.wake(START + Duration::from_millis(1_010));
     assert_eq!(sent.len(), 1, "only the current slot is sent");
-    assert_eq!(session.stats().packets_skipped, 49);
+    assert_eq!(leg.session.stats().slots_skipped, 49);
     let packet = &sent[0];
     assert_eq!(
         packet.sequence,
@@ -248,61 +311,175 @@ fn very_late_wake_skips_ahead_instead_of_bursting() {
     assert!(packet.marker, "marker after the gap");
     // Prompt audio resumes where it was.
     assert_eq!(&packet.payload[..], &long.encoded(Codec::Pcmu)[160..320]);
-    assert_eq!(
-        session.poll_timeout(),
-        Some(START + Duration::from_millis(1_020))
-    );
+    assert_eq!(leg.timeout, START + Duration::from_millis(1_020));
     // And on-time operation continues without markers.
-    let next = run_slots(&mut session, 2);
+    let next = leg.run_slots(2);
     assert!(next.iter().all(|p| !p.marker));
     assert_eq!(next[0].timestamp, FIRST_TS.wrapping_add(51 * 160));
 }
 
 #[test]
 fn skipping_without_transmit_also_happens_in_handle_timeout() {
-    let mut session = session(Codec::Pcmu);
-    session.handle_timeout(START + Duration::from_millis(5_000));
-    assert_eq!(session.stats().packets_skipped, 250);
-    assert_eq!(
-        session.poll_timeout(),
-        Some(START + Duration::from_millis(5_000))
-    );
+    let mut leg = leg(Codec::Pcmu);
+    leg.session
+        .handle_timeout(START + Duration::from_millis(5_000));
+    assert_eq!(leg.session.stats().slots_skipped, 250);
+    // The slot due at +5000 ms is the next one written.
+    let sent = leg.drain();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].timestamp, FIRST_TS.wrapping_add(250 * 160));
+    assert_eq!(leg.timeout, START + Duration::from_millis(5_020));
+}
+
+#[test]
+fn very_late_input_other_than_timeout_skips_too() {
+    let mut leg = leg(Codec::Pcmu);
+    leg.receive(START + Duration::from_millis(5_000), remote(), &[]);
+    assert_eq!(leg.session.stats().slots_skipped, 250);
+    assert_eq!(leg.session.stats().packets_sent, 1);
+    assert_eq!(leg.timeout, START + Duration::from_millis(5_020));
 }
 
 #[test]
 fn barge_in_switches_to_silence_at_once() {
-    let mut session = session(Codec::Pcmu);
-    session.play(prompt("menu", 8000));
-    session.play(prompt("more", 8000));
-    run_slots(&mut session, 5);
-    events(&mut session);
-    session.stop_playback();
-    assert!(!session.is_playing());
-    let sent = run_slots(&mut session, 2);
+    let mut leg = leg(Codec::Pcmu);
+    leg.session.play(prompt("menu", 8000));
+    leg.session.play(prompt("more", 8000));
+    leg.run_slots(5);
+    leg.events();
+    leg.session.stop_playback();
+    assert!(!leg.session.is_playing());
+    let sent = leg.run_slots(2);
     assert!(sent
         .iter()
         .all(|p| p.payload == vec![0xFF; 160] && !p.marker));
-    assert!(events(&mut session).is_empty());
+    assert!(leg.events().is_empty());
     // The next prompt starts after silence, so it is marked.
-    session.play(prompt("next", 160));
-    let sent = run_slots(&mut session, 1);
+    leg.session.play(prompt("next", 160));
+    let sent = leg.run_slots(1);
     assert!(sent[0].marker);
 }
 
 #[test]
 fn too_small_buffer_drops_the_slot() {
-    let mut session = session(Codec::Pcmu);
+    let mut leg = leg(Codec::Pcmu);
     let mut small = [0u8; PACKET_LEN - 1];
-    assert_eq!(session.poll_transmit(START, &mut small), None);
-    assert_eq!(session.stats().send_buffer_too_small, 1);
     assert_eq!(
-        session.poll_timeout(),
-        Some(START + Duration::from_millis(20))
+        leg.session.poll_output(&mut small),
+        MediaOutput::Timeout(START + Duration::from_millis(20))
     );
-    let sent = run_slots(&mut session, 1);
+    assert_eq!(leg.session.stats().send_buffer_too_small, 1);
+    leg.timeout = START + Duration::from_millis(20);
+    let sent = leg.run_slots(1);
     assert_eq!(sent[0].sequence, FIRST_SEQ);
     assert_eq!(sent[0].timestamp, FIRST_TS.wrapping_add(160));
     assert!(sent[0].marker);
+}
+
+#[test]
+fn drain_gives_events_first_then_one_packet_per_due_slot_then_the_grid() {
+    let mut session = session(Codec::Pcmu);
+    let mut remote_party = RemoteParty::new();
+    // A key press arrives before the first slot was sent: the digit comes out first.
+    let press = remote_party.key_press(1).swap_remove(0);
+    session.handle_rtp(START, remote(), &press);
+    let outputs = drain_outputs(&mut session);
+    assert!(matches!(
+        outputs[..],
+        [
+            Output::Event(MediaEvent::Dtmf { digit: '1' }),
+            Output::Packet(_),
+            Output::Timeout(_)
+        ]
+    ));
+    assert_eq!(
+        outputs[2],
+        Output::Timeout(START + Duration::from_millis(20))
+    );
+
+    // On time: exactly one packet per slot, and Timeout is the next 20 ms slot.
+    for slot in 1..=10u64 {
+        let now = START + Duration::from_millis(20 * slot);
+        session.handle_timeout(now);
+        let outputs = drain_outputs(&mut session);
+        assert!(
+            matches!(outputs[..], [Output::Packet(_), Output::Timeout(_)]),
+            "slot {slot}: {outputs:?}"
+        );
+        assert_eq!(outputs[1], Output::Timeout(now + Duration::from_millis(20)));
+    }
+    // A wake 5 ms past a slot changes neither the count nor the grid.
+    session.handle_timeout(START + Duration::from_millis(225));
+    let outputs = drain_outputs(&mut session);
+    assert_eq!(outputs.len(), 2);
+    assert_eq!(
+        outputs[1],
+        Output::Timeout(START + Duration::from_millis(240))
+    );
+    // Draining again without a new input gives only the Timeout.
+    assert_eq!(
+        drain_outputs(&mut session),
+        vec![Output::Timeout(START + Duration::from_millis(240))]
+    );
+}
+
+#[test]
+fn playback_idle_comes_before_the_next_packet_so_prompts_chain_without_a_gap() {
+    let mut session = session(Codec::Pcmu);
+    let first = prompt("first", 160);
+    let second = prompt("second", 320);
+    session.play(Arc::clone(&first));
+    let mut next = Some(Arc::clone(&second));
+    // Three slots due at once (0, 20 and 40 ms).
+    session.handle_timeout(START + Duration::from_millis(40));
+    let mut buf = [0u8; PACKET_LEN];
+    let mut packets = Vec::new();
+    let mut seen = Vec::new();
+    loop {
+        match session.poll_output(&mut buf) {
+            MediaOutput::Transmit(len) => {
+                let packet = parse_rtp(&buf[..len]).unwrap();
+                packets.push((packet.marker, packet.payload.to_vec()));
+                seen.push("packet".to_owned());
+            }
+            MediaOutput::Event(event) => {
+                if event == MediaEvent::PlaybackIdle {
+                    // The caller reacts at once: the very next packet is the next prompt.
+                    if let Some(prompt) = next.take() {
+                        session.play(prompt);
+                    }
+                }
+                seen.push(format!("{event:?}"));
+            }
+            MediaOutput::Timeout(at) => {
+                assert_eq!(at, START + Duration::from_millis(60));
+                break;
+            }
+        }
+    }
+    assert_eq!(
+        seen,
+        vec![
+            "packet",
+            "PromptStarted { id: \"first\" }",
+            "PromptFinished { id: \"first\" }",
+            "PlaybackIdle",
+            "packet",
+            "PromptStarted { id: \"second\" }",
+            "packet",
+            "PromptFinished { id: \"second\" }",
+            "PlaybackIdle",
+        ]
+    );
+    assert_eq!(packets[0].1, first.encoded(Codec::Pcmu));
+    assert_eq!(packets[1].1, second.encoded(Codec::Pcmu)[..160]);
+    assert_eq!(packets[2].1, second.encoded(Codec::Pcmu)[160..]);
+    let markers: Vec<bool> = packets.iter().map(|(marker, _)| *marker).collect();
+    assert_eq!(
+        markers,
+        vec![true, false, false],
+        "no gap, so no new talkspurt"
+    );
 }
 
 /// Builds incoming RTP as a remote party would.
@@ -344,15 +521,15 @@ impl RemoteParty {
 
 #[test]
 fn dtmf_packets_become_one_digit_event_each() {
-    let mut session = session(Codec::Pcmu);
+    let mut leg = leg(Codec::Pcmu);
     let mut remote_party = RemoteParty::new();
     let now = START;
     for event in [1u8, 1, 10, 11] {
         for packet in remote_party.key_press(event) {
-            session.handle_rtp(now, remote(), &packet);
+            leg.receive(now, remote(), &packet);
         }
     }
-    let digits: Vec<MediaEvent> = events(&mut session);
+    let digits: Vec<MediaEvent> = leg.events();
     assert_eq!(
         digits,
         ['1', '1', '*', '#']
@@ -360,88 +537,92 @@ fn dtmf_packets_become_one_digit_event_each() {
             .map(|digit| MediaEvent::Dtmf { digit })
             .collect::<Vec<_>>()
     );
-    let stats = session.stats();
-    assert_eq!(stats.dtmf_packets, 24);
+    let stats = leg.session.stats();
+    assert_eq!(stats.dtmf_packets_received, 24);
     assert_eq!(stats.dtmf_digits, 4);
     assert_eq!(stats.packets_received, 24);
     assert_eq!(
-        session.dtmf_detector().current_event().map(|e| e.packets),
+        leg.session
+            .dtmf_detector()
+            .current_event()
+            .map(|e| e.packets),
         Some(6)
     );
 }
 
 #[test]
 fn received_packets_are_classified_and_counted() {
-    let mut session = session(Codec::Pcmu);
+    let mut leg = leg(Codec::Pcmu);
     let mut remote_party = RemoteParty::new();
     let audio = remote_party.packet(0, true, &[0xFF; 160], 160);
-    session.handle_rtp(START, remote(), &audio);
+    leg.receive(START, remote(), &audio);
     let elsewhere = SocketAddr::from(([198, 51, 100, 7], 5_000));
-    session.handle_rtp(START, elsewhere, &audio);
+    leg.receive(START, elsewhere, &audio);
     let comfort_noise = remote_party.packet(13, false, &[40], 160);
-    session.handle_rtp(START, remote(), &comfort_noise);
-    session.handle_rtp(START, remote(), &[0x80, 0, 1]);
-    session.handle_rtp(START, remote(), &[0x40; 20]);
-    session.handle_rtp(START, remote(), &[]);
+    leg.receive(START, remote(), &comfort_noise);
+    leg.receive(START, remote(), &[0x80, 0, 1]);
+    leg.receive(START, remote(), &[0x40; 20]);
+    leg.receive(START, remote(), &[]);
     let short_dtmf = remote_party.packet(DTMF_PT, true, &[5, 0], 0);
-    session.handle_rtp(START, remote(), &short_dtmf);
+    leg.receive(START, remote(), &short_dtmf);
 
-    let stats = session.stats();
+    let stats = leg.session.stats();
     assert_eq!(stats.packets_received, 7);
     assert_eq!(stats.audio_packets_received, 2);
     assert_eq!(stats.from_unexpected_source, 1);
     assert_eq!(stats.unknown_payload_type, 1);
     assert_eq!(stats.malformed, 3);
-    assert_eq!(stats.dtmf_packets, 1);
+    assert_eq!(stats.dtmf_packets_received, 1);
     assert_eq!(stats.dtmf_digits, 0);
-    assert!(events(&mut session).is_empty());
-    assert_eq!(session.remote(), remote());
+    assert!(leg.events().is_empty());
+    assert_eq!(leg.session.remote(), remote());
 }
 
 #[test]
 fn dtmf_from_another_source_is_still_detected() {
-    let mut session = session(Codec::Pcmu);
+    let mut leg = leg(Codec::Pcmu);
     let mut remote_party = RemoteParty::new();
     let elsewhere = SocketAddr::from(([198, 51, 100, 7], 5_000));
     for packet in remote_party.key_press(3) {
-        session.handle_rtp(START, elsewhere, &packet);
+        leg.receive(START, elsewhere, &packet);
     }
-    assert_eq!(events(&mut session), vec![MediaEvent::Dtmf { digit: '3' }]);
-    assert_eq!(session.stats().from_unexpected_source, 6);
+    assert_eq!(leg.events(), vec![MediaEvent::Dtmf { digit: '3' }]);
+    assert_eq!(leg.session.stats().from_unexpected_source, 6);
 }
 
 #[test]
 fn session_without_telephone_event_ignores_dtmf_payload_type() {
-    let mut session = MediaSession::new(
+    let mut leg = Leg::new(MediaSession::new(
         MediaConfig {
             dtmf_pt: None,
             ..config(Codec::Pcmu)
         },
         START,
-    );
+    ));
     for packet in RemoteParty::new().key_press(3) {
-        session.handle_rtp(START, remote(), &packet);
+        leg.receive(START, remote(), &packet);
     }
-    assert!(events(&mut session).is_empty());
-    assert_eq!(session.stats().unknown_payload_type, 6);
+    assert!(leg.events().is_empty());
+    assert_eq!(leg.session.stats().unknown_payload_type, 6);
 }
 
 #[test]
-fn unpolled_events_are_bounded() {
-    let mut session = session(Codec::Pcmu);
+fn undrained_events_are_bounded() {
+    let mut leg = leg(Codec::Pcmu);
     let mut remote_party = RemoteParty::new();
     for _ in 0..300 {
         let first = remote_party.key_press(5).swap_remove(0);
-        session.handle_rtp(START, remote(), &first);
+        leg.session.handle_rtp(START, remote(), &first);
     }
-    assert_eq!(session.stats().dtmf_digits, 300);
-    assert_eq!(session.stats().events_dropped, 300 - 256);
-    assert_eq!(events(&mut session).len(), 256);
+    assert_eq!(leg.session.stats().dtmf_digits, 300);
+    assert_eq!(leg.session.stats().events_dropped, 300 - 256);
+    leg.drain();
+    assert_eq!(leg.events().len(), 256);
 }
 
 #[test]
 fn garbage_input_never_panics() {
-    let mut session = session(Codec::Pcma);
+    let mut leg = leg(Codec::Pcma);
     let mut state = 0x9E37_79B9u32;
     let mut buf = [0u8; 64];
     for _ in 0..5_000 {
@@ -454,7 +635,7 @@ fn garbage_input_never_panics() {
         }
         buf[0] = 0x80;
         buf[1] = if state & 1 == 0 { DTMF_PT } else { state as u8 };
-        session.handle_rtp(START, remote(), &buf[..len]);
+        leg.receive(START, remote(), &buf[..len]);
     }
-    assert_eq!(session.stats().packets_received, 5_000);
+    assert_eq!(leg.session.stats().packets_received, 5_000);
 }

@@ -3,12 +3,12 @@
 /// Packet and event counters of one call leg.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct MediaStats {
-    /// RTP packets written by `poll_transmit`.
+    /// RTP packets written by `MediaSession::poll_output`.
     pub packets_sent: u64,
     /// Of those, packets carrying prompt audio (the rest carried silence).
-    pub prompt_frames_sent: u64,
-    /// Send slots passed over because the shell woke too late.
-    pub packets_skipped: u64,
+    pub prompt_packets_sent: u64,
+    /// Send slots passed over, unsent, because the caller woke more than 200 ms late.
+    pub slots_skipped: u64,
     /// Send slots lost because the caller's buffer was too small.
     pub send_buffer_too_small: u64,
     /// Datagrams handed to `handle_rtp`, valid or not.
@@ -16,7 +16,7 @@ pub struct MediaStats {
     /// Received packets with the audio payload type.
     pub audio_packets_received: u64,
     /// Received packets with the telephone-event payload type.
-    pub dtmf_packets: u64,
+    pub dtmf_packets_received: u64,
     /// Datagrams that are not valid RTP.
     pub malformed: u64,
     /// Valid RTP with a payload type that is neither audio nor telephone-event
@@ -24,8 +24,9 @@ pub struct MediaStats {
     pub unknown_payload_type: u64,
     /// Datagrams from an address other than the configured remote (still processed).
     pub from_unexpected_source: u64,
-    /// DTMF digits detected.
+    /// DTMF digits detected, one per key press; each was raised as `MediaEvent::Dtmf`.
     pub dtmf_digits: u64,
-    /// Events dropped because the event queue was full (the shell is not polling).
+    /// Events dropped because the event queue was full (the caller is not
+    /// draining `poll_output`).
     pub events_dropped: u64,
 }

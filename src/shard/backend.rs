@@ -22,6 +22,13 @@ use super::waker::Waker;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Token(pub u32);
 
+impl Token {
+    /// Position in the backend's socket table: dense, for the shell's own tables.
+    pub fn index(self) -> usize {
+        self.0 as usize
+    }
+}
+
 /// Receive buffer size for SIP sockets: any UDP datagram.
 pub const SIP_DATAGRAM: usize = 65_535;
 /// Receive buffer size for RTP sockets: a datagram over this is not RTP we take.

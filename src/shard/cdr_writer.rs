@@ -15,7 +15,7 @@ use serde::Serialize;
 
 use crate::call::CdrRecord;
 
-use crate::call::WallClock;
+use crate::time::WallClock;
 
 /// A CDR line: the record plus its wall-clock times.
 #[derive(Serialize)]

@@ -6,8 +6,8 @@ use std::time::{Instant, SystemTime};
 
 use chrono::{DateTime, Utc};
 
-use crate::call::WallClock;
 use crate::time::Time;
+use crate::time::WallClock;
 
 /// One process-wide origin shared by all shards, so their `Time`s agree.
 #[derive(Clone, Copy, Debug)]

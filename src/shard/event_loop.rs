@@ -2,20 +2,28 @@
 //! and the shard's [`Host`], and the clock into it.
 //!
 //! Each iteration: wait (for datagrams, a wake-up, or the host's next
-//! deadline), feed what arrived, run due timers, then drain the host's output —
-//! socket requests, CDRs, SIP and RTP datagrams — into the backend, which
-//! sends it all at the next wait.
+//! deadline), feed each completion to the host as an [`Input`] and drain the
+//! host after it, then feed the clock and drain again. Draining is
+//! [`call::drain`](crate::call::drain) with this shell as its [`HostIo`]: SIP
+//! and RTP datagrams go to the backend (which sends them at the next wait),
+//! RTP sockets are bound and closed as the host asks, CDRs written, HTTP
+//! requests handed to the worker pool.
+//!
+//! Sockets are found by dense index both ways: a backend [`Token`] names a
+//! role (the SIP socket or the host's [`RtpSocket`]), an [`RtpSocket`] names
+//! its backend token. Every delivered receive slot is released exactly once,
+//! after its bytes were fed; a completion whose token is no longer in the
+//! table (its socket was closed earlier in the same batch) is dropped.
 
-use std::collections::HashMap;
 use std::io;
-use std::net::{IpAddr, SocketAddr, UdpSocket};
+use std::net::{SocketAddr, UdpSocket};
 use std::sync::mpsc::Receiver;
 use std::sync::Arc;
 use std::time::Duration;
 
 use socket2::{Domain, Protocol, Socket, Type};
 
-use crate::call::{CallHandle, Host, HostEvent};
+use crate::call::{self, Host, HostEvent, HostIo, Input, RtpSocket, Transmit};
 use crate::time::Time;
 
 use super::backend::{Completion, IoBackend, Token, RTP_DATAGRAM, SIP_DATAGRAM};
@@ -23,7 +31,6 @@ use super::cdr_writer::CdrSink;
 use super::clock::Clock;
 use super::dispatch::owner_of;
 use super::http::HttpPool;
-use super::ports::PortPool;
 use super::{ShardMsg, ShardPeer};
 
 /// How many receives a SIP socket keeps in flight.
@@ -37,14 +44,61 @@ const TIMER_SLACK: Duration = Duration::from_millis(2);
 /// How long a shutdown waits for calls to finish hanging up.
 const DRAIN_LIMIT: Duration = Duration::from_secs(5);
 
+/// What a backend socket is for.
+#[derive(Clone, Copy, Debug)]
 enum Role {
     Sip,
-    Rtp(CallHandle),
+    Rtp(RtpSocket),
 }
 
-struct RtpSocket {
-    token: Token,
-    port: u16,
+/// The shard's sockets, indexed both ways.
+#[derive(Default)]
+struct SocketTable {
+    /// By backend token index: the token issued and what it is for.
+    roles: Vec<Option<(Token, Role)>>,
+    /// By host socket index: the host's name and the backend token.
+    rtp: Vec<Option<(RtpSocket, Token)>>,
+    sip: Option<Token>,
+}
+
+impl SocketTable {
+    fn role(&self, token: Token) -> Option<Role> {
+        match self.roles.get(token.index()) {
+            Some(Some((issued, role))) if *issued == token => Some(*role),
+            _ => None,
+        }
+    }
+
+    fn token_of(&self, socket: RtpSocket) -> Option<Token> {
+        match self.rtp.get(socket.index()) {
+            Some(Some((named, token))) if *named == socket => Some(*token),
+            _ => None,
+        }
+    }
+
+    fn insert(&mut self, token: Token, role: Role) {
+        put(&mut self.roles, token.index(), (token, role));
+        match role {
+            Role::Sip => self.sip = Some(token),
+            Role::Rtp(socket) => put(&mut self.rtp, socket.index(), (socket, token)),
+        }
+    }
+
+    fn remove_rtp(&mut self, socket: RtpSocket) -> Option<Token> {
+        let token = self.token_of(socket)?;
+        self.rtp[socket.index()] = None;
+        if let Some(slot) = self.roles.get_mut(token.index()) {
+            *slot = None;
+        }
+        Some(token)
+    }
+}
+
+fn put<T>(table: &mut Vec<Option<T>>, index: usize, value: T) {
+    if table.len() <= index {
+        table.resize_with(index + 1, || None);
+    }
+    table[index] = Some(value);
 }
 
 /// Everything one shard owns.
@@ -57,10 +111,18 @@ pub struct ShardLoop {
     pub peers: Arc<Vec<ShardPeer>>,
     pub cdr: CdrSink,
     pub http: HttpPool,
-    pub ports: PortPool,
     pub sip_listen: SocketAddr,
     /// SIP datagrams dropped because the owner shard's inbox was full.
     pub forward_drops: u64,
+}
+
+/// The loop's working state beside what it owns.
+struct Running {
+    sockets: SocketTable,
+    completions: Vec<Completion>,
+    buf: Vec<u8>,
+    deadline: Time,
+    shutdown_at: Option<Time>,
 }
 
 /// Binds a UDP socket that shares its address with the other shards'.
@@ -74,121 +136,168 @@ pub fn bind_reuseport(addr: SocketAddr) -> io::Result<UdpSocket> {
     Ok(socket.into())
 }
 
-fn bind_rtp(ip: IpAddr, port: u16) -> io::Result<UdpSocket> {
-    let socket = Socket::new(
-        Domain::for_address(SocketAddr::new(ip, port)),
-        Type::DGRAM,
-        Some(Protocol::UDP),
-    )?;
+fn bind_rtp(addr: SocketAddr) -> io::Result<UdpSocket> {
+    let socket = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
     socket.set_recv_buffer_size(256 << 10).ok();
-    socket.bind(&SocketAddr::new(ip, port).into())?;
+    socket.bind(&addr.into())?;
     Ok(socket.into())
 }
 
 impl ShardLoop {
     /// Runs until told to shut down and the calls have drained.
     pub fn run(mut self) -> io::Result<()> {
+        let mut running = self.start()?;
+        loop {
+            let now = self.clock.now();
+            if self.drained(&running, now) {
+                break;
+            }
+            let timeout = wait_for(running.deadline, now, running.shutdown_at.is_some());
+            self.backend.wait(timeout, &mut running.completions)?;
+            let now = self.clock.now();
+            self.feed_completions(now, &mut running);
+            self.host.handle_input(now, Input::Timeout);
+            self.drain(now, &mut running);
+        }
+        self.stop(&mut running)
+    }
+
+    /// Registers the SIP socket and logs the start.
+    fn start(&mut self) -> io::Result<Running> {
         let sip_socket = bind_reuseport(self.sip_listen)?;
         let sip_token = self
             .backend
             .register(sip_socket, SIP_RECV_DEPTH, SIP_DATAGRAM)?;
-        let mut roles: HashMap<Token, Role> = HashMap::new();
-        roles.insert(sip_token, Role::Sip);
-        let mut rtp: HashMap<CallHandle, RtpSocket> = HashMap::new();
-        let mut completions = Vec::with_capacity(256);
-        let mut packet = vec![0u8; RTP_DATAGRAM];
-        let mut shutdown_at: Option<Time> = None;
+        let mut sockets = SocketTable::default();
+        sockets.insert(sip_token, Role::Sip);
         log::info!(
             "shard {}: io backend: {}, SIP on {}",
             self.index,
             self.backend.name(),
             self.sip_listen
         );
+        Ok(Running {
+            sockets,
+            completions: Vec::with_capacity(256),
+            buf: vec![0u8; SIP_DATAGRAM],
+            deadline: Time::NEVER,
+            shutdown_at: None,
+        })
+    }
 
-        loop {
-            let now = self.clock.now();
-            if let Some(started) = shutdown_at {
-                if self.host.active_calls() == 0 || now - started > DRAIN_LIMIT {
-                    break;
+    /// Whether a shutdown has finished: no calls left, or the drain limit passed.
+    fn drained(&self, running: &Running, now: Time) -> bool {
+        running
+            .shutdown_at
+            .is_some_and(|started| self.host.active_calls() == 0 || now - started > DRAIN_LIMIT)
+    }
+
+    /// Feeds every completion of one wait to the host, draining after each.
+    fn feed_completions(&mut self, now: Time, running: &mut Running) {
+        let mut completions = std::mem::take(&mut running.completions);
+        for completion in completions.drain(..) {
+            match completion {
+                Completion::Recv {
+                    token,
+                    from,
+                    slot,
+                    len,
+                } => {
+                    self.feed_datagram(now, running, token, from, slot, len);
+                    self.backend.release(slot);
                 }
+                Completion::Wake => self.read_inbox(now, running),
             }
-            let timeout = match self.host.poll_timeout() {
-                // A wait ends up to the slack after the first deadline, so one
-                // wake-up serves every call whose 20 ms grid (each has its own
-                // phase) comes due meanwhile; the cores still see the real clock.
-                Some(at) if at > now => Some(at - now + TIMER_SLACK),
-                Some(_) => Some(Duration::ZERO),
-                None if shutdown_at.is_some() => Some(Duration::from_millis(50)),
-                None => None,
-            };
-            self.backend.wait(timeout, &mut completions)?;
-            let now = self.clock.now();
-            for completion in completions.drain(..) {
-                match completion {
-                    Completion::Recv {
-                        token,
-                        from,
-                        slot,
-                        len,
-                    } => {
-                        let data = self.backend.recv_data(slot, len);
-                        match roles.get(&token) {
-                            Some(Role::Sip) => {
-                                let owner = crate::sip::call_id_of(data)
-                                    .map(|id| owner_of(id, self.peers.len()))
-                                    .unwrap_or(self.index);
-                                if owner == self.index {
-                                    self.host.handle_sip(now, from, data);
-                                } else if let Some(peer) = self.peers.get(owner) {
-                                    let sent = peer.try_send(ShardMsg::Sip {
-                                        from,
-                                        data: data.to_vec(),
-                                    });
-                                    if !sent {
-                                        self.forward_drops += 1;
-                                    }
-                                }
-                            }
-                            Some(Role::Rtp(call)) => self.host.handle_rtp(now, *call, from, data),
-                            None => {}
-                        }
-                        self.backend.release(slot);
-                    }
-                    Completion::Wake => {
-                        while let Ok(message) = self.inbox.try_recv() {
-                            match message {
-                                ShardMsg::Sip { from, data } => {
-                                    self.host.handle_sip(now, from, &data)
-                                }
-                                ShardMsg::Http { call, result } => {
-                                    self.host.http_done(now, call, result)
-                                }
-                                ShardMsg::Routes(router) => {
-                                    log::info!("shard {}: new routing table", self.index);
-                                    self.host.set_router(router)
-                                }
-                                ShardMsg::Shutdown => {
-                                    if shutdown_at.is_none() {
-                                        log::info!(
-                                            "shard {}: shutting down, {} call(s) to drain",
-                                            self.index,
-                                            self.host.active_calls()
-                                        );
-                                        shutdown_at = Some(now);
-                                        self.host.shutdown(now);
-                                    }
-                                }
-                            }
-                        }
-                    }
-                }
-                self.drain_host(now, sip_token, &mut roles, &mut rtp, &mut packet);
-            }
-            self.host.handle_timeout(now);
-            self.drain_host(now, sip_token, &mut roles, &mut rtp, &mut packet);
+            self.drain(now, running);
         }
-        // Let the last BYEs and responses leave.
-        self.backend.wait(Some(Duration::ZERO), &mut completions)?;
+        running.completions = completions;
+    }
+
+    /// One received datagram: SIP to its owner shard, RTP to its call.
+    fn feed_datagram(
+        &mut self,
+        now: Time,
+        running: &Running,
+        token: Token,
+        from: SocketAddr,
+        slot: usize,
+        len: usize,
+    ) {
+        let data = self.backend.recv_data(slot, len);
+        match running.sockets.role(token) {
+            Some(Role::Sip) => {
+                let owner = crate::sip::call_id_of(data)
+                    .map(|id| owner_of(id, self.peers.len()))
+                    .unwrap_or(self.index);
+                if owner == self.index {
+                    self.host.handle_input(now, Input::Sip { from, data });
+                } else if let Some(peer) = self.peers.get(owner) {
+                    let sent = peer.try_send(ShardMsg::Sip {
+                        from,
+                        data: data.to_vec(),
+                    });
+                    if !sent {
+                        self.forward_drops += 1;
+                    }
+                }
+            }
+            Some(Role::Rtp(socket)) => {
+                self.host
+                    .handle_input(now, Input::Rtp { socket, from, data });
+            }
+            // A late completion of a socket closed earlier in this batch.
+            None => {}
+        }
+    }
+
+    /// Messages from other threads.
+    fn read_inbox(&mut self, now: Time, running: &mut Running) {
+        while let Ok(message) = self.inbox.try_recv() {
+            match message {
+                ShardMsg::Sip { from, data } => self
+                    .host
+                    .handle_input(now, Input::Sip { from, data: &data }),
+                ShardMsg::Http { call, result } => {
+                    self.host.handle_input(now, Input::Http { call, result })
+                }
+                ShardMsg::Routes(router) => {
+                    log::info!("shard {}: new routing table", self.index);
+                    self.host.set_router(router)
+                }
+                ShardMsg::Shutdown => {
+                    if running.shutdown_at.is_none() {
+                        log::info!(
+                            "shard {}: shutting down, {} call(s) to drain",
+                            self.index,
+                            self.host.active_calls()
+                        );
+                        running.shutdown_at = Some(now);
+                        self.host.handle_input(now, Input::Shutdown);
+                    }
+                }
+            }
+            self.drain(now, running);
+        }
+    }
+
+    /// Moves everything the host wants done into the backend and the workers.
+    fn drain(&mut self, now: Time, running: &mut Running) {
+        let reply_to = self.peers.get(self.index).cloned();
+        let mut io = ShellIo {
+            index: self.index,
+            backend: self.backend.as_mut(),
+            sockets: &mut running.sockets,
+            cdr: &self.cdr,
+            http: &self.http,
+            reply_to,
+        };
+        running.deadline = call::drain(&mut self.host, now, &mut running.buf, &mut io);
+    }
+
+    /// Lets the last datagrams leave and logs the counters.
+    fn stop(&mut self, running: &mut Running) -> io::Result<()> {
+        self.backend
+            .wait(Some(Duration::ZERO), &mut running.completions)?;
         let sip = self.host.sip_stats();
         let stats = self.backend.stats();
         log::info!(
@@ -203,87 +312,78 @@ impl ShardLoop {
         );
         Ok(())
     }
+}
 
-    fn drain_host(
-        &mut self,
-        now: Time,
-        sip_token: Token,
-        roles: &mut HashMap<Token, Role>,
-        rtp: &mut HashMap<CallHandle, RtpSocket>,
-        packet: &mut [u8],
-    ) {
-        loop {
-            let mut worked = false;
-            while let Some(event) = self.host.poll_event() {
-                worked = true;
-                match event {
-                    HostEvent::OpenRtp { call, ip } => match self.open_rtp(ip) {
-                        Ok((token, port)) => {
-                            roles.insert(token, Role::Rtp(call));
-                            rtp.insert(call, RtpSocket { token, port });
-                            self.host.media_opened(now, call, SocketAddr::new(ip, port));
-                        }
-                        Err(err) => {
-                            log::warn!("shard {}: no RTP socket for a call: {err}", self.index);
-                            self.host.media_failed(now, call);
-                        }
-                    },
-                    HostEvent::CloseRtp { call } => {
-                        if let Some(socket) = rtp.remove(&call) {
-                            roles.remove(&socket.token);
-                            self.backend.close(socket.token);
-                            self.ports.put(socket.port);
-                        }
-                    }
-                    HostEvent::Cdr(record) => self.cdr.write(&record),
-                    HostEvent::Http {
-                        call,
-                        request,
-                        reply,
-                    } => {
-                        let reply_to = reply.then(|| self.peers.get(self.index).cloned()).flatten();
-                        self.http.submit(call, request, reply_to);
-                    }
-                }
-            }
-            while let Some(transmit) = self.host.poll_sip_transmit() {
-                worked = true;
-                self.backend
-                    .send(sip_token, transmit.dest, &transmit.payload);
-            }
-            while let Some((call, dest, len)) = self.host.poll_rtp_transmit(now, packet) {
-                worked = true;
-                if let Some(socket) = rtp.get(&call) {
-                    self.backend.send(socket.token, dest, &packet[..len]);
-                }
-            }
-            if !worked {
-                return;
-            }
+/// How long to wait for a deadline: up to the slack after it, so one wake-up
+/// serves every call whose 20 ms grid (each has its own phase) comes due
+/// meanwhile; the cores still see the real clock.
+fn wait_for(deadline: Time, now: Time, shutting_down: bool) -> Option<Duration> {
+    if deadline == Time::NEVER {
+        return shutting_down.then_some(Duration::from_millis(50));
+    }
+    if deadline > now {
+        Some(deadline - now + TIMER_SLACK)
+    } else {
+        Some(Duration::ZERO)
+    }
+}
+
+/// The shell as the host's drain loop sees it.
+struct ShellIo<'a> {
+    index: usize,
+    backend: &'a mut dyn IoBackend,
+    sockets: &'a mut SocketTable,
+    cdr: &'a CdrSink,
+    http: &'a HttpPool,
+    reply_to: Option<ShardPeer>,
+}
+
+impl HostIo for ShellIo<'_> {
+    fn transmit(&mut self, transmit: Transmit, data: &[u8]) {
+        let token = match transmit.socket {
+            call::Socket::Sip => self.sockets.sip,
+            call::Socket::Rtp(socket) => self.sockets.token_of(socket),
+        };
+        if let Some(token) = token {
+            self.backend.send(token, transmit.dest, data);
         }
     }
 
-    fn open_rtp(&mut self, ip: IpAddr) -> io::Result<(Token, u16)> {
-        let mut last_error =
-            io::Error::new(io::ErrorKind::AddrNotAvailable, "RTP port range exhausted");
-        for _ in 0..self.ports.free_count().min(16) {
-            let Some(port) = self.ports.take() else {
-                break;
-            };
-            match bind_rtp(ip, port) {
-                Ok(socket) => {
-                    let token = self
-                        .backend
-                        .register(socket, RTP_RECV_DEPTH, RTP_DATAGRAM)?;
-                    return Ok((token, port));
-                }
-                Err(err) => {
-                    // In use by someone else: try another, give this one back for later.
-                    self.ports.put(port);
-                    last_error = err;
+    fn event(&mut self, event: HostEvent) -> Option<Input<'static>> {
+        match event {
+            HostEvent::BindRtp { socket, addr } => {
+                let bound = bind_rtp(addr)
+                    .and_then(|udp| self.backend.register(udp, RTP_RECV_DEPTH, RTP_DATAGRAM));
+                match bound {
+                    Ok(token) => {
+                        self.sockets.insert(token, Role::Rtp(socket));
+                        None
+                    }
+                    Err(err) => {
+                        log::debug!("shard {}: cannot bind RTP on {addr}: {err}", self.index);
+                        Some(Input::BindFailed { socket })
+                    }
                 }
             }
+            HostEvent::CloseRtp { socket } => {
+                if let Some(token) = self.sockets.remove_rtp(socket) {
+                    self.backend.close(token);
+                }
+                None
+            }
+            HostEvent::Cdr(record) => {
+                self.cdr.write(&record);
+                None
+            }
+            HostEvent::Http {
+                call,
+                request,
+                reply,
+            } => {
+                let reply_to = reply.then(|| self.reply_to.clone()).flatten();
+                self.http.submit(call, request, reply_to);
+                None
+            }
         }
-        Err(last_error)
     }
 }

@@ -3,7 +3,7 @@
 //! calls. Everything a call does happens on the shard that took it.
 //!
 //! This module is deliberately thin: it moves datagrams between sockets and the
-//! sans-IO [`Host`](crate::call::Host), reads the clock, binds ports, writes
+//! sans-IO [`Host`](crate::call::Host), reads the clock, binds the ports the host picks, writes
 //! CDRs, and hands SIP datagrams to the shard that owns their Call-ID.
 
 mod backend;
@@ -13,7 +13,6 @@ mod dispatch;
 mod epoll;
 mod event_loop;
 mod http;
-mod ports;
 mod sockaddr;
 mod uring;
 mod waker;
@@ -37,7 +36,6 @@ use crate::call::{CallHandle, Host, HostConfig, HttpResult, Router};
 use crate::media::PromptCatalog;
 
 use event_loop::ShardLoop;
-use ports::PortPool;
 
 /// How many messages a shard's inbox holds before senders must wait (or, for
 /// shards, drop): bounded, so a flood on one core cannot exhaust memory.
@@ -135,6 +133,8 @@ impl Server {
             let done_tx = done_tx.clone();
             let host_config = HostConfig {
                 shard: index,
+                shards,
+                rtp_ports: plan.rtp_ports,
                 ..plan.host.clone()
             };
             let router = plan.router.clone();
@@ -143,7 +143,6 @@ impl Server {
             let http = plan.http.clone();
             let clock = plan.clock;
             let io = plan.io;
-            let (min, max) = plan.rtp_ports;
             let pin = plan.pin_threads;
             let thread = std::thread::Builder::new()
                 .name(format!("shard-{index}"))
@@ -165,7 +164,6 @@ impl Server {
                             peers,
                             cdr,
                             http,
-                            ports: PortPool::new(min, max, index, shards),
                             sip_listen,
                             forward_drops: 0,
                         }

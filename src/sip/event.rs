@@ -1,6 +1,6 @@
-//! What the endpoint reports to its user: call identifiers, events and datagrams to send.
+//! What the SIP layer hands its users: call identifiers, datagrams to send, and why
+//! a dialog ended.
 
-use crate::sip::sdp::Sdp;
 use std::fmt;
 use std::net::SocketAddr;
 
@@ -21,7 +21,7 @@ pub struct Transmit {
     pub payload: Vec<u8>,
 }
 
-/// Why a call ended.
+/// Why a dialog ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum TerminatedReason {
     /// Our 2xx was never acknowledged (Timer H); a BYE was sent.
@@ -36,36 +36,4 @@ pub enum TerminatedReason {
     Cancelled,
     /// The caller sent BYE.
     RemoteHangup,
-}
-
-/// Something the endpoint's user must know about. Every `IncomingCall` is followed by
-/// exactly one `Terminated` for the same call, after which the endpoint forgets it.
-#[derive(Clone, Debug, PartialEq)]
-pub enum Event {
-    /// A new INVITE; `100 Trying` has been sent.
-    IncomingCall {
-        call: CallId,
-        /// Source address of the INVITE.
-        source: SocketAddr,
-        /// User part of the Request-URI (the dialled number), user parameters removed.
-        request_user: String,
-        from_user: String,
-        from_display: Option<String>,
-        to_user: String,
-        /// The parsed offer; `None` if absent or unparseable.
-        sdp: Option<Sdp>,
-    },
-    /// The ACK for our 2xx arrived.
-    Confirmed { call: CallId },
-    /// CANCEL before the final response: the endpoint already sent 200 (CANCEL) and
-    /// 487 (INVITE). `Terminated { reason: Cancelled }` follows.
-    Cancelled { call: CallId },
-    /// BYE received in the dialog; the endpoint already answered 200.
-    /// `Terminated { reason: RemoteHangup }` follows.
-    RemoteHangup { call: CallId },
-    /// The call is over and forgotten.
-    Terminated {
-        call: CallId,
-        reason: TerminatedReason,
-    },
 }

@@ -3,12 +3,19 @@
 //!
 //! - [`message`]: parsing datagrams, serializing messages, [`call_id_of`] for dispatch.
 //! - [`sdp`]: reading offers, [`negotiate`] (PCMU/PCMA + telephone-event), [`build_answer`].
-//! - [`Endpoint`]: transactions (RFC 3261 §17, UDP timers) and dialogs behind a
-//!   `handle_datagram` / `handle_timeout` / `poll_*` interface.
+//! - [`Dispatcher`]: parses each datagram, answers what belongs to no dialog, and
+//!   routes the rest to the [`Dialog`] of its Call-ID ([`Routed`]).
+//! - [`Dialog`]: one call leg's dialog with its own transactions (RFC 3261 §17, UDP
+//!   timers) — the object the call layer owns and drives with `ring`, `answer`,
+//!   `reject` and `hangup`.
 //!
-//! Contract with the call layer: every [`Event::IncomingCall`] is followed by exactly one
-//! [`Event::Terminated`] for that call; `Cancelled` and `RemoteHangup` come just before
-//! it. Responses go to the source address of the request (RFC 3581 style); our BYE goes
+//! Both have the one shape of every core: inputs through `handle_*(now, …)`,
+//! everything out of one `poll_output`; **after every input, drain `poll_output`
+//! until it returns `Timeout`**.
+//!
+//! Contract with the call layer: every dialog reports exactly one
+//! [`DialogEvent::Terminated`]; `Cancelled` and `RemoteHangup` come just before it.
+//! Responses go to the source address of the request (RFC 3581 style); our BYE goes
 //! to the INVITE's source address.
 //!
 //! Known limits: a re-INVITE inside an established dialog is answered 488 (session
@@ -16,22 +23,28 @@
 //! methods 501, `Require`d extensions 420. The SDP answer has a single audio m-line.
 
 mod body;
+mod config;
 mod dialog;
-mod endpoint;
+mod dispatcher;
 mod error;
 mod event;
 mod header_value;
+mod incoming;
 pub mod message;
 mod method;
 mod name_addr;
+mod requirements;
 pub mod sdp;
 mod stats;
 mod timers;
 mod transaction;
 
-pub use endpoint::{Endpoint, EndpointConfig};
+pub use config::SipConfig;
+pub use dialog::{Dialog, DialogEvent, DialogOutput};
+pub use dispatcher::{DialogOwner, Dispatcher, DispatcherOutput, Routed};
 pub use error::SipError;
-pub use event::{CallId, Event, TerminatedReason, Transmit};
+pub use event::{CallId, TerminatedReason, Transmit};
+pub use incoming::{DialogMessage, IncomingInvite, IncomingRequest};
 pub use message::call_id_of;
 pub use method::Method;
 pub use name_addr::NameAddr;

@@ -1,6 +1,7 @@
-//! Counters the endpoint keeps; plain numbers for the shell to export.
+//! Counters the dispatcher and the dialogs keep; plain numbers for the shell to export.
 
-/// Monotonic counters since the endpoint was created.
+/// Monotonic counters since the dispatcher was created (a dialog's are folded in
+/// when the dispatcher drops it).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct SipStats {
     /// Datagrams handed to `handle_datagram`.
@@ -26,7 +27,7 @@ pub struct SipStats {
     pub unmatched_responses: u64,
     /// ACKs that matched no transaction or dialog.
     pub unmatched_acks: u64,
-    /// `IncomingCall` events emitted.
+    /// New INVITEs handed to the call layer (`Routed::NewInvite`).
     pub calls_offered: u64,
     /// Final responses to INVITE never acknowledged (Timer H).
     pub ack_timeouts: u64,
@@ -34,4 +35,25 @@ pub struct SipStats {
     pub bye_timeouts: u64,
     /// Responses and requests queued for sending, retransmissions included.
     pub transmits: u64,
+}
+
+impl SipStats {
+    /// Adds `other`'s counts to these.
+    pub fn add(&mut self, other: &SipStats) {
+        self.datagrams += other.datagrams;
+        self.keepalives += other.keepalives;
+        self.requests += other.requests;
+        self.responses += other.responses;
+        self.malformed_answered_400 += other.malformed_answered_400;
+        self.unsupported_uri_answered_416 += other.unsupported_uri_answered_416;
+        self.malformed_dropped += other.malformed_dropped;
+        self.retransmits_sent += other.retransmits_sent;
+        self.request_retransmits_absorbed += other.request_retransmits_absorbed;
+        self.unmatched_responses += other.unmatched_responses;
+        self.unmatched_acks += other.unmatched_acks;
+        self.calls_offered += other.calls_offered;
+        self.ack_timeouts += other.ack_timeouts;
+        self.bye_timeouts += other.bye_timeouts;
+        self.transmits += other.transmits;
+    }
 }

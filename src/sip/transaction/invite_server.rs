@@ -3,7 +3,6 @@
 //! object answers "what to resend and when" for an INVITE.
 
 use crate::sip::timers::{Backoff, T4, TRANSACTION_TIMEOUT};
-use crate::sip::CallId;
 use crate::time::Time;
 use std::net::SocketAddr;
 
@@ -53,18 +52,15 @@ pub(crate) enum InviteTimeout {
 pub(crate) struct InviteServerTx {
     /// Where responses go.
     pub dest: SocketAddr,
-    /// The call this INVITE created, if any.
-    pub call: Option<CallId>,
     last_response: Vec<u8>,
     state: State,
 }
 
 impl InviteServerTx {
     /// A transaction that has just sent `first_response` (normally 100 Trying).
-    pub(crate) fn new(dest: SocketAddr, call: Option<CallId>, first_response: Vec<u8>) -> Self {
+    pub(crate) fn new(dest: SocketAddr, first_response: Vec<u8>) -> Self {
         InviteServerTx {
             dest,
-            call,
             last_response: first_response,
             state: State::Proceeding,
         }
@@ -199,7 +195,7 @@ mod tests {
     use super::*;
 
     fn tx() -> InviteServerTx {
-        InviteServerTx::new("192.0.2.1:5060".parse().unwrap(), None, b"100".to_vec())
+        InviteServerTx::new("192.0.2.1:5060".parse().unwrap(), b"100".to_vec())
     }
 
     fn run_until(tx: &mut InviteServerTx, end: Time) -> Vec<(u64, InviteTimeout)> {

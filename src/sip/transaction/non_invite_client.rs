@@ -2,7 +2,6 @@
 //! retransmission, Timer F timeout, Timer K to absorb response retransmissions.
 
 use crate::sip::timers::{Backoff, T4, TRANSACTION_TIMEOUT};
-use crate::sip::CallId;
 use crate::time::Time;
 use std::net::SocketAddr;
 
@@ -40,8 +39,6 @@ pub(crate) enum ClientTimeout {
 pub(crate) struct NonInviteClientTx {
     pub dest: SocketAddr,
     pub request: Vec<u8>,
-    /// The call to report as terminated when this transaction ends, if any.
-    pub call: Option<CallId>,
     state: State,
     retransmit: Backoff,
     timeout_at: Time,
@@ -49,11 +46,10 @@ pub(crate) struct NonInviteClientTx {
 
 impl NonInviteClientTx {
     /// A transaction whose request was sent at `now`.
-    pub(crate) fn new(now: Time, dest: SocketAddr, request: Vec<u8>, call: Option<CallId>) -> Self {
+    pub(crate) fn new(now: Time, dest: SocketAddr, request: Vec<u8>) -> Self {
         NonInviteClientTx {
             dest,
             request,
-            call,
             state: State::Trying,
             retransmit: Backoff::start(now),
             timeout_at: now + TRANSACTION_TIMEOUT,
@@ -110,7 +106,6 @@ mod tests {
             Time::ZERO,
             "192.0.2.1:5060".parse().unwrap(),
             b"BYE".to_vec(),
-            None,
         )
     }
 

@@ -1,4 +1,5 @@
-//! A shard's slice of the RTP port range: even ports only (RTCP would take the
+//! A shard's slice of the RTP port range, owned by its host (choosing a port is
+//! data, not I/O; the shell binds what the host picks): even ports only (RTCP would take the
 //! odd one above), each shard a disjoint share, released ports reused last so a
 //! late packet of a finished call does not land in a new one.
 

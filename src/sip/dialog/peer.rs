@@ -1,5 +1,6 @@
-//! One inbound call and its dialog (RFC 3261 §12): tags, remote target, route set and
-//! local CSeq, plus building the responses to its INVITE and the BYE we send in it.
+//! The far end of an inbound dialog as its INVITE described it (RFC 3261 §12):
+//! tags, remote target, route set and local CSeq, plus building the responses to
+//! the INVITE and the BYE we send in the dialog.
 
 use crate::sip::message::{build_response, serialize, EchoHeaders, MessageHead, ResponseParts};
 use crate::sip::name_addr::{uri_has_lr, NameAddr};
@@ -8,22 +9,9 @@ use ezk_sip_types::uri::SipUri;
 use ezk_sip_types::{Headers, Name};
 use std::net::SocketAddr;
 
-/// Where a call stands.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum CallState {
-    /// INVITE received, no final response yet (possibly 180 sent).
-    Offered,
-    /// 2xx sent, waiting for the ACK.
-    Answered,
-    /// ACK received: the dialog is confirmed.
-    Confirmed,
-    /// We sent BYE and wait for its final response.
-    ByeSent,
-}
-
-/// An inbound call.
+/// The identifiers and routing of one dialog.
 #[derive(Clone, Debug)]
-pub(crate) struct Call {
+pub(crate) struct Peer {
     /// Source of the INVITE: responses and our BYE go there.
     pub source: SocketAddr,
     /// Headers to echo in responses to the INVITE (top Via already stamped).
@@ -41,20 +29,17 @@ pub(crate) struct Call {
     /// SIP URI (anything else could not be routed to anyway).
     pub route_set: Vec<String>,
     pub local_cseq: u32,
-    pub state: CallState,
-    /// `hangup` was called before the ACK arrived; BYE goes out once it does.
-    pub hangup_requested: bool,
 }
 
-impl Call {
-    /// A call for an INVITE whose headers are `head` (with `echo` already stamped).
+impl Peer {
+    /// The peer of an INVITE whose headers are `head` (with `echo` already stamped).
     pub(crate) fn new(
         source: SocketAddr,
         head: &MessageHead,
         echo: EchoHeaders,
         invite_key: TxKey,
         local_tag: String,
-    ) -> Call {
+    ) -> Peer {
         let remote_target = head
             .contact
             .iter()
@@ -62,7 +47,7 @@ impl Call {
             .map(|name_addr| name_addr.uri.clone())
             .find(|uri| is_sip_uri(uri))
             .unwrap_or_else(|| format!("sip:{source}"));
-        Call {
+        Peer {
             source,
             echo,
             invite_key,
@@ -78,8 +63,6 @@ impl Call {
                 .cloned()
                 .collect(),
             local_cseq: 0,
-            state: CallState::Offered,
-            hangup_requested: false,
         }
     }
 
@@ -216,8 +199,8 @@ CSeq: 5 INVITE\r\n{extra}Content-Length: 0\r\n\r\n"
         }
     }
 
-    fn call(head: &MessageHead) -> Call {
-        Call::new(
+    fn call(head: &MessageHead) -> Peer {
+        Peer::new(
             "192.0.2.1:5060".parse().unwrap(),
             head,
             head.echo.clone(),
@@ -226,7 +209,7 @@ CSeq: 5 INVITE\r\n{extra}Content-Length: 0\r\n\r\n"
         )
     }
 
-    fn bye_text(call: &mut Call) -> String {
+    fn bye_text(call: &mut Peer) -> String {
         String::from_utf8(call.build_bye("z9hG4bKb", "10.0.0.1:5060".parse().unwrap(), "cp"))
             .unwrap()
     }

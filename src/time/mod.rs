@@ -3,7 +3,12 @@
 //! `flow`, `sip`, `media` and `call` never read a clock. The shard converts the
 //! operating system's monotonic clock into a [`Time`] (microseconds since the
 //! shard started) and passes it to every `handle_*` call; tests build one from
-//! plain numbers and move it forward by hand.
+//! plain numbers and move it forward by hand. [`WallClock`] maps a [`Time`] to
+//! UTC for flows that look at the calendar.
+
+mod wall;
+
+pub use wall::WallClock;
 
 use std::ops::{Add, AddAssign, Sub};
 use std::time::Duration;
@@ -15,6 +20,9 @@ pub struct Time(u64);
 impl Time {
     /// The origin.
     pub const ZERO: Time = Time(0);
+
+    /// An instant that never comes: the deadline of something with no timer.
+    pub const NEVER: Time = Time(u64::MAX);
 
     /// An instant `micros` microseconds after the origin.
     pub const fn from_micros(micros: u64) -> Time {

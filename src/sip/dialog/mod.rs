@@ -1,0 +1,318 @@
+//! One SIP dialog (RFC 3261 §12) with its own transactions and timers: the
+//! object a call owns for each of its legs, as quinn-proto's `Connection` is
+//! owned apart from its `Endpoint`.
+//!
+//! The [`Dispatcher`](crate::sip::Dispatcher) parses datagrams and hands each
+//! message of this dialog's Call-ID to [`Dialog::handle_message`]; the call
+//! drives it with [`Dialog::ring`], [`Dialog::answer`], [`Dialog::reject`] and
+//! [`Dialog::hangup`] and the clock with [`Dialog::handle_timeout`].
+//! Everything the dialog wants done comes out of [`Dialog::poll_output`]:
+//! datagrams to send, [`DialogEvent`]s, and the instant of its next timer.
+//!
+//! **After every input, drain `poll_output` until it returns `Timeout`.**
+//!
+//! A dialog holds a handful of transactions (its INVITE, our BYE, the requests
+//! it answered), so finding one is a short linear walk inside the dialog;
+//! nothing here is shared with other dialogs. Every dialog reports exactly one
+//! [`DialogEvent::Terminated`]; `Cancelled` and `RemoteHangup` come just
+//! before it. After that it may still hold transactions (answering
+//! retransmissions until Timers J/L end): its owner then hands it back with
+//! [`Dispatcher::release`](crate::sip::Dispatcher::release).
+
+mod peer;
+mod requests;
+mod timeouts;
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use crate::sip::config::SipConfig;
+use crate::sip::error::SipError;
+use crate::sip::event::{CallId, TerminatedReason, Transmit};
+use crate::sip::incoming::{DialogMessage, IncomingRequest};
+use crate::sip::message::{build_response, ResponseParts};
+use crate::sip::stats::SipStats;
+use crate::sip::transaction::{InviteServerTx, NonInviteClientTx, NonInviteServerTx, TxKey};
+use crate::time::Time;
+
+pub(crate) use peer::Peer;
+
+/// Status sent when `hangup` is called before the call was answered.
+const HANGUP_BEFORE_ANSWER_STATUS: u16 = 480;
+
+/// Where a dialog stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum DialogState {
+    /// INVITE received, no final response yet (possibly 180 sent).
+    Offered,
+    /// 2xx sent, waiting for the ACK.
+    Answered,
+    /// ACK received: the dialog is confirmed.
+    Confirmed,
+    /// We sent BYE and wait for its final response.
+    ByeSent,
+    /// Over: `Terminated` was reported. Transactions may linger.
+    Terminated,
+}
+
+/// What the dialog's owner must know.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DialogEvent {
+    /// The ACK for our 2xx arrived.
+    Confirmed,
+    /// CANCEL before the final response: 200 (CANCEL) and 487 (INVITE) are
+    /// already sent. `Terminated(Cancelled)` follows.
+    Cancelled,
+    /// BYE received; 200 already sent. `Terminated(RemoteHangup)` follows.
+    RemoteHangup,
+    /// The dialog is over (reported once).
+    Terminated(TerminatedReason),
+}
+
+/// What the dialog wants done next.
+#[derive(Clone, Debug, PartialEq)]
+pub enum DialogOutput {
+    /// Send this datagram.
+    Transmit(Transmit),
+    /// Something happened.
+    Event(DialogEvent),
+    /// Nothing more until this instant ([`Time::NEVER`]: no timer): call
+    /// [`Dialog::handle_timeout`] then.
+    Timeout(Time),
+}
+
+#[derive(Debug)]
+enum Pending {
+    Transmit(Transmit),
+    Event(DialogEvent),
+}
+
+/// Our BYE in flight.
+#[derive(Debug)]
+struct OurBye {
+    branch: String,
+    tx: NonInviteClientTx,
+    /// Whether its end reports `Terminated` (not for the BYE after an ACK timeout,
+    /// which was reported already).
+    report: bool,
+}
+
+/// One inbound dialog and its transactions.
+#[derive(Debug)]
+pub struct Dialog {
+    config: Arc<SipConfig>,
+    call_id: CallId,
+    peer: Peer,
+    state: DialogState,
+    /// `hangup` was called before the ACK arrived; BYE goes out once it does (§15).
+    hangup_requested: bool,
+    /// The INVITE transaction that created the dialog, until it ends.
+    invite_tx: Option<InviteServerTx>,
+    /// INVITEs refused inside the dialog (re-INVITE, merged), until they end.
+    refused_invites: Vec<(TxKey, InviteServerTx)>,
+    /// Non-INVITE requests answered, kept for their retransmissions (Timer J).
+    server_txs: Vec<(TxKey, NonInviteServerTx)>,
+    bye: Option<OurBye>,
+    rng: fastrand::Rng,
+    pending: VecDeque<Pending>,
+    stats: SipStats,
+}
+
+impl Dialog {
+    /// A dialog for a new INVITE; sends 100 Trying.
+    pub(crate) fn new_uas(
+        config: Arc<SipConfig>,
+        call_id: CallId,
+        incoming: IncomingRequest,
+        local_tag: String,
+        rng_seed: u64,
+    ) -> Dialog {
+        let IncomingRequest {
+            source,
+            key,
+            echo,
+            request,
+        } = incoming;
+        let parts = ResponseParts {
+            server: &config.user_agent,
+            ..ResponseParts::default()
+        };
+        let trying = build_response(&echo, 100, &parts);
+        let peer = Peer::new(source, &request.head, echo, key, local_tag);
+        let mut dialog = Dialog {
+            config,
+            call_id,
+            peer,
+            state: DialogState::Offered,
+            hangup_requested: false,
+            invite_tx: Some(InviteServerTx::new(source, trying.clone())),
+            refused_invites: Vec::new(),
+            server_txs: Vec::new(),
+            bye: None,
+            rng: fastrand::Rng::with_seed(rng_seed),
+            pending: VecDeque::with_capacity(4),
+            stats: SipStats::default(),
+        };
+        dialog.transmit(source, trying);
+        dialog
+    }
+
+    /// The Call-ID.
+    pub fn call_id(&self) -> &CallId {
+        &self.call_id
+    }
+
+    /// Where the INVITE came from: responses and our requests go there.
+    pub fn remote(&self) -> SocketAddr {
+        self.peer.source
+    }
+
+    /// A message the dispatcher routed here.
+    pub fn handle_message(&mut self, now: Time, message: DialogMessage) {
+        match message {
+            DialogMessage::Request(incoming) => self.on_request(now, *incoming),
+            DialogMessage::Response(response) => self.on_response(now, &response),
+        }
+    }
+
+    /// The next thing to do. After every input, call until it returns `Timeout`.
+    pub fn poll_output(&mut self) -> DialogOutput {
+        match self.pending.pop_front() {
+            Some(Pending::Transmit(transmit)) => DialogOutput::Transmit(transmit),
+            Some(Pending::Event(event)) => DialogOutput::Event(event),
+            None => DialogOutput::Timeout(self.deadline()),
+        }
+    }
+
+    /// Whether the dialog is over and holds no transaction: it can be dropped.
+    pub fn is_finished(&self) -> bool {
+        self.state == DialogState::Terminated
+            && self.invite_tx.is_none()
+            && self.refused_invites.is_empty()
+            && self.server_txs.is_empty()
+            && self.bye.is_none()
+            && self.pending.is_empty()
+    }
+
+    /// Counters of this dialog's work (folded into the dispatcher's on release).
+    pub(crate) fn stats(&self) -> &SipStats {
+        &self.stats
+    }
+
+    /// Sends 180 Ringing (with our To tag, Contact and Record-Route).
+    pub fn ring(&mut self, _now: Time) -> Result<(), SipError> {
+        let response = self.offered_response(180, None)?;
+        let tx = self.invite_tx.as_mut().ok_or(SipError::WrongState)?;
+        tx.send_provisional(response.clone());
+        let dest = tx.dest;
+        self.transmit(dest, response);
+        Ok(())
+    }
+
+    /// Sends 200 OK with `sdp_answer` as body, our To tag and
+    /// `Contact: <sip:callplane@local_addr>`; retransmitted until the ACK arrives.
+    pub fn answer(&mut self, now: Time, sdp_answer: &str) -> Result<(), SipError> {
+        let response = self.offered_response(200, Some(sdp_answer))?;
+        let tx = self.invite_tx.as_mut().ok_or(SipError::WrongState)?;
+        tx.send_2xx(now, response.clone());
+        let dest = tx.dest;
+        self.state = DialogState::Answered;
+        self.transmit(dest, response);
+        Ok(())
+    }
+
+    /// Sends a final non-2xx response (300..=699) and ends the dialog
+    /// (`Terminated(Rejected)`); retransmitted until the caller's ACK.
+    pub fn reject(&mut self, now: Time, status: u16) -> Result<(), SipError> {
+        if !(300..=699).contains(&status) {
+            return Err(SipError::InvalidStatus(status));
+        }
+        let response = self.offered_response(status, None)?;
+        let tx = self.invite_tx.as_mut().ok_or(SipError::WrongState)?;
+        tx.send_non_2xx(now, response.clone());
+        let dest = tx.dest;
+        self.transmit(dest, response);
+        self.terminate(TerminatedReason::Rejected);
+        Ok(())
+    }
+
+    /// Hangs up. A confirmed dialog gets a BYE (`Terminated` when it completes
+    /// or times out); before the ACK the BYE waits for it (§15); a call not yet
+    /// answered is rejected with 480. Hanging up twice is a no-op.
+    pub fn hangup(&mut self, now: Time) -> Result<(), SipError> {
+        match self.state {
+            DialogState::Offered => self.reject(now, HANGUP_BEFORE_ANSWER_STATUS),
+            DialogState::Answered => {
+                self.hangup_requested = true;
+                Ok(())
+            }
+            DialogState::Confirmed => {
+                self.send_bye(now, true);
+                Ok(())
+            }
+            DialogState::ByeSent => Ok(()),
+            DialogState::Terminated => Err(SipError::UnknownCall),
+        }
+    }
+
+    /// A response to the INVITE while the call is still offered.
+    fn offered_response(&self, status: u16, sdp: Option<&str>) -> Result<Vec<u8>, SipError> {
+        match self.state {
+            DialogState::Offered => Ok(self.peer.invite_response(
+                status,
+                self.config.local_addr,
+                &self.config.user_agent,
+                sdp,
+            )),
+            DialogState::Terminated => Err(SipError::UnknownCall),
+            _ => Err(SipError::WrongState),
+        }
+    }
+
+    /// Sends a BYE in the dialog. With `report`, its end reports `Terminated`.
+    fn send_bye(&mut self, now: Time, report: bool) {
+        let branch = format!("z9hG4bK{:016x}", self.rng.u64(..));
+        let request = self
+            .peer
+            .build_bye(&branch, self.config.local_addr, &self.config.user_agent);
+        if self.state != DialogState::Terminated {
+            self.state = DialogState::ByeSent;
+        }
+        let dest = self.peer.source;
+        self.bye = Some(OurBye {
+            branch,
+            tx: NonInviteClientTx::new(now, dest, request.clone()),
+            report,
+        });
+        self.transmit(dest, request);
+    }
+
+    /// Reports the end once.
+    fn terminate(&mut self, reason: TerminatedReason) {
+        if self.state != DialogState::Terminated {
+            self.state = DialogState::Terminated;
+            self.pending
+                .push_back(Pending::Event(DialogEvent::Terminated(reason)));
+        }
+    }
+
+    fn event(&mut self, event: DialogEvent) {
+        self.pending.push_back(Pending::Event(event));
+    }
+
+    fn transmit(&mut self, dest: SocketAddr, payload: Vec<u8>) {
+        self.stats.transmits += 1;
+        self.pending
+            .push_back(Pending::Transmit(Transmit { dest, payload }));
+    }
+
+    fn retransmit(&mut self, dest: SocketAddr, payload: Vec<u8>) {
+        self.stats.retransmits_sent += 1;
+        self.transmit(dest, payload);
+    }
+
+    fn new_tag(&mut self) -> String {
+        format!("{:016x}", self.rng.u64(..))
+    }
+}

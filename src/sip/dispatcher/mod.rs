@@ -1,0 +1,428 @@
+//! The SIP dispatcher of one shard: parses each datagram, absorbs what needs no
+//! dialog, and routes every other message to the [`Dialog`] of its Call-ID —
+//! the way quinn-proto's `Endpoint` routes datagrams to `Connection`s.
+//!
+//! - A message whose Call-ID names a dialog its owner holds comes back as
+//!   [`Routed::Dialog`]: the owner feeds it to that dialog.
+//! - A new INVITE comes back as [`Routed::NewInvite`]: the owner either
+//!   [`accept`](Dispatcher::accept)s it (getting the dialog) or
+//!   [`reject`](Dispatcher::reject)s it.
+//! - Everything else is answered here, statelessly or in the dispatcher's own
+//!   transactions (OPTIONS, 481 for unknown dialogs, 420, 400/416 for
+//!   malformed requests, rejected INVITEs and their ACKs and retransmissions).
+//! - A dialog whose owner is done with it but which still holds transactions
+//!   is [`release`](Dispatcher::release)d back here and lingers, answering
+//!   retransmissions, until its last transaction ends.
+//!
+//! Inputs: [`Dispatcher::handle_datagram`] and [`Dispatcher::handle_timeout`];
+//! output: [`Dispatcher::poll_output`]. **After every input, drain
+//! `poll_output` until it returns `Timeout`.** Timers (its own transactions,
+//! lingering dialogs) sit in a [`DeadlineQueue`]: the next deadline is O(1), a
+//! wake-up costs O(due · log n).
+
+mod own;
+
+#[cfg(test)]
+mod tests;
+
+use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use crate::deadlines::{schedule, take_if_live, DeadlineQueue};
+use crate::sip::body::extract_sdp;
+use crate::sip::config::SipConfig;
+use crate::sip::dialog::{Dialog, DialogOutput};
+use crate::sip::error::SipError;
+use crate::sip::event::{CallId, Transmit};
+use crate::sip::incoming::{DialogMessage, IncomingInvite, IncomingRequest};
+use crate::sip::message::{
+    build_response, parse_message, salvage_request, stamp_received, Message, ParseError, Request,
+    ResponseParts,
+};
+use crate::sip::method::Method;
+use crate::sip::sdp::Sdp;
+use crate::sip::stats::SipStats;
+use crate::sip::transaction::TxKey;
+use crate::slab::{Slab, SlabKey};
+use crate::time::Time;
+
+use own::OwnTx;
+
+/// An opaque number a dialog's owner chooses to find the dialog again (the call
+/// layer uses its dense call handle).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct DialogOwner(pub u64);
+
+/// Where a datagram must go next.
+#[derive(Debug)]
+pub enum Routed {
+    /// A new INVITE: accept or reject it.
+    NewInvite(Box<IncomingInvite>),
+    /// A message for the dialog `owner` holds.
+    Dialog {
+        /// The owner number given to [`Dispatcher::accept`].
+        owner: DialogOwner,
+        /// Feed this to the dialog's [`Dialog::handle_message`].
+        message: DialogMessage,
+    },
+}
+
+/// What the dispatcher wants done next.
+#[derive(Clone, Debug, PartialEq)]
+pub enum DispatcherOutput {
+    /// Send this datagram.
+    Transmit(Transmit),
+    /// Nothing more until this instant ([`Time::NEVER`]: no timer).
+    Timeout(Time),
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Route {
+    Owned(DialogOwner),
+    Lingering(SlabKey),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum TimerRef {
+    Own(SlabKey),
+    Lingering(SlabKey),
+}
+
+struct Lingering {
+    dialog: Dialog,
+    scheduled: Option<Time>,
+}
+
+/// The SIP dispatcher of one shard. Deterministic: all randomness (tags) comes
+/// from the seeded generator, all time from the arguments.
+pub struct Dispatcher {
+    config: Arc<SipConfig>,
+    rng: fastrand::Rng,
+    routes: HashMap<String, Route>,
+    lingering: Slab<Lingering>,
+    own: Slab<OwnTx>,
+    own_by_key: HashMap<TxKey, SlabKey>,
+    timers: DeadlineQueue<TimerRef>,
+    transmits: VecDeque<Transmit>,
+    stats: SipStats,
+}
+
+impl Dispatcher {
+    /// A dispatcher with no dialogs; `rng_seed` seeds tags and branches.
+    pub fn new(config: SipConfig, rng_seed: u64) -> Dispatcher {
+        Dispatcher {
+            config: Arc::new(config),
+            rng: fastrand::Rng::with_seed(rng_seed),
+            routes: HashMap::new(),
+            lingering: Slab::new(),
+            own: Slab::new(),
+            own_by_key: HashMap::new(),
+            timers: DeadlineQueue::new(),
+            transmits: VecDeque::new(),
+            stats: SipStats::default(),
+        }
+    }
+
+    /// Feeds one received datagram; what it means for a dialog comes back.
+    pub fn handle_datagram(&mut self, now: Time, from: SocketAddr, data: &[u8]) -> Option<Routed> {
+        self.stats.datagrams += 1;
+        if is_keepalive(data) {
+            self.stats.keepalives += 1;
+            return None;
+        }
+        match parse_message(data) {
+            Ok(Message::Request(request)) => {
+                self.stats.requests += 1;
+                self.on_request(now, from, request)
+            }
+            Ok(Message::Response(response)) => {
+                self.stats.responses += 1;
+                match self.routes.get(response.call_id()).copied() {
+                    Some(Route::Owned(owner)) => Some(Routed::Dialog {
+                        owner,
+                        message: DialogMessage::Response(Box::new(response)),
+                    }),
+                    Some(Route::Lingering(key)) => {
+                        let message = DialogMessage::Response(Box::new(response));
+                        self.feed_lingering(now, key, message);
+                        None
+                    }
+                    None => {
+                        self.stats.unmatched_responses += 1;
+                        None
+                    }
+                }
+            }
+            Err(error) => {
+                self.on_malformed(from, data, &error);
+                None
+            }
+        }
+    }
+
+    /// Takes the call: a dialog for `invite`, routed to `owner` from now on;
+    /// 100 Trying is its first output.
+    pub fn accept(&mut self, invite: IncomingInvite, owner: DialogOwner) -> Dialog {
+        let IncomingInvite {
+            call_id, incoming, ..
+        } = invite;
+        let local_tag = self.new_tag();
+        let seed = self.rng.u64(..);
+        self.routes.insert(call_id.0.clone(), Route::Owned(owner));
+        Dialog::new_uas(self.config.clone(), call_id, incoming, local_tag, seed)
+    }
+
+    /// Refuses a new INVITE with a final non-2xx `status` (after 100 Trying), in
+    /// a transaction of the dispatcher's own that absorbs its ACK.
+    pub fn reject(
+        &mut self,
+        now: Time,
+        invite: IncomingInvite,
+        status: u16,
+    ) -> Result<(), SipError> {
+        if !(300..=699).contains(&status) {
+            return Err(SipError::InvalidStatus(status));
+        }
+        let incoming = invite.incoming;
+        let parts = ResponseParts {
+            server: &self.config.user_agent,
+            ..ResponseParts::default()
+        };
+        let trying = build_response(&incoming.echo, 100, &parts);
+        self.transmit(incoming.source, trying);
+        self.refuse_invite(now, &incoming, status, Vec::new());
+        Ok(())
+    }
+
+    /// The owner is done with `dialog`. A dialog that still holds transactions
+    /// lingers here, answering retransmissions, until they end.
+    pub fn release(&mut self, dialog: Dialog) {
+        let mut lingering = Lingering {
+            dialog,
+            scheduled: None,
+        };
+        let deadline = drain_dialog(&mut lingering.dialog, &mut self.transmits);
+        if lingering.dialog.is_finished() {
+            self.forget(&lingering.dialog);
+            return;
+        }
+        let call_id = lingering.dialog.call_id().0.clone();
+        let key = self.lingering.insert(lingering);
+        self.routes.insert(call_id, Route::Lingering(key));
+        if let Some(entry) = self.lingering.get_mut(key) {
+            schedule(
+                &mut self.timers,
+                &mut entry.scheduled,
+                deadline,
+                TimerRef::Lingering(key),
+            );
+        }
+    }
+
+    /// Runs every timer of the dispatcher due at `now`.
+    pub fn handle_timeout(&mut self, now: Time) {
+        while let Some((at, timer)) = self.timers.pop_due(now) {
+            match timer {
+                TimerRef::Own(key) => self.run_own_timer(now, at, key),
+                TimerRef::Lingering(key) => {
+                    let Some(entry) = self.lingering.get_mut(key) else {
+                        continue;
+                    };
+                    if !take_if_live(&mut entry.scheduled, at) {
+                        continue;
+                    }
+                    entry.dialog.handle_timeout(now);
+                    self.settle_lingering(key);
+                }
+            }
+        }
+    }
+
+    /// The next thing to do. After every input, call until it returns `Timeout`.
+    pub fn poll_output(&mut self) -> DispatcherOutput {
+        match self.transmits.pop_front() {
+            Some(transmit) => DispatcherOutput::Transmit(transmit),
+            None => DispatcherOutput::Timeout(self.timers.next().unwrap_or(Time::NEVER)),
+        }
+    }
+
+    /// Counters: the dispatcher's own, plus those of every dialog it has been
+    /// handed back (dialogs still with their owners are not counted yet). Walks
+    /// the lingering dialogs: for reports, not for the packet path.
+    pub fn stats(&self) -> SipStats {
+        let mut stats = self.stats.clone();
+        for key in self.lingering.keys() {
+            if let Some(entry) = self.lingering.get(key) {
+                stats.add(entry.dialog.stats());
+            }
+        }
+        stats
+    }
+
+    /// Dialogs released by their owners that still answer retransmissions.
+    pub fn lingering_dialogs(&self) -> usize {
+        self.lingering.len()
+    }
+
+    /// Transactions the dispatcher holds of its own (outside any dialog).
+    pub fn own_transactions(&self) -> usize {
+        self.own.len()
+    }
+
+    fn on_request(&mut self, now: Time, source: SocketAddr, request: Request) -> Option<Routed> {
+        let key = TxKey::for_request(&request.head, &request.method);
+        let mut echo = request.head.echo.clone();
+        if let Some(top) = echo.vias.first_mut() {
+            *top = stamp_received(top, source);
+        }
+        let incoming = IncomingRequest {
+            source,
+            key,
+            echo,
+            request,
+        };
+        match self.routes.get(incoming.request.call_id()).copied() {
+            Some(Route::Owned(owner)) => Some(Routed::Dialog {
+                owner,
+                message: DialogMessage::Request(Box::new(incoming)),
+            }),
+            Some(Route::Lingering(key)) => {
+                self.feed_lingering(now, key, DialogMessage::Request(Box::new(incoming)));
+                None
+            }
+            None => self.out_of_dialog(now, incoming),
+        }
+    }
+
+    /// A request whose Call-ID names no dialog.
+    fn out_of_dialog(&mut self, now: Time, incoming: IncomingRequest) -> Option<Routed> {
+        match incoming.request.method {
+            Method::Ack => {
+                self.on_stray_ack(now, &incoming);
+                None
+            }
+            Method::Invite => {
+                if self.absorb_retransmission(&incoming) {
+                    return None;
+                }
+                let unsupported =
+                    crate::sip::requirements::unsupported_extensions(&incoming.request);
+                if !unsupported.is_empty() {
+                    let extra = vec![(ezk_sip_types::Name::UNSUPPORTED, unsupported.join(", "))];
+                    self.refuse_invite(now, &incoming, 420, extra);
+                    return None;
+                }
+                if incoming.request.head.to.tag().is_some() {
+                    self.refuse_invite(now, &incoming, 481, Vec::new());
+                    return None;
+                }
+                let head = &incoming.request.head;
+                let sdp = extract_sdp(head.content_type.as_deref(), &head.body)
+                    .and_then(|body| Sdp::parse(body).ok());
+                self.stats.calls_offered += 1;
+                Some(Routed::NewInvite(Box::new(IncomingInvite {
+                    call_id: CallId(incoming.request.call_id().to_owned()),
+                    incoming,
+                    sdp,
+                })))
+            }
+            _ => {
+                self.on_stray_non_invite(now, &incoming);
+                None
+            }
+        }
+    }
+
+    fn feed_lingering(&mut self, now: Time, key: SlabKey, message: DialogMessage) {
+        if let Some(entry) = self.lingering.get_mut(key) {
+            entry.dialog.handle_message(now, message);
+            self.settle_lingering(key);
+        }
+    }
+
+    /// Drains a lingering dialog's output, then drops or reschedules it.
+    fn settle_lingering(&mut self, key: SlabKey) {
+        let Some(entry) = self.lingering.get_mut(key) else {
+            return;
+        };
+        let deadline = drain_dialog(&mut entry.dialog, &mut self.transmits);
+        if entry.dialog.is_finished() {
+            if let Some(entry) = self.lingering.remove(key) {
+                self.forget(&entry.dialog);
+            }
+            return;
+        }
+        schedule(
+            &mut self.timers,
+            &mut entry.scheduled,
+            deadline,
+            TimerRef::Lingering(key),
+        );
+    }
+
+    /// Drops the route of a finished dialog and keeps its counters.
+    fn forget(&mut self, dialog: &Dialog) {
+        self.stats.add(dialog.stats());
+        self.routes.remove(&dialog.call_id().0);
+    }
+
+    /// Answers a request that failed to parse with 400 (or 416 for a non-SIP
+    /// Request-URI) when its echo headers can be salvaged; never answers ACKs.
+    fn on_malformed(&mut self, from: SocketAddr, data: &[u8], error: &ParseError) {
+        let Some(mut salvaged) = salvage_request(data).filter(|s| s.method != Method::Ack) else {
+            self.stats.malformed_dropped += 1;
+            return;
+        };
+        let status = if *error == ParseError::UnsupportedUriScheme {
+            self.stats.unsupported_uri_answered_416 += 1;
+            416
+        } else {
+            self.stats.malformed_answered_400 += 1;
+            400
+        };
+        if let Some(top) = salvaged.echo.vias.first_mut() {
+            *top = stamp_received(top, from);
+        }
+        let tag = self.new_tag();
+        let parts = ResponseParts {
+            to_tag: Some(&tag),
+            server: &self.config.user_agent,
+            ..ResponseParts::default()
+        };
+        let response = build_response(&salvaged.echo, status, &parts);
+        self.transmit(from, response);
+    }
+
+    fn transmit(&mut self, dest: SocketAddr, payload: Vec<u8>) {
+        self.stats.transmits += 1;
+        self.transmits.push_back(Transmit { dest, payload });
+    }
+
+    fn retransmit(&mut self, dest: SocketAddr, payload: Vec<u8>) {
+        self.stats.retransmits_sent += 1;
+        self.transmit(dest, payload);
+    }
+
+    fn new_tag(&mut self) -> String {
+        format!("{:016x}", self.rng.u64(..))
+    }
+}
+
+/// Moves a dialog's transmits into `out` (its events have no one to tell) and
+/// returns its next deadline.
+fn drain_dialog(dialog: &mut Dialog, out: &mut VecDeque<Transmit>) -> Time {
+    loop {
+        match dialog.poll_output() {
+            DialogOutput::Transmit(transmit) => out.push_back(transmit),
+            DialogOutput::Event(_) => {}
+            DialogOutput::Timeout(at) => return at,
+        }
+    }
+}
+
+/// Datagrams of only line breaks, spaces or NULs are keep-alives.
+fn is_keepalive(data: &[u8]) -> bool {
+    data.iter()
+        .all(|byte| matches!(byte, b'\r' | b'\n' | b' ' | b'\t' | 0))
+}

@@ -1,0 +1,76 @@
+//! Messages the dispatcher has parsed and keyed, on their way to the dialog
+//! that owns them (or to the call layer, for a new INVITE).
+
+use std::net::SocketAddr;
+
+use crate::sip::event::CallId;
+use crate::sip::message::{EchoHeaders, Request, Response};
+use crate::sip::name_addr::uri_user;
+use crate::sip::sdp::Sdp;
+use crate::sip::transaction::TxKey;
+
+/// A request with its server-transaction key and its echo headers, the top Via
+/// already stamped with `received`/`rport` (RFC 3581).
+#[derive(Clone, Debug)]
+pub struct IncomingRequest {
+    pub(crate) source: SocketAddr,
+    pub(crate) key: TxKey,
+    pub(crate) echo: EchoHeaders,
+    pub(crate) request: Request,
+}
+
+/// A message the dispatcher routed to a dialog.
+#[derive(Clone, Debug)]
+pub enum DialogMessage {
+    /// A request in (or aimed at) the dialog.
+    Request(Box<IncomingRequest>),
+    /// A response to a request the dialog sent.
+    Response(Box<Response>),
+}
+
+/// An INVITE that starts a new call: hand it to
+/// [`Dispatcher::accept`](crate::sip::Dispatcher::accept) or
+/// [`Dispatcher::reject`](crate::sip::Dispatcher::reject).
+#[derive(Clone, Debug)]
+pub struct IncomingInvite {
+    pub(crate) call_id: CallId,
+    pub(crate) incoming: IncomingRequest,
+    pub(crate) sdp: Option<Sdp>,
+}
+
+impl IncomingInvite {
+    /// The Call-ID.
+    pub fn call_id(&self) -> &CallId {
+        &self.call_id
+    }
+
+    /// Where the INVITE came from (responses go there).
+    pub fn source(&self) -> SocketAddr {
+        self.incoming.source
+    }
+
+    /// User part of the Request-URI — the dialled number — user parameters removed.
+    pub fn request_user(&self) -> String {
+        uri_user(&self.incoming.request.uri)
+    }
+
+    /// User part of the From URI: the caller.
+    pub fn from_user(&self) -> String {
+        self.incoming.request.head.from.user()
+    }
+
+    /// Display name of the From header, if any.
+    pub fn from_display(&self) -> Option<&str> {
+        self.incoming.request.head.from.display.as_deref()
+    }
+
+    /// User part of the To URI.
+    pub fn to_user(&self) -> String {
+        self.incoming.request.head.to.user()
+    }
+
+    /// The parsed offer; `None` if the INVITE had none or it did not parse.
+    pub fn sdp(&self) -> Option<&Sdp> {
+        self.sdp.as_ref()
+    }
+}

@@ -1,63 +1,47 @@
-//! A cheap Call-ID peek for dispatching datagrams to the core that owns a call, without
-//! a full parse.
+//! The Call-ID peek the IO shell uses to dispatch a datagram to the shard that owns its
+//! call, without a full parse.
+//!
+//! Every message of a call must reach the same shard, so the peek must find exactly the
+//! Call-ID the parser will find. It therefore uses the parser's own header scanner
+//! ([`locate_head`], [`HeadLines`], [`split_header_line`] in `head.rs`) and the parser's
+//! name matching (`ezk-sip-types`' `Name::CALL_ID`, which knows the compact `i` and
+//! ignores case), and reads the value with [`call_id_value`], which the parser uses too.
+//! It only stops early (at the first Call-ID header) and borrows instead of copying and
+//! unfolding: for every message the parser accepts, the trimmed raw value is byte for
+//! byte the parser's Call-ID, because a value with a fold inside it would hold whitespace
+//! after unfolding, which the parser refuses.
 
-/// Returns the value of the first `Call-ID` (or compact `i`) header of a datagram, trimmed.
-/// Only the message head is scanned; `None` if absent or empty.
+use super::head::{locate_head, split_header_line, HeadLines};
+use ezk_sip_types::Name;
+
+/// Returns the value of the first `Call-ID` (or compact `i`) header of a datagram, as the
+/// parser reads it: the same bytes as `Request::call_id()` / `Response::call_id()` for
+/// every datagram that parses. Only the message head is scanned; `None` if the head
+/// cannot be found or split up to that header, or the value is empty. A datagram that
+/// does not parse may still yield a value (its 400 is then sent by that value's shard).
 pub fn call_id_of(datagram: &[u8]) -> Option<&[u8]> {
-    let mut lines = datagram.split(|&byte| byte == b'\n');
-    // Skip leading empty lines and the start line.
-    lines.find(|line| !trim(line).is_empty())?;
-    for line in lines {
-        let line = line.strip_suffix(b"\r").unwrap_or(line);
-        if line.is_empty() {
-            return None;
-        }
-        let Some(colon) = line.iter().position(|&byte| byte == b':') else {
+    let (head, _) = locate_head(datagram).ok()?;
+    // The first line is the start line.
+    for line in HeadLines::new(head).skip(1) {
+        let Ok(line) = std::str::from_utf8(line.ok()?) else {
             continue;
         };
-        let (name, value) = line.split_at(colon);
-        let name = trim(name);
-        if name.eq_ignore_ascii_case(b"call-id") || name.eq_ignore_ascii_case(b"i") {
-            let value = trim(value.get(1..).unwrap_or_default());
-            return Some(value).filter(|value| !value.is_empty());
+        let Some((name, value)) = split_header_line(line) else {
+            continue;
+        };
+        if Name::CALL_ID == *name {
+            return call_id_value(value).map(str::as_bytes);
         }
     }
     None
 }
 
-fn trim(bytes: &[u8]) -> &[u8] {
-    let start = bytes
-        .iter()
-        .position(|byte| !byte.is_ascii_whitespace())
-        .unwrap_or(bytes.len());
-    let end = bytes
-        .iter()
-        .rposition(|byte| !byte.is_ascii_whitespace())
-        .map_or(start, |last| last + 1);
-    bytes.get(start..end).unwrap_or_default()
+/// The Call-ID in a raw or unfolded `Call-ID` header value: the value without surrounding
+/// whitespace (line breaks of a fold included); `None` if nothing is left. Whitespace
+/// inside is left for the parser to refuse (RFC 3261 §25.1: `callid = word [ "@" word ]`).
+pub(super) fn call_id_value(value: &str) -> Option<&str> {
+    Some(value.trim()).filter(|value| !value.is_empty())
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn finds_full_and_compact_names() {
-        let msg = b"INVITE sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP h\r\nCall-ID:  abc@h \r\n\r\n";
-        assert_eq!(call_id_of(msg), Some(&b"abc@h"[..]));
-        let compact = b"\r\nBYE sip:a@b SIP/2.0\ni:xyz\nf: <sip:a@b>\n\n";
-        assert_eq!(call_id_of(compact), Some(&b"xyz"[..]));
-        let upper = b"SIP/2.0 200 OK\r\nCALL-ID: Q\r\n\r\n";
-        assert_eq!(call_id_of(upper), Some(&b"Q"[..]));
-    }
-
-    #[test]
-    fn stops_at_the_body_and_handles_garbage() {
-        let in_body = b"OPTIONS sip:a@b SIP/2.0\r\nTo: x\r\n\r\nCall-ID: body\r\n";
-        assert_eq!(call_id_of(in_body), None);
-        assert_eq!(call_id_of(b""), None);
-        assert_eq!(call_id_of(b"\xff\xfe"), None);
-        assert_eq!(call_id_of(b"X\r\nCall-ID:\r\n\r\n"), None);
-        assert_eq!(call_id_of(b"X\r\nSubject: Call-ID: no\r\n"), None);
-    }
-}
+mod tests;

@@ -1,13 +1,21 @@
 //! Splitting a datagram into start line, header lines and the bytes after the blank
-//! line. Header lines come from `ezk-sip-types`' `PullParser` (which joins folded lines)
-//! and `Line` (name/value split); values are unfolded and stored in a `Headers` map.
+//! line. This is the one header scanner of the SIP stack: [`split_message`] (the parser)
+//! and [`call_id_of`](super::call_id_of) (the dispatch peek) both find the head with
+//! [`locate_head`], cut it into logical lines with [`HeadLines`] (folded continuation
+//! lines stay inside their line, RFC 3261 §7.3.1) and split each line with
+//! [`split_header_line`]. The parser then unfolds the values into `ezk-sip-types`'
+//! `Headers` map, whose `Name` resolves compact and oddly cased names.
+//!
+//! The line splitting used to be `ezk-sip-types`' `PullParser` and `Line::parse`; they
+//! need the head copied into a `Bytes` buffer with a clean `CRLF CRLF` appended (the pull
+//! parser reads past the head otherwise), which the per-datagram peek cannot afford. The
+//! functions here follow the same rules on a borrowed head.
 
 use super::parse::ParseError;
 use super::start_line::{parse_start_line, StartLine};
 use crate::sip::header_value::unfold;
 use bytes::Bytes;
-use ezk_sip_types::msg::{Line, PullParser};
-use ezk_sip_types::Headers;
+use ezk_sip_types::{Headers, Name};
 
 /// A message split into its parts; `rest` is everything after the blank line.
 pub(super) struct RawMessage<'a> {
@@ -18,48 +26,117 @@ pub(super) struct RawMessage<'a> {
 
 /// Splits `data` into start line, headers and the bytes after the head.
 pub(super) fn split_message(data: &[u8]) -> Result<RawMessage<'_>, ParseError> {
+    let (head, rest) = locate_head(data)?;
+    std::str::from_utf8(head).map_err(|_| ParseError::NotUtf8)?;
+    let mut lines = HeadLines::new(head);
+    let start_line = lines.next().ok_or(ParseError::BadStartLine)??;
+    // The start line is parsed with `ezk-sip-types`, whose values point into a `Bytes`.
+    let src = Bytes::copy_from_slice(start_line);
+    let start = parse_start_line(&src, as_text(&src)?)?;
+
+    let mut headers = Headers::new();
+    for line in lines {
+        let (name, value) = split_header_line(as_text(line?)?).ok_or(ParseError::BadHeaderLine)?;
+        headers.insert(Name::from(name), unfold(value));
+    }
+    Ok(RawMessage {
+        start,
+        headers,
+        rest,
+    })
+}
+
+fn as_text(line: &[u8]) -> Result<&str, ParseError> {
+    std::str::from_utf8(line).map_err(|_| ParseError::NotUtf8)
+}
+
+/// Finds the message head: leading line breaks are skipped (RFC 3261 §7.5) and the head
+/// runs up to the blank line, without the last header line's terminator. Returns the
+/// head and the bytes after the blank line.
+pub(super) fn locate_head(data: &[u8]) -> Result<(&[u8], &[u8]), ParseError> {
     let data = skip_leading_line_breaks(data);
     if data.is_empty() {
         return Err(ParseError::Empty);
     }
     let (head_len, body_start) = find_head_end(data).ok_or(ParseError::NoHeadEnd)?;
     let head = data.get(..head_len).ok_or(ParseError::NoHeadEnd)?;
-    let head = std::str::from_utf8(head).map_err(|_| ParseError::NotUtf8)?;
-    // A clean CRLF CRLF terminator lets the pull parser see the end of the head
-    // whatever line ends the sender used.
-    let mut buffer = String::with_capacity(head.len() + 4);
-    buffer.push_str(head);
-    buffer.push_str("\r\n\r\n");
-    let src = Bytes::from(buffer);
-    let text = std::str::from_utf8(&src).map_err(|_| ParseError::NotUtf8)?;
-
-    let mut lines = PullParser::new(text.as_bytes(), 0);
-    let start_line = next_line(&mut lines)?.ok_or(ParseError::BadStartLine)?;
-    let start = parse_start_line(&src, start_line)?;
-
-    let mut headers = Headers::new();
-    while let Some(line) = next_line(&mut lines)? {
-        let (_, parsed) = Line::parse(&src, line).map_err(|_| ParseError::BadHeaderLine)?;
-        if parsed.name.as_print_str().is_empty() {
-            return Err(ParseError::BadHeaderLine);
-        }
-        headers.insert(parsed.name, unfold(parsed.value.as_str()));
-    }
-    Ok(RawMessage {
-        start,
-        headers,
-        rest: data.get(body_start..).unwrap_or_default(),
-    })
+    Ok((head, data.get(body_start..).unwrap_or_default()))
 }
 
-fn next_line<'a>(lines: &mut PullParser<'a>) -> Result<Option<&'a str>, ParseError> {
-    match lines.next() {
-        None => Ok(None),
-        Some(Err(_)) => Err(ParseError::BadHeaderLine),
-        Some(Ok(line)) => std::str::from_utf8(line)
-            .map(Some)
-            .map_err(|_| ParseError::NotUtf8),
+/// The logical lines of a head found by [`locate_head`]: the start line, then one line
+/// per header. A line ends at LF or CRLF unless the next byte is a space or tab, in which
+/// case the next line continues it (folding) and the line break stays in the line for
+/// [`unfold`] to replace. A CR not followed by LF is an error ([`ParseError::BadHeaderLine`])
+/// and ends the iteration.
+pub(super) struct HeadLines<'a> {
+    rest: &'a [u8],
+}
+
+impl<'a> HeadLines<'a> {
+    pub(super) fn new(head: &'a [u8]) -> Self {
+        Self { rest: head }
     }
+}
+
+impl<'a> Iterator for HeadLines<'a> {
+    type Item = Result<&'a [u8], ParseError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let rest = self.rest;
+        if rest.is_empty() {
+            return None;
+        }
+        let mut from = 0;
+        loop {
+            let Some(offset) = rest
+                .get(from..)
+                .and_then(|tail| tail.iter().position(|&byte| matches!(byte, b'\r' | b'\n')))
+            else {
+                self.rest = &[];
+                return Some(Ok(rest));
+            };
+            let line_end = from + offset;
+            let newline = match rest.get(line_end) {
+                Some(b'\r') if rest.get(line_end + 1) == Some(&b'\n') => line_end + 1,
+                Some(b'\r') => {
+                    self.rest = &[];
+                    return Some(Err(ParseError::BadHeaderLine));
+                }
+                _ => line_end,
+            };
+            if matches!(rest.get(newline + 1), Some(b' ' | b'\t')) {
+                from = newline + 1;
+                continue;
+            }
+            self.rest = rest.get(newline + 1..).unwrap_or_default();
+            return Some(Ok(rest.get(..line_end).unwrap_or_default()));
+        }
+    }
+}
+
+/// Splits a header line into its name and raw value, as `ezk-sip-types`' `Line::parse`
+/// does: optional whitespace, a name of token characters, optional whitespace, `:`,
+/// optional whitespace, then the value (still folded, not trimmed at the end). `None`
+/// when the name is empty or no colon follows it.
+pub(super) fn split_header_line(line: &str) -> Option<(&str, &str)> {
+    let line = line.trim_start_matches(|c: char| c.is_ascii_whitespace());
+    let name_end = line.find(|c: char| !is_name_char(c)).unwrap_or(line.len());
+    let (name, rest) = line.split_at(name_end);
+    let value = rest
+        .trim_start_matches(|c: char| c.is_ascii_whitespace())
+        .strip_prefix(':')?
+        .trim_start_matches(|c: char| c.is_ascii_whitespace());
+    (!name.is_empty()).then_some((name, value))
+}
+
+/// The characters `ezk-sip-types` accepts in a header name: RFC 3261 token characters,
+/// with any Unicode letter or digit standing in for ALPHA / DIGIT.
+fn is_name_char(c: char) -> bool {
+    c.is_alphanumeric()
+        || matches!(
+            c,
+            '-' | '.' | '!' | '%' | '*' | '_' | '`' | '\'' | '~' | '+'
+        )
 }
 
 fn skip_leading_line_breaks(data: &[u8]) -> &[u8] {

@@ -1,6 +1,7 @@
 //! `parse_message`: one UDP datagram to a [`Message`], with the mandatory headers
 //! checked and the body bounded by Content-Length (RFC 3261 §7, §18.3).
 
+use super::call_id::call_id_value;
 use super::head::{split_message, RawMessage};
 use super::start_line::StartLine;
 use super::{CSeq, EchoHeaders, Message, MessageHead, Request, Response, TopVia};
@@ -110,10 +111,14 @@ fn read_head(headers: Headers, body: Bytes) -> Result<MessageHead, ParseError> {
 
     let from = first_value(&headers, &Name::FROM, "From")?;
     let to = first_value(&headers, &Name::TO, "To")?;
-    let call_id = first_value(&headers, &Name::CALL_ID, "Call-ID")?;
-    if call_id.contains(char::is_whitespace) {
-        return Err(ParseError::MalformedHeader("Call-ID"));
-    }
+    let call_id = headers
+        .get_raw(&Name::CALL_ID)
+        .next()
+        .ok_or(ParseError::MissingHeader("Call-ID"))?;
+    let call_id = call_id_value(call_id.as_str())
+        .filter(|call_id| !call_id.contains(char::is_whitespace))
+        .ok_or(ParseError::MalformedHeader("Call-ID"))?
+        .to_owned();
     let cseq_text = first_value(&headers, &Name::CSEQ, "CSeq")?;
     let cseq = parse_cseq(&cseq_text).ok_or(ParseError::MalformedHeader("CSeq"))?;
     let parsed_from = NameAddr::parse(&from).map_err(|_| ParseError::MalformedHeader("From"))?;

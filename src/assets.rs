@@ -10,9 +10,8 @@ use std::sync::Arc;
 
 use crate::call::{RouteTarget, Router};
 use crate::config::{is_flow_path, Config, RouteConfig, BUILTIN_DEMO};
-use crate::flow::schedule::Schedules;
 use crate::flow::{
-    check_references, load_flow_value, synthesize, FlowEnv, Program, DEMO_FLOW_JSON,
+    check_references, load_flow_value, synthesize, FlowEnv, Program, Schedules, DEMO_FLOW_JSON,
 };
 use crate::media::{Prompt, PromptCatalog, BEEP_PROMPT_ID};
 

@@ -11,11 +11,10 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::flow::destinations::{
+use crate::flow::{
     ConferenceConfig, Destination, DestinationCatalog, ForwardConfig, QueueConfig, RingGroupConfig,
-    VoicemailConfig,
+    ScheduleConfig, VoicemailConfig,
 };
-use crate::flow::schedule::ScheduleConfig;
 use crate::shard::IoChoice;
 
 /// The whole configuration.

@@ -37,10 +37,15 @@ use crate::flow::program::ReferenceKind;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DestinationKind {
+    /// A `[[queue]]`: the caller waits for an agent.
     Queue,
+    /// A `[[voicemail]]` mailbox: the caller leaves a message.
     Voicemail,
+    /// A `[[conference]]` room the caller joins.
     Conference,
+    /// A `[[ring_group]]`: several members ring at once.
     RingGroup,
+    /// A `[[forward]]`: the call goes on to an outside number.
     Forward,
 }
 
@@ -72,7 +77,9 @@ impl DestinationKind {
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Destination {
+    /// Which table of the catalog `id` is looked up in.
     pub kind: DestinationKind,
+    /// The `id` of the `[[queue]]`, `[[voicemail]]`… entry.
     pub id: String,
 }
 
@@ -90,9 +97,12 @@ impl Destination {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct QueueConfig {
+    /// The name routes and flows use for the queue.
     pub id: String,
+    /// How long a caller may wait, in seconds; unset leaves the limit to the call layer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout_sec: Option<u32>,
+    /// Where a caller goes when the wait times out; unset, a route's flow ends there.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout_dest: Option<Destination>,
 }
@@ -101,7 +111,9 @@ pub struct QueueConfig {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct VoicemailConfig {
+    /// The name routes and flows use for the mailbox.
     pub id: String,
+    /// The longest message recorded, in seconds; unset leaves it to the call layer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_length_sec: Option<u32>,
 }
@@ -111,11 +123,15 @@ pub struct VoicemailConfig {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RingGroupConfig {
+    /// The name routes and flows use for the group.
     pub id: String,
+    /// The numbers or SIP addresses rung at the same time.
     #[serde(default)]
     pub members: Vec<String>,
+    /// How long the members ring, in seconds, before the group counts as not answering.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout_sec: Option<u32>,
+    /// Where the caller goes when nobody answers or every member is busy.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub no_answer_dest: Option<Destination>,
 }
@@ -124,6 +140,7 @@ pub struct RingGroupConfig {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ConferenceConfig {
+    /// The name routes and flows use for the room.
     pub id: String,
 }
 
@@ -132,10 +149,14 @@ pub struct ConferenceConfig {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ForwardConfig {
+    /// The name routes and flows use for the forward.
     pub id: String,
+    /// The number or SIP address the call is forwarded to.
     pub number: String,
+    /// How long the forwarded leg rings, in seconds, before it counts as not answered.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout_sec: Option<u32>,
+    /// Where the caller goes when the forwarded leg is not answered or busy.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub no_answer_dest: Option<Destination>,
 }
@@ -144,14 +165,19 @@ pub struct ForwardConfig {
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DestinationCatalog {
+    /// The `[[queue]]` entries, in file order.
     #[serde(default, rename = "queue")]
     pub queues: Vec<QueueConfig>,
+    /// The `[[voicemail]]` entries, in file order.
     #[serde(default, rename = "voicemail")]
     pub voicemails: Vec<VoicemailConfig>,
+    /// The `[[ring_group]]` entries, in file order.
     #[serde(default, rename = "ring_group")]
     pub ring_groups: Vec<RingGroupConfig>,
+    /// The `[[conference]]` entries, in file order.
     #[serde(default, rename = "conference")]
     pub conferences: Vec<ConferenceConfig>,
+    /// The `[[forward]]` entries, in file order.
     #[serde(default, rename = "forward")]
     pub forwards: Vec<ForwardConfig>,
 }

@@ -7,50 +7,51 @@
 //! `false_target_id`, `jump` for a goto, the case value for a branch).
 
 /// A node finished normally (play, say, setVar, conference, voicemail…).
-pub const DONE: &str = "done";
+pub(super) const DONE: &str = "done";
 /// No input before the timeout (menu, collect), or a queue wait timed out.
-pub const TIMEOUT: &str = "timeout";
+pub(super) const TIMEOUT: &str = "timeout";
 /// An entry that matches no `digit:` exit (menu) or fails validation (collect).
-pub const INVALID: &str = "invalid";
+pub(super) const INVALID: &str = "invalid";
 /// The command could not be carried out. Taken only by an explicit edge.
-pub const FAILED: &str = "failed";
+pub(super) const FAILED: &str = "failed";
 /// A collect node got a valid entry.
-pub const COLLECTED: &str = "collected";
+pub(super) const COLLECTED: &str = "collected";
 /// The other party answered; the edge is followed once the bridge has ended.
-pub const ANSWERED: &str = "answered";
+pub(super) const ANSWERED: &str = "answered";
 /// Nobody answered in time.
-pub const NO_ANSWER: &str = "no_answer";
+pub(super) const NO_ANSWER: &str = "no_answer";
 /// The other party was busy.
-pub const BUSY: &str = "busy";
+pub(super) const BUSY: &str = "busy";
 /// A condition held.
-pub const TRUE: &str = "true";
+pub(super) const TRUE: &str = "true";
 /// A condition did not hold.
-pub const FALSE: &str = "false";
+pub(super) const FALSE: &str = "false";
 /// Schedule outcomes.
-pub const IN_HOURS: &str = "in_hours";
-pub const OUT_OF_HOURS: &str = "out_of_hours";
-pub const HOLIDAY: &str = "holiday";
+pub(super) const IN_HOURS: &str = "in_hours";
+pub(super) const OUT_OF_HOURS: &str = "out_of_hours";
+pub(super) const HOLIDAY: &str = "holiday";
 /// An HTTP request got a 2xx response.
-pub const SUCCESS: &str = "success";
+pub(super) const SUCCESS: &str = "success";
 /// An HTTP request got a response that is not 2xx.
-pub const ERROR: &str = "error";
+pub(super) const ERROR: &str = "error";
 /// A goto's jump (action arrays).
-pub const JUMP: &str = "jump";
+pub(super) const JUMP: &str = "jump";
 /// Prefix of the handle for entered digits: `digit:1`, `digit:42`.
-pub const DIGIT_PREFIX: &str = "digit:";
+pub(super) const DIGIT_PREFIX: &str = "digit:";
 
 /// The handle for a menu entry of `digits`, e.g. `digit:42`.
-pub fn digit_handle(digits: &str) -> String {
+#[cfg(test)]
+fn digit_handle(digits: &str) -> String {
     format!("{DIGIT_PREFIX}{digits}")
 }
 
 /// The digits named by a `digit:N` handle, if `handle` is one.
-pub fn digits_of_handle(handle: &str) -> Option<&str> {
+pub(super) fn digits_of_handle(handle: &str) -> Option<&str> {
     handle.strip_prefix(DIGIT_PREFIX)
 }
 
 /// Whether `key` is a DTMF key: `0`-`9`, `*`, `#`, `A`-`D`.
-pub fn is_dtmf_key(key: char) -> bool {
+pub(super) fn is_dtmf_key(key: char) -> bool {
     matches!(key, '0'..='9' | '*' | '#' | 'A'..='D')
 }
 

@@ -33,11 +33,11 @@ pub const ON_COMPLETE_CHAIN_LIMIT: u32 = 5;
 
 /// Destinations a synthesized flow chains through its exits (a queue whose
 /// timeout goes to a ring group whose no-answer goes to a voicemail is 3).
-pub const SYNTHESIS_DEPTH_LIMIT: usize = 3;
+pub(super) const SYNTHESIS_DEPTH_LIMIT: usize = 3;
 
 /// Node ids `Session::visited` keeps; later entries are counted, not kept.
-pub const VISITED_CAP: usize = 1000;
+pub(super) const VISITED_CAP: usize = 1000;
 
 /// Trace events a session buffers until they are polled; later ones are
 /// counted as dropped.
-pub const TRACE_CAP: usize = 4096;
+pub(super) const TRACE_CAP: usize = 4096;

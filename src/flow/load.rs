@@ -15,6 +15,7 @@ use crate::flow::program::{FlowFormat, Program};
 /// A loaded flow, ready for sessions.
 #[derive(Debug, Clone)]
 pub struct Loaded {
+    /// The compiled flow, shared by every session that runs it.
     pub program: Arc<Program>,
     /// Findings that do not stop the flow from running (unreachable nodes,
     /// skipped actions, unknown fields…), one per line with its JSON path.

@@ -26,43 +26,89 @@ pub enum StartReason {
 pub enum TraceEvent {
     /// A flow started or resumed.
     FlowStarted {
+        /// The id of the flow now running.
         flow_id: String,
+        /// Its version.
         version: u32,
+        /// How it came to run.
         reason: StartReason,
     },
     /// A variable was set (`node` is `dest_xform` for the route's transform).
     VarSet {
+        /// The node that set it.
         node: NodeId,
+        /// The variable name.
         key: String,
+        /// The new value.
         value: String,
     },
     /// A template named a variable that is not set; it expanded to "".
-    UnknownVariable { node: NodeId, name: String },
+    UnknownVariable {
+        /// The node the event happened at.
+        node: NodeId,
+        /// The variable name as the template wrote it.
+        name: String,
+    },
     /// A pure node chose an exit (`true`, `in_hours`, a branch value…).
-    Decision { node: NodeId, outcome: String },
+    Decision {
+        /// The node the event happened at.
+        node: NodeId,
+        /// The exit handle chosen.
+        outcome: String,
+    },
     /// An action this engine does not perform was skipped.
     ActionSkipped {
+        /// The skipped action's node.
         node: NodeId,
+        /// The action's `type`.
         action: String,
+        /// Why this engine does not perform it.
         reason: String,
     },
     /// A goto used up its loop count and fell through.
-    GotoExhausted { node: NodeId, loop_count: u32 },
+    GotoExhausted {
+        /// The node the event happened at.
+        node: NodeId,
+        /// The loop count the goto allowed.
+        loop_count: u32,
+    },
     /// A command failed and the flow went on (the node's `failed` exit).
-    CommandFailed { node: NodeId, reason: String },
+    CommandFailed {
+        /// The node the event happened at.
+        node: NodeId,
+        /// Why the command failed, as the call layer reported it.
+        reason: String,
+    },
     /// An HTTP request was handed out.
     HttpRequest {
+        /// The node that made the request.
         node: NodeId,
+        /// The HTTP method.
         method: String,
+        /// The expanded URL.
         url: String,
+        /// Whether the flow waits for the response.
         wait: bool,
     },
     /// An HTTP response came back.
-    HttpResponse { node: NodeId, status: u16 },
+    HttpResponse {
+        /// The node the event happened at.
+        node: NodeId,
+        /// The response status code.
+        status: u16,
+    },
     /// An HTTP response body was meant to become variables but is not JSON.
-    HttpBodyNotJson { node: NodeId },
+    HttpBodyNotJson {
+        /// The node the event happened at.
+        node: NodeId,
+    },
     /// The flow completed and its `on_complete_flow_id` was not started.
-    OnCompleteSkipped { flow_id: String, reason: String },
+    OnCompleteSkipped {
+        /// The `on_complete_flow_id` that was not started.
+        flow_id: String,
+        /// Why not (not published, chain limit reached…).
+        reason: String,
+    },
 }
 
 #[cfg(test)]

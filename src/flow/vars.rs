@@ -7,36 +7,36 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 
 /// The caller's number (node-graph naming).
-pub const CALLER_CID: &str = "caller_cid";
+pub(super) const CALLER_CID: &str = "caller_cid";
 /// The number the caller dialed (node-graph naming).
-pub const CALLEE: &str = "callee";
+pub(super) const CALLEE: &str = "callee";
 /// The call's id (node-graph naming).
-pub const CALL_ID: &str = "call_id";
+pub(super) const CALL_ID: &str = "call_id";
 /// The caller's number.
-pub const VOIPBIN_CALLER_ID: &str = "voipbin.call.caller_id";
+pub(super) const VOIPBIN_CALLER_ID: &str = "voipbin.call.caller_id";
 /// The caller's number (the call's source).
-pub const VOIPBIN_SOURCE_TARGET: &str = "voipbin.call.source.target";
+pub(super) const VOIPBIN_SOURCE_TARGET: &str = "voipbin.call.source.target";
 /// The number the caller dialed (the call's destination).
-pub const VOIPBIN_DESTINATION_TARGET: &str = "voipbin.call.destination.target";
+pub(super) const VOIPBIN_DESTINATION_TARGET: &str = "voipbin.call.destination.target";
 /// The call's id.
-pub const VOIPBIN_CALL_ID: &str = "voipbin.call.id";
+pub(super) const VOIPBIN_CALL_ID: &str = "voipbin.call.id";
 /// The keys of the last digit entry, terminator included (`digits_receive`),
 /// or the digits of the last menu or collect entry.
-pub const VOIPBIN_DIGITS: &str = "voipbin.call.digits";
+pub(super) const VOIPBIN_DIGITS: &str = "voipbin.call.digits";
 /// `ringing` until the call is answered, `progressing` once it is; after a
 /// connect it is `progressing` when the other party answered, else the
 /// outcome (`no_answer`, `busy`, `failed`, `timeout`).
-pub const VOIPBIN_CALL_STATUS: &str = "voipbin.call.status";
+pub(super) const VOIPBIN_CALL_STATUS: &str = "voipbin.call.status";
 /// The session's activeflow id.
-pub const VOIPBIN_ACTIVEFLOW_ID: &str = "voipbin.activeflow.id";
+pub(super) const VOIPBIN_ACTIVEFLOW_ID: &str = "voipbin.activeflow.id";
 /// The call the activeflow runs for.
-pub const VOIPBIN_ACTIVEFLOW_REFERENCE_ID: &str = "voipbin.activeflow.reference_id";
+pub(super) const VOIPBIN_ACTIVEFLOW_REFERENCE_ID: &str = "voipbin.activeflow.reference_id";
 /// The id of the flow the session started with.
-pub const VOIPBIN_ACTIVEFLOW_FLOW_ID: &str = "voipbin.activeflow.flow_id";
+pub(super) const VOIPBIN_ACTIVEFLOW_FLOW_ID: &str = "voipbin.activeflow.flow_id";
 /// How many `on_complete_flow_id` hops led to this session (0 for the first).
-pub const VOIPBIN_COMPLETE_COUNT: &str = "voipbin.activeflow.complete_count";
+pub(super) const VOIPBIN_COMPLETE_COUNT: &str = "voipbin.activeflow.complete_count";
 /// The id of the last recording started.
-pub const VOIPBIN_RECORDING_ID: &str = "voipbin.recording.id";
+pub(super) const VOIPBIN_RECORDING_ID: &str = "voipbin.recording.id";
 
 /// A call's variables: string keys to string values, kept sorted.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -104,7 +104,7 @@ impl<K: Into<String>, V: Into<String>> FromIterator<(K, V)> for Vars {
 /// top-level keys): objects add `.key`, arrays add `.index`, strings are kept
 /// as they are, other scalars are written as JSON (`true`, `1.5`, `null`).
 /// An empty object or array under a prefix gives nothing.
-pub fn flatten_json(prefix: &str, value: &Value, out: &mut Vec<(String, String)>) {
+pub(super) fn flatten_json(prefix: &str, value: &Value, out: &mut Vec<(String, String)>) {
     match value {
         Value::Object(map) => {
             for (key, item) in map {
@@ -122,7 +122,7 @@ pub fn flatten_json(prefix: &str, value: &Value, out: &mut Vec<(String, String)>
 }
 
 /// A scalar as variable text: strings as they are, the rest as JSON.
-pub fn scalar_text(value: &Value) -> String {
+pub(super) fn scalar_text(value: &Value) -> String {
     match value {
         Value::String(text) => text.clone(),
         other => other.to_string(),

@@ -7,11 +7,11 @@
 //! the last action's default exit is none, so moving past it ends the flow
 //! ("end of actions reached"). An action without an id gets `#INDEX`.
 
-pub mod kinds;
+mod action_types;
+mod entry;
 mod options_connect;
 mod options_control;
 mod options_media;
-mod read;
 
 use std::collections::HashMap;
 use std::collections::VecDeque;
@@ -19,16 +19,13 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use crate::flow::actions::read::{read_action, ActionSketch};
+use crate::flow::actions::entry::{read_action, ActionSketch};
 use crate::flow::graph::Compiled;
 use crate::flow::handle::{ANSWERED, FAILED};
 use crate::flow::problem::Problem;
 use crate::flow::program::{Exits, FlowFormat, NodeIndex, Program, ProgramNode, ReferenceKind};
 use crate::flow::read::{child, item, quoted, Fields, Sink};
 use crate::flow::template::Template;
-
-pub use self::options_control::DEFAULT_WEBHOOK_TIMEOUT_MS;
-pub use self::options_media::{DEFAULT_DIGITS_DURATION_MS, DEFAULT_TONE_GAP_MS, DEFAULT_TONE_MS};
 
 /// Reads and compiles an action-array flow.
 pub(crate) fn read_action_array(value: &Value) -> Result<Compiled, Vec<Problem>> {

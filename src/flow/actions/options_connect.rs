@@ -1,7 +1,7 @@
 //! `option` of the action types that connect the caller or place calls:
 //! queue_join, conference_join, connect, call.
 
-use crate::flow::actions::read::{ActionRead, NestedCompiler};
+use crate::flow::actions::entry::{ActionRead, NestedCompiler};
 use crate::flow::directive::ConnectKind;
 use crate::flow::program::{ConnectStep, ReferenceKind, Step};
 use crate::flow::read::{item, Fields, Read, Reported, Sink};

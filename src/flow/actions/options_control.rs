@@ -1,7 +1,7 @@
 //! `option` of the control action types: branch, goto, condition_variable,
 //! condition_datetime, variable_set, fetch_flow, webhook_send, stop, empty.
 
-use crate::flow::actions::read::{ActionRead, Jump};
+use crate::flow::actions::entry::{ActionRead, Jump};
 use crate::flow::handle::{FALSE, JUMP};
 use crate::flow::program::{
     CompareStep, DatetimeStep, HttpStep, ReferenceKind, ResponseStore, Step,
@@ -13,7 +13,7 @@ use crate::flow::template::Template;
 use crate::flow::vars::VOIPBIN_DIGITS;
 
 /// Default `timeout` of webhook_send, in ms (VoIPBIN gives none).
-pub const DEFAULT_WEBHOOK_TIMEOUT_MS: u32 = 10_000;
+pub(super) const DEFAULT_WEBHOOK_TIMEOUT_MS: u32 = 10_000;
 
 /// A jump to the action named at `key`, if the field is present.
 fn jump_at(

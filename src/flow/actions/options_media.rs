@@ -1,18 +1,18 @@
 //! `option` of the action types that talk to the caller: answer, talk, play,
 //! beep, digits_receive, digits_send, recording_start/stop, sleep, hangup.
 
-use crate::flow::actions::read::ActionRead;
+use crate::flow::actions::entry::ActionRead;
 use crate::flow::program::{
     AudioTemplate, GatherSpec, PlayStep, RecordStart, RecordStep, SendDigitsStep, Step,
 };
 use crate::flow::read::{item, template_at, Fields, Read, Reported, Sink};
 
 /// Default `duration` (ms) of digits_receive.
-pub const DEFAULT_DIGITS_DURATION_MS: u32 = 5000;
+pub(super) const DEFAULT_DIGITS_DURATION_MS: u32 = 5000;
 /// Default `duration` (ms of each tone) of digits_send.
-pub const DEFAULT_TONE_MS: u32 = 250;
+pub(super) const DEFAULT_TONE_MS: u32 = 250;
 /// Default `interval` (ms between tones) of digits_send.
-pub const DEFAULT_TONE_GAP_MS: u32 = 100;
+pub(super) const DEFAULT_TONE_GAP_MS: u32 = 100;
 
 fn step(step: Step) -> Read<ActionRead> {
     Ok(ActionRead::new(step))

@@ -64,7 +64,7 @@ fn unknown_types_missing_fields_and_dangling_targets() {
             "actions[0].option.text: missing, expected a non-empty string",
             format!(
                 "actions[1].type: unknown action type \"teleport\" (supported: {})",
-                crate::flow::actions::kinds::SUPPORTED_ACTIONS.join(", ")
+                crate::flow::actions::action_types::SUPPORTED_ACTIONS.join(", ")
             )
             .as_str(),
             "actions[5].option.duration: expected an integer ≥ 1, got \"5s\"",

@@ -15,9 +15,12 @@ pub enum Audio {
     Catalog(String),
     /// Text to speak, with an optional language (`en-US`) and voice.
     Speak {
+        /// The words to say; the catalog prompt with this text is played.
         text: String,
+        /// The language the flow asked for (`en-US`); the prompt lookup does not use it.
         #[serde(skip_serializing_if = "Option::is_none")]
         language: Option<String>,
+        /// The voice the flow asked for; the prompt lookup does not use it.
         #[serde(skip_serializing_if = "Option::is_none")]
         voice: Option<String>,
     },

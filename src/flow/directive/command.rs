@@ -45,12 +45,19 @@ use crate::flow::program::{NodeId, Program};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ConnectKind {
+    /// Call the targets (numbers or SIP URIs) and bridge the caller to the one that answers.
     Dial,
+    /// Ring a configured ring group's members together and bridge the first to answer.
     RingGroup,
+    /// Hold the caller in a configured queue until an agent answers or the wait times out.
     Queue,
+    /// Forward the call to a number (a configured `[[forward]]` or a flow's target).
     Forward,
+    /// Hand the caller over to another number.
     Transfer,
+    /// Join the caller to a configured conference room.
     Conference,
+    /// Let the caller leave a message in a configured mailbox.
     Voicemail,
     /// A new, separate outbound call running its own flow; the current flow goes on.
     Call,
@@ -77,23 +84,34 @@ impl ConnectKind {
 #[serde(tag = "command", rename_all = "snake_case")]
 pub enum Command {
     /// Answer the call; report `Done`.
-    Answer { node: NodeId },
+    Answer {
+        /// The node that issued the command; the outcome resumes the flow there.
+        node: NodeId,
+    },
     /// Play `audio` `times` times; report `Done` once all of it has played.
     Play {
+        /// The node that issued the command; the outcome resumes the flow there.
         node: NodeId,
+        /// What to play, in order.
         audio: Vec<Audio>,
+        /// How many times the whole list plays; at least 1.
         times: u32,
     },
     /// Play `audio` while collecting DTMF; report `Digits` with the keys
     /// entered, the terminator included when it ended the entry, or `Timeout`
     /// when nothing was entered.
     Gather {
+        /// The node that issued the command; the outcome resumes the flow there.
         node: NodeId,
+        /// The prompt played while keys are collected; may be empty.
         audio: Vec<Audio>,
+        /// The entry ends once this many keys are in.
         max_digits: u32,
         /// Wait for the first key once the audio has ended.
         #[serde(rename = "timeout_ms", serialize_with = "millis")]
         timeout: Duration,
+        /// A key that ends the entry before `max_digits` (usually `#`); none if only the
+        /// count and the timeouts end it.
         terminator: Option<char>,
         /// Wait for each further key.
         #[serde(rename = "interdigit_timeout_ms", serialize_with = "millis")]
@@ -101,39 +119,61 @@ pub enum Command {
     },
     /// Send DTMF to the caller; report `Done`.
     SendDigits {
+        /// The node that issued the command; the outcome resumes the flow there.
         node: NodeId,
+        /// The keys to send, in order (`0`–`9`, `*`, `#`, `A`–`D`).
         digits: String,
+        /// How long each tone lasts.
         #[serde(rename = "tone_ms", serialize_with = "millis")]
         tone: Duration,
+        /// Silence between two tones.
         #[serde(rename = "gap_ms", serialize_with = "millis")]
         gap: Duration,
     },
     /// Start recording the call under `recording_id`; report `Done` once the
     /// recording runs (it goes on in the background).
     RecordStart {
+        /// The node that issued the command; the outcome resumes the flow there.
         node: NodeId,
+        /// The id the recording is stored and later stopped under.
         recording_id: String,
+        /// The file format asked for (`wav`, `mp3`…); none for the call layer's default.
         format: Option<String>,
+        /// The recording stops after this long; none for no limit but the call's end.
         #[serde(rename = "max_duration_ms", serialize_with = "optional_millis")]
         max_duration: Option<Duration>,
+        /// The recording stops after this much silence from the caller.
         #[serde(rename = "end_of_silence_ms", serialize_with = "optional_millis")]
         end_of_silence: Option<Duration>,
+        /// The recording stops when the caller presses this key.
         end_of_key: Option<char>,
+        /// Whether a beep is played before recording starts.
         beep: bool,
     },
     /// Stop the recording; report `Done`.
     RecordStop {
+        /// The node that issued the command; the outcome resumes the flow there.
         node: NodeId,
+        /// The recording to stop: the one the flow started last (`voipbin.recording.id`);
+        /// none if it started none.
         recording_id: Option<String>,
     },
     /// Connect the caller; see [`ConnectKind`] for the outcomes.
     Connect {
+        /// The node that issued the command; the outcome resumes the flow there.
         node: NodeId,
+        /// Where the caller goes, and so which outcomes can come back.
         kind: ConnectKind,
+        /// Numbers, SIP URIs or a destination id, as `kind` says.
         targets: Vec<String>,
+        /// The caller id to present to the far end; none to pass the caller's on.
         source: Option<String>,
+        /// How long the far end may ring (or a queue hold the caller); none for the call
+        /// layer's default.
         #[serde(rename = "timeout_ms", serialize_with = "optional_millis")]
         timeout: Option<Duration>,
+        /// Whether the far end's early media (ringback, announcements) reaches the caller
+        /// before it answers.
         early_media: bool,
         /// A published flow the new call runs (`call`).
         flow_id: Option<String>,
@@ -144,25 +184,37 @@ pub enum Command {
     /// An HTTP request. `wait`: report `Http{status, body}` or `Failed`; not
     /// `wait`: fire it and report `Done` at once.
     Http {
+        /// The node that issued the command; the outcome resumes the flow there.
         node: NodeId,
+        /// The HTTP method, upper case (`GET`, `POST`…).
         method: String,
+        /// The expanded URL.
         url: String,
+        /// Request headers (name, expanded value), in order.
         #[serde(serialize_with = "pairs_as_map")]
         headers: Vec<(String, String)>,
+        /// The expanded request body; none to send no body.
         body: Option<String>,
+        /// How long the response may take before the request counts as `Failed`.
         #[serde(rename = "timeout_ms", serialize_with = "millis")]
         timeout: Duration,
+        /// Whether the flow waits for the response.
         wait: bool,
     },
     /// Wait; report `Done`.
     Sleep {
+        /// The node that issued the command; the outcome resumes the flow there.
         node: NodeId,
+        /// How long to wait.
         #[serde(rename = "duration_ms", serialize_with = "millis")]
         duration: Duration,
     },
     /// Hang up; report anything (normally `Done`) afterwards.
     Hangup {
+        /// The node that issued the command; the outcome resumes the flow there.
         node: NodeId,
+        /// The reason the flow gave for hanging up, for the call's records; none if it
+        /// gave none.
         reason: Option<String>,
     },
 }

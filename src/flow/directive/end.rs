@@ -13,30 +13,76 @@ use crate::flow::program::NodeId;
 #[serde(tag = "end", rename_all = "snake_case")]
 pub enum EndReason {
     /// A hangup node was carried out.
-    Hangup { node: NodeId },
+    Hangup {
+        /// The node the flow ended at.
+        node: NodeId,
+    },
     /// A node-graph node returned `outcome` and has no edge for it and no
     /// default edge: the flow is over.
-    NoEdge { node: NodeId, outcome: String },
+    NoEdge {
+        /// The node the flow ended at.
+        node: NodeId,
+        /// The outcome handle the node left by.
+        outcome: String,
+    },
     /// The cursor of an action array moved past its last action.
-    EndOfActions { node: NodeId },
+    EndOfActions {
+        /// The node the flow ended at.
+        node: NodeId,
+    },
     /// A `stop` action.
-    Stopped { node: NodeId },
+    Stopped {
+        /// The node the flow ended at.
+        node: NodeId,
+    },
     /// The caller hung up while `node` was running.
-    CallerHangup { node: NodeId },
+    CallerHangup {
+        /// The node the flow ended at.
+        node: NodeId,
+    },
     /// The bridge made by `node` ended and the node has no `answered` edge.
-    BridgeEnded { node: NodeId },
+    BridgeEnded {
+        /// The node the flow ended at.
+        node: NodeId,
+    },
     /// More than `STEP_LIMIT` nodes were entered in one execution cycle.
-    StepLimit { node: NodeId },
+    StepLimit {
+        /// The node the flow ended at.
+        node: NodeId,
+    },
     /// The session would have handed out more than `EXECUTION_LIMIT` commands.
-    ExecutionLimit { node: NodeId },
+    ExecutionLimit {
+        /// The node the flow ended at.
+        node: NodeId,
+    },
     /// `fetch_flow` would have nested flows deeper than `FETCH_DEPTH_LIMIT`.
-    DepthLimit { node: NodeId, flow_id: String },
+    DepthLimit {
+        /// The node the flow ended at.
+        node: NodeId,
+        /// The flow `fetch_flow` asked for.
+        flow_id: String,
+    },
     /// `fetch_flow` named a flow that is not published.
-    FlowNotFound { node: NodeId, flow_id: String },
+    FlowNotFound {
+        /// The node the flow ended at.
+        node: NodeId,
+        /// The flow `fetch_flow` asked for.
+        flow_id: String,
+    },
     /// The command or logic of `node` failed and the node has no `failed` edge.
-    Failed { node: NodeId, reason: String },
+    Failed {
+        /// The node the flow ended at.
+        node: NodeId,
+        /// What failed, in words.
+        reason: String,
+    },
     /// The call layer reported an outcome the command at `node` cannot produce.
-    UnexpectedOutcome { node: NodeId, outcome: Outcome },
+    UnexpectedOutcome {
+        /// The node the flow ended at.
+        node: NodeId,
+        /// The outcome the call layer reported.
+        outcome: Outcome,
+    },
 }
 
 impl EndReason {

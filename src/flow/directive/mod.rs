@@ -30,7 +30,10 @@ pub enum Directive {
     Execute(Command),
     /// Nothing to do: the caller is bridged by `node`. Report the next outcome
     /// (`BridgeEnded`, `CallerHangup`) when it happens.
-    Wait { node: NodeId },
+    Wait {
+        /// The node whose bridge the caller is in.
+        node: NodeId,
+    },
     /// The flow is over; the call layer hangs up (unless the caller already did).
     End(EndReason),
 }

@@ -25,7 +25,12 @@ pub enum Outcome {
     /// The command could not be carried out; the text says why.
     Failed(String),
     /// An HTTP response.
-    Http { status: u16, body: String },
+    Http {
+        /// The response status code.
+        status: u16,
+        /// The response body as text (empty when there was none).
+        body: String,
+    },
     /// The caller hung up.
     CallerHangup,
     /// A bridge (or conference) the caller was in has ended; the caller is still there.

@@ -10,7 +10,7 @@ use crate::flow::read::{Fields, Read, Sink};
 use crate::flow::template::Template;
 
 /// Default `timeoutSec` of dial, forward and transfer.
-pub const DEFAULT_RING_TIMEOUT_SEC: u32 = 30;
+pub(super) const DEFAULT_RING_TIMEOUT_SEC: u32 = 30;
 
 fn connect(kind: ConnectKind, target: Template, timeout: Option<Duration>) -> ConnectStep {
     ConnectStep {

@@ -8,7 +8,7 @@ use crate::flow::read::{
 };
 
 /// Default `timeoutSec` of httpRequest.
-pub const DEFAULT_HTTP_TIMEOUT_SEC: u32 = 10;
+pub(super) const DEFAULT_HTTP_TIMEOUT_SEC: u32 = 10;
 
 /// `condition`: `variable`, `operator` (default `==`), `value`, `valueType`
 /// (`string` or `number`; default `number` when `value` is a JSON number).

@@ -7,19 +7,19 @@ use crate::flow::program::{AudioTemplate, CollectStep, GatherSpec, MenuStep, Pla
 use crate::flow::read::{Fields, Read, Reported, Sink};
 
 /// Default `loop` of play and say.
-pub const DEFAULT_PLAY_LOOP: u32 = 1;
+pub(super) const DEFAULT_PLAY_LOOP: u32 = 1;
 /// Default `maxDigits` of a menu.
-pub const DEFAULT_MENU_MAX_DIGITS: u32 = 1;
+pub(super) const DEFAULT_MENU_MAX_DIGITS: u32 = 1;
 /// Default `maxDigits` of a collect.
-pub const DEFAULT_COLLECT_MAX_DIGITS: u32 = 20;
+pub(super) const DEFAULT_COLLECT_MAX_DIGITS: u32 = 20;
 /// Default `timeoutSec` of menu and collect.
-pub const DEFAULT_TIMEOUT_SEC: u32 = 5;
+pub(super) const DEFAULT_TIMEOUT_SEC: u32 = 5;
 /// Default `interdigitTimeoutSec` of menu and collect.
-pub const DEFAULT_INTERDIGIT_TIMEOUT_SEC: u32 = 3;
+pub(super) const DEFAULT_INTERDIGIT_TIMEOUT_SEC: u32 = 3;
 /// Default `maxFailures` of menu and collect.
-pub const DEFAULT_MAX_FAILURES: u32 = 3;
+pub(super) const DEFAULT_MAX_FAILURES: u32 = 3;
 /// Default `terminator` of collect.
-pub const DEFAULT_COLLECT_TERMINATOR: char = '#';
+pub(super) const DEFAULT_COLLECT_TERMINATOR: char = '#';
 
 const PROMPT_FIELDS: &[&str] = &["promptId", "audioUrl", "promptText", "language", "voice"];
 

@@ -11,9 +11,9 @@ mod data_connect;
 mod data_logic;
 mod data_media;
 mod edge;
-pub mod kinds;
 mod links;
 mod node;
+mod node_kinds;
 mod record;
 mod warnings;
 
@@ -22,8 +22,8 @@ use std::collections::HashMap;
 use serde_json::Value;
 
 use crate::flow::graph::edge::{read_edge, EdgeSketch};
-use crate::flow::graph::kinds::NodeKind;
 use crate::flow::graph::node::{read_node, NodeSketch};
+use crate::flow::graph::node_kinds::NodeKind;
 use crate::flow::problem::Problem;
 use crate::flow::program::{
     Exits, FlowFormat, NodeIndex, Program, ProgramError, ProgramNode, ReferenceKind, Step,
@@ -31,10 +31,6 @@ use crate::flow::program::{
 use crate::flow::read::{child, item, quoted, Fields, Sink};
 use crate::flow::template::Template;
 
-pub use self::data_media::{
-    DEFAULT_COLLECT_MAX_DIGITS, DEFAULT_COLLECT_TERMINATOR, DEFAULT_INTERDIGIT_TIMEOUT_SEC,
-    DEFAULT_MAX_FAILURES, DEFAULT_MENU_MAX_DIGITS, DEFAULT_PLAY_LOOP, DEFAULT_TIMEOUT_SEC,
-};
 pub(crate) use self::record::read_api_record;
 
 /// A program with the warnings found while reading it.

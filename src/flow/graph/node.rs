@@ -12,7 +12,7 @@ use crate::flow::graph::data_logic::{
 use crate::flow::graph::data_media::{
     read_collect, read_entry, read_hangup, read_menu, read_play, read_say,
 };
-use crate::flow::graph::kinds::NodeKind;
+use crate::flow::graph::node_kinds::NodeKind;
 use crate::flow::program::Step;
 use crate::flow::read::{describe, quoted, Fields, Read, Reported, Sink};
 

@@ -120,7 +120,7 @@ fn kind_comes_from_data_or_type() {
         )[0],
         format!(
             "nodes[0].type: unknown node kind \"fax\" (supported: {})",
-            super::kinds::NodeKind::catalog()
+            super::node_kinds::NodeKind::catalog()
         )
     );
 }

@@ -4,7 +4,7 @@
 
 use std::collections::{HashMap, HashSet, VecDeque};
 
-use crate::flow::graph::kinds::NodeKind;
+use crate::flow::graph::node_kinds::NodeKind;
 use crate::flow::graph::{CheckedEdge, CheckedNode};
 use crate::flow::handle::{digits_of_handle, is_dtmf_key};
 use crate::flow::program::Step;

@@ -16,7 +16,7 @@ use crate::flow::vars::{
 };
 
 /// The node id trace events use for variables set by the route's transform.
-pub const DEST_XFORM_NODE: &str = "dest_xform";
+pub(super) const DEST_XFORM_NODE: &str = "dest_xform";
 
 /// Facts about the call, passed in by the call layer.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

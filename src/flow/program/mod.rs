@@ -14,8 +14,8 @@ use thiserror::Error;
 pub use self::exits::Exits;
 pub use self::node_id::NodeId;
 pub use self::step::{
-    AudioTemplate, CollectStep, CompareStep, Comparison, ConnectStep, DatetimeStep, GatherSpec,
-    HttpStep, MenuStep, PlayStep, RecordStart, RecordStep, ResponseStore, SendDigitsStep, Step,
+    AudioTemplate, CollectStep, CompareStep, ConnectStep, DatetimeStep, GatherSpec, HttpStep,
+    MenuStep, PlayStep, RecordStart, RecordStep, ResponseStore, SendDigitsStep, Step,
 };
 
 /// Position of a node in [`Program::nodes`].
@@ -47,11 +47,17 @@ pub enum FlowFormat {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ReferenceKind {
+    /// A published flow (`fetch_flow`, `on_complete_flow_id`, a `call`'s `flow_id`).
     Flow,
+    /// A `[[schedule]]` (`timeCondition.scheduleId`).
     Schedule,
+    /// A `[[queue]]`.
     Queue,
+    /// A `[[voicemail]]` box.
     Voicemail,
+    /// A `[[ring_group]]`.
     RingGroup,
+    /// A `[[conference]]` room.
     Conference,
 }
 
@@ -73,8 +79,11 @@ impl ReferenceKind {
 /// path where it was written; checked by `check_references`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Reference {
+    /// What kind of thing the id names, and so where it must exist.
     pub kind: ReferenceKind,
+    /// The id as written.
     pub id: String,
+    /// The JSON path of the id in the flow document (`nodes[2].data.queueId`).
     pub path: String,
 }
 
@@ -83,31 +92,49 @@ pub struct Reference {
 pub struct ProgramNode {
     /// The node's id in the source document (`#INDEX` for an action without id).
     pub id: NodeId,
+    /// What the node does when the flow reaches it.
     pub step: Step,
+    /// Where the flow goes next, by the outcome the step left with.
     pub exits: Exits,
 }
 
 /// Why a set of nodes does not form a program.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum ProgramError {
+    /// No nodes at all.
     #[error("a program needs at least one node")]
     Empty,
+    /// More nodes (this many) than a [`NodeIndex`] can number.
     #[error("too many nodes ({0})")]
     TooManyNodes(usize),
+    /// The start index (this one) is not a node.
     #[error("start index {0} is out of range")]
     StartOutOfRange(u32),
+    /// An exit points past the last node.
     #[error("node {node:?}: exit {handle:?} points at index {target}, out of range")]
     ExitOutOfRange {
+        /// The id of the node with the exit.
         node: String,
+        /// The exit's outcome handle.
         handle: String,
+        /// The index it points at.
         target: u32,
     },
+    /// A node has two exits for one outcome handle.
     #[error("node {node:?}: more than one exit for {handle:?}")]
-    DuplicateExit { node: String, handle: String },
+    DuplicateExit {
+        /// The id of the node.
+        node: String,
+        /// The handle with two exits.
+        handle: String,
+    },
+    /// Two nodes share this id.
     #[error("duplicate node id {0:?}")]
     DuplicateNodeId(String),
+    /// A play step (this node) plays its audio zero times.
     #[error("node {0:?}: audio must be played at least once")]
     ZeroPlays(String),
+    /// A menu or collect (this node) could never succeed with its digit counts.
     #[error("node {0:?}: a menu or collect needs max digits and max failures of at least 1 and min digits ≤ max digits")]
     BadGather(String),
 }

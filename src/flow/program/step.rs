@@ -8,7 +8,7 @@ use std::time::Duration;
 use crate::flow::digit_pattern::DigitPattern;
 use crate::flow::directive::ConnectKind;
 use crate::flow::program::Program;
-pub use crate::flow::schedule::Comparison;
+use crate::flow::schedule::Comparison;
 use crate::flow::template::Template;
 
 /// What a node does when the flow reaches it. Pure steps resolve inside the
@@ -37,9 +37,15 @@ pub enum Step {
     /// Pure: leave by the exit named after the value (else the default exit).
     Branch(Template),
     /// Pure: leave by `jump`; with a loop count, only that many times, then by `done`.
-    Goto { loop_count: Option<u32> },
+    Goto {
+        /// How many times the jump is taken; none for every time.
+        loop_count: Option<u32>,
+    },
     /// Pure: evaluate a schedule, leave by `in_hours`, `out_of_hours` or `holiday`.
-    TimeCondition { schedule_id: Template },
+    TimeCondition {
+        /// The id of the `[[schedule]]` to evaluate.
+        schedule_id: Template,
+    },
     /// Pure: VoIPBIN `condition_datetime` (UTC), leave by `true` or `false`.
     DatetimeCondition(DatetimeStep),
     /// An HTTP request (waited for, or fired and forgotten).
@@ -49,15 +55,26 @@ pub enum Step {
     /// Start or stop recording the call; leaves by `done`.
     Record(RecordStep),
     /// Pure: run another flow, then come back and leave by `done`.
-    FetchFlow { flow_id: Template },
+    FetchFlow {
+        /// The id of the published flow to run.
+        flow_id: Template,
+    },
     /// Pause; leaves by `done`.
     Sleep(Duration),
     /// Pure: end the flow (`on_complete_flow_id` still runs).
     Stop,
     /// Hang up; the flow ends.
-    Hangup { reason: Option<Template> },
+    Hangup {
+        /// The reason handed on with the hangup, if the flow gave one.
+        reason: Option<Template>,
+    },
     /// Pure: an action this engine does not perform; reported and skipped (`done`).
-    Skip { action: String, reason: String },
+    Skip {
+        /// The action's `type`.
+        action: String,
+        /// Why this engine does not perform it.
+        reason: String,
+    },
 }
 
 impl Step {
@@ -86,8 +103,11 @@ pub enum AudioTemplate {
     Catalog(Template),
     /// Text to speak.
     Speak {
+        /// The words to say.
         text: Template,
+        /// The language asked for (`en-US`).
         language: Option<Template>,
+        /// The voice asked for.
         voice: Option<Template>,
     },
     /// An audio file by URL.
@@ -99,20 +119,27 @@ pub enum AudioTemplate {
 /// Audio played `times` times in a row.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PlayStep {
+    /// What to play, in order.
     pub audio: Vec<AudioTemplate>,
     /// At least 1.
     pub times: u32,
 }
 
-/// How digits are collected; shared by every step that gathers DTMF.
+/// The compiled node's spec of how digits are collected, shared by every [`Step`] that
+/// gathers DTMF (menu, collect, `digits_receive`); the session turns it into a
+/// [`Command::Gather`](crate::flow::Command::Gather). Not the call layer's gather state.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GatherSpec {
     /// Played while the keys are collected; may be empty.
     pub audio: Vec<AudioTemplate>,
+    /// The entry ends once this many keys are in.
     pub max_digits: u32,
     /// Wait for the first key once the audio has ended.
     pub timeout: Duration,
+    /// A key that ends the entry before `max_digits` (usually `#`); none if only the
+    /// count and the timeouts end it.
     pub terminator: Option<char>,
+    /// Wait for each further key.
     pub interdigit_timeout: Duration,
 }
 
@@ -122,6 +149,7 @@ pub struct GatherSpec {
 /// `max_failures`-th leaves by `timeout` or `invalid`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MenuStep {
+    /// The prompt and key collection of one attempt.
     pub gather: GatherSpec,
     /// At least 1.
     pub max_failures: u32,
@@ -134,17 +162,24 @@ pub struct MenuStep {
 /// retry like a menu's and finally leave by `timeout` or `invalid`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CollectStep {
+    /// The prompt and key collection of one attempt.
     pub gather: GatherSpec,
+    /// The variable the accepted entry is stored in.
     pub variable: String,
+    /// A shorter entry is a failed attempt.
     pub min_digits: u32,
+    /// An entry that does not match is a failed attempt; none accepts any entry.
     pub pattern: Option<DigitPattern>,
+    /// Failed attempts before the step leaves by `timeout` or `invalid`; at least 1.
     pub max_failures: u32,
+    /// Played after a failed attempt, before the next one.
     pub invalid_audio: Vec<AudioTemplate>,
 }
 
 /// DTMF sent to the caller.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SendDigitsStep {
+    /// The keys to send, expanded when the node runs.
     pub digits: Template,
     /// How long each tone lasts.
     pub tone: Duration,
@@ -156,9 +191,13 @@ pub struct SendDigitsStep {
 /// sides as numbers are false; string ones compare bytes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CompareStep {
+    /// The left operand.
     pub left: Template,
+    /// The operator.
     pub op: Comparison,
+    /// The right operand.
     pub right: Template,
+    /// Whether both sides are compared as numbers rather than as strings.
     pub numeric: bool,
 }
 
@@ -182,10 +221,15 @@ impl CompareStep {
 /// no weekdays.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DatetimeStep {
+    /// How the current UTC time is compared with the fields.
     pub op: Comparison,
+    /// Minute of the hour, 0–59; -1 for any.
     pub minute: i32,
+    /// Hour of the day, 0–23; -1 for any.
     pub hour: i32,
+    /// Day of the month, 1–31; -1 for any.
     pub day: i32,
+    /// Month, 1–12; 0 for any.
     pub month: i32,
     /// 0 = Sunday … 6 = Saturday.
     pub weekdays: Vec<u32>,
@@ -208,24 +252,35 @@ pub enum ResponseStore {
 /// request without response is `failed`. Not waited for: leaves by `done`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HttpStep {
+    /// The HTTP method, upper case (`GET`, `POST`…).
     pub method: String,
+    /// The URL.
     pub url: Template,
+    /// Request headers (name, value), in order.
     pub headers: Vec<(String, Template)>,
+    /// The request body; none to send no body.
     pub body: Option<Template>,
+    /// How long the response may take before the request counts as failed.
     pub timeout: Duration,
+    /// Whether the flow waits for the response.
     pub wait: bool,
+    /// What becomes of the response body (only when waited for).
     pub store: ResponseStore,
 }
 
 /// Connect the caller somewhere; see [`ConnectKind`] for the outcomes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConnectStep {
+    /// Where the caller goes, and so which outcomes can come back.
     pub kind: ConnectKind,
     /// Numbers, addresses or a destination id (queue, ring group…).
     pub targets: Vec<Template>,
     /// Caller id to present.
     pub source: Option<Template>,
+    /// How long the far end may ring (or a queue hold the caller); none for the call
+    /// layer's default.
     pub timeout: Option<Duration>,
+    /// Whether the far end's early media reaches the caller before it answers.
     pub early_media: bool,
     /// A published flow for the new call (`call` with `flow_id`).
     pub flow_id: Option<Template>,
@@ -236,7 +291,9 @@ pub struct ConnectStep {
 /// Start or stop a recording.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RecordStep {
+    /// Start a recording made as described.
     Start(RecordStart),
+    /// Stop the recording the flow started last.
     Stop,
 }
 
@@ -244,10 +301,15 @@ pub enum RecordStep {
 /// until one of its limits.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct RecordStart {
+    /// The file format asked for (`wav`, `mp3`…); none for the call layer's default.
     pub format: Option<String>,
+    /// The recording stops after this long.
     pub max_duration: Option<Duration>,
+    /// The recording stops after this much silence from the caller.
     pub end_of_silence: Option<Duration>,
+    /// The recording stops when the caller presses this key.
     pub end_of_key: Option<char>,
+    /// Whether a beep is played before recording starts.
     pub beep: bool,
 }
 

@@ -1,12 +1,12 @@
 //! Readers both formats share: variable references, comparison operators,
 //! HTTP methods.
 
-use crate::flow::program::Comparison;
 use crate::flow::read::{describe, template_at, Fields, Read, Reported, Sink};
+use crate::flow::schedule::Comparison;
 use crate::flow::template::Template;
 
 /// HTTP methods a request may use.
-pub const HTTP_METHODS: &[&str] = &["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"];
+pub(crate) const HTTP_METHODS: &[&str] = &["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"];
 
 /// A variable reference: a plain name (`customer.tier`) or a template (`${customer.tier}`).
 pub(crate) fn variable_reference(data: &Fields<'_>, key: &str, sink: &mut Sink) -> Read<Template> {

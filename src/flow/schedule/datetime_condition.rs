@@ -6,7 +6,6 @@ use std::cmp::Ordering;
 
 use chrono::{DateTime, Datelike, Timelike, Utc};
 use serde::{Deserialize, Serialize};
-use thiserror::Error;
 
 use super::comparison::Comparison;
 
@@ -17,7 +16,7 @@ use super::comparison::Comparison;
 /// Weekdays are numbered 0 = Sunday .. 6 = Saturday (7 is also accepted for Sunday).
 /// Fields missing from JSON are wildcards.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DatetimeCondition {
+pub(crate) struct DatetimeCondition {
     /// The operator, JSON field `condition`.
     #[serde(rename = "condition")]
     pub comparison: Comparison,
@@ -39,9 +38,10 @@ pub struct DatetimeCondition {
 }
 
 /// A field of a [`DatetimeCondition`] that can never match.
-#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[cfg(test)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{field}: expected {expected}, got {value}")]
-pub struct DatetimeConditionError {
+pub(crate) struct DatetimeConditionError {
     /// `minute`, `hour`, `day`, `month` or `weekdays[i]`.
     pub field: String,
     /// The accepted values, in words.
@@ -60,9 +60,9 @@ fn any_month() -> i32 {
 
 impl DatetimeCondition {
     /// VoIPBIN's wildcard for minute, hour and day.
-    pub const ANY: i32 = -1;
+    pub(crate) const ANY: i32 = -1;
     /// VoIPBIN's wildcard for month.
-    pub const ANY_MONTH: i32 = 0;
+    pub(crate) const ANY_MONTH: i32 = 0;
 
     /// Whether the condition holds at `at` (taken in UTC, as VoIPBIN does).
     ///
@@ -71,7 +71,7 @@ impl DatetimeCondition {
     /// `>`, `>=`, `<`, `<=`: the weekday is allowed and the current (month, day, hour,
     /// minute), restricted to the non-wildcard fields, compares lexicographically to the
     /// given values as the operator says. Seconds are ignored.
-    pub fn matches(&self, at: DateTime<Utc>) -> bool {
+    pub(crate) fn matches(&self, at: DateTime<Utc>) -> bool {
         let weekday_allowed = self.weekday_allowed(at);
         let ordering = self.compare_fields(at);
         match self.comparison {
@@ -81,8 +81,11 @@ impl DatetimeCondition {
     }
 
     /// Rejects values above their range, which could never match a real date
-    /// (`hour: expected -1 (any) or 0..=23, got 24`). Wildcards are always fine.
-    pub fn validate(&self) -> Result<(), DatetimeConditionError> {
+    /// (`hour: expected -1 (any) or 0..=23, got 24`). Wildcards are always fine. The
+    /// action reader enforces the same ranges when a flow loads; this checks a condition
+    /// built by hand.
+    #[cfg(test)]
+    pub(crate) fn validate(&self) -> Result<(), DatetimeConditionError> {
         let checks = [
             ("minute", self.minute, 59, "-1 (any) or 0..=59"),
             ("hour", self.hour, 23, "-1 (any) or 0..=23"),

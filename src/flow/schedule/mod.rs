@@ -82,9 +82,8 @@
 //! * Seconds are ignored. With every field a wildcard, the empty tuple equals itself:
 //!   `==`, `>=` and `<=` hold (subject to weekdays), `>` and `<` never do.
 //! * Values above a field's range never panic (`==` hour 24 never matches, `<` hour 24
-//!   always does); [`DatetimeCondition::validate`] reports them for flow validation.
+//!   always does); the action reader rejects them when a flow loads.
 
-mod clock;
 mod comparison;
 mod compiled;
 mod config;
@@ -96,12 +95,13 @@ mod outcome;
 #[cfg(test)]
 mod proptests;
 mod set;
+mod time_of_day;
 mod weekly;
 
 pub use comparison::{Comparison, UnknownComparison};
 pub use compiled::Schedule;
 pub use config::{DaysConfig, HoursConfig, ScheduleConfig};
-pub use datetime_condition::{DatetimeCondition, DatetimeConditionError};
+pub(super) use datetime_condition::DatetimeCondition;
 pub use error::ScheduleError;
 pub use outcome::ScheduleOutcome;
 pub use set::Schedules;

@@ -6,10 +6,10 @@
 
 use chrono::{Datelike, NaiveDateTime, Timelike};
 
-use super::clock::{parse_time_of_day, MINUTES_PER_DAY};
 use super::config::HoursConfig;
 use super::days::DaySet;
 use super::error::ScheduleError;
+use super::time_of_day::{parse_time_of_day, MINUTES_PER_DAY};
 
 const MINUTES_PER_WEEK: u32 = 7 * MINUTES_PER_DAY;
 

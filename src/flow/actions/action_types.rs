@@ -4,7 +4,7 @@
 //! "invalid action: skipped, flow continues").
 
 /// Action types this engine performs.
-pub const SUPPORTED_ACTIONS: &[&str] = &[
+pub(super) const SUPPORTED_ACTIONS: &[&str] = &[
     "answer",
     "talk",
     "play",
@@ -32,7 +32,7 @@ pub const SUPPORTED_ACTIONS: &[&str] = &[
 
 /// Action types the seeds name that need a service this appliance does not
 /// have, with why.
-pub const UNSUPPORTED_ACTIONS: &[(&str, &str)] = &[
+pub(super) const UNSUPPORTED_ACTIONS: &[(&str, &str)] = &[
     ("ai_talk", "needs an AI voice agent"),
     ("ai_summarize", "needs an AI service"),
     ("transcribe_start", "needs a speech-to-text service"),
@@ -50,7 +50,7 @@ pub const UNSUPPORTED_ACTIONS: &[(&str, &str)] = &[
 ];
 
 /// Why an action type is not performed, if it is one of [`UNSUPPORTED_ACTIONS`].
-pub fn unsupported_reason(action: &str) -> Option<&'static str> {
+pub(super) fn unsupported_reason(action: &str) -> Option<&'static str> {
     UNSUPPORTED_ACTIONS
         .iter()
         .find(|(name, _)| *name == action)

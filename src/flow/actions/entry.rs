@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
-use crate::flow::actions::kinds::{unsupported_reason, SUPPORTED_ACTIONS};
+use crate::flow::actions::action_types::{unsupported_reason, SUPPORTED_ACTIONS};
 use crate::flow::actions::options_connect::{
     read_call, read_conference_join, read_connect, read_queue_join,
 };

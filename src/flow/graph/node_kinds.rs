@@ -8,7 +8,7 @@ use crate::flow::handle::{
 
 /// A node kind.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum NodeKind {
+pub(crate) enum NodeKind {
     Entry,
     /// The API record's name for the entry node; may speak a `prompt`.
     Start,
@@ -33,7 +33,7 @@ pub enum NodeKind {
 }
 
 /// Every kind, in catalog order.
-pub const ALL_KINDS: &[NodeKind] = &[
+pub(super) const ALL_KINDS: &[NodeKind] = &[
     NodeKind::Entry,
     NodeKind::Start,
     NodeKind::Play,
@@ -58,12 +58,12 @@ pub const ALL_KINDS: &[NodeKind] = &[
 
 impl NodeKind {
     /// The kind named `name` (exact spelling, as in `data.kind`).
-    pub fn parse(name: &str) -> Option<NodeKind> {
+    pub(crate) fn parse(name: &str) -> Option<NodeKind> {
         ALL_KINDS.iter().copied().find(|kind| kind.name() == name)
     }
 
     /// The kind's name.
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             NodeKind::Entry => "entry",
             NodeKind::Start => "start",
@@ -89,12 +89,12 @@ impl NodeKind {
     }
 
     /// Whether the node is where a call may enter (`entry`, `start`).
-    pub fn is_entry(self) -> bool {
+    pub(crate) fn is_entry(self) -> bool {
         matches!(self, NodeKind::Entry | NodeKind::Start)
     }
 
     /// The outcomes the kind can return, besides a menu's `digit:N`.
-    pub fn outcomes(self) -> &'static [&'static str] {
+    pub(crate) fn outcomes(self) -> &'static [&'static str] {
         match self {
             NodeKind::Entry | NodeKind::SetVar | NodeKind::Callback | NodeKind::LastCalledUser => {
                 &[DONE]
@@ -121,7 +121,7 @@ impl NodeKind {
     /// node has neither an edge for them nor a default edge. (`failed` and
     /// `answered` are left out: a failure ends the flow on purpose, and an
     /// answered call stays bridged; `holiday` falls back to `out_of_hours`.)
-    pub fn outcomes_needing_an_edge(self) -> &'static [&'static str] {
+    pub(crate) fn outcomes_needing_an_edge(self) -> &'static [&'static str] {
         match self {
             NodeKind::Entry
             | NodeKind::Start
@@ -144,7 +144,7 @@ impl NodeKind {
     }
 
     /// The list of kind names for messages.
-    pub fn catalog() -> String {
+    pub(crate) fn catalog() -> String {
         ALL_KINDS
             .iter()
             .map(|kind| kind.name())

@@ -13,7 +13,9 @@ use crate::time::Time;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum HangupSide {
+    /// The caller hung up or cancelled.
     Caller,
+    /// callplane hung up or refused the call (a flow's hangup, a timeout, shutdown).
     Callplane,
 }
 
@@ -44,18 +46,28 @@ pub enum HangupCause {
 /// One finished call, as the IO shell writes it.
 #[derive(Clone, Debug, Serialize)]
 pub struct CdrRecord {
+    /// The SIP Call-ID of the inbound dialog.
     pub call_id: String,
+    /// User part of the INVITE's From URI: the caller.
     pub from: String,
+    /// User part of the Request-URI: the dialled number.
     pub to: String,
+    /// The flow that ran; `None` for calls refused before routing.
     pub flow_id: Option<String>,
+    /// The version of that flow the call started with.
     pub flow_version: Option<u32>,
+    /// When the INVITE arrived (core time; the writer prints wall clock).
     #[serde(skip)]
     pub start: Time,
+    /// When the 200 OK was sent, if it was.
     #[serde(skip)]
     pub answer: Option<Time>,
+    /// When the call ended: BYE sent or received, CANCEL, rejection.
     #[serde(skip)]
     pub end: Time,
+    /// Why the call ended.
     pub hangup_cause: HangupCause,
+    /// Which side ended it.
     pub hangup_side: HangupSide,
     /// The final SIP status of the INVITE: 200 when answered, else the rejection.
     pub sip_status: u16,
@@ -65,5 +77,6 @@ pub struct CdrRecord {
     pub nodes: Vec<String>,
     /// Why the flow ended, when it ended by itself.
     pub flow_end: Option<String>,
+    /// The shard (core) that owned the call.
     pub shard: usize,
 }

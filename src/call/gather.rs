@@ -20,7 +20,9 @@ pub enum GatherEnd {
 /// call carries the command out).
 #[derive(Clone, Copy, Debug)]
 pub struct GatherLimits {
+    /// The gather ends when this many digits were entered (at least 1).
     pub max_digits: u32,
+    /// A key that ends the gather early (not included in the digits).
     pub terminator: Option<char>,
     /// Wait for the first digit this long after the prompt ends.
     pub first_digit_timeout: Duration,

@@ -73,29 +73,43 @@ pub enum CallOutput {
 /// Who the call is from and to, as the INVITE said.
 #[derive(Clone, Debug)]
 pub struct CallParties {
+    /// The Call-ID of the inbound dialog.
     pub sip_call: CallId,
+    /// User part of the From URI: the caller.
     pub from: String,
+    /// User part of the Request-URI: the dialled number.
     pub to: String,
 }
 
 /// Random values a call needs for its RTP stream, chosen by the host's seeded RNG.
 #[derive(Clone, Copy, Debug)]
 pub struct RtpSeed {
+    /// Synchronisation source of the stream we send.
     pub ssrc: u32,
+    /// Sequence number of our first RTP packet.
     pub initial_seq: u16,
+    /// RTP timestamp of our first packet.
     pub initial_timestamp: u32,
+    /// The `o=` session id of our SDP.
     pub sdp_session_id: u64,
 }
 
 /// What a call runs: the flow, the environment, its entry variables, the prompts.
 #[derive(Clone)]
 pub struct CallPlan {
+    /// The flow the route chose, at the version current when the call arrived.
     pub program: Arc<Program>,
+    /// Schedules, published flows and destinations the flow may refer to.
     pub env: Arc<FlowEnv>,
+    /// Variables set on entry (a route's `dest_xform`).
     pub dest_xform: Option<Arc<Map<String, Value>>>,
+    /// The prompts `play`/`talk` resolve against.
     pub prompts: Arc<PromptCatalog>,
+    /// How long to ring (180) before answering; zero answers at once.
     pub answer_delay: Duration,
+    /// Maps core time to UTC for schedules and date conditions.
     pub wall: WallClock,
+    /// The shard that owns the call (for the CDR).
     pub shard: usize,
 }
 

@@ -17,7 +17,9 @@ use crate::flow::{FlowEnv, Program};
 /// What a route leads to: a program and the variables it sets on entry.
 #[derive(Clone)]
 pub struct RouteTarget {
+    /// The flow calls on this route run.
     pub program: Arc<Program>,
+    /// Variables set when a call enters the flow (`dest_xform` in the config).
     pub dest_xform: Option<Arc<Map<String, Value>>>,
 }
 

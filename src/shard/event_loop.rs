@@ -102,18 +102,27 @@ fn put<T>(table: &mut Vec<Option<T>>, index: usize, value: T) {
 }
 
 /// Everything one shard owns.
-pub struct ShardLoop {
-    pub index: usize,
-    pub host: Host,
-    pub backend: Box<dyn IoBackend>,
-    pub clock: Clock,
-    pub inbox: Receiver<ShardMsg>,
-    pub peers: Arc<Vec<ShardPeer>>,
-    pub cdr: CdrSink,
-    pub http: HttpPool,
-    pub sip_listen: SocketAddr,
+pub(crate) struct ShardLoop {
+    /// The shard's number (its core, with pinning).
+    pub(crate) index: usize,
+    /// The shard's calls.
+    pub(crate) host: Host,
+    /// The kernel interface: io_uring or epoll.
+    pub(crate) backend: Box<dyn IoBackend>,
+    /// The monotonic clock the host's time comes from.
+    pub(crate) clock: Clock,
+    /// Messages from other threads (forwarded SIP, HTTP answers, reloads, shutdown).
+    pub(crate) inbox: Receiver<ShardMsg>,
+    /// Every shard's inbox, for forwarding SIP to the Call-ID's owner.
+    pub(crate) peers: Arc<Vec<ShardPeer>>,
+    /// Where CDRs go.
+    pub(crate) cdr: CdrSink,
+    /// The workers that perform flows' HTTP requests.
+    pub(crate) http: HttpPool,
+    /// The SIP address every shard binds with SO_REUSEPORT.
+    pub(crate) sip_listen: SocketAddr,
     /// SIP datagrams dropped because the owner shard's inbox was full.
-    pub forward_drops: u64,
+    pub(crate) forward_drops: u64,
 }
 
 /// The loop's working state beside what it owns.
@@ -145,7 +154,7 @@ fn bind_rtp(addr: SocketAddr) -> io::Result<UdpSocket> {
 
 impl ShardLoop {
     /// Runs until told to shut down and the calls have drained.
-    pub fn run(mut self) -> io::Result<()> {
+    pub(crate) fn run(mut self) -> io::Result<()> {
         let mut running = self.start()?;
         loop {
             let now = self.clock.now();

@@ -86,7 +86,10 @@ pub fn prompts_from_dir(dir: &Path) -> Result<PromptCatalog, String> {
 
 /// A flow compiled from JSON text, with whether its document says it is published.
 pub struct LoadedFlow {
+    /// The validated, compiled flow (its warnings already logged).
     pub program: Arc<Program>,
+    /// The document's `published` (or the API record's `isActive`) flag; `true` when
+    /// it has neither. Unpublished flows in the flows directory are not routed.
     pub published: bool,
 }
 

@@ -21,24 +21,33 @@ use crate::shard::IoChoice;
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
+    /// `[sip]`: listen address, answer delay, Server header.
     pub sip: SipConfig,
+    /// `[rtp]`: the media address and port range.
     pub rtp: RtpConfig,
+    /// `[server]`: shards, io backend, data and prompt directories.
     pub server: ServerConfig,
+    /// `[routing]`: dialled number to flow; absent, every call runs the demo flow.
     pub routing: RoutingConfig,
+    /// `[flows]`: the directory of published flows routes can name by id.
     pub flows: FlowsConfig,
     /// `[[schedule]]`: business hours for `timeCondition` nodes.
     #[serde(rename = "schedule")]
     pub schedules: Vec<ScheduleConfig>,
-    /// `[[queue]]`, `[[voicemail]]`, `[[ring_group]]`, `[[conference]]`, `[[forward]]`:
-    /// destinations routes and flows can name.
+    /// `[[queue]]`: queues routes and flows can name as destinations, in file order
+    /// (this and the four destination tables below make up [`Config::destinations`]).
     #[serde(rename = "queue")]
     pub queues: Vec<QueueConfig>,
+    /// `[[voicemail]]`: mailboxes routes and flows can name, in file order.
     #[serde(rename = "voicemail")]
     pub voicemails: Vec<VoicemailConfig>,
+    /// `[[ring_group]]`: groups of members rung together, in file order.
     #[serde(rename = "ring_group")]
     pub ring_groups: Vec<RingGroupConfig>,
+    /// `[[conference]]`: conference rooms routes and flows can name, in file order.
     #[serde(rename = "conference")]
     pub conferences: Vec<ConferenceConfig>,
+    /// `[[forward]]`: forwards to outside numbers, in file order.
     #[serde(rename = "forward")]
     pub forwards: Vec<ForwardConfig>,
 }

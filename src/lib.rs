@@ -6,6 +6,8 @@
 //! [`shard`] is the IO shell around them; [`config`] and [`assets`] load what
 //! the server runs.
 
+#![warn(missing_docs, unreachable_pub)]
+
 pub mod assets;
 pub mod call;
 pub mod config;

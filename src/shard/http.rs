@@ -112,7 +112,7 @@ fn work(receiver: Arc<Mutex<Receiver<Job>>>) {
 }
 
 /// Performs one request; any status is a response, only transport failures fail.
-pub fn perform(request: &HttpRequest) -> HttpResult {
+pub(crate) fn perform(request: &HttpRequest) -> HttpResult {
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .timeout_global(Some(request.timeout.max(Duration::from_millis(1))))
         .http_status_as_error(false)

@@ -45,10 +45,17 @@ const INBOX_CAPACITY: usize = 8192;
 #[derive(Debug)]
 pub enum ShardMsg {
     /// A SIP datagram another shard received for a call this shard owns.
-    Sip { from: SocketAddr, data: Vec<u8> },
+    Sip {
+        /// The datagram's source address (where responses go).
+        from: SocketAddr,
+        /// The datagram as received, unparsed.
+        data: Vec<u8>,
+    },
     /// The result of an HTTP request a call on this shard made.
     Http {
+        /// The call that made the request; if it has ended meanwhile the result is dropped.
         call: CallHandle,
+        /// The response, or why there is none.
         result: HttpResult,
     },
     /// A new routing table (configuration reloaded, flows published).
@@ -89,15 +96,27 @@ impl ShardPeer {
 
 /// What the shards of one server share.
 pub struct ServerPlan {
+    /// How many shard threads to start (already resolved from "0 = one per core";
+    /// 0 here starts one).
     pub shards: usize,
+    /// Which IO backend every shard opens.
     pub io: IoChoice,
+    /// The host settings every shard starts from; its `shard`, `shards` and
+    /// `rtp_ports` are overwritten per shard.
     pub host: HostConfig,
+    /// The whole RTP port range `(min, max)`, inclusive; each shard takes its share.
     pub rtp_ports: (u16, u16),
+    /// The routing table the shards start with (replaced later by [`ShardMsg::Routes`]).
     pub router: Arc<Router>,
+    /// The prompts calls can play, shared read-only.
     pub prompts: Arc<PromptCatalog>,
+    /// Where every shard sends the CDRs of ended calls.
     pub cdr: CdrSink,
+    /// The HTTP worker pool flows' HTTP requests go to.
     pub http: HttpPool,
+    /// The shared time origin, so all shards' `Time`s agree.
     pub clock: Clock,
+    /// Pin shard thread `i` to core `i` (modulo the core count).
     pub pin_threads: bool,
 }
 

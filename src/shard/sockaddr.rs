@@ -5,7 +5,10 @@ use std::mem;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 
 /// Writes `addr` into `storage` and returns the length the kernel should read.
-pub fn write_sockaddr(addr: &SocketAddr, storage: &mut libc::sockaddr_storage) -> libc::socklen_t {
+pub(crate) fn write_sockaddr(
+    addr: &SocketAddr,
+    storage: &mut libc::sockaddr_storage,
+) -> libc::socklen_t {
     // SAFETY: sockaddr_storage is large and aligned enough for both address kinds.
     match addr {
         SocketAddr::V4(v4) => {
@@ -32,7 +35,7 @@ pub fn write_sockaddr(addr: &SocketAddr, storage: &mut libc::sockaddr_storage) -
 }
 
 /// Reads the address the kernel wrote into `storage`; `None` for families we do not speak.
-pub fn read_sockaddr(storage: &libc::sockaddr_storage) -> Option<SocketAddr> {
+pub(crate) fn read_sockaddr(storage: &libc::sockaddr_storage) -> Option<SocketAddr> {
     // SAFETY: the family field tells which view of the storage the kernel wrote.
     match storage.ss_family as libc::c_int {
         libc::AF_INET => {
@@ -58,7 +61,7 @@ pub fn read_sockaddr(storage: &libc::sockaddr_storage) -> Option<SocketAddr> {
 }
 
 /// A zeroed `sockaddr_storage`.
-pub fn empty_storage() -> libc::sockaddr_storage {
+pub(crate) fn empty_storage() -> libc::sockaddr_storage {
     // SAFETY: all-zero bytes are a valid sockaddr_storage.
     unsafe { mem::zeroed() }
 }

@@ -54,7 +54,10 @@ pub struct SimulateArgs {
 pub struct Plan {
     /// The fixed time of the simulation; `None`: the caller reads the clock.
     pub at: Option<DateTime<Utc>>,
+    /// The call the flow sees: `--from`, `--to`, the fixed Call-ID
+    /// [`SIMULATED_CALL_ID`] and every `--var` as an extra variable, in order.
     pub facts: CallFacts,
+    /// The `--events` list, handed one by one to the nodes that wait.
     pub script: Script,
 }
 

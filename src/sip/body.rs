@@ -6,7 +6,7 @@ use crate::sip::header_value::find_param;
 
 /// The SDP bytes of a body with the given Content-Type, if any. A body without
 /// Content-Type is assumed to be SDP.
-pub fn extract_sdp<'a>(content_type: Option<&str>, body: &'a [u8]) -> Option<&'a [u8]> {
+pub(crate) fn extract_sdp<'a>(content_type: Option<&str>, body: &'a [u8]) -> Option<&'a [u8]> {
     if body.is_empty() {
         return None;
     }

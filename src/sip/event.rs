@@ -17,7 +17,10 @@ impl fmt::Display for CallId {
 /// A datagram to send.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Transmit {
+    /// Where to send it: the source address of the request being answered, or the
+    /// INVITE's source address for our own BYE.
     pub dest: SocketAddr,
+    /// One complete serialized SIP message, to go out as one UDP datagram.
     pub payload: Vec<u8>,
 }
 

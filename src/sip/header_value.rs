@@ -4,7 +4,7 @@
 
 /// Joins folded continuation lines (CRLF or LF followed by whitespace) into single spaces
 /// and trims the result.
-pub fn unfold(value: &str) -> String {
+pub(crate) fn unfold(value: &str) -> String {
     if !value.contains(['\r', '\n']) {
         return value.trim().to_owned();
     }
@@ -29,7 +29,7 @@ pub fn unfold(value: &str) -> String {
 
 /// Splits a header value holding a comma-separated list (Via, Record-Route, Contact...),
 /// ignoring commas inside quoted strings and `<...>`. Empty elements are dropped.
-pub fn split_list(value: &str) -> Vec<&str> {
+pub(crate) fn split_list(value: &str) -> Vec<&str> {
     let mut parts = Vec::new();
     let mut in_quotes = false;
     let mut escaped = false;
@@ -69,7 +69,7 @@ fn push_trimmed<'a>(parts: &mut Vec<&'a str>, part: Option<&'a str>) {
 
 /// Finds parameter `name` (case-insensitive) in a `;a=b;c` parameter string. Returns
 /// `Some("")` for a parameter present without value. Quotes around a value are removed.
-pub fn find_param<'a>(params: &'a str, name: &str) -> Option<&'a str> {
+pub(crate) fn find_param<'a>(params: &'a str, name: &str) -> Option<&'a str> {
     params.split(';').skip(1).find_map(|param| {
         let (key, value) = match param.split_once('=') {
             Some((key, value)) => (key.trim(), value.trim()),

@@ -6,26 +6,41 @@ use std::fmt;
 /// A request method.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Method {
+    /// Starts a call (RFC 3261 §13); the only method that creates a dialog here.
     Invite,
+    /// Acknowledges a final response to INVITE; never answered itself.
     Ack,
+    /// Ends an established dialog (§15), sent by either side.
     Bye,
+    /// Cancels a pending INVITE (§9): answered 200 (481 when no such INVITE is known);
+    /// an INVITE still ringing then gets 487.
     Cancel,
+    /// Capability query (§11), answered 200 with `Allow` — carriers use it as a keep-alive ping.
     Options,
+    /// Binds a contact address (§10); not handled, answered 405.
     Register,
+    /// Event subscription (RFC 6665); not handled, answered 405.
     Subscribe,
+    /// Event notification (RFC 6665); not handled, answered 405.
     Notify,
+    /// Call transfer request (RFC 3515); not handled, answered 405.
     Refer,
+    /// Mid-dialog application data (RFC 6086); not handled, answered 405.
     Info,
+    /// Session update before or after answer (RFC 3311); not handled, answered 405.
     Update,
+    /// Acknowledges a reliable provisional response (RFC 3262); not handled, answered 405.
     Prack,
+    /// Instant message (RFC 3428); not handled, answered 405.
     Message,
+    /// Event state publication (RFC 3903); not handled, answered 405.
     Publish,
     /// Any other token; answered with 501 Not Implemented.
     Other(String),
 }
 
 /// Methods the endpoint itself handles; sent in `Allow` headers.
-pub const ALLOWED_METHODS: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS";
+pub(crate) const ALLOWED_METHODS: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS";
 
 impl Method {
     /// The method named by `token` (exact, case-sensitive match).
@@ -78,7 +93,7 @@ impl fmt::Display for Method {
 }
 
 /// True if `c` may appear in a SIP `token` (RFC 3261 §25.1).
-pub fn is_token_char(c: char) -> bool {
+pub(crate) fn is_token_char(c: char) -> bool {
     c.is_ascii_alphanumeric()
         || matches!(
             c,
@@ -87,7 +102,7 @@ pub fn is_token_char(c: char) -> bool {
 }
 
 /// True if `s` is a non-empty SIP token.
-pub fn is_token(s: &str) -> bool {
+pub(crate) fn is_token(s: &str) -> bool {
     !s.is_empty() && s.chars().all(is_token_char)
 }
 

@@ -128,7 +128,7 @@ fn has_scheme(uri: &str) -> bool {
 /// The user part of a `sip:`/`sips:` URI (before `@`, without password) or the number of
 /// a `tel:` URI, percent-decoded, with user parameters (after `;`) removed. Empty if the
 /// URI has no user part.
-pub fn uri_user(uri: &str) -> String {
+pub(crate) fn uri_user(uri: &str) -> String {
     let Some((scheme, rest)) = uri.split_once(':') else {
         return String::new();
     };
@@ -150,7 +150,7 @@ pub fn uri_user(uri: &str) -> String {
 }
 
 /// True if a URI carries the `lr` parameter (loose routing).
-pub fn uri_has_lr(uri: &str) -> bool {
+pub(crate) fn uri_has_lr(uri: &str) -> bool {
     let without_headers = uri.split('?').next().unwrap_or(uri);
     find_param(without_headers, "lr").is_some()
 }

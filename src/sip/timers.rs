@@ -12,18 +12,18 @@ pub const T2: Duration = Duration::from_secs(4);
 /// Maximum time a message stays in the network.
 pub const T4: Duration = Duration::from_secs(5);
 /// 64*T1: Timers B, F, H, J and L.
-pub const TRANSACTION_TIMEOUT: Duration = Duration::from_secs(32);
+pub(crate) const TRANSACTION_TIMEOUT: Duration = Duration::from_secs(32);
 
 /// Retransmission schedule starting at T1 and doubling up to T2.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Backoff {
+pub(crate) struct Backoff {
     next_at: Time,
     interval: Duration,
 }
 
 impl Backoff {
     /// First retransmission at `now + T1`.
-    pub fn start(now: Time) -> Backoff {
+    pub(crate) fn start(now: Time) -> Backoff {
         Backoff {
             next_at: now + T1,
             interval: T1,
@@ -31,18 +31,18 @@ impl Backoff {
     }
 
     /// When the next retransmission is due.
-    pub fn next_at(&self) -> Time {
+    pub(crate) fn next_at(&self) -> Time {
         self.next_at
     }
 
     /// True if a retransmission is due at `now`.
-    pub fn is_due(&self, now: Time) -> bool {
+    pub(crate) fn is_due(&self, now: Time) -> bool {
         self.next_at <= now
     }
 
     /// Moves the schedule past `now`, doubling the interval (capped at T2) per step.
     /// Several missed steps collapse into one retransmission.
-    pub fn advance(&mut self, now: Time) {
+    pub(crate) fn advance(&mut self, now: Time) {
         while self.next_at <= now {
             self.interval = (self.interval * 2).min(T2);
             self.next_at += self.interval;
@@ -50,7 +50,7 @@ impl Backoff {
     }
 
     /// Switches to a fixed T2 interval from `now` (Timer E in the Proceeding state).
-    pub fn hold_at_t2(&mut self, now: Time) {
+    pub(crate) fn hold_at_t2(&mut self, now: Time) {
         self.interval = T2;
         self.next_at = self.next_at.min(now + T2);
     }

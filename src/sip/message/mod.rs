@@ -25,7 +25,9 @@ use ezk_sip_types::Headers;
 /// A parsed datagram.
 #[derive(Clone, Debug)]
 pub enum Message {
+    /// The datagram started with a request line (`METHOD uri SIP/2.0`).
     Request(Request),
+    /// The datagram started with a status line (`SIP/2.0 code reason`), status 100–699.
     Response(Response),
 }
 
@@ -34,16 +36,25 @@ pub enum Message {
 pub struct EchoHeaders {
     /// Every Via value, in order (comma lists split into their elements).
     pub vias: Vec<String>,
+    /// The first From value, trimmed, tag included.
     pub from: String,
+    /// The first To value, trimmed; [`build_response`] appends the tag it is given when
+    /// this value has none.
     pub to: String,
+    /// The Call-ID value without surrounding whitespace.
     pub call_id: String,
+    /// The CSeq value. From the parser it is rewritten as `<seq> <METHOD>` (single
+    /// space); from [`salvage_request`] it is the raw trimmed value.
     pub cseq: String,
 }
 
 /// A parsed CSeq header.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CSeq {
+    /// The sequence number; the parser refuses values of 2^31 and above (§8.1.1.5).
     pub seq: u32,
+    /// The method named in CSeq; for a request the parser requires it to equal the
+    /// request line's method, for a response it names the request being answered.
     pub method: Method,
 }
 
@@ -51,10 +62,15 @@ pub struct CSeq {
 /// the dialog-related headers, all headers (unfolded) and the body.
 #[derive(Clone, Debug)]
 pub struct MessageHead {
+    /// Via, From, To, Call-ID and CSeq as text, for echoing into responses.
     pub echo: EchoHeaders,
+    /// The first Via element, parsed: its branch and sent-by match transactions.
     pub top_via: TopVia,
+    /// The From header parsed (the caller's URI and tag for an inbound request).
     pub from: NameAddr,
+    /// The To header parsed; it carries no tag on a dialog-creating INVITE.
     pub to: NameAddr,
+    /// The CSeq header parsed.
     pub cseq: CSeq,
     /// Record-Route values in order, as written.
     pub record_route: Vec<String>,
@@ -71,19 +87,24 @@ pub struct MessageHead {
 /// A parsed request.
 #[derive(Clone, Debug)]
 pub struct Request {
+    /// The method of the request line (equal to `head.cseq.method`).
     pub method: Method,
     /// The Request-URI as written.
     pub uri: String,
     /// The Request-URI, parsed.
     pub sip_uri: SipUri,
+    /// Headers and body.
     pub head: MessageHead,
 }
 
 /// A parsed response.
 #[derive(Clone, Debug)]
 pub struct Response {
+    /// The status code, 100–699 (the parser refuses anything else).
     pub status: u16,
+    /// The reason phrase as sent; may be empty, never interpreted.
     pub reason: String,
+    /// Headers and body.
     pub head: MessageHead,
 }
 

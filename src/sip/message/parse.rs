@@ -15,26 +15,45 @@ use thiserror::Error;
 /// Why a datagram is not a usable SIP message.
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
 pub enum ParseError {
+    /// The datagram is empty or holds only line breaks (keep-alive CRLFs).
     #[error("datagram holds no message")]
     Empty,
+    /// The start line or a header line is not valid UTF-8 (the body may be anything).
     #[error("message head is not UTF-8")]
     NotUtf8,
+    /// The head never ends: no blank line follows the headers and the datagram does not
+    /// end right after a line break (a cut-off datagram).
     #[error("no blank line ends the message head")]
     NoHeadEnd,
+    /// The first line is neither `METHOD uri SIP/2.0` (method a token) nor
+    /// `SIP/2.0 code reason` with a code in 100–699.
     #[error("malformed start line")]
     BadStartLine,
+    /// The Request-URI has a scheme other than `sip`/`sips` (e.g. `tel:`); the
+    /// dispatcher answers such a request 416 instead of 400.
     #[error("Request-URI scheme is not sip or sips")]
     UnsupportedUriScheme,
+    /// A header line has no `name:` (empty name or no colon), or a CR without LF.
     #[error("malformed header line")]
     BadHeaderLine,
+    /// A mandatory header (Via, From, To, Call-ID or CSeq, named by the value) is absent.
     #[error("missing {0} header")]
     MissingHeader(&'static str),
+    /// A mandatory header (named by the value) is empty or unreadable, or the CSeq
+    /// method differs from the request line's.
     #[error("malformed {0} header")]
     MalformedHeader(&'static str),
+    /// Content-Length is not a decimal number.
     #[error("invalid Content-Length")]
     BadContentLength,
+    /// Content-Length promises more bytes than follow the head (a truncated datagram).
     #[error("body shorter than Content-Length ({declared} > {available})")]
-    BodyTruncated { declared: usize, available: usize },
+    BodyTruncated {
+        /// The Content-Length value, in bytes.
+        declared: usize,
+        /// The bytes actually present after the blank line.
+        available: usize,
+    },
 }
 
 /// Parses one datagram. Compact header names, folded headers and LF-only line ends are

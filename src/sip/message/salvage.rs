@@ -10,7 +10,9 @@ use crate::sip::method::{is_token, Method};
 /// The parts of a malformed request needed to answer it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Salvaged {
+    /// The method token of the start line (the dispatcher never answers an ACK).
     pub method: Method,
+    /// The raw Via (split), From, To, Call-ID and CSeq values to copy into the 400/416.
     pub echo: EchoHeaders,
 }
 

@@ -23,7 +23,7 @@ pub struct TopVia {
 }
 
 /// Magic cookie that marks RFC 3261 branch IDs.
-pub const BRANCH_MAGIC_COOKIE: &str = "z9hG4bK";
+pub(crate) const BRANCH_MAGIC_COOKIE: &str = "z9hG4bK";
 
 impl TopVia {
     /// Reads one Via value; `None` if it is not a valid Via.

@@ -9,7 +9,9 @@ use thiserror::Error;
 /// The G.711 flavours the media plane speaks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum AudioCodec {
+    /// G.711 µ-law (static payload type 0), used in North America and Japan.
     Pcmu,
+    /// G.711 A-law (static payload type 8), used in Europe and most other countries.
     Pcma,
 }
 
@@ -26,9 +28,16 @@ impl AudioCodec {
 /// The outcome of negotiation: where to send RTP and in which format.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Negotiated {
+    /// The caller's RTP address: the stream's `c=` address (media level, else session
+    /// level) and its `m=` port. Our RTP goes there.
     pub remote_rtp: SocketAddr,
+    /// The first G.711 format the caller listed in its first usable audio stream.
     pub codec: AudioCodec,
+    /// The caller's payload type number for `codec` (usually 0 or 8, but a dynamic
+    /// number mapped by rtpmap is honoured); used in both directions.
     pub codec_pt: u8,
+    /// The caller's payload type for telephone-event/8000 (RFC 4733 DTMF); `None` if
+    /// the stream does not offer it, and the answer then carries none.
     pub dtmf_pt: Option<u8>,
     /// The caller's ptime when it is 10..=60 ms in steps of 10, else 20.
     pub ptime_ms: u32,

@@ -8,25 +8,36 @@ use thiserror::Error;
 /// Media direction attribute.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Direction {
+    /// `a=sendrecv`: the offerer sends and receives (the default when absent).
     SendRecv,
+    /// `a=sendonly`: the offerer only sends, e.g. while it holds the call.
     SendOnly,
+    /// `a=recvonly`: the offerer only receives.
     RecvOnly,
+    /// `a=inactive`: no media either way.
     Inactive,
 }
 
 /// An `a=rtpmap:<pt> <encoding>/<clock>[/<channels>]` attribute.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RtpMap {
+    /// The RTP payload type the mapping is for, 0–127.
     pub payload_type: u8,
+    /// The encoding name as written (`PCMU`, `telephone-event`…); compare without case.
     pub encoding: String,
+    /// The RTP clock rate in Hz (8000 for G.711 and telephone-event).
     pub clock_rate: u32,
+    /// The channel count when given; absent means one.
     pub channels: Option<u32>,
 }
 
 /// An `a=fmtp:<pt> <params>` attribute.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Fmtp {
+    /// The RTP payload type the parameters are for, 0–127.
     pub payload_type: u8,
+    /// The format parameters as written, trimmed (e.g. `0-16` for telephone-event);
+    /// empty when none follow the payload type.
     pub params: String,
 }
 
@@ -35,6 +46,8 @@ pub struct Fmtp {
 pub struct Media {
     /// `audio`, `video`, `image`...
     pub kind: String,
+    /// The RTP port the offerer receives on; 0 marks a rejected or disabled stream.
+    /// A `/<count>` suffix is dropped.
     pub port: u16,
     /// `RTP/AVP`, `RTP/SAVP`, `udptl`...
     pub protocol: String,
@@ -42,9 +55,13 @@ pub struct Media {
     pub formats: Vec<String>,
     /// Media-level `c=` address.
     pub connection: Option<IpAddr>,
+    /// The `a=rtpmap` attributes of this section, in order; unreadable ones skipped.
     pub rtpmaps: Vec<RtpMap>,
+    /// The `a=fmtp` attributes of this section, in order; unreadable ones skipped.
     pub fmtps: Vec<Fmtp>,
+    /// `a=ptime` in milliseconds, if given and numeric; the last one wins.
     pub ptime: Option<u32>,
+    /// The section's direction attribute; the last one wins.
     pub direction: Option<Direction>,
 }
 
@@ -57,20 +74,27 @@ pub struct Sdp {
     pub direction: Option<Direction>,
     /// Session-level ptime (not standard there, but seen in the wild).
     pub ptime: Option<u32>,
+    /// The `m=` sections in order; attributes after an `m=` line belong to it.
     pub media: Vec<Media>,
 }
 
 /// Why a body is not a usable SDP.
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
 pub enum SdpError {
+    /// The body is not valid UTF-8.
     #[error("SDP is not UTF-8")]
     NotUtf8,
+    /// The first non-blank line is not `v=0` (also for an empty body).
     #[error("SDP does not start with v=0")]
     NoVersion,
+    /// A line without `=` or whose type before it is not one character; the value is its
+    /// 1-based line number, blank lines counted.
     #[error("malformed line {0}")]
     BadLine(usize),
+    /// A `c=` line that is not `IN IP4|IP6 <address>`; the value is its line number.
     #[error("malformed c= line {0}")]
     BadConnection(usize),
+    /// An `m=` line without kind, numeric port and protocol; the value is its line number.
     #[error("malformed m= line {0}")]
     BadMedia(usize),
 }

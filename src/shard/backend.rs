@@ -7,6 +7,22 @@
 //! next timer deadline. Received bytes stay in the backend's own buffers: the
 //! loop reads them with [`IoBackend::recv_data`] and hands the slot back with
 //! [`IoBackend::release`]. Nothing here allocates per packet once warm.
+//!
+//! # Tokens, slots and their lifetimes
+//!
+//! A [`Token`] names one registration of one socket: an index into the
+//! backend's socket table and the generation of that table entry. An entry's
+//! index is reused only after the socket it held is entirely gone — closed,
+//! every kernel operation on it reaped, every receive slot delivered for it
+//! released — and each reuse bumps the generation, so a token never names two
+//! sockets (short of 2³² reuses of one index). A shell may therefore keep a
+//! dense table indexed by [`Token::index`] and compare [`Token::generation`], or
+//! key a map by the whole token: a completion for a socket that has since been
+//! closed never matches the socket registered after it.
+//!
+//! A receive slot named in a [`Completion::Recv`] belongs to the loop from the
+//! moment `wait` returns it until the loop calls [`IoBackend::release`] for it,
+//! exactly once: see [`IoBackend::release`] for what that entails.
 
 use std::fmt;
 use std::io;
@@ -18,9 +34,32 @@ use super::epoll::EpollBackend;
 use super::uring::UringBackend;
 use super::waker::Waker;
 
-/// Identifies one socket registered with a backend.
+/// Identifies one registration of a socket with a backend: the index of its
+/// entry in the backend's socket table and that entry's generation, which
+/// changes every time the index is given to a new socket.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Token(pub u32);
+pub struct Token {
+    index: u32,
+    generation: u32,
+}
+
+impl Token {
+    /// Builds a token; only backends mint them.
+    pub(super) fn new(index: u32, generation: u32) -> Token {
+        Token { index, generation }
+    }
+
+    /// The socket table index: dense, small, reused once the socket is gone.
+    pub fn index(self) -> usize {
+        self.index as usize
+    }
+
+    /// Which use of [`Token::index`] this is: a table indexed by `index()` holds
+    /// this socket only while the generations match.
+    pub fn generation(self) -> u32 {
+        self.generation
+    }
+}
 
 impl Token {
     /// Position in the backend's socket table: dense, for the shell's own tables.
@@ -57,6 +96,11 @@ pub struct BackendStats {
     pub send_errors: u64,
     pub recv_errors: u64,
     pub truncated: u64,
+    /// [`IoBackend::release`] calls for a slot that was not delivered (a second
+    /// release, or a slot number never handed out): ignored, counted here.
+    pub stale_releases: u64,
+    /// Completions dropped because their socket had been closed.
+    pub dropped_after_close: u64,
 }
 
 /// The kernel interface of one shard.
@@ -64,24 +108,54 @@ pub trait IoBackend {
     /// Takes ownership of a bound UDP socket and starts receiving on it with
     /// `depth` receives in flight (io_uring) or a batch of `depth` per wake
     /// (epoll), into buffers of `max_datagram` bytes; longer datagrams are
-    /// counted as truncated and dropped.
+    /// counted as truncated and dropped. The token differs from every token
+    /// this backend handed out before for a socket that is still known to it
+    /// (open, closing, or with delivered slots unreleased) — and, through the
+    /// generation, from every earlier token with the same index.
     fn register(
         &mut self,
         socket: UdpSocket,
         depth: usize,
         max_datagram: usize,
     ) -> io::Result<Token>;
-    /// Stops receiving on `token` and closes its socket once nothing is in flight.
+    /// Stops receiving on `token` and closes its socket once no kernel
+    /// operation on it is in flight (sends already queued still leave).
+    ///
+    /// Late completions are dropped: no `wait` after this call returns a
+    /// completion for `token`. Completions for `token` that an earlier `wait`
+    /// already returned stay valid — their slots keep their bytes and must
+    /// still be released — and their token no longer matches any open socket
+    /// (`local_addr` is `None` for it). The token's index is not reused until
+    /// every such slot has been released. Closing an unknown or already closed
+    /// token does nothing.
     fn close(&mut self, token: Token);
-    /// Queues one datagram; it leaves at the next `wait` (or sooner if the queue is full).
+    /// Queues one datagram; it leaves at the next `wait` (or sooner if the
+    /// queue is full). On a closed or unknown token it is counted as a send
+    /// error and dropped — never sent from another socket.
     fn send(&mut self, token: Token, dest: SocketAddr, data: &[u8]);
-    /// Flushes queued sends and blocks until something completes or `timeout` passes.
+    /// Flushes queued sends and blocks until something completes or `timeout`
+    /// passes, appending what completed to `out`. Every `Completion::Recv`
+    /// appended hands its slot to the caller (see [`IoBackend::release`]).
     fn wait(&mut self, timeout: Option<Duration>, out: &mut Vec<Completion>) -> io::Result<()>;
-    /// The bytes of a completed receive.
+    /// The bytes of a delivered receive: `len` bytes of slot `slot`, unchanged
+    /// from the moment `wait` delivered it until it is released, whatever
+    /// happened to its socket meanwhile. Empty for a slot that does not exist.
     fn recv_data(&self, slot: usize, len: usize) -> &[u8];
-    /// Hands a receive slot back (io_uring re-arms the receive with it).
+    /// Hands a delivered receive slot back.
+    ///
+    /// Between the `wait` that delivered a slot and this call, the slot is the
+    /// loop's: the backend neither frees it, nor reuses it, nor lets the kernel
+    /// write into it, so the loop may read it with `recv_data` any number of
+    /// times, across further `wait`, `close`, `register` and `send` calls. After
+    /// this call the slot number means nothing to the loop: the backend re-arms
+    /// it (io_uring) or pools it (epoll), or frees it if its socket is closed.
+    ///
+    /// Every delivered slot must be released exactly once; until then a closed
+    /// socket's token index stays reserved. Releasing a slot that is not
+    /// currently delivered (twice, or a number never handed out) does nothing
+    /// but count [`BackendStats::stale_releases`].
     fn release(&mut self, slot: usize);
-    /// The local address of a registered socket.
+    /// The local address of an open socket; `None` once `token` is closed.
     fn local_addr(&self, token: Token) -> Option<SocketAddr>;
     /// Counters.
     fn stats(&self) -> BackendStats;

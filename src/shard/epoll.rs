@@ -2,9 +2,23 @@
 //! shard code over level-triggered epoll, `recvmmsg` to read a batch per ready
 //! socket and `sendmmsg` to flush queued sends per socket in one call.
 //!
-//! Receive slots are pooled boxes that the loop borrows between
+//! Receive slots are pooled buffers that the loop borrows between
 //! [`IoBackend::wait`] and [`IoBackend::release`]; queued sends live in one
 //! reusable byte arena. Nothing is allocated per packet once warm.
+//!
+//! The kernel writes into a slot only during the `recvmmsg` of one
+//! `receive_batch`, which takes free slots only, so memory the loop holds is
+//! never written. A slot is `Delivered` from the `Completion::Recv` naming it
+//! until the loop's `release`; it is pooled again only by that release, and a
+//! release of a slot that is not delivered is counted and ignored, so a slot is
+//! never in the pool twice nor handed out while the loop still reads it.
+//!
+//! Tokens follow the contract in [`super::backend`]: closing a socket closes
+//! its fd at once (no operation outlives a syscall here), but its table entry —
+//! and the token index — is kept until every slot delivered for it has been
+//! released, and the index's next use has a new generation. The epoll key of a
+//! socket carries index and generation, and queued sends are checked against
+//! the generation, so nothing meant for a closed socket reaches its successor.
 
 use std::io;
 use std::mem;
@@ -23,12 +37,28 @@ const SEND_BATCH: usize = 64;
 struct RecvSlot {
     addr: libc::sockaddr_storage,
     buf: Box<[u8]>,
+    /// The socket this slot's datagram came from while the loop holds it.
+    delivered: Option<Token>,
 }
 
-struct SocketEntry {
-    socket: UdpSocket,
+/// An open socket, or a closed one whose delivered slots are not all released.
+struct Live {
+    /// `None` once closed.
+    socket: Option<UdpSocket>,
     depth: usize,
     max_datagram: usize,
+    /// Slots delivered for this socket and not released yet.
+    delivered: usize,
+}
+
+/// One entry of the socket table; its index is a token's index.
+struct SocketEntry {
+    generation: u32,
+    live: Option<Live>,
+}
+
+fn epoll_key(token: Token) -> u64 {
+    (u64::from(token.generation()) << 32) | token.index() as u64
 }
 
 struct PendingSend {
@@ -42,7 +72,7 @@ struct PendingSend {
 pub struct EpollBackend {
     epfd: OwnedFd,
     wake_fd: i32,
-    sockets: Vec<Option<SocketEntry>>,
+    sockets: Vec<SocketEntry>,
     free_tokens: Vec<u32>,
     slots: Vec<RecvSlot>,
     free_slots: Vec<usize>,
@@ -99,6 +129,35 @@ impl EpollBackend {
         Ok(())
     }
 
+    fn live(&self, token: Token) -> Option<&Live> {
+        match self.sockets.get(token.index()) {
+            Some(entry) if entry.generation == token.generation() => entry.live.as_ref(),
+            _ => None,
+        }
+    }
+
+    fn live_mut(&mut self, token: Token) -> Option<&mut Live> {
+        match self.sockets.get_mut(token.index()) {
+            Some(entry) if entry.generation == token.generation() => entry.live.as_mut(),
+            _ => None,
+        }
+    }
+
+    /// Frees a closed socket's table entry once none of its slots is delivered.
+    fn finish_close_if_idle(&mut self, token: Token) {
+        let Some(entry) = self.sockets.get_mut(token.index()) else {
+            return;
+        };
+        if entry.generation != token.generation() {
+            return;
+        }
+        if matches!(&entry.live, Some(live) if live.socket.is_none() && live.delivered == 0) {
+            entry.live = None;
+            entry.generation = entry.generation.wrapping_add(1);
+            self.free_tokens.push(token.index() as u32);
+        }
+    }
+
     fn take_slot(&mut self, max_datagram: usize) -> usize {
         if let Some(index) = self.free_slots.pop() {
             if self.slots[index].buf.len() < max_datagram {
@@ -109,14 +168,20 @@ impl EpollBackend {
         self.slots.push(RecvSlot {
             addr: empty_storage(),
             buf: vec![0u8; max_datagram].into_boxed_slice(),
+            delivered: None,
         });
         self.slots.len() - 1
     }
 
     /// Reads up to one batch from a readable socket.
     fn receive_batch(&mut self, token: Token, out: &mut Vec<Completion>) {
-        let (fd, depth, max_datagram) = match self.sockets.get(token.0 as usize) {
-            Some(Some(entry)) => (entry.socket.as_raw_fd(), entry.depth, entry.max_datagram),
+        let (fd, depth, max_datagram) = match self.live(token) {
+            Some(Live {
+                socket: Some(socket),
+                depth,
+                max_datagram,
+                ..
+            }) => (socket.as_raw_fd(), *depth, *max_datagram),
             _ => return,
         };
         self.batch_slots.clear();
@@ -163,6 +228,7 @@ impl EpollBackend {
         } else {
             got as usize
         };
+        let mut delivered = 0;
         for i in 0..self.batch_slots.len() {
             let slot = self.batch_slots[i];
             if i >= got {
@@ -177,6 +243,8 @@ impl EpollBackend {
                         && (hdr.msg_len as usize) <= self.slots[slot].buf.len() =>
                 {
                     self.stats.datagrams_received += 1;
+                    self.slots[slot].delivered = Some(token);
+                    delivered += 1;
                     out.push(Completion::Recv {
                         token,
                         from,
@@ -189,6 +257,9 @@ impl EpollBackend {
                     self.free_slots.push(slot);
                 }
             }
+        }
+        if let Some(live) = self.live_mut(token) {
+            live.delivered += delivered;
         }
     }
 
@@ -212,8 +283,11 @@ impl EpollBackend {
     }
 
     fn send_run(&mut self, token: Token, start: usize, end: usize) {
-        let fd = match self.sockets.get(token.0 as usize) {
-            Some(Some(entry)) => entry.socket.as_raw_fd(),
+        let fd = match self.live(token) {
+            Some(Live {
+                socket: Some(socket),
+                ..
+            }) => socket.as_raw_fd(),
             _ => {
                 self.stats.send_errors += (end - start) as u64;
                 return;
@@ -278,18 +352,26 @@ impl IoBackend for EpollBackend {
         max_datagram: usize,
     ) -> io::Result<Token> {
         socket.set_nonblocking(true)?;
-        let token = match self.free_tokens.pop() {
-            Some(index) => Token(index),
+        let index = match self.free_tokens.pop() {
+            Some(index) => index as usize,
             None => {
-                self.sockets.push(None);
-                Token((self.sockets.len() - 1) as u32)
+                self.sockets.push(SocketEntry {
+                    generation: 0,
+                    live: None,
+                });
+                self.sockets.len() - 1
             }
         };
-        self.ctl(libc::EPOLL_CTL_ADD, socket.as_raw_fd(), token.0 as u64)?;
-        self.sockets[token.0 as usize] = Some(SocketEntry {
-            socket,
+        let token = Token::new(index as u32, self.sockets[index].generation);
+        if let Err(err) = self.ctl(libc::EPOLL_CTL_ADD, socket.as_raw_fd(), epoll_key(token)) {
+            self.free_tokens.push(index as u32);
+            return Err(err);
+        }
+        self.sockets[index].live = Some(Live {
+            socket: Some(socket),
             depth: depth.max(1),
             max_datagram,
+            delivered: 0,
         });
         Ok(token)
     }
@@ -299,17 +381,19 @@ impl IoBackend for EpollBackend {
         if self.pending.iter().any(|p| p.token == token) {
             self.flush();
         }
-        if let Some(entry) = self
-            .sockets
-            .get_mut(token.0 as usize)
-            .and_then(Option::take)
-        {
-            let _ = self.ctl(libc::EPOLL_CTL_DEL, entry.socket.as_raw_fd(), 0);
-            self.free_tokens.push(token.0);
-        }
+        let Some(socket) = self.live_mut(token).and_then(|live| live.socket.take()) else {
+            return;
+        };
+        let _ = self.ctl(libc::EPOLL_CTL_DEL, socket.as_raw_fd(), 0);
+        drop(socket);
+        self.finish_close_if_idle(token);
     }
 
     fn send(&mut self, token: Token, dest: SocketAddr, data: &[u8]) {
+        if !matches!(self.live(token), Some(live) if live.socket.is_some()) {
+            self.stats.send_errors += 1;
+            return;
+        }
         let start = self.send_bytes.len();
         self.send_bytes.extend_from_slice(data);
         self.pending.push(PendingSend {
@@ -359,7 +443,7 @@ impl IoBackend for EpollBackend {
                 }
                 out.push(Completion::Wake);
             } else {
-                self.receive_batch(Token(key as u32), out);
+                self.receive_batch(Token::new(key as u32, (key >> 32) as u32), out);
             }
         }
         Ok(())
@@ -367,22 +451,25 @@ impl IoBackend for EpollBackend {
 
     fn recv_data(&self, slot: usize, len: usize) -> &[u8] {
         match self.slots.get(slot) {
-            Some(s) => &s.buf[..len.min(s.buf.len())],
-            None => &[],
+            Some(s) if s.delivered.is_some() => &s.buf[..len.min(s.buf.len())],
+            _ => &[],
         }
     }
 
     fn release(&mut self, slot: usize) {
-        if slot < self.slots.len() {
-            self.free_slots.push(slot);
+        let Some(token) = self.slots.get_mut(slot).and_then(|s| s.delivered.take()) else {
+            self.stats.stale_releases += 1;
+            return;
+        };
+        self.free_slots.push(slot);
+        if let Some(live) = self.live_mut(token) {
+            live.delivered = live.delivered.saturating_sub(1);
         }
+        self.finish_close_if_idle(token);
     }
 
     fn local_addr(&self, token: Token) -> Option<SocketAddr> {
-        match self.sockets.get(token.0 as usize) {
-            Some(Some(entry)) => entry.socket.local_addr().ok(),
-            _ => None,
-        }
+        self.live(token)?.socket.as_ref()?.local_addr().ok()
     }
 
     fn stats(&self) -> BackendStats {

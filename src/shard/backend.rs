@@ -61,13 +61,6 @@ impl Token {
     }
 }
 
-impl Token {
-    /// Position in the backend's socket table: dense, for the shell's own tables.
-    pub fn index(self) -> usize {
-        self.0 as usize
-    }
-}
-
 /// Receive buffer size for SIP sockets: any UDP datagram.
 pub const SIP_DATAGRAM: usize = 65_535;
 /// Receive buffer size for RTP sockets: a datagram over this is not RTP we take.
@@ -78,9 +71,15 @@ pub const RTP_DATAGRAM: usize = 2048;
 pub enum Completion {
     /// A datagram arrived on `token` from `from`; its bytes are in receive slot `slot`.
     Recv {
+        /// The socket it arrived on (compare with the token the shell holds:
+        /// a closed socket's late completion carries the old generation).
         token: Token,
+        /// Its source address.
         from: SocketAddr,
+        /// The receive slot holding its bytes: read with `recv_data`, then
+        /// `release` it exactly once.
         slot: usize,
+        /// Bytes received.
         len: usize,
     },
     /// Another thread called [`Waker::wake`].

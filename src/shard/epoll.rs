@@ -69,7 +69,7 @@ struct PendingSend {
 }
 
 /// One shard's epoll instance.
-pub struct EpollBackend {
+pub(crate) struct EpollBackend {
     epfd: OwnedFd,
     wake_fd: i32,
     sockets: Vec<SocketEntry>,
@@ -88,7 +88,7 @@ pub struct EpollBackend {
 
 impl EpollBackend {
     /// Creates the epoll instance and registers the shard's wake-up eventfd.
-    pub fn new(waker: &Waker) -> io::Result<EpollBackend> {
+    pub(crate) fn new(waker: &Waker) -> io::Result<EpollBackend> {
         // SAFETY: plain syscall; the fd is owned below.
         let fd = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
         if fd < 0 {

@@ -142,7 +142,7 @@ struct SocketEntry {
 }
 
 /// One shard's io_uring.
-pub struct UringBackend {
+pub(crate) struct UringBackend {
     ring: IoUring,
     sockets: Vec<SocketEntry>,
     free_tokens: Vec<u32>,
@@ -170,7 +170,7 @@ pub struct UringBackend {
 
 impl UringBackend {
     /// Creates the ring and arms the read of the shard's wake-up eventfd.
-    pub fn new(waker: &Waker) -> io::Result<UringBackend> {
+    pub(crate) fn new(waker: &Waker) -> io::Result<UringBackend> {
         // The ring is used by its shard's thread only (SINGLE_ISSUER), so the
         // kernel may defer completion work until the loop enters it to wait
         // (DEFER_TASKRUN, ≥ 6.1) instead of interrupting it; older kernels get

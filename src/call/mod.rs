@@ -27,4 +27,4 @@ pub use ports::PortPool;
 pub use routing::{RouteTarget, Router};
 
 #[cfg(test)]
-mod host_tests;
+mod sim;

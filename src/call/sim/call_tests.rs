@@ -1,0 +1,349 @@
+//! Single calls through the host over a clean simulated trunk: flow branches,
+//! prompts heard, rejections, CANCEL, caller hangup, HTTP, flow versions,
+//! Timer H and shutdown — what a carrier sees and what the CDR says.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::call::{HangupCause, HangupSide, HttpResult, Input, RouteTarget, Router};
+use crate::flow::{FlowEnv, DEMO_FLOW_JSON};
+use crate::time::Time;
+
+use super::carrier::{CallScript, Offer};
+use super::fixtures::{no_routes, program, router};
+use super::{Sim, SimConfig};
+
+/// A clean trunk (10 ms each way) to the demo flow, answered at once.
+fn demo_sim() -> Sim {
+    Sim::new(SimConfig::demo(11))
+}
+
+fn sim_with(router: Arc<Router>) -> Sim {
+    Sim::new(SimConfig::demo(11).with_router(router))
+}
+
+/// Long enough for any call of these tests to end.
+const IDLE_LIMIT: Time = Time::from_millis(60_000);
+
+#[test]
+fn digit_one_takes_the_sales_branch_and_callplane_hangs_up() {
+    let mut sim = demo_sim();
+    // Welcome (400 ms) plays, then the menu starts; press 1 during the menu.
+    sim.place(CallScript::new("call-1", Time::ZERO).press(Duration::from_millis(600), 1));
+    assert!(sim.run_until_idle(IDLE_LIMIT));
+
+    let report = sim.report("call-1");
+    assert_eq!(report.invite_responses, vec![100, 200], "{report:?}");
+    let answer = report.answer_sdp.as_deref().unwrap_or_default();
+    assert!(answer.contains("m=audio 20002 RTP/AVP 0 101"), "{answer}");
+    assert_eq!(report.acks_sent, 1);
+    assert_eq!(report.byes_received, 1, "callplane hung up: {report:?}");
+    // Audio went out, with prompt audio that is not silence.
+    assert!(
+        report.rtp_received > 50,
+        "only {} RTP packets",
+        report.rtp_received
+    );
+    assert!(
+        report.rtp_loud > 20,
+        "only {} non-silent packets",
+        report.rtp_loud
+    );
+    // The carrier's 200 to that BYE ended the call and wrote the one CDR.
+    assert_eq!(sim.cdrs().len(), 1);
+    let cdr = sim.cdr("call-1");
+    assert_eq!(cdr.digits, vec!["1".to_string()]);
+    assert!(
+        cdr.nodes.contains(&"sales".to_string()) && !cdr.nodes.contains(&"support".to_string()),
+        "{:?}",
+        cdr.nodes
+    );
+    assert_eq!(cdr.hangup_side, HangupSide::Callplane);
+    assert_eq!(cdr.hangup_cause, HangupCause::NormalClearing);
+    assert_eq!(cdr.sip_status, 200);
+    assert_eq!(cdr.flow_id.as_deref(), Some("demo"));
+    assert_eq!(sim.host.active_calls(), 0);
+}
+
+#[test]
+fn no_common_codec_is_rejected_with_488_and_recorded() {
+    let mut sim = demo_sim();
+    let g729 = Offer::Formats {
+        formats: "18".into(),
+        rtpmaps: "a=rtpmap:18 G729/8000\r\n".into(),
+    };
+    sim.place(CallScript::new("call-488", Time::ZERO).offer(g729));
+    assert!(sim.run_until_idle(IDLE_LIMIT));
+    let report = sim.report("call-488");
+    assert_eq!(report.final_status, Some(488), "{report:?}");
+    assert_eq!(report.acks_sent, 1, "the 488 is acknowledged");
+    assert_eq!(sim.cdrs().len(), 1);
+    assert_eq!(sim.cdrs()[0].sip_status, 488);
+    assert_eq!(sim.cdrs()[0].hangup_cause, HangupCause::NoCommonCodec);
+}
+
+#[test]
+fn an_unrouted_number_is_rejected_with_404_and_recorded() {
+    let mut sim = sim_with(no_routes());
+    sim.place(CallScript::new("call-404", Time::ZERO).dialled("2000"));
+    assert!(sim.run_until_idle(IDLE_LIMIT));
+    let report = sim.report("call-404");
+    assert_eq!(report.final_status, Some(404), "{report:?}");
+    assert_eq!(report.acks_sent, 1);
+    let cdr = sim.cdr("call-404");
+    assert_eq!(cdr.sip_status, 404);
+    assert_eq!(cdr.hangup_cause, HangupCause::NoRoute);
+    assert_eq!(cdr.to, "2000");
+    assert_eq!(sim.host.active_calls(), 0);
+}
+
+#[test]
+fn silence_replays_the_menu_then_says_goodbye() {
+    let mut sim = demo_sim();
+    sim.place(CallScript::new("call-t", Time::ZERO));
+    sim.run_for(Duration::from_secs(25));
+    assert_eq!(sim.report("call-t").byes_received, 1);
+    let cdr = sim.cdr("call-t");
+    let menus = cdr.nodes.iter().filter(|n| *n == "menu").count();
+    assert_eq!(menus, 1, "{:?}", cdr.nodes);
+    assert!(cdr.nodes.contains(&"goodbye".to_string()));
+    assert!(cdr.digits.is_empty());
+}
+
+#[test]
+fn cancel_while_ringing_ends_with_487() {
+    let mut sim = Sim::new(SimConfig::demo(11).with_answer_delay(Duration::from_secs(3)));
+    sim.place(CallScript::new("call-c", Time::ZERO).cancel_after(Duration::from_millis(500)));
+    sim.run_for(Duration::from_millis(400));
+    assert!(
+        sim.report("call-c").invite_responses.contains(&180),
+        "ringing while the answer is delayed"
+    );
+    sim.run_for(Duration::from_secs(5));
+    let report = sim.report("call-c");
+    assert_eq!(report.cancel_status, Some(200), "{report:?}");
+    assert_eq!(report.final_status, Some(487), "{report:?}");
+    assert_eq!(report.oks_received, 0, "answered after CANCEL");
+    assert_eq!(sim.cdrs().len(), 1);
+    assert_eq!(sim.cdrs()[0].hangup_cause, HangupCause::Cancelled);
+    assert_eq!(sim.cdrs()[0].sip_status, 487);
+    assert_eq!(sim.host.active_calls(), 0);
+}
+
+#[test]
+fn a_delayed_answer_rings_first() {
+    let mut sim = Sim::new(SimConfig::demo(11).with_answer_delay(Duration::from_secs(2)));
+    sim.place(CallScript::new("ring-1", Time::ZERO).press(Duration::from_millis(600), 1));
+    assert!(sim.run_until_idle(IDLE_LIMIT));
+    let report = sim.report("ring-1");
+    assert_eq!(report.invite_responses, vec![100, 180, 200], "{report:?}");
+    // 10 ms to callplane, 2 s of ringing, 10 ms back.
+    assert_eq!(report.answered_at, Some(Time::from_millis(2_020)));
+    let cdr = sim.cdr("ring-1");
+    assert_eq!(cdr.answer, Some(Time::from_millis(2_010)));
+    assert_eq!(cdr.digits, vec!["1".to_string()]);
+}
+
+/// A VoIPBIN action array: answer → talk → digits_receive → branch → talk → hangup.
+const ACTION_ARRAY: &str = r#"{
+  "id": "actions-demo", "name": "action array", "version": 1,
+  "actions": [
+    { "type": "answer" },
+    { "type": "talk", "option": { "text": "welcome text", "language": "en-US" } },
+    { "type": "digits_receive", "option": { "duration": 3000, "length": 1 } },
+    { "type": "branch", "option": { "variable": "voipbin.call.digits",
+        "target_ids": { "1": "sales", "2": "support" }, "default_target_id": "bye" } },
+    { "id": "sales", "type": "talk", "option": { "text": "sales text" } },
+    { "type": "goto", "option": { "target_id": "bye" } },
+    { "id": "support", "type": "talk", "option": { "text": "support text" } },
+    { "id": "bye", "type": "hangup" }
+  ]
+}"#;
+
+#[test]
+fn action_array_flow_branches_on_the_digit() {
+    let mut sim = sim_with(router(ACTION_ARRAY));
+    sim.place(CallScript::new("aa-1", Time::ZERO).press(Duration::from_millis(500), 2));
+    assert!(sim.run_until_idle(IDLE_LIMIT));
+    let cdr = sim.cdr("aa-1");
+    assert_eq!(cdr.flow_id.as_deref(), Some("actions-demo"));
+    assert!(
+        cdr.nodes.contains(&"support".to_string()),
+        "{:?}",
+        cdr.nodes
+    );
+    assert!(!cdr.nodes.contains(&"sales".to_string()), "{:?}", cdr.nodes);
+    assert_eq!(cdr.hangup_cause, HangupCause::NormalClearing);
+}
+
+#[test]
+fn a_call_keeps_its_flow_version_when_a_newer_one_is_published() {
+    let v1 = DEMO_FLOW_JSON.to_string();
+    let v2 = DEMO_FLOW_JSON.replacen("\"version\": 1", "\"version\": 2", 1);
+    assert_ne!(v1, v2, "the demo flow states its version as \"version\": 1");
+    let mut sim = sim_with(router(&v1));
+    sim.place(CallScript::new("v-old", Time::ZERO));
+    sim.run_for(Duration::from_millis(300));
+    assert_eq!(sim.host.active_calls(), 1, "v-old runs");
+    sim.host.set_router(router(&v2));
+    // A new call after the publish runs version 2 …
+    sim.place(CallScript::new("v-new", sim.now()));
+    assert!(sim.run_until_idle(IDLE_LIMIT));
+    // … while the first call finished on version 1.
+    assert_eq!(sim.cdr("v-old").flow_version, Some(1));
+    assert_eq!(sim.cdr("v-new").flow_version, Some(2));
+}
+
+#[test]
+fn connect_nodes_fail_cleanly_instead_of_sticking() {
+    let flow = r#"{ "id": "dialer", "version": 3, "start": "entry",
+      "nodes": [
+        { "id": "entry", "type": "entry", "data": { "kind": "entry" } },
+        { "id": "dial", "type": "dial", "data": { "kind": "dial", "number": "+15551234567" } },
+        { "id": "sorry", "type": "play", "data": { "kind": "play", "promptId": "invalid" } },
+        { "id": "bye", "type": "hangup", "data": { "kind": "hangup" } }
+      ],
+      "edges": [
+        { "source": "entry", "target": "dial" },
+        { "source": "dial", "target": "sorry", "sourceHandle": "failed" },
+        { "source": "sorry", "target": "bye" }
+      ] }"#;
+    let mut sim = sim_with(router(flow));
+    sim.place(CallScript::new("dial-1", Time::ZERO));
+    sim.run_for(Duration::from_secs(2));
+    assert_eq!(
+        sim.report("dial-1").byes_received,
+        1,
+        "the call stuck on the dial node"
+    );
+    assert_eq!(
+        sim.cdr("dial-1").nodes,
+        vec!["entry", "dial", "sorry", "bye"]
+    );
+    assert_eq!(sim.host.stats().unsupported_commands, 1);
+}
+
+#[test]
+fn sync_http_waits_for_the_response_and_templates_it() {
+    let flow = r#"{ "id": "hook", "version": 1, "actions": [
+        { "type": "answer" },
+        { "type": "webhook_send", "option": { "uri": "http://127.0.0.1:9/who?c=${voipbin.call.caller_id}", "sync": true } },
+        { "type": "condition_variable", "option": { "variable": "customer.tier", "value_string": "gold", "false_target_id": "plain" } },
+        { "id": "vip", "type": "talk", "option": { "text": "sales text" } },
+        { "type": "hangup" },
+        { "id": "plain", "type": "talk", "option": { "text": "support text" } },
+        { "type": "hangup" }
+    ] }"#;
+    let mut sim = sim_with(router(flow));
+    sim.place(CallScript::new("http-1", Time::ZERO));
+    sim.run_for(Duration::from_millis(100));
+    assert_eq!(sim.shell.http.len(), 1, "one request made");
+    let hook = sim.shell.http[0].clone();
+    assert!(hook.reply, "sync webhook waits");
+    // The carrier calls from sip:carrier@…: the caller id is templated in.
+    assert_eq!(hook.request.url, "http://127.0.0.1:9/who?c=carrier");
+    assert_eq!(hook.request.method, "POST");
+    // Nothing happens until the response arrives.
+    sim.run_for(Duration::from_secs(3));
+    assert_eq!(sim.report("http-1").byes_received, 0);
+    sim.host_input(Input::Http {
+        call: hook.call,
+        result: HttpResult::Response {
+            status: 200,
+            body: r#"{"customer":{"tier":"gold"}}"#.into(),
+        },
+    });
+    sim.run_for(Duration::from_secs(2));
+    assert_eq!(sim.report("http-1").byes_received, 1);
+    let nodes = &sim.cdr("http-1").nodes;
+    assert!(nodes.contains(&"vip".to_string()), "{nodes:?}");
+}
+
+#[test]
+fn on_complete_flow_runs_after_the_caller_hangs_up() {
+    let main = r#"{ "id": "main", "version": 1, "on_complete_flow_id": "after-call",
+      "actions": [
+        { "type": "answer" },
+        { "type": "variable_set", "option": { "key": "topic", "value": "billing" } },
+        { "type": "digits_receive", "option": { "duration": 20000, "length": 4 } },
+        { "type": "hangup" }
+      ] }"#;
+    let after = r#"{ "id": "after-call", "version": 1, "actions": [
+        { "type": "webhook_send", "option": { "uri": "http://127.0.0.1:9/summary?topic=${topic}&n=${voipbin.activeflow.complete_count}" } }
+      ] }"#;
+    let env = FlowEnv::new().with_flow(program(after));
+    let router = Arc::new(Router::new(
+        Some(RouteTarget::new(program(main))),
+        Arc::new(env),
+    ));
+    let mut sim = sim_with(router);
+    sim.place(CallScript::new("oc-1", Time::ZERO).hang_up_after(Duration::from_secs(1)));
+    // The carrier sees the answer at 20 ms and hangs up at 1.02 s.
+    sim.run_until(Time::from_millis(1_000));
+    assert!(sim.shell.http.is_empty());
+    assert!(sim.run_until_idle(IDLE_LIMIT));
+    assert_eq!(sim.report("oc-1").bye_status, Some(200));
+    assert_eq!(
+        sim.shell.http.len(),
+        1,
+        "the after-call flow made its request"
+    );
+    assert_eq!(
+        sim.shell.http[0].request.url,
+        "http://127.0.0.1:9/summary?topic=billing&n=1"
+    );
+    assert!(!sim.shell.http[0].reply, "fire and forget");
+    assert_eq!(sim.cdrs().len(), 1);
+    assert_eq!(sim.cdrs()[0].hangup_side, HangupSide::Caller);
+    assert_eq!(sim.cdrs()[0].hangup_cause, HangupCause::CallerHangup);
+    assert_eq!(sim.host.active_calls(), 0);
+}
+
+#[test]
+fn an_unacknowledged_answer_ends_the_call_at_timer_h() {
+    // A flow that would wait a minute for a digit: only Timer H ends it.
+    let patient = r#"{ "id": "patient", "version": 1, "actions": [
+        { "type": "answer" },
+        { "type": "digits_receive", "option": { "duration": 60000, "length": 1 } },
+        { "type": "hangup" }
+    ] }"#;
+    let mut sim = sim_with(router(patient));
+    sim.place(CallScript::new("no-ack", Time::ZERO).without_ack());
+    assert!(sim.run_until_idle(IDLE_LIMIT));
+    let report = sim.report("no-ack");
+    assert_eq!(report.acks_sent, 0);
+    // 200 at 0 and again at 0.5, 1.5, 3.5, 7.5, 11.5 … s until Timer H (32 s).
+    assert!(report.oks_received >= 8, "{report:?}");
+    let cdr = sim.cdr("no-ack");
+    assert_eq!(cdr.hangup_cause, HangupCause::AckTimeout);
+    assert_eq!(cdr.hangup_side, HangupSide::Callplane);
+    // RFC 3261 §13.3.1.4: the session is ended with a BYE.
+    assert_eq!(report.byes_received, 1, "{report:?}");
+    let answer = cdr.answer.unwrap_or(Time::NEVER);
+    let lasted = cdr.end.saturating_since(answer);
+    assert!(
+        (Duration::from_secs(31)..=Duration::from_secs(33)).contains(&lasted),
+        "{lasted:?}"
+    );
+    assert_eq!(sim.host.active_calls(), 0);
+}
+
+#[test]
+fn shutdown_hangs_up_calls_in_progress_and_refuses_new_ones() {
+    let mut sim = demo_sim();
+    sim.place(CallScript::new("up", Time::ZERO));
+    sim.run_for(Duration::from_millis(800));
+    assert_eq!(sim.host.active_calls(), 1);
+    sim.host_input(Input::Shutdown);
+    sim.place(CallScript::new(
+        "late",
+        sim.now() + Duration::from_millis(100),
+    ));
+    assert!(sim.run_until_idle(IDLE_LIMIT));
+    assert_eq!(sim.report("up").byes_received, 1);
+    assert_eq!(sim.cdr("up").hangup_cause, HangupCause::Shutdown);
+    assert_eq!(sim.cdr("up").hangup_side, HangupSide::Callplane);
+    assert_eq!(sim.report("late").final_status, Some(503));
+    assert_eq!(sim.cdr("late").hangup_cause, HangupCause::Shutdown);
+    assert_eq!(sim.host.active_calls(), 0);
+}

@@ -1,0 +1,780 @@
+//! The carrier: a SIP user agent client that places scripted calls at
+//! callplane, the way a trunk from a phone network does.
+//!
+//! Per call it sends an INVITE offering PCMU + telephone-event at the call's
+//! own RTP address and retransmits it on Timer A until a response arrives
+//! (RFC 3261 §17.1.1, T1 = 500 ms, given up at Timer B = 64·T1). It ACKs a
+//! 2xx, and ACKs it again whenever the 2xx is retransmitted (that is how a
+//! lost ACK is recovered); it ACKs a final non-2xx hop by hop. After the
+//! answer it sends the scripted RFC 4733 key presses (three updates and three
+//! end packets, 20 ms apart, like a phone), and it may CANCEL before the
+//! answer or send its own BYE, retransmitted on Timer E until a final
+//! response (given up at Timer F). A BYE from callplane is answered 200, and
+//! so is each retransmission of it.
+//!
+//! Everything received is parsed with the project's parser
+//! ([`parse_message`]) and counted per call in a [`CallReport`]. The carrier
+//! is sans-IO like the host: datagrams in through
+//! [`Carrier::handle_datagram`], timers through [`Carrier::handle_timeout`],
+//! datagrams out through [`Carrier::poll_transmit`].
+
+use std::collections::{BTreeMap, VecDeque};
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+use crate::media::parse_rtp;
+use crate::sip::message::{
+    build_response, parse_message, Message, Request, Response, ResponseParts,
+};
+use crate::sip::sdp::Sdp;
+use crate::sip::{Method, T1, T2};
+use crate::time::Time;
+
+use super::network::Datagram;
+
+/// Timers B and F: 64·T1.
+const TRANSACTION_TIMEOUT: Duration = Duration::from_secs(32);
+/// Spacing of the packets of one key press.
+const DIGIT_PACKET_SPACING: Duration = Duration::from_millis(20);
+/// The telephone-event payload type the carrier offers.
+const TELEPHONE_EVENT_PT: u8 = 101;
+
+/// Where the carrier lives.
+#[derive(Clone, Copy, Debug)]
+pub struct CarrierConfig {
+    /// The carrier's SIP address (one for all calls, like a trunk).
+    pub sip_addr: SocketAddr,
+    /// Where its calls' RTP sockets are.
+    pub rtp_ip: IpAddr,
+    /// The first call's RTP port; each next call takes the next even port.
+    pub first_rtp_port: u16,
+    /// Callplane's SIP address, where INVITEs go.
+    pub host_sip: SocketAddr,
+}
+
+/// The media a call's INVITE offers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Offer {
+    /// PCMU (0) and telephone-event (101): what callplane accepts.
+    PcmuWithEvents,
+    /// An `m=` format list and its `a=rtpmap` lines, written as given.
+    Formats { formats: String, rtpmaps: String },
+}
+
+/// What one call does, with times relative to its events.
+#[derive(Clone, Debug)]
+pub struct CallScript {
+    pub call_id: String,
+    /// The number dialled (the Request-URI user).
+    pub dialled: String,
+    /// When the first INVITE leaves.
+    pub start: Time,
+    pub offer: Offer,
+    /// Key presses (RFC 4733 event codes: 0-9, 10 = `*`, 11 = `#`), each
+    /// this long after the carrier saw the 200 OK.
+    pub presses: Vec<(Duration, u8)>,
+    /// The carrier's own BYE, this long after the answer.
+    pub hang_up_after: Option<Duration>,
+    /// A CANCEL this long after the INVITE, if no final response came by then.
+    pub cancel_after: Option<Duration>,
+    /// Whether 2xx responses are acknowledged at all.
+    pub acknowledge: bool,
+}
+
+impl CallScript {
+    /// A call to 1000 offering PCMU + telephone-event that presses nothing and
+    /// waits for callplane to hang up.
+    pub fn new(call_id: &str, start: Time) -> CallScript {
+        CallScript {
+            call_id: call_id.to_string(),
+            dialled: "1000".to_string(),
+            start,
+            offer: Offer::PcmuWithEvents,
+            presses: Vec::new(),
+            hang_up_after: None,
+            cancel_after: None,
+            acknowledge: true,
+        }
+    }
+
+    /// Presses `digit` (an event code) `after` the answer.
+    pub fn press(mut self, after: Duration, digit: u8) -> CallScript {
+        self.presses.push((after, digit));
+        self
+    }
+
+    /// Sends the carrier's BYE `after` the answer.
+    pub fn hang_up_after(mut self, after: Duration) -> CallScript {
+        self.hang_up_after = Some(after);
+        self
+    }
+
+    /// Sends CANCEL `after` the INVITE if the call is still unanswered.
+    pub fn cancel_after(mut self, after: Duration) -> CallScript {
+        self.cancel_after = Some(after);
+        self
+    }
+
+    /// Offers this media instead of PCMU + telephone-event.
+    pub fn offer(mut self, offer: Offer) -> CallScript {
+        self.offer = offer;
+        self
+    }
+
+    /// Dials `number`.
+    pub fn dialled(mut self, number: &str) -> CallScript {
+        self.dialled = number.to_string();
+        self
+    }
+
+    /// Never acknowledges the 2xx (callplane's Timer H must end the call).
+    pub fn without_ack(mut self) -> CallScript {
+        self.acknowledge = false;
+        self
+    }
+}
+
+/// What happened to one call, as the carrier saw it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CallReport {
+    /// INVITEs sent, retransmissions included.
+    pub invites_sent: u32,
+    /// Every response to the INVITE, in arrival order, retransmissions included.
+    pub invite_responses: Vec<u16>,
+    /// The first final response to the INVITE.
+    pub final_status: Option<u16>,
+    /// When the first 2xx arrived.
+    pub answered_at: Option<Time>,
+    /// The SDP of the first 2xx.
+    pub answer_sdp: Option<String>,
+    /// 2xx responses to the INVITE received, retransmissions included.
+    pub oks_received: u32,
+    /// ACKs sent (for 2xx and non-2xx), re-sent ones included.
+    pub acks_sent: u32,
+    /// No response to the INVITE before Timer B.
+    pub invite_timed_out: bool,
+    /// Telephone-event packets sent.
+    pub digit_packets_sent: u32,
+    /// RTP packets received from callplane.
+    pub rtp_received: u32,
+    /// RTP packets received whose payload is not all silence.
+    pub rtp_loud: u32,
+    /// Callplane's BYEs received, retransmissions included.
+    pub byes_received: u32,
+    /// Of those, the ones that were retransmissions (same branch as before).
+    pub bye_retransmissions_seen: u32,
+    /// The carrier's BYEs sent, retransmissions included.
+    pub byes_sent: u32,
+    /// The final response to the carrier's BYE.
+    pub bye_status: Option<u16>,
+    /// No final response to the carrier's BYE before Timer F.
+    pub bye_timed_out: bool,
+    /// CANCELs sent, retransmissions included.
+    pub cancels_sent: u32,
+    /// The final response to the CANCEL.
+    pub cancel_status: Option<u16>,
+}
+
+impl CallReport {
+    /// Whether the call is over for the carrier: rejected, or a BYE (either
+    /// side's) answered 2xx.
+    pub fn completed(&self) -> bool {
+        let rejected = self.final_status.is_some_and(|status| status >= 300);
+        let bye_answered = self
+            .bye_status
+            .is_some_and(|status| (200..300).contains(&status));
+        rejected || self.byes_received > 0 || bye_answered
+    }
+}
+
+/// A doubling retransmission schedule with a deadline to give up.
+#[derive(Clone, Copy, Debug)]
+struct Retransmit {
+    next_at: Time,
+    interval: Duration,
+    cap: Duration,
+    give_up_at: Time,
+}
+
+impl Retransmit {
+    /// Timer A (doubling without cap) and Timer B.
+    fn timer_a(now: Time) -> Retransmit {
+        Retransmit {
+            next_at: now + T1,
+            interval: T1,
+            cap: Duration::MAX,
+            give_up_at: now + TRANSACTION_TIMEOUT,
+        }
+    }
+
+    /// Timer E (doubling up to T2) and Timer F.
+    fn timer_e(now: Time) -> Retransmit {
+        Retransmit {
+            next_at: now + T1,
+            interval: T1,
+            cap: T2,
+            give_up_at: now + TRANSACTION_TIMEOUT,
+        }
+    }
+
+    fn next_deadline(&self) -> Time {
+        self.next_at.min(self.give_up_at)
+    }
+
+    fn advance(&mut self) {
+        self.interval = (self.interval * 2).min(self.cap);
+        self.next_at += self.interval;
+    }
+}
+
+/// A request the carrier retransmits until it is answered.
+#[derive(Clone, Debug)]
+struct Outgoing {
+    bytes: Vec<u8>,
+    timer: Retransmit,
+}
+
+/// The dialog the 2xx created.
+#[derive(Clone, Debug)]
+struct Dialog {
+    /// The To header of the 2xx, with callplane's tag.
+    to: String,
+    /// The Contact URI of the 2xx: where in-dialog requests go.
+    target: String,
+}
+
+struct CarrierCall {
+    script: CallScript,
+    report: CallReport,
+    rtp_addr: SocketAddr,
+    started: bool,
+    invite: Option<Outgoing>,
+    dialog: Option<Dialog>,
+    ack: Option<Vec<u8>>,
+    host_rtp: Option<SocketAddr>,
+    rtp_out: VecDeque<(Time, Vec<u8>)>,
+    rtp_sequence: u16,
+    ssrc: u32,
+    /// RTP timestamp at the answer; a press's events are stamped from it.
+    timestamp_base: u32,
+    bye_at: Option<Time>,
+    bye: Option<Outgoing>,
+    cancel: Option<Outgoing>,
+    /// Top Via branches of callplane's BYEs seen.
+    bye_branches: Vec<String>,
+}
+
+/// The carrier and its calls.
+pub struct Carrier {
+    config: CarrierConfig,
+    calls: Vec<CarrierCall>,
+    by_call_id: BTreeMap<String, usize>,
+    by_rtp_addr: BTreeMap<SocketAddr, usize>,
+    out: VecDeque<Datagram>,
+    rng: fastrand::Rng,
+    /// Datagrams that belong to no call of the carrier's.
+    pub stray: u64,
+}
+
+impl Carrier {
+    /// A carrier with no calls; `seed` picks its SSRCs and RTP timestamps.
+    pub fn new(config: CarrierConfig, seed: u64) -> Carrier {
+        Carrier {
+            config,
+            calls: Vec::new(),
+            by_call_id: BTreeMap::new(),
+            by_rtp_addr: BTreeMap::new(),
+            out: VecDeque::new(),
+            rng: fastrand::Rng::with_seed(seed),
+            stray: 0,
+        }
+    }
+
+    /// Adds a call; it starts at its script's `start` (at the next timeout).
+    pub fn place(&mut self, script: CallScript) {
+        let index = self.calls.len();
+        let port = self.config.first_rtp_port + 2 * index as u16;
+        let rtp_addr = SocketAddr::new(self.config.rtp_ip, port);
+        assert!(
+            self.by_call_id
+                .insert(script.call_id.clone(), index)
+                .is_none(),
+            "call {} placed twice",
+            script.call_id
+        );
+        self.by_rtp_addr.insert(rtp_addr, index);
+        let ssrc = self.rng.u32(..);
+        self.calls.push(CarrierCall {
+            script,
+            report: CallReport::default(),
+            rtp_addr,
+            started: false,
+            invite: None,
+            dialog: None,
+            ack: None,
+            host_rtp: None,
+            rtp_out: VecDeque::new(),
+            rtp_sequence: self.rng.u16(..),
+            ssrc,
+            timestamp_base: self.rng.u32(..),
+            bye_at: None,
+            bye: None,
+            cancel: None,
+            bye_branches: Vec::new(),
+        });
+    }
+
+    /// What happened to `call_id`.
+    pub fn report(&self, call_id: &str) -> &CallReport {
+        match self.by_call_id.get(call_id) {
+            Some(&index) => &self.calls[index].report,
+            None => panic!("the carrier placed no call {call_id}"),
+        }
+    }
+
+    /// Every call's report, in the order they were placed.
+    pub fn reports(&self) -> impl Iterator<Item = (&str, &CallReport)> {
+        self.calls
+            .iter()
+            .map(|call| (call.script.call_id.as_str(), &call.report))
+    }
+
+    /// The next datagram to send.
+    pub fn poll_transmit(&mut self) -> Option<Datagram> {
+        self.out.pop_front()
+    }
+
+    /// When [`Carrier::handle_timeout`] must run next ([`Time::NEVER`]: never).
+    pub fn next_timeout(&self) -> Time {
+        self.calls
+            .iter()
+            .map(CarrierCall::next_timeout)
+            .min()
+            .unwrap_or(Time::NEVER)
+    }
+
+    /// Runs every timer due at `now`.
+    pub fn handle_timeout(&mut self, now: Time) {
+        let config = self.config;
+        for call in &mut self.calls {
+            call.handle_timeout(now, &config, &mut self.out);
+        }
+    }
+
+    /// A datagram that arrived for the carrier.
+    pub fn handle_datagram(&mut self, now: Time, datagram: &Datagram) {
+        if let Some(&index) = self.by_rtp_addr.get(&datagram.to) {
+            self.calls[index].rtp_received(&datagram.data);
+            return;
+        }
+        if datagram.to != self.config.sip_addr {
+            self.stray += 1;
+            return;
+        }
+        let config = self.config;
+        match parse_message(&datagram.data) {
+            Ok(Message::Request(request)) => match self.by_call_id.get(request.call_id()) {
+                Some(&index) => self.calls[index].on_request(&request, &config, &mut self.out),
+                None => {
+                    self.stray += 1;
+                    if request.method != Method::Ack {
+                        let response =
+                            build_response(&request.head.echo, 481, &ResponseParts::default());
+                        self.out.push_back(to_host(&config, response));
+                    }
+                }
+            },
+            Ok(Message::Response(response)) => match self.by_call_id.get(response.call_id()) {
+                Some(&index) => {
+                    self.calls[index].on_response(now, &response, &config, &mut self.out)
+                }
+                None => self.stray += 1,
+            },
+            Err(_) => self.stray += 1,
+        }
+    }
+}
+
+fn to_host(config: &CarrierConfig, data: Vec<u8>) -> Datagram {
+    Datagram {
+        from: config.sip_addr,
+        to: config.host_sip,
+        data,
+    }
+}
+
+impl CarrierCall {
+    fn next_timeout(&self) -> Time {
+        if !self.started {
+            return self.script.start;
+        }
+        let invite = self
+            .invite
+            .as_ref()
+            .map_or(Time::NEVER, |o| o.timer.next_deadline());
+        let cancel_at = match (self.script.cancel_after, self.cancel.is_some()) {
+            (Some(after), false) if self.report.final_status.is_none() => self.script.start + after,
+            _ => Time::NEVER,
+        };
+        let cancel = self
+            .cancel
+            .as_ref()
+            .map_or(Time::NEVER, |o| o.timer.next_deadline());
+        let rtp = self.rtp_out.front().map_or(Time::NEVER, |(at, _)| *at);
+        let bye_at = self.bye_at.unwrap_or(Time::NEVER);
+        let bye = self
+            .bye
+            .as_ref()
+            .map_or(Time::NEVER, |o| o.timer.next_deadline());
+        invite
+            .min(cancel_at)
+            .min(cancel)
+            .min(rtp)
+            .min(bye_at)
+            .min(bye)
+    }
+
+    fn handle_timeout(&mut self, now: Time, config: &CarrierConfig, out: &mut VecDeque<Datagram>) {
+        if !self.started {
+            if self.script.start > now {
+                return;
+            }
+            self.started = true;
+            let invite = self.invite_request(config);
+            self.report.invites_sent += 1;
+            out.push_back(to_host(config, invite.clone()));
+            self.invite = Some(Outgoing {
+                bytes: invite,
+                timer: Retransmit::timer_a(now),
+            });
+        }
+        if let Some(invite) = &mut self.invite {
+            if invite.timer.give_up_at <= now {
+                self.invite = None;
+                self.report.invite_timed_out = true;
+            } else if invite.timer.next_at <= now {
+                invite.timer.advance();
+                self.report.invites_sent += 1;
+                out.push_back(to_host(config, invite.bytes.clone()));
+            }
+        }
+        if let Some(after) = self.script.cancel_after {
+            let due = self.script.start + after <= now;
+            if due && self.cancel.is_none() && self.report.final_status.is_none() {
+                let cancel = self.cancel_request(config);
+                self.report.cancels_sent += 1;
+                out.push_back(to_host(config, cancel.clone()));
+                self.cancel = Some(Outgoing {
+                    bytes: cancel,
+                    timer: Retransmit::timer_e(now),
+                });
+            }
+        }
+        if let Some(cancel) = &mut self.cancel {
+            if cancel.timer.give_up_at <= now {
+                self.cancel = None;
+            } else if cancel.timer.next_at <= now {
+                cancel.timer.advance();
+                self.report.cancels_sent += 1;
+                out.push_back(to_host(config, cancel.bytes.clone()));
+            }
+        }
+        while let Some((at, _)) = self.rtp_out.front() {
+            if *at > now {
+                break;
+            }
+            let Some((_, packet)) = self.rtp_out.pop_front() else {
+                break;
+            };
+            if let Some(host_rtp) = self.host_rtp {
+                self.report.digit_packets_sent += 1;
+                out.push_back(Datagram {
+                    from: self.rtp_addr,
+                    to: host_rtp,
+                    data: packet,
+                });
+            }
+        }
+        if self.bye_at.is_some_and(|at| at <= now) {
+            self.bye_at = None;
+            // Callplane hung up first: nothing to do.
+            if self.report.byes_received == 0 {
+                if let Some(bye) = self.bye_request(config) {
+                    self.report.byes_sent += 1;
+                    out.push_back(to_host(config, bye.clone()));
+                    self.bye = Some(Outgoing {
+                        bytes: bye,
+                        timer: Retransmit::timer_e(now),
+                    });
+                }
+            }
+        }
+        if let Some(bye) = &mut self.bye {
+            if bye.timer.give_up_at <= now {
+                self.bye = None;
+                self.report.bye_timed_out = true;
+            } else if bye.timer.next_at <= now {
+                bye.timer.advance();
+                self.report.byes_sent += 1;
+                out.push_back(to_host(config, bye.bytes.clone()));
+            }
+        }
+    }
+
+    fn rtp_received(&mut self, data: &[u8]) {
+        self.report.rtp_received += 1;
+        if let Ok(packet) = parse_rtp(data) {
+            // 0xFF and 0x7F are PCMU silence.
+            if packet.payload.iter().any(|&b| b != 0xFF && b != 0x7F) {
+                self.report.rtp_loud += 1;
+            }
+        }
+    }
+
+    fn on_request(
+        &mut self,
+        request: &Request,
+        config: &CarrierConfig,
+        out: &mut VecDeque<Datagram>,
+    ) {
+        match request.method {
+            Method::Bye => {
+                self.report.byes_received += 1;
+                let branch = request.head.top_via.branch.clone();
+                if self.bye_branches.contains(&branch) {
+                    self.report.bye_retransmissions_seen += 1;
+                } else {
+                    self.bye_branches.push(branch);
+                }
+                // Our own hangup is moot now.
+                self.bye_at = None;
+                let ok = build_response(&request.head.echo, 200, &ResponseParts::default());
+                out.push_back(to_host(config, ok));
+            }
+            Method::Ack => {}
+            _ => {
+                let ok = build_response(&request.head.echo, 200, &ResponseParts::default());
+                out.push_back(to_host(config, ok));
+            }
+        }
+    }
+
+    fn on_response(
+        &mut self,
+        now: Time,
+        response: &Response,
+        config: &CarrierConfig,
+        out: &mut VecDeque<Datagram>,
+    ) {
+        let status = response.status;
+        match response.head.cseq.method {
+            Method::Invite => self.on_invite_response(now, response, config, out),
+            Method::Bye if status >= 200 => {
+                self.bye = None;
+                self.report.bye_status.get_or_insert(status);
+            }
+            Method::Cancel if status >= 200 => {
+                self.cancel = None;
+                self.report.cancel_status.get_or_insert(status);
+            }
+            _ => {}
+        }
+    }
+
+    fn on_invite_response(
+        &mut self,
+        now: Time,
+        response: &Response,
+        config: &CarrierConfig,
+        out: &mut VecDeque<Datagram>,
+    ) {
+        let status = response.status;
+        self.report.invite_responses.push(status);
+        // Any response stops Timer A; a final one also ends the transaction.
+        if let Some(invite) = &mut self.invite {
+            invite.timer.next_at = Time::NEVER;
+        }
+        if status < 200 {
+            return;
+        }
+        self.invite = None;
+        let first_final = self.report.final_status.is_none();
+        if first_final {
+            self.report.final_status = Some(status);
+        }
+        if (200..300).contains(&status) {
+            self.report.oks_received += 1;
+            if self.report.answered_at.is_none() {
+                self.answered(now, response);
+            }
+            if !self.script.acknowledge {
+                return;
+            }
+            if self.ack.is_none() {
+                self.ack = self
+                    .dialog
+                    .as_ref()
+                    .map(|dialog| self.ack_for_2xx(config, dialog));
+            }
+        } else if self.ack.is_none() {
+            self.ack = Some(self.ack_for_failure(config, response));
+        }
+        if let Some(ack) = &self.ack {
+            self.report.acks_sent += 1;
+            out.push_back(to_host(config, ack.clone()));
+        }
+    }
+
+    /// The first 2xx: the dialog, callplane's RTP address, the scripted presses and hangup.
+    fn answered(&mut self, now: Time, response: &Response) {
+        self.report.answered_at = Some(now);
+        let body = String::from_utf8_lossy(&response.head.body).to_string();
+        self.host_rtp = Sdp::parse(&response.head.body).ok().and_then(|sdp| {
+            let media = sdp.media.first()?;
+            let ip = media.connection.or(sdp.connection)?;
+            Some(SocketAddr::new(ip, media.port))
+        });
+        self.report.answer_sdp = Some(body);
+        let target = response
+            .head
+            .contact
+            .as_ref()
+            .map(|contact| contact.uri.clone())
+            .unwrap_or_else(|| format!("sip:{}@{}", self.script.dialled, "callplane"));
+        self.dialog = Some(Dialog {
+            to: response.head.echo.to.clone(),
+            target,
+        });
+        let timestamp_base = self.timestamp_base;
+        for &(after, digit) in &self.script.presses.clone() {
+            let at = now + after;
+            // One RTP timestamp per press: where the event started, at 8 kHz.
+            let timestamp = timestamp_base.wrapping_add((after.as_millis() as u32).wrapping_mul(8));
+            self.schedule_press(at, digit, timestamp);
+        }
+        self.bye_at = self.script.hang_up_after.map(|after| now + after);
+    }
+
+    /// Three updates and three end packets, 20 ms apart, one timestamp.
+    fn schedule_press(&mut self, at: Time, digit: u8, timestamp: u32) {
+        for i in 0..6u16 {
+            let end = i >= 3;
+            let duration = 160 * (i.min(3) + 1);
+            let mut packet = Vec::with_capacity(16);
+            packet.push(0x80);
+            packet.push(TELEPHONE_EVENT_PT | if i == 0 { 0x80 } else { 0 });
+            packet.extend_from_slice(&self.rtp_sequence.to_be_bytes());
+            packet.extend_from_slice(&timestamp.to_be_bytes());
+            packet.extend_from_slice(&self.ssrc.to_be_bytes());
+            packet.push(digit);
+            packet.push(if end { 0x80 | 10 } else { 10 });
+            packet.extend_from_slice(&duration.to_be_bytes());
+            self.rtp_sequence = self.rtp_sequence.wrapping_add(1);
+            let send_at = at + DIGIT_PACKET_SPACING * u32::from(i);
+            let position = self.rtp_out.partition_point(|(t, _)| *t <= send_at);
+            self.rtp_out.insert(position, (send_at, packet));
+        }
+    }
+
+    fn local_tag(&self) -> String {
+        format!("carrier-{}", self.script.call_id)
+    }
+
+    fn caller_header(&self, config: &CarrierConfig) -> String {
+        format!("<sip:carrier@{}>;tag={}", config.sip_addr, self.local_tag())
+    }
+
+    fn request_uri(&self, config: &CarrierConfig) -> String {
+        format!("sip:{}@{}", self.script.dialled, config.host_sip)
+    }
+
+    fn invite_branch(&self) -> String {
+        format!("z9hG4bK-{}-invite", self.script.call_id)
+    }
+
+    fn offer_sdp(&self) -> String {
+        let (formats, rtpmaps) = match &self.script.offer {
+            Offer::PcmuWithEvents => (
+                format!("0 {TELEPHONE_EVENT_PT}"),
+                format!(
+                    "a=rtpmap:0 PCMU/8000\r\na=rtpmap:{TELEPHONE_EVENT_PT} telephone-event/8000\r\na=fmtp:{TELEPHONE_EVENT_PT} 0-15\r\n"
+                ),
+            ),
+            Offer::Formats { formats, rtpmaps } => (formats.clone(), rtpmaps.clone()),
+        };
+        let ip = self.rtp_addr.ip();
+        format!(
+            "v=0\r\no=carrier 1 1 IN IP4 {ip}\r\ns=-\r\nc=IN IP4 {ip}\r\nt=0 0\r\nm=audio {} RTP/AVP {formats}\r\n{rtpmaps}",
+            self.rtp_addr.port()
+        )
+    }
+
+    fn invite_request(&self, config: &CarrierConfig) -> Vec<u8> {
+        let sdp = self.offer_sdp();
+        format!(
+            "INVITE {uri} SIP/2.0\r\nVia: SIP/2.0/UDP {via};branch={branch}\r\nFrom: {from}\r\nTo: <{uri}>\r\nCall-ID: {call_id}\r\nCSeq: 1 INVITE\r\nContact: <sip:carrier@{via}>\r\nMax-Forwards: 70\r\nContent-Type: application/sdp\r\nContent-Length: {len}\r\n\r\n{sdp}",
+            uri = self.request_uri(config),
+            via = config.sip_addr,
+            branch = self.invite_branch(),
+            from = self.caller_header(config),
+            call_id = self.script.call_id,
+            len = sdp.len(),
+        )
+        .into_bytes()
+    }
+
+    fn cancel_request(&self, config: &CarrierConfig) -> Vec<u8> {
+        format!(
+            "CANCEL {uri} SIP/2.0\r\nVia: SIP/2.0/UDP {via};branch={branch}\r\nFrom: {from}\r\nTo: <{uri}>\r\nCall-ID: {call_id}\r\nCSeq: 1 CANCEL\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n",
+            uri = self.request_uri(config),
+            via = config.sip_addr,
+            branch = self.invite_branch(),
+            from = self.caller_header(config),
+            call_id = self.script.call_id,
+        )
+        .into_bytes()
+    }
+
+    /// The ACK of a 2xx: its own transaction, sent to the dialog's target.
+    fn ack_for_2xx(&self, config: &CarrierConfig, dialog: &Dialog) -> Vec<u8> {
+        format!(
+            "ACK {target} SIP/2.0\r\nVia: SIP/2.0/UDP {via};branch=z9hG4bK-{call_id}-ack\r\nFrom: {from}\r\nTo: {to}\r\nCall-ID: {call_id}\r\nCSeq: 1 ACK\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n",
+            target = dialog.target,
+            via = config.sip_addr,
+            from = self.caller_header(config),
+            to = dialog.to,
+            call_id = self.script.call_id,
+        )
+        .into_bytes()
+    }
+
+    /// The ACK of a final non-2xx: part of the INVITE transaction (same branch).
+    fn ack_for_failure(&self, config: &CarrierConfig, response: &Response) -> Vec<u8> {
+        format!(
+            "ACK {uri} SIP/2.0\r\nVia: SIP/2.0/UDP {via};branch={branch}\r\nFrom: {from}\r\nTo: {to}\r\nCall-ID: {call_id}\r\nCSeq: 1 ACK\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n",
+            uri = self.request_uri(config),
+            via = config.sip_addr,
+            branch = self.invite_branch(),
+            from = self.caller_header(config),
+            to = response.head.echo.to,
+            call_id = self.script.call_id,
+        )
+        .into_bytes()
+    }
+
+    /// The carrier's BYE, once there is a dialog.
+    fn bye_request(&self, config: &CarrierConfig) -> Option<Vec<u8>> {
+        let dialog = self.dialog.as_ref()?;
+        Some(
+            format!(
+                "BYE {target} SIP/2.0\r\nVia: SIP/2.0/UDP {via};branch=z9hG4bK-{call_id}-bye\r\nFrom: {from}\r\nTo: {to}\r\nCall-ID: {call_id}\r\nCSeq: 2 BYE\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n",
+                target = dialog.target,
+                via = config.sip_addr,
+                from = self.caller_header(config),
+                to = dialog.to,
+                call_id = self.script.call_id,
+            )
+            .into_bytes(),
+        )
+    }
+}

@@ -1,0 +1,271 @@
+//! A simulated SIP trunk for whole-call tests, in the spirit of quinn-proto's
+//! test `Pair`: one [`Host`], a [`Carrier`] placing scripted calls at it, and
+//! a lossy, reordering [`Network`] between them, all driven by one fake
+//! clock. No sockets and no sleeping: [`Sim::run_until`] jumps from event to
+//! event — the next datagram delivery, the host's deadline (returned by
+//! [`drain`]), the carrier's next timer — and feeds the host through the same
+//! [`drain`] loop the shard uses.
+//!
+//! Everything random (network, carrier, host) is seeded from
+//! [`SimConfig::seed`]; ties are broken by order, and every table is ordered,
+//! so one seed gives one outcome.
+//!
+//! - [`network`]: datagrams in flight, impairments, drop rules, and the
+//!   host's shell ([`HostShell`]) that binds sockets and records CDRs.
+//! - [`carrier`]: the user agent client and its per-call reports.
+//! - [`fixtures`]: prompts, flows, routers and host settings.
+
+pub mod carrier;
+pub mod fixtures;
+pub mod network;
+
+mod call_tests;
+mod tests;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::call::{drain, CdrRecord, Host, Input, Router};
+use crate::flow::DEMO_FLOW_JSON;
+use crate::time::Time;
+
+use self::carrier::{CallReport, CallScript, Carrier, CarrierConfig};
+use self::network::{Direction, HostShell, Network, NetworkConfig};
+
+/// Callplane's SIP address (RTP sockets bind on the same IP).
+pub const HOST_SIP: &str = "10.0.0.1:5060";
+/// The carrier's SIP address.
+pub const CARRIER_SIP: &str = "10.0.0.2:5060";
+/// The first carrier call's RTP port (on the carrier's IP).
+pub const CARRIER_FIRST_RTP_PORT: u16 = 30_000;
+
+/// Size of the datagram buffer: any UDP datagram.
+const BUFFER_LEN: usize = 65_535;
+
+/// What a simulation is made of.
+#[derive(Clone, Debug)]
+pub struct SimConfig {
+    /// Seeds the network, the carrier and the host.
+    pub seed: u64,
+    pub network: NetworkConfig,
+    pub router: Arc<Router>,
+    /// How long the host rings before it answers.
+    pub answer_delay: Duration,
+}
+
+impl SimConfig {
+    /// The demo flow, answered at once, over a clean network.
+    pub fn demo(seed: u64) -> SimConfig {
+        SimConfig {
+            seed,
+            network: NetworkConfig::clean(),
+            router: fixtures::router(DEMO_FLOW_JSON),
+            answer_delay: Duration::ZERO,
+        }
+    }
+
+    /// The same, over `network`.
+    pub fn with_network(mut self, network: NetworkConfig) -> SimConfig {
+        self.network = network;
+        self
+    }
+
+    /// The same, routing every number with `router`.
+    pub fn with_router(mut self, router: Arc<Router>) -> SimConfig {
+        self.router = router;
+        self
+    }
+
+    /// The same, ringing `delay` before the answer.
+    pub fn with_answer_delay(mut self, delay: Duration) -> SimConfig {
+        self.answer_delay = delay;
+        self
+    }
+}
+
+/// The host, the carrier, the network between them and the clock.
+pub struct Sim {
+    pub host: Host,
+    pub network: Network,
+    pub carrier: Carrier,
+    pub shell: HostShell,
+    now: Time,
+    /// The deadline the host's last drain returned.
+    host_deadline: Time,
+    buf: Vec<u8>,
+}
+
+impl Sim {
+    /// A simulation at time zero with no calls.
+    pub fn new(config: SimConfig) -> Sim {
+        let mut seeds = fastrand::Rng::with_seed(config.seed);
+        let host_sip: SocketAddr = parse_addr(HOST_SIP);
+        let carrier_sip: SocketAddr = parse_addr(CARRIER_SIP);
+        let host = Host::new(
+            fixtures::host_config(host_sip, config.answer_delay),
+            config.router,
+            Arc::new(fixtures::catalog()),
+            seeds.u64(..),
+        );
+        let network = Network::new(config.network, seeds.u64(..));
+        let carrier = Carrier::new(
+            CarrierConfig {
+                sip_addr: carrier_sip,
+                rtp_ip: carrier_sip.ip(),
+                first_rtp_port: CARRIER_FIRST_RTP_PORT,
+                host_sip,
+            },
+            seeds.u64(..),
+        );
+        Sim {
+            host,
+            network,
+            carrier,
+            shell: HostShell::new(host_sip),
+            now: Time::ZERO,
+            host_deadline: Time::NEVER,
+            buf: vec![0; BUFFER_LEN],
+        }
+    }
+
+    /// The clock.
+    pub fn now(&self) -> Time {
+        self.now
+    }
+
+    /// Places a call (its script says when it starts).
+    pub fn place(&mut self, script: CallScript) {
+        self.carrier.place(script);
+    }
+
+    /// Feeds `input` to the host now and drains it onto the network.
+    pub fn host_input(&mut self, input: Input<'_>) {
+        self.host.handle_input(self.now, input);
+        self.drain_host();
+    }
+
+    /// Advances the clock by `duration`, running everything due on the way.
+    pub fn run_for(&mut self, duration: Duration) {
+        self.run_until(self.now + duration);
+    }
+
+    /// Advances the clock to `end`, stopping at each event on the way: the
+    /// next delivery, the host's deadline, the carrier's next timer.
+    pub fn run_until(&mut self, end: Time) {
+        loop {
+            let next = self
+                .network
+                .next_delivery()
+                .min(self.host_deadline)
+                .min(self.carrier.next_timeout());
+            if next > end {
+                break;
+            }
+            self.now = self.now.max(next);
+            self.step();
+        }
+        self.now = self.now.max(end);
+    }
+
+    /// Runs until no call is left anywhere — the carrier has nothing more to
+    /// do, nothing is in flight — or `limit` passes; true if all went quiet.
+    /// The host's own timers (say a dialog lingering for retransmissions)
+    /// may still be pending: they do not make a call active.
+    pub fn run_until_idle(&mut self, limit: Time) -> bool {
+        while self.now < limit {
+            let quiet = self.network.next_delivery() == Time::NEVER
+                && self.carrier.next_timeout() == Time::NEVER
+                && self.host.active_calls() == 0;
+            if quiet {
+                return true;
+            }
+            let next = self
+                .network
+                .next_delivery()
+                .min(self.host_deadline)
+                .min(self.carrier.next_timeout());
+            if next > limit {
+                break;
+            }
+            self.now = self.now.max(next);
+            self.step();
+        }
+        false
+    }
+
+    /// Everything due at `self.now`: arrived datagrams, the host's timers,
+    /// the carrier's timers, and what they send.
+    fn step(&mut self) {
+        let now = self.now;
+        while let Some((direction, datagram)) = self.network.deliver(now) {
+            match direction {
+                Direction::ToHost => {
+                    if let Some(input) = self.shell.input_for(&datagram) {
+                        self.host.handle_input(now, input);
+                        self.drain_host();
+                    }
+                }
+                Direction::ToCarrier => {
+                    self.carrier.handle_datagram(now, &datagram);
+                    self.flush_carrier();
+                }
+            }
+        }
+        if self.host_deadline <= now {
+            self.host.handle_input(now, Input::Timeout);
+            self.drain_host();
+            // A deadline the host did not act on must not stall the clock.
+            if self.host_deadline <= now {
+                self.host_deadline = now + Duration::from_millis(1);
+            }
+        }
+        if self.carrier.next_timeout() <= now {
+            self.carrier.handle_timeout(now);
+            self.flush_carrier();
+        }
+    }
+
+    fn drain_host(&mut self) {
+        let mut io = self.shell.io(&mut self.network, self.now);
+        self.host_deadline = drain(&mut self.host, self.now, &mut self.buf, &mut io);
+    }
+
+    fn flush_carrier(&mut self) {
+        while let Some(datagram) = self.carrier.poll_transmit() {
+            self.network.send(self.now, Direction::ToHost, datagram);
+        }
+    }
+
+    /// CDRs written so far, in order.
+    pub fn cdrs(&self) -> &[CdrRecord] {
+        &self.shell.cdrs
+    }
+
+    /// The CDR of `call_id`; panics if the host wrote none.
+    pub fn cdr(&self, call_id: &str) -> &CdrRecord {
+        match self.shell.cdrs.iter().find(|cdr| cdr.call_id == call_id) {
+            Some(cdr) => cdr,
+            None => panic!(
+                "no CDR for {call_id}; CDRs for {:?}",
+                self.shell
+                    .cdrs
+                    .iter()
+                    .map(|c| &c.call_id)
+                    .collect::<Vec<_>>()
+            ),
+        }
+    }
+
+    /// What the carrier saw of `call_id`.
+    pub fn report(&self, call_id: &str) -> &CallReport {
+        self.carrier.report(call_id)
+    }
+}
+
+fn parse_addr(addr: &str) -> SocketAddr {
+    match addr.parse() {
+        Ok(addr) => addr,
+        Err(err) => panic!("bad address {addr}: {err}"),
+    }
+}

@@ -185,7 +185,6 @@ fn serve(args: ServeArgs) -> Result<(), String> {
             rtp_ports: (config.rtp.port_min, config.rtp.port_max),
             shards,
         },
-        rtp_ports: (config.rtp.port_min, config.rtp.port_max),
         router: Arc::new(router),
         prompts: Arc::new(prompts),
         cdr,

@@ -136,6 +136,19 @@ pub trait IoBackend {
     /// passes, appending what completed to `out`. Every `Completion::Recv`
     /// appended hands its slot to the caller (see [`IoBackend::release`]).
     fn wait(&mut self, timeout: Option<Duration>, out: &mut Vec<Completion>) -> io::Result<()>;
+    /// Like [`IoBackend::wait`] with a timeout, but may keep sleeping until
+    /// `batch` operations have completed (or `timeout` passes), so that a busy
+    /// shard wakes once per timer instead of once per datagram. Backends that
+    /// cannot wait for a count (epoll) wake at the first completion.
+    fn wait_batch(
+        &mut self,
+        timeout: Duration,
+        batch: usize,
+        out: &mut Vec<Completion>,
+    ) -> io::Result<()> {
+        let _ = batch;
+        self.wait(Some(timeout), out)
+    }
     /// The bytes of a delivered receive: `len` bytes of slot `slot`, unchanged
     /// from the moment `wait` delivered it until it is released, whatever
     /// happened to its socket meanwhile. Empty for a slot that does not exist.

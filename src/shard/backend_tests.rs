@@ -540,3 +540,39 @@ fn dropping_a_backend_with_receives_in_flight_closes_its_sockets() {
         }
     }
 }
+
+#[test]
+fn a_batched_wait_gathers_datagrams_spread_over_time_into_one_wake_up() {
+    for (choice, _waker, mut backend) in backends() {
+        let server = loopback();
+        let server_addr = server.local_addr().unwrap();
+        backend.register(server, 8, RTP_DATAGRAM).expect("register");
+        let sender = std::thread::spawn(move || {
+            let peer = loopback();
+            for i in 0..6u8 {
+                std::thread::sleep(Duration::from_millis(5));
+                peer.send_to(&[i; 40], server_addr).unwrap();
+            }
+        });
+        let mut completions = Vec::new();
+        backend
+            .wait_batch(Duration::from_secs(2), 6, &mut completions)
+            .expect("wait");
+        let received = completions
+            .iter()
+            .filter(|c| matches!(c, Completion::Recv { .. }))
+            .count();
+        match choice {
+            // io_uring sleeps until the whole batch is in (or the timeout).
+            IoChoice::Uring => assert_eq!(received, 6, "io_uring: one wake-up for six datagrams"),
+            // epoll cannot wait for a count: it wakes at the first datagram.
+            _ => assert!(received >= 1, "{choice}: woke with nothing"),
+        }
+        for completion in completions {
+            if let Completion::Recv { slot, .. } = completion {
+                backend.release(slot);
+            }
+        }
+        sender.join().unwrap();
+    }
+}

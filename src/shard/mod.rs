@@ -101,11 +101,9 @@ pub struct ServerPlan {
     pub shards: usize,
     /// Which IO backend every shard opens.
     pub io: IoChoice,
-    /// The host settings every shard starts from; its `shard`, `shards` and
-    /// `rtp_ports` are overwritten per shard.
+    /// The host settings every shard starts from (`rtp_ports` is the whole
+    /// range; each shard takes its share); `shard` and `shards` are set per shard.
     pub host: HostConfig,
-    /// The whole RTP port range `(min, max)`, inclusive; each shard takes its share.
-    pub rtp_ports: (u16, u16),
     /// The routing table the shards start with (replaced later by [`ShardMsg::Routes`]).
     pub router: Arc<Router>,
     /// The prompts calls can play, shared read-only.
@@ -153,7 +151,6 @@ impl Server {
             let host_config = HostConfig {
                 shard: index,
                 shards,
-                rtp_ports: plan.rtp_ports,
                 ..plan.host.clone()
             };
             let router = plan.router.clone();

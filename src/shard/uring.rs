@@ -657,55 +657,16 @@ impl IoBackend for UringBackend {
     }
 
     fn wait(&mut self, timeout: Option<Duration>, out: &mut Vec<Completion>) -> io::Result<()> {
-        self.retry_deferred();
-        self.stats.syscalls += 1;
-        let result = match timeout {
-            Some(t) if t.is_zero() => {
-                // GETEVENTS with a zero timeout: runs deferred completion work
-                // without sleeping.
-                let ts = types::Timespec::new();
-                let args = types::SubmitArgs::new().timespec(&ts);
-                self.ring.submitter().submit_with_args(1, &args)
-            }
-            Some(t) => {
-                let ts = types::Timespec::new()
-                    .sec(t.as_secs())
-                    .nsec(t.subsec_nanos());
-                let args = types::SubmitArgs::new().timespec(&ts);
-                self.ring.submitter().submit_with_args(1, &args)
-            }
-            None => self.ring.submit_and_wait(1),
-        };
-        if let Err(err) = result {
-            match err.raw_os_error() {
-                Some(libc::ETIME) | Some(libc::EINTR) | Some(libc::EBUSY) | Some(libc::EAGAIN) => {}
-                _ => return Err(err),
-            }
-        }
-        self.reaped.clear();
-        for cqe in self.ring.completion() {
-            self.reaped
-                .push((cqe.user_data(), cqe.result(), cqe.flags()));
-        }
-        let reaped = mem::take(&mut self.reaped);
-        for &(data, result, _flags) in &reaped {
-            let (kind, seq, index) = split_user_data(data);
-            match kind {
-                KIND_RECV => self.on_recv(index, seq, result, out),
-                KIND_SEND => self.on_send(index, seq, result),
-                KIND_WAKE => {
-                    self.wake_armed = false;
-                    out.push(Completion::Wake);
-                    self.arm_wake();
-                }
-                KIND_CANCEL if result == -libc::EALREADY => {
-                    self.pending_cancels.push(user_data(KIND_RECV, seq, index));
-                }
-                _ => {}
-            }
-        }
-        self.reaped = reaped;
-        Ok(())
+        self.enter(timeout, 1, out)
+    }
+
+    fn wait_batch(
+        &mut self,
+        timeout: Duration,
+        batch: usize,
+        out: &mut Vec<Completion>,
+    ) -> io::Result<()> {
+        self.enter(Some(timeout), batch.max(1), out)
     }
 
     fn recv_data(&self, slot: usize, len: usize) -> &[u8] {
@@ -743,6 +704,67 @@ impl IoBackend for UringBackend {
 
     fn name(&self) -> &'static str {
         "io_uring"
+    }
+}
+
+impl UringBackend {
+    /// One `io_uring_enter`: submits what is queued and waits for `want`
+    /// completions or the timeout (none: wait for `want`), then reaps.
+    fn enter(
+        &mut self,
+        timeout: Option<Duration>,
+        want: usize,
+        out: &mut Vec<Completion>,
+    ) -> io::Result<()> {
+        self.retry_deferred();
+        self.stats.syscalls += 1;
+        let result = match timeout {
+            Some(t) if t.is_zero() => {
+                // GETEVENTS with a zero timeout: runs deferred completion work
+                // without sleeping.
+                let ts = types::Timespec::new();
+                let args = types::SubmitArgs::new().timespec(&ts);
+                self.ring.submitter().submit_with_args(1, &args)
+            }
+            Some(t) => {
+                let ts = types::Timespec::new()
+                    .sec(t.as_secs())
+                    .nsec(t.subsec_nanos());
+                let args = types::SubmitArgs::new().timespec(&ts);
+                self.ring.submitter().submit_with_args(want, &args)
+            }
+            None => self.ring.submit_and_wait(want),
+        };
+        if let Err(err) = result {
+            match err.raw_os_error() {
+                Some(libc::ETIME) | Some(libc::EINTR) | Some(libc::EBUSY) | Some(libc::EAGAIN) => {}
+                _ => return Err(err),
+            }
+        }
+        self.reaped.clear();
+        for cqe in self.ring.completion() {
+            self.reaped
+                .push((cqe.user_data(), cqe.result(), cqe.flags()));
+        }
+        let reaped = mem::take(&mut self.reaped);
+        for &(data, result, _flags) in &reaped {
+            let (kind, seq, index) = split_user_data(data);
+            match kind {
+                KIND_RECV => self.on_recv(index, seq, result, out),
+                KIND_SEND => self.on_send(index, seq, result),
+                KIND_WAKE => {
+                    self.wake_armed = false;
+                    out.push(Completion::Wake);
+                    self.arm_wake();
+                }
+                KIND_CANCEL if result == -libc::EALREADY => {
+                    self.pending_cancels.push(user_data(KIND_RECV, seq, index));
+                }
+                _ => {}
+            }
+        }
+        self.reaped = reaped;
+        Ok(())
     }
 }
 

@@ -4,7 +4,9 @@
 use std::net::SocketAddr;
 
 use crate::sip::event::CallId;
-use crate::sip::message::{EchoHeaders, Request, Response};
+use ezk_sip_types::Name;
+
+use crate::sip::message::{build_response, EchoHeaders, Request, Response, ResponseParts};
 use crate::sip::name_addr::uri_user;
 use crate::sip::sdp::Sdp;
 use crate::sip::transaction::TxKey;
@@ -17,6 +19,26 @@ pub struct IncomingRequest {
     pub(crate) key: TxKey,
     pub(crate) echo: EchoHeaders,
     pub(crate) request: Request,
+}
+
+impl IncomingRequest {
+    /// A bodiless response to this request with To tag `to_tag` (added when
+    /// the To has none), `extra` headers and `server` as its Server header.
+    pub(crate) fn response(
+        &self,
+        status: u16,
+        to_tag: &str,
+        extra: Vec<(Name, String)>,
+        server: &str,
+    ) -> Vec<u8> {
+        let parts = ResponseParts {
+            to_tag: Some(to_tag),
+            extra,
+            server,
+            body: None,
+        };
+        build_response(&self.echo, status, &parts)
+    }
 }
 
 /// A message the dispatcher routed to a dialog.

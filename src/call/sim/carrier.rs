@@ -41,20 +41,20 @@ const TELEPHONE_EVENT_PT: u8 = 101;
 
 /// Where the carrier lives.
 #[derive(Clone, Copy, Debug)]
-pub struct CarrierConfig {
+pub(crate) struct CarrierConfig {
     /// The carrier's SIP address (one for all calls, like a trunk).
-    pub sip_addr: SocketAddr,
+    pub(crate) sip_addr: SocketAddr,
     /// Where its calls' RTP sockets are.
-    pub rtp_ip: IpAddr,
+    pub(crate) rtp_ip: IpAddr,
     /// The first call's RTP port; each next call takes the next even port.
-    pub first_rtp_port: u16,
+    pub(crate) first_rtp_port: u16,
     /// Callplane's SIP address, where INVITEs go.
-    pub host_sip: SocketAddr,
+    pub(crate) host_sip: SocketAddr,
 }
 
 /// The media a call's INVITE offers.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Offer {
+pub(crate) enum Offer {
     /// PCMU (0) and telephone-event (101): what callplane accepts.
     PcmuWithEvents,
     /// An `m=` format list and its `a=rtpmap` lines, written as given.
@@ -63,28 +63,28 @@ pub enum Offer {
 
 /// What one call does, with times relative to its events.
 #[derive(Clone, Debug)]
-pub struct CallScript {
-    pub call_id: String,
+pub(crate) struct CallScript {
+    pub(crate) call_id: String,
     /// The number dialled (the Request-URI user).
-    pub dialled: String,
+    pub(crate) dialled: String,
     /// When the first INVITE leaves.
-    pub start: Time,
-    pub offer: Offer,
+    pub(crate) start: Time,
+    pub(crate) offer: Offer,
     /// Key presses (RFC 4733 event codes: 0-9, 10 = `*`, 11 = `#`), each
     /// this long after the carrier saw the 200 OK.
-    pub presses: Vec<(Duration, u8)>,
+    pub(crate) presses: Vec<(Duration, u8)>,
     /// The carrier's own BYE, this long after the answer.
-    pub hang_up_after: Option<Duration>,
+    pub(crate) hang_up_after: Option<Duration>,
     /// A CANCEL this long after the INVITE, if no final response came by then.
-    pub cancel_after: Option<Duration>,
+    pub(crate) cancel_after: Option<Duration>,
     /// Whether 2xx responses are acknowledged at all.
-    pub acknowledge: bool,
+    pub(crate) acknowledge: bool,
 }
 
 impl CallScript {
     /// A call to 1000 offering PCMU + telephone-event that presses nothing and
     /// waits for callplane to hang up.
-    pub fn new(call_id: &str, start: Time) -> CallScript {
+    pub(crate) fn new(call_id: &str, start: Time) -> CallScript {
         CallScript {
             call_id: call_id.to_string(),
             dialled: "1000".to_string(),
@@ -98,37 +98,37 @@ impl CallScript {
     }
 
     /// Presses `digit` (an event code) `after` the answer.
-    pub fn press(mut self, after: Duration, digit: u8) -> CallScript {
+    pub(crate) fn press(mut self, after: Duration, digit: u8) -> CallScript {
         self.presses.push((after, digit));
         self
     }
 
     /// Sends the carrier's BYE `after` the answer.
-    pub fn hang_up_after(mut self, after: Duration) -> CallScript {
+    pub(crate) fn hang_up_after(mut self, after: Duration) -> CallScript {
         self.hang_up_after = Some(after);
         self
     }
 
     /// Sends CANCEL `after` the INVITE if the call is still unanswered.
-    pub fn cancel_after(mut self, after: Duration) -> CallScript {
+    pub(crate) fn cancel_after(mut self, after: Duration) -> CallScript {
         self.cancel_after = Some(after);
         self
     }
 
     /// Offers this media instead of PCMU + telephone-event.
-    pub fn offer(mut self, offer: Offer) -> CallScript {
+    pub(crate) fn offer(mut self, offer: Offer) -> CallScript {
         self.offer = offer;
         self
     }
 
     /// Dials `number`.
-    pub fn dialled(mut self, number: &str) -> CallScript {
+    pub(crate) fn dialled(mut self, number: &str) -> CallScript {
         self.dialled = number.to_string();
         self
     }
 
     /// Never acknowledges the 2xx (callplane's Timer H must end the call).
-    pub fn without_ack(mut self) -> CallScript {
+    pub(crate) fn without_ack(mut self) -> CallScript {
         self.acknowledge = false;
         self
     }
@@ -136,49 +136,49 @@ impl CallScript {
 
 /// What happened to one call, as the carrier saw it.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct CallReport {
+pub(crate) struct CallReport {
     /// INVITEs sent, retransmissions included.
-    pub invites_sent: u32,
+    pub(crate) invites_sent: u32,
     /// Every response to the INVITE, in arrival order, retransmissions included.
-    pub invite_responses: Vec<u16>,
+    pub(crate) invite_responses: Vec<u16>,
     /// The first final response to the INVITE.
-    pub final_status: Option<u16>,
+    pub(crate) final_status: Option<u16>,
     /// When the first 2xx arrived.
-    pub answered_at: Option<Time>,
+    pub(crate) answered_at: Option<Time>,
     /// The SDP of the first 2xx.
-    pub answer_sdp: Option<String>,
+    pub(crate) answer_sdp: Option<String>,
     /// 2xx responses to the INVITE received, retransmissions included.
-    pub oks_received: u32,
+    pub(crate) oks_received: u32,
     /// ACKs sent (for 2xx and non-2xx), re-sent ones included.
-    pub acks_sent: u32,
+    pub(crate) acks_sent: u32,
     /// No response to the INVITE before Timer B.
-    pub invite_timed_out: bool,
+    pub(crate) invite_timed_out: bool,
     /// Telephone-event packets sent.
-    pub digit_packets_sent: u32,
+    pub(crate) digit_packets_sent: u32,
     /// RTP packets received from callplane.
-    pub rtp_received: u32,
+    pub(crate) rtp_received: u32,
     /// RTP packets received whose payload is not all silence.
-    pub rtp_loud: u32,
+    pub(crate) rtp_loud: u32,
     /// Callplane's BYEs received, retransmissions included.
-    pub byes_received: u32,
+    pub(crate) byes_received: u32,
     /// Of those, the ones that were retransmissions (same branch as before).
-    pub bye_retransmissions_seen: u32,
+    pub(crate) bye_retransmissions_seen: u32,
     /// The carrier's BYEs sent, retransmissions included.
-    pub byes_sent: u32,
+    pub(crate) byes_sent: u32,
     /// The final response to the carrier's BYE.
-    pub bye_status: Option<u16>,
+    pub(crate) bye_status: Option<u16>,
     /// No final response to the carrier's BYE before Timer F.
-    pub bye_timed_out: bool,
+    pub(crate) bye_timed_out: bool,
     /// CANCELs sent, retransmissions included.
-    pub cancels_sent: u32,
+    pub(crate) cancels_sent: u32,
     /// The final response to the CANCEL.
-    pub cancel_status: Option<u16>,
+    pub(crate) cancel_status: Option<u16>,
 }
 
 impl CallReport {
     /// Whether the call is over for the carrier: rejected, or a BYE (either
     /// side's) answered 2xx.
-    pub fn completed(&self) -> bool {
+    pub(crate) fn completed(&self) -> bool {
         let rejected = self.final_status.is_some_and(|status| status >= 300);
         let bye_answered = self
             .bye_status
@@ -234,6 +234,29 @@ struct Outgoing {
     timer: Retransmit,
 }
 
+/// What an outgoing request's timer says at an instant.
+enum Resend {
+    /// Nothing due.
+    Wait,
+    /// Send the request again.
+    Now(Vec<u8>),
+    /// The transaction timed out.
+    GiveUp,
+}
+
+impl Outgoing {
+    fn at(&mut self, now: Time) -> Resend {
+        if self.timer.give_up_at <= now {
+            Resend::GiveUp
+        } else if self.timer.next_at <= now {
+            self.timer.advance();
+            Resend::Now(self.bytes.clone())
+        } else {
+            Resend::Wait
+        }
+    }
+}
+
 /// The dialog the 2xx created.
 #[derive(Clone, Debug)]
 struct Dialog {
@@ -265,7 +288,7 @@ struct CarrierCall {
 }
 
 /// The carrier and its calls.
-pub struct Carrier {
+pub(crate) struct Carrier {
     config: CarrierConfig,
     calls: Vec<CarrierCall>,
     by_call_id: BTreeMap<String, usize>,
@@ -273,12 +296,12 @@ pub struct Carrier {
     out: VecDeque<Datagram>,
     rng: fastrand::Rng,
     /// Datagrams that belong to no call of the carrier's.
-    pub stray: u64,
+    pub(crate) stray: u64,
 }
 
 impl Carrier {
     /// A carrier with no calls; `seed` picks its SSRCs and RTP timestamps.
-    pub fn new(config: CarrierConfig, seed: u64) -> Carrier {
+    pub(crate) fn new(config: CarrierConfig, seed: u64) -> Carrier {
         Carrier {
             config,
             calls: Vec::new(),
@@ -291,7 +314,7 @@ impl Carrier {
     }
 
     /// Adds a call; it starts at its script's `start` (at the next timeout).
-    pub fn place(&mut self, script: CallScript) {
+    pub(crate) fn place(&mut self, script: CallScript) {
         let index = self.calls.len();
         let port = self.config.first_rtp_port + 2 * index as u16;
         let rtp_addr = SocketAddr::new(self.config.rtp_ip, port);
@@ -325,7 +348,7 @@ impl Carrier {
     }
 
     /// What happened to `call_id`.
-    pub fn report(&self, call_id: &str) -> &CallReport {
+    pub(crate) fn report(&self, call_id: &str) -> &CallReport {
         match self.by_call_id.get(call_id) {
             Some(&index) => &self.calls[index].report,
             None => panic!("the carrier placed no call {call_id}"),
@@ -333,19 +356,19 @@ impl Carrier {
     }
 
     /// Every call's report, in the order they were placed.
-    pub fn reports(&self) -> impl Iterator<Item = (&str, &CallReport)> {
+    pub(crate) fn reports(&self) -> impl Iterator<Item = (&str, &CallReport)> {
         self.calls
             .iter()
             .map(|call| (call.script.call_id.as_str(), &call.report))
     }
 
     /// The next datagram to send.
-    pub fn poll_transmit(&mut self) -> Option<Datagram> {
+    pub(crate) fn poll_transmit(&mut self) -> Option<Datagram> {
         self.out.pop_front()
     }
 
     /// When [`Carrier::handle_timeout`] must run next ([`Time::NEVER`]: never).
-    pub fn next_timeout(&self) -> Time {
+    pub(crate) fn next_timeout(&self) -> Time {
         self.calls
             .iter()
             .map(CarrierCall::next_timeout)
@@ -354,7 +377,7 @@ impl Carrier {
     }
 
     /// Runs every timer due at `now`.
-    pub fn handle_timeout(&mut self, now: Time) {
+    pub(crate) fn handle_timeout(&mut self, now: Time) {
         let config = self.config;
         for call in &mut self.calls {
             call.handle_timeout(now, &config, &mut self.out);
@@ -362,7 +385,7 @@ impl Carrier {
     }
 
     /// A datagram that arrived for the carrier.
-    pub fn handle_datagram(&mut self, now: Time, datagram: &Datagram) {
+    pub(crate) fn handle_datagram(&mut self, now: Time, datagram: &Datagram) {
         if let Some(&index) = self.by_rtp_addr.get(&datagram.to) {
             self.calls[index].rtp_received(&datagram.data);
             return;
@@ -448,15 +471,16 @@ impl CarrierCall {
                 timer: Retransmit::timer_a(now),
             });
         }
-        if let Some(invite) = &mut self.invite {
-            if invite.timer.give_up_at <= now {
+        match self.invite.as_mut().map(|invite| invite.at(now)) {
+            Some(Resend::GiveUp) => {
                 self.invite = None;
                 self.report.invite_timed_out = true;
-            } else if invite.timer.next_at <= now {
-                invite.timer.advance();
-                self.report.invites_sent += 1;
-                out.push_back(to_host(config, invite.bytes.clone()));
             }
+            Some(Resend::Now(bytes)) => {
+                self.report.invites_sent += 1;
+                out.push_back(to_host(config, bytes));
+            }
+            Some(Resend::Wait) | None => {}
         }
         if let Some(after) = self.script.cancel_after {
             let due = self.script.start + after <= now;
@@ -470,14 +494,13 @@ impl CarrierCall {
                 });
             }
         }
-        if let Some(cancel) = &mut self.cancel {
-            if cancel.timer.give_up_at <= now {
-                self.cancel = None;
-            } else if cancel.timer.next_at <= now {
-                cancel.timer.advance();
+        match self.cancel.as_mut().map(|cancel| cancel.at(now)) {
+            Some(Resend::GiveUp) => self.cancel = None,
+            Some(Resend::Now(bytes)) => {
                 self.report.cancels_sent += 1;
-                out.push_back(to_host(config, cancel.bytes.clone()));
+                out.push_back(to_host(config, bytes));
             }
+            Some(Resend::Wait) | None => {}
         }
         while let Some((at, _)) = self.rtp_out.front() {
             if *at > now {
@@ -509,15 +532,16 @@ impl CarrierCall {
                 }
             }
         }
-        if let Some(bye) = &mut self.bye {
-            if bye.timer.give_up_at <= now {
+        match self.bye.as_mut().map(|bye| bye.at(now)) {
+            Some(Resend::GiveUp) => {
                 self.bye = None;
                 self.report.bye_timed_out = true;
-            } else if bye.timer.next_at <= now {
-                bye.timer.advance();
-                self.report.byes_sent += 1;
-                out.push_back(to_host(config, bye.bytes.clone()));
             }
+            Some(Resend::Now(bytes)) => {
+                self.report.byes_sent += 1;
+                out.push_back(to_host(config, bytes));
+            }
+            Some(Resend::Wait) | None => {}
         }
     }
 

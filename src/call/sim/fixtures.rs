@@ -21,7 +21,7 @@ fn tone(id: &str, millis: usize) -> Prompt {
 }
 
 /// Welcome 400 ms, menu 600 ms, sales and support 300 ms, invalid and goodbye 200 ms.
-pub fn catalog() -> PromptCatalog {
+pub(crate) fn catalog() -> PromptCatalog {
     let mut catalog = PromptCatalog::new();
     for (id, ms) in [
         ("welcome", 400),
@@ -37,7 +37,7 @@ pub fn catalog() -> PromptCatalog {
 }
 
 /// `json` compiled; panics if it does not load.
-pub fn program(json: &str) -> Arc<Program> {
+pub(crate) fn program(json: &str) -> Arc<Program> {
     match load_flow_json(json) {
         Ok(loaded) => loaded.program,
         Err(err) => panic!("test flow does not load: {err:?}"),
@@ -45,7 +45,7 @@ pub fn program(json: &str) -> Arc<Program> {
 }
 
 /// A router that sends every number to the flow `json`.
-pub fn router(json: &str) -> Arc<Router> {
+pub(crate) fn router(json: &str) -> Arc<Router> {
     Arc::new(Router::new(
         Some(RouteTarget::new(program(json))),
         Arc::new(FlowEnv::new()),
@@ -53,7 +53,7 @@ pub fn router(json: &str) -> Arc<Router> {
 }
 
 /// A router with no routes and no default: every call is refused 404.
-pub fn no_routes() -> Arc<Router> {
+pub(crate) fn no_routes() -> Arc<Router> {
     Arc::new(Router::new(None, Arc::new(FlowEnv::new())))
 }
 
@@ -64,7 +64,7 @@ fn origin() -> DateTime<Utc> {
 }
 
 /// Shard 0 of 1 on `sip_addr`, RTP ports 20002..=20999 on the same IP.
-pub fn host_config(sip_addr: std::net::SocketAddr, answer_delay: Duration) -> HostConfig {
+pub(crate) fn host_config(sip_addr: std::net::SocketAddr, answer_delay: Duration) -> HostConfig {
     HostConfig {
         shard: 0,
         sip_addr,

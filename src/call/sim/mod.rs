@@ -15,9 +15,9 @@
 //! - [`carrier`]: the user agent client and its per-call reports.
 //! - [`fixtures`]: prompts, flows, routers and host settings.
 
-pub mod carrier;
-pub mod fixtures;
-pub mod network;
+pub(crate) mod carrier;
+pub(crate) mod fixtures;
+pub(crate) mod network;
 
 mod call_tests;
 mod tests;
@@ -34,29 +34,29 @@ use self::carrier::{CallReport, CallScript, Carrier, CarrierConfig};
 use self::network::{Direction, HostShell, Network, NetworkConfig};
 
 /// Callplane's SIP address (RTP sockets bind on the same IP).
-pub const HOST_SIP: &str = "10.0.0.1:5060";
+pub(crate) const HOST_SIP: &str = "127.0.0.1:5060";
 /// The carrier's SIP address.
-pub const CARRIER_SIP: &str = "10.0.0.2:5060";
+pub(crate) const CARRIER_SIP: &str = "127.0.0.2:5060";
 /// The first carrier call's RTP port (on the carrier's IP).
-pub const CARRIER_FIRST_RTP_PORT: u16 = 30_000;
+pub(crate) const CARRIER_FIRST_RTP_PORT: u16 = 30_000;
 
 /// Size of the datagram buffer: any UDP datagram.
 const BUFFER_LEN: usize = 65_535;
 
 /// What a simulation is made of.
 #[derive(Clone, Debug)]
-pub struct SimConfig {
+pub(crate) struct SimConfig {
     /// Seeds the network, the carrier and the host.
-    pub seed: u64,
-    pub network: NetworkConfig,
-    pub router: Arc<Router>,
+    pub(crate) seed: u64,
+    pub(crate) network: NetworkConfig,
+    pub(crate) router: Arc<Router>,
     /// How long the host rings before it answers.
-    pub answer_delay: Duration,
+    pub(crate) answer_delay: Duration,
 }
 
 impl SimConfig {
     /// The demo flow, answered at once, over a clean network.
-    pub fn demo(seed: u64) -> SimConfig {
+    pub(crate) fn demo(seed: u64) -> SimConfig {
         SimConfig {
             seed,
             network: NetworkConfig::clean(),
@@ -66,30 +66,30 @@ impl SimConfig {
     }
 
     /// The same, over `network`.
-    pub fn with_network(mut self, network: NetworkConfig) -> SimConfig {
+    pub(crate) fn with_network(mut self, network: NetworkConfig) -> SimConfig {
         self.network = network;
         self
     }
 
     /// The same, routing every number with `router`.
-    pub fn with_router(mut self, router: Arc<Router>) -> SimConfig {
+    pub(crate) fn with_router(mut self, router: Arc<Router>) -> SimConfig {
         self.router = router;
         self
     }
 
     /// The same, ringing `delay` before the answer.
-    pub fn with_answer_delay(mut self, delay: Duration) -> SimConfig {
+    pub(crate) fn with_answer_delay(mut self, delay: Duration) -> SimConfig {
         self.answer_delay = delay;
         self
     }
 }
 
 /// The host, the carrier, the network between them and the clock.
-pub struct Sim {
-    pub host: Host,
-    pub network: Network,
-    pub carrier: Carrier,
-    pub shell: HostShell,
+pub(crate) struct Sim {
+    pub(crate) host: Host,
+    pub(crate) network: Network,
+    pub(crate) carrier: Carrier,
+    pub(crate) shell: HostShell,
     now: Time,
     /// The deadline the host's last drain returned.
     host_deadline: Time,
@@ -98,7 +98,7 @@ pub struct Sim {
 
 impl Sim {
     /// A simulation at time zero with no calls.
-    pub fn new(config: SimConfig) -> Sim {
+    pub(crate) fn new(config: SimConfig) -> Sim {
         let mut seeds = fastrand::Rng::with_seed(config.seed);
         let host_sip: SocketAddr = parse_addr(HOST_SIP);
         let carrier_sip: SocketAddr = parse_addr(CARRIER_SIP);
@@ -130,29 +130,29 @@ impl Sim {
     }
 
     /// The clock.
-    pub fn now(&self) -> Time {
+    pub(crate) fn now(&self) -> Time {
         self.now
     }
 
     /// Places a call (its script says when it starts).
-    pub fn place(&mut self, script: CallScript) {
+    pub(crate) fn place(&mut self, script: CallScript) {
         self.carrier.place(script);
     }
 
     /// Feeds `input` to the host now and drains it onto the network.
-    pub fn host_input(&mut self, input: Input<'_>) {
+    pub(crate) fn host_input(&mut self, input: Input<'_>) {
         self.host.handle_input(self.now, input);
         self.drain_host();
     }
 
     /// Advances the clock by `duration`, running everything due on the way.
-    pub fn run_for(&mut self, duration: Duration) {
+    pub(crate) fn run_for(&mut self, duration: Duration) {
         self.run_until(self.now + duration);
     }
 
     /// Advances the clock to `end`, stopping at each event on the way: the
     /// next delivery, the host's deadline, the carrier's next timer.
-    pub fn run_until(&mut self, end: Time) {
+    pub(crate) fn run_until(&mut self, end: Time) {
         loop {
             let next = self
                 .network
@@ -172,7 +172,7 @@ impl Sim {
     /// do, nothing is in flight — or `limit` passes; true if all went quiet.
     /// The host's own timers (say a dialog lingering for retransmissions)
     /// may still be pending: they do not make a call active.
-    pub fn run_until_idle(&mut self, limit: Time) -> bool {
+    pub(crate) fn run_until_idle(&mut self, limit: Time) -> bool {
         while self.now < limit {
             let quiet = self.network.next_delivery() == Time::NEVER
                 && self.carrier.next_timeout() == Time::NEVER
@@ -238,12 +238,12 @@ impl Sim {
     }
 
     /// CDRs written so far, in order.
-    pub fn cdrs(&self) -> &[CdrRecord] {
+    pub(crate) fn cdrs(&self) -> &[CdrRecord] {
         &self.shell.cdrs
     }
 
     /// The CDR of `call_id`; panics if the host wrote none.
-    pub fn cdr(&self, call_id: &str) -> &CdrRecord {
+    pub(crate) fn cdr(&self, call_id: &str) -> &CdrRecord {
         match self.shell.cdrs.iter().find(|cdr| cdr.call_id == call_id) {
             Some(cdr) => cdr,
             None => panic!(
@@ -258,7 +258,7 @@ impl Sim {
     }
 
     /// What the carrier saw of `call_id`.
-    pub fn report(&self, call_id: &str) -> &CallReport {
+    pub(crate) fn report(&self, call_id: &str) -> &CallReport {
         self.carrier.report(call_id)
     }
 }

@@ -29,7 +29,7 @@ use crate::time::Time;
 
 /// Which way a datagram travels.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Direction {
+pub(crate) enum Direction {
     /// From the carrier to callplane.
     ToHost,
     /// From callplane to the carrier.
@@ -38,20 +38,20 @@ pub enum Direction {
 
 /// How one direction of the network treats datagrams.
 #[derive(Clone, Copy, Debug, PartialEq)]
-pub struct LinkConfig {
+pub(crate) struct LinkConfig {
     /// The least time a datagram takes.
-    pub latency: Duration,
+    pub(crate) latency: Duration,
     /// Extra delay, uniform in `0..=jitter`, drawn per datagram.
-    pub jitter: Duration,
+    pub(crate) jitter: Duration,
     /// Probability that a datagram is lost.
-    pub loss: f64,
+    pub(crate) loss: f64,
     /// Probability that a datagram that is not lost arrives twice.
-    pub duplicate: f64,
+    pub(crate) duplicate: f64,
 }
 
 impl LinkConfig {
     /// A link that delivers everything, in order, after `latency`.
-    pub const fn clean(latency: Duration) -> LinkConfig {
+    pub(crate) const fn clean(latency: Duration) -> LinkConfig {
         LinkConfig {
             latency,
             jitter: Duration::ZERO,
@@ -63,18 +63,18 @@ impl LinkConfig {
 
 /// Both directions of the network and its size.
 #[derive(Clone, Copy, Debug, PartialEq)]
-pub struct NetworkConfig {
+pub(crate) struct NetworkConfig {
     /// Carrier to callplane.
-    pub to_host: LinkConfig,
+    pub(crate) to_host: LinkConfig,
     /// Callplane to carrier.
-    pub to_carrier: LinkConfig,
+    pub(crate) to_carrier: LinkConfig,
     /// Datagrams in flight at most; more are dropped (a full router queue).
-    pub capacity: usize,
+    pub(crate) capacity: usize,
 }
 
 impl NetworkConfig {
     /// 10 ms each way, nothing lost, nothing reordered.
-    pub const fn clean() -> NetworkConfig {
+    pub(crate) const fn clean() -> NetworkConfig {
         NetworkConfig {
             to_host: LinkConfig::clean(Duration::from_millis(10)),
             to_carrier: LinkConfig::clean(Duration::from_millis(10)),
@@ -83,7 +83,7 @@ impl NetworkConfig {
     }
 
     /// The same impairment both ways.
-    pub const fn symmetric(link: LinkConfig) -> NetworkConfig {
+    pub(crate) const fn symmetric(link: LinkConfig) -> NetworkConfig {
         NetworkConfig {
             to_host: link,
             to_carrier: link,
@@ -94,7 +94,7 @@ impl NetworkConfig {
 
 /// Which SIP messages a [`DropRule`] takes.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum SipMatch {
+pub(crate) enum SipMatch {
     /// Requests of this method.
     Request(Method),
     /// Responses to requests of this method (by CSeq).
@@ -104,30 +104,30 @@ pub enum SipMatch {
 /// Drops the first `count` SIP messages that match `what` within call
 /// `call_id` travelling in `direction`, before any random loss.
 #[derive(Clone, Debug)]
-pub struct DropRule {
-    pub direction: Direction,
-    pub what: SipMatch,
-    pub call_id: String,
-    pub count: usize,
+pub(crate) struct DropRule {
+    pub(crate) direction: Direction,
+    pub(crate) what: SipMatch,
+    pub(crate) call_id: String,
+    pub(crate) count: usize,
 }
 
 /// One datagram.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Datagram {
-    pub from: SocketAddr,
-    pub to: SocketAddr,
-    pub data: Vec<u8>,
+pub(crate) struct Datagram {
+    pub(crate) from: SocketAddr,
+    pub(crate) to: SocketAddr,
+    pub(crate) data: Vec<u8>,
 }
 
 /// What happened to the datagrams sent so far.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct NetworkStats {
-    pub sent: u64,
-    pub delivered: u64,
-    pub lost: u64,
-    pub duplicated: u64,
-    pub dropped_by_rule: u64,
-    pub dropped_queue_full: u64,
+pub(crate) struct NetworkStats {
+    pub(crate) sent: u64,
+    pub(crate) delivered: u64,
+    pub(crate) lost: u64,
+    pub(crate) duplicated: u64,
+    pub(crate) dropped_by_rule: u64,
+    pub(crate) dropped_queue_full: u64,
 }
 
 struct InFlight {
@@ -156,7 +156,7 @@ impl Ord for InFlight {
 }
 
 /// Datagrams in flight between the carrier and the host.
-pub struct Network {
+pub(crate) struct Network {
     config: NetworkConfig,
     rng: fastrand::Rng,
     in_flight: BinaryHeap<Reverse<InFlight>>,
@@ -167,7 +167,7 @@ pub struct Network {
 
 impl Network {
     /// An empty network whose randomness is fixed by `seed`.
-    pub fn new(config: NetworkConfig, seed: u64) -> Network {
+    pub(crate) fn new(config: NetworkConfig, seed: u64) -> Network {
         Network {
             config,
             rng: fastrand::Rng::with_seed(seed),
@@ -179,17 +179,17 @@ impl Network {
     }
 
     /// Adds a rule that drops chosen SIP requests.
-    pub fn add_drop_rule(&mut self, rule: DropRule) {
+    pub(crate) fn add_drop_rule(&mut self, rule: DropRule) {
         self.rules.push(rule);
     }
 
     /// Counters so far.
-    pub fn stats(&self) -> NetworkStats {
+    pub(crate) fn stats(&self) -> NetworkStats {
         self.stats
     }
 
     /// Sends `datagram` at `now`: it may be dropped, lost, delayed or doubled.
-    pub fn send(&mut self, now: Time, direction: Direction, datagram: Datagram) {
+    pub(crate) fn send(&mut self, now: Time, direction: Direction, datagram: Datagram) {
         self.stats.sent += 1;
         if self.dropped_by_rule(direction, &datagram.data) {
             self.stats.dropped_by_rule += 1;
@@ -228,14 +228,14 @@ impl Network {
     }
 
     /// When the next datagram arrives ([`Time::NEVER`]: none in flight).
-    pub fn next_delivery(&self) -> Time {
+    pub(crate) fn next_delivery(&self) -> Time {
         self.in_flight
             .peek()
             .map_or(Time::NEVER, |Reverse(next)| next.deliver_at)
     }
 
     /// The next datagram that has arrived by `now`, with its direction.
-    pub fn deliver(&mut self, now: Time) -> Option<(Direction, Datagram)> {
+    pub(crate) fn deliver(&mut self, now: Time) -> Option<(Direction, Datagram)> {
         if self.next_delivery() > now {
             return None;
         }
@@ -281,35 +281,35 @@ impl Network {
 
 /// A request a call made, as the shell received it.
 #[derive(Clone, Debug)]
-pub struct HttpCall {
-    pub call: CallHandle,
-    pub request: HttpRequest,
+pub(crate) struct HttpCall {
+    pub(crate) call: CallHandle,
+    pub(crate) request: HttpRequest,
     /// Whether the call waits for an [`Input::Http`] answer.
-    pub reply: bool,
+    pub(crate) reply: bool,
 }
 
 /// The host's side of the network: its addresses, sockets and records.
-pub struct HostShell {
+pub(crate) struct HostShell {
     sip_addr: SocketAddr,
     bound: BTreeMap<RtpSocket, SocketAddr>,
     by_addr: BTreeMap<SocketAddr, RtpSocket>,
     /// Every socket the host ever asked to bind, in order.
-    pub binds: Vec<(RtpSocket, SocketAddr)>,
+    pub(crate) binds: Vec<(RtpSocket, SocketAddr)>,
     /// CDRs in the order the host wrote them.
-    pub cdrs: Vec<CdrRecord>,
+    pub(crate) cdrs: Vec<CdrRecord>,
     /// HTTP requests in the order the calls made them.
-    pub http: Vec<HttpCall>,
+    pub(crate) http: Vec<HttpCall>,
     /// SIP requests the host sent, by (Call-ID, method), retransmissions included.
-    pub requests_sent: BTreeMap<(String, String), u32>,
+    pub(crate) requests_sent: BTreeMap<(String, String), u32>,
     /// RTP the host sent from a socket it had not bound (must stay 0).
-    pub rtp_from_unbound_socket: u64,
+    pub(crate) rtp_from_unbound_socket: u64,
     /// Datagrams for a host address no socket is bound to.
-    pub undeliverable: u64,
+    pub(crate) undeliverable: u64,
 }
 
 impl HostShell {
     /// A shell for a host that listens for SIP on `sip_addr`.
-    pub fn new(sip_addr: SocketAddr) -> HostShell {
+    pub(crate) fn new(sip_addr: SocketAddr) -> HostShell {
         HostShell {
             sip_addr,
             bound: BTreeMap::new(),
@@ -324,7 +324,7 @@ impl HostShell {
     }
 
     /// How many times the host sent a `method` request within `call_id`.
-    pub fn requests_sent(&self, call_id: &str, method: &str) -> u32 {
+    pub(crate) fn requests_sent(&self, call_id: &str, method: &str) -> u32 {
         self.requests_sent
             .get(&(call_id.to_string(), method.to_string()))
             .copied()
@@ -332,13 +332,13 @@ impl HostShell {
     }
 
     /// RTP sockets bound now.
-    pub fn bound_sockets(&self) -> usize {
+    pub(crate) fn bound_sockets(&self) -> usize {
         self.bound.len()
     }
 
     /// `datagram` as the host's input: SIP for the SIP address, RTP for a
     /// bound socket's address; `None` (counted) for any other address.
-    pub fn input_for<'a>(&mut self, datagram: &'a Datagram) -> Option<Input<'a>> {
+    pub(crate) fn input_for<'a>(&mut self, datagram: &'a Datagram) -> Option<Input<'a>> {
         if datagram.to == self.sip_addr {
             return Some(Input::Sip {
                 from: datagram.from,
@@ -359,7 +359,7 @@ impl HostShell {
     }
 
     /// The shell for one drain at `now`, sending onto `network`.
-    pub fn io<'a>(&'a mut self, network: &'a mut Network, now: Time) -> ShellIo<'a> {
+    pub(crate) fn io<'a>(&'a mut self, network: &'a mut Network, now: Time) -> ShellIo<'a> {
         ShellIo {
             shell: self,
             network,
@@ -369,7 +369,7 @@ impl HostShell {
 }
 
 /// [`HostIo`] for one drain: the shell and the network it sends onto.
-pub struct ShellIo<'a> {
+pub(crate) struct ShellIo<'a> {
     shell: &'a mut HostShell,
     network: &'a mut Network,
     now: Time,

@@ -229,8 +229,8 @@ fn the_network_reorders_duplicates_loses_and_bounds_its_queue() {
         },
         5,
     );
-    let from = "10.0.0.2:30000".parse().unwrap();
-    let to = "10.0.0.1:20002".parse().unwrap();
+    let from = "127.0.0.2:30000".parse().unwrap();
+    let to = "127.0.0.1:20002".parse().unwrap();
     // 2 000 numbered datagrams 1 ms apart, all sent before any is delivered:
     // more than the 1 500 the queue holds.
     for i in 0..2_000u32 {

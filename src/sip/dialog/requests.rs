@@ -7,7 +7,7 @@ use ezk_sip_types::Name;
 use super::{Dialog, DialogEvent, DialogState};
 use crate::sip::event::TerminatedReason;
 use crate::sip::incoming::IncomingRequest;
-use crate::sip::message::{build_response, Response, ResponseParts};
+use crate::sip::message::Response;
 use crate::sip::method::{Method, ALLOWED_METHODS};
 use crate::sip::requirements::unsupported_extensions;
 use crate::sip::transaction::{ClientResponse, InviteAck, InviteServerTx, NonInviteServerTx};
@@ -94,15 +94,8 @@ impl Dialog {
         extra: Vec<(Name, String)>,
     ) {
         let tag = self.new_tag();
-        let parts = ResponseParts {
-            to_tag: Some(&tag),
-            extra,
-            server: &self.config.user_agent,
-            body: None,
-        };
-        let response = build_response(&incoming.echo, status, &parts);
-        let mut tx = InviteServerTx::new(incoming.source, Vec::new());
-        tx.send_non_2xx(now, response.clone());
+        let response = incoming.response(status, &tag, extra, &self.config.user_agent);
+        let tx = InviteServerTx::refused(now, incoming.source, response.clone());
         self.refused_invites.push((incoming.key.clone(), tx));
         self.transmit(incoming.source, response);
     }
@@ -256,13 +249,7 @@ impl Dialog {
             Some(tag) => tag.to_owned(),
             None => self.new_tag(),
         };
-        let parts = ResponseParts {
-            to_tag: Some(&tag),
-            extra,
-            server: &self.config.user_agent,
-            body: None,
-        };
-        let response = build_response(&incoming.echo, status, &parts);
+        let response = incoming.response(status, &tag, extra, &self.config.user_agent);
         self.server_txs.push((
             incoming.key.clone(),
             NonInviteServerTx::new(now, incoming.source, response.clone()),

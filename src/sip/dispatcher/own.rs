@@ -7,7 +7,6 @@ use ezk_sip_types::Name;
 use super::{Dispatcher, TimerRef};
 use crate::deadlines::{schedule, take_if_live};
 use crate::sip::incoming::IncomingRequest;
-use crate::sip::message::{build_response, ResponseParts};
 use crate::sip::method::{Method, ALLOWED_METHODS};
 use crate::sip::transaction::{InviteServerTx, InviteTimeout, NonInviteServerTx, TxKey};
 use crate::slab::SlabKey;
@@ -122,15 +121,8 @@ impl Dispatcher {
         extra: Vec<(Name, String)>,
     ) {
         let tag = self.new_tag();
-        let parts = ResponseParts {
-            to_tag: Some(&tag),
-            extra,
-            server: &self.config.user_agent,
-            body: None,
-        };
-        let response = build_response(&incoming.echo, status, &parts);
-        let mut tx = InviteServerTx::new(incoming.source, Vec::new());
-        tx.send_non_2xx(now, response.clone());
+        let response = incoming.response(status, &tag, extra, &self.config.user_agent);
+        let tx = InviteServerTx::refused(now, incoming.source, response.clone());
         self.insert_own(incoming.key.clone(), OwnKind::Invite(tx));
         self.transmit(incoming.source, response);
     }
@@ -144,13 +136,7 @@ impl Dispatcher {
         extra: Vec<(Name, String)>,
     ) {
         let tag = self.new_tag();
-        let parts = ResponseParts {
-            to_tag: Some(&tag),
-            extra,
-            server: &self.config.user_agent,
-            body: None,
-        };
-        let response = build_response(&incoming.echo, status, &parts);
+        let response = incoming.response(status, &tag, extra, &self.config.user_agent);
         let tx = NonInviteServerTx::new(now, incoming.source, response.clone());
         self.insert_own(incoming.key.clone(), OwnKind::NonInvite(tx));
         self.transmit(incoming.source, response);

@@ -66,6 +66,13 @@ impl InviteServerTx {
         }
     }
 
+    /// A transaction for an INVITE refused at once with the non-2xx `response`.
+    pub(crate) fn refused(now: Time, dest: SocketAddr, response: Vec<u8>) -> Self {
+        let mut tx = InviteServerTx::new(dest, Vec::new());
+        tx.send_non_2xx(now, response);
+        tx
+    }
+
     /// The response sent last.
     pub(crate) fn last_response(&self) -> &[u8] {
         &self.last_response

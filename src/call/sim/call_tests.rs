@@ -347,3 +347,47 @@ fn shutdown_hangs_up_calls_in_progress_and_refuses_new_ones() {
     assert_eq!(sim.cdr("late").hangup_cause, HangupCause::Shutdown);
     assert_eq!(sim.host.active_calls(), 0);
 }
+
+#[test]
+fn ports_someone_else_holds_are_skipped_and_the_answer_names_the_bound_one() {
+    let mut sim = demo_sim();
+    sim.shell.taken_ports.extend([20002, 20004]);
+    sim.place(CallScript::new("port-1", Time::ZERO).press(Duration::from_millis(600), 1));
+    assert!(sim.run_until_idle(IDLE_LIMIT));
+    let refused: Vec<u16> = sim.shell.refused_binds.iter().map(|a| a.port()).collect();
+    assert_eq!(
+        refused,
+        vec![20002, 20004],
+        "the host tried the taken ports first"
+    );
+    let report = sim.report("port-1");
+    assert_eq!(report.invite_responses, vec![100, 200], "{report:?}");
+    let answer = report.answer_sdp.as_deref().unwrap_or_default();
+    assert!(answer.contains("m=audio 20006 RTP/AVP 0 101"), "{answer}");
+    assert!(report.rtp_received > 50, "media flowed from the bound port");
+    let cdr = sim.cdr("port-1");
+    assert_eq!(cdr.digits, vec!["1".to_string()]);
+    assert_eq!(cdr.sip_status, 200);
+    assert_eq!(sim.host.stats().bind_failures, 2);
+    assert_eq!(sim.host.active_calls(), 0);
+}
+
+#[test]
+fn a_call_that_can_bind_no_port_is_refused_with_503() {
+    let mut sim = demo_sim();
+    sim.shell.taken_ports.extend((20002..20100).step_by(2));
+    sim.place(CallScript::new("port-2", Time::ZERO));
+    assert!(sim.run_until_idle(IDLE_LIMIT));
+    assert_eq!(
+        sim.shell.refused_binds.len(),
+        16,
+        "16 ports tried, then refused"
+    );
+    let report = sim.report("port-2");
+    assert_eq!(report.invite_responses, vec![100, 503], "{report:?}");
+    let cdr = sim.cdr("port-2");
+    assert_eq!(cdr.hangup_cause, HangupCause::MediaUnavailable);
+    assert_eq!(cdr.hangup_side, HangupSide::Callplane);
+    assert_eq!(cdr.sip_status, 503);
+    assert_eq!(sim.host.active_calls(), 0);
+}

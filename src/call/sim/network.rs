@@ -17,7 +17,7 @@
 //! [`Input::Rtp`], and records CDRs and HTTP requests.
 
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BinaryHeap};
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -305,6 +305,10 @@ pub(crate) struct HostShell {
     pub(crate) rtp_from_unbound_socket: u64,
     /// Datagrams for a host address no socket is bound to.
     pub(crate) undeliverable: u64,
+    /// RTP ports someone else holds: binding one fails (`Input::BindFailed`).
+    pub(crate) taken_ports: BTreeSet<u16>,
+    /// Binds refused because their port was taken, in order.
+    pub(crate) refused_binds: Vec<SocketAddr>,
 }
 
 impl HostShell {
@@ -320,6 +324,8 @@ impl HostShell {
             requests_sent: BTreeMap::new(),
             rtp_from_unbound_socket: 0,
             undeliverable: 0,
+            taken_ports: BTreeSet::new(),
+            refused_binds: Vec::new(),
         }
     }
 
@@ -407,6 +413,10 @@ impl HostIo for ShellIo<'_> {
     fn event(&mut self, event: HostEvent) -> Option<Input<'static>> {
         match event {
             HostEvent::BindRtp { socket, addr } => {
+                if self.shell.taken_ports.contains(&addr.port()) {
+                    self.shell.refused_binds.push(addr);
+                    return Some(Input::BindFailed { socket });
+                }
                 if let Some(old) = self.shell.bound.insert(socket, addr) {
                     self.shell.by_addr.remove(&old);
                 }

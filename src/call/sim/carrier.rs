@@ -245,6 +245,43 @@ enum Resend {
 }
 
 impl Outgoing {
+    /// Sends `bytes` now and keeps them for retransmission on `timer`.
+    fn send(
+        slot: &mut Option<Outgoing>,
+        bytes: Vec<u8>,
+        timer: Retransmit,
+        sent: &mut u32,
+        out: &mut VecDeque<Datagram>,
+        config: &CarrierConfig,
+    ) {
+        *sent += 1;
+        out.push_back(to_host(config, bytes.clone()));
+        *slot = Some(Outgoing { bytes, timer });
+    }
+
+    /// Retransmits the request in `slot` if its timer is due (counting it in
+    /// `sent`); forgets it and returns `true` when the transaction timed out.
+    fn resend_due(
+        slot: &mut Option<Outgoing>,
+        now: Time,
+        sent: &mut u32,
+        out: &mut VecDeque<Datagram>,
+        config: &CarrierConfig,
+    ) -> bool {
+        match slot.as_mut().map(|outgoing| outgoing.at(now)) {
+            Some(Resend::GiveUp) => {
+                *slot = None;
+                true
+            }
+            Some(Resend::Now(bytes)) => {
+                *sent += 1;
+                out.push_back(to_host(config, bytes));
+                false
+            }
+            Some(Resend::Wait) | None => false,
+        }
+    }
+
     fn at(&mut self, now: Time) -> Resend {
         if self.timer.give_up_at <= now {
             Resend::GiveUp
@@ -464,44 +501,25 @@ impl CarrierCall {
             }
             self.started = true;
             let invite = self.invite_request(config);
-            self.report.invites_sent += 1;
-            out.push_back(to_host(config, invite.clone()));
-            self.invite = Some(Outgoing {
-                bytes: invite,
-                timer: Retransmit::timer_a(now),
-            });
+            let timer = Retransmit::timer_a(now);
+            let sent = &mut self.report.invites_sent;
+            Outgoing::send(&mut self.invite, invite, timer, sent, out, config);
         }
-        match self.invite.as_mut().map(|invite| invite.at(now)) {
-            Some(Resend::GiveUp) => {
-                self.invite = None;
-                self.report.invite_timed_out = true;
-            }
-            Some(Resend::Now(bytes)) => {
-                self.report.invites_sent += 1;
-                out.push_back(to_host(config, bytes));
-            }
-            Some(Resend::Wait) | None => {}
+        let sent = &mut self.report.invites_sent;
+        if Outgoing::resend_due(&mut self.invite, now, sent, out, config) {
+            self.report.invite_timed_out = true;
         }
         if let Some(after) = self.script.cancel_after {
             let due = self.script.start + after <= now;
             if due && self.cancel.is_none() && self.report.final_status.is_none() {
                 let cancel = self.cancel_request(config);
-                self.report.cancels_sent += 1;
-                out.push_back(to_host(config, cancel.clone()));
-                self.cancel = Some(Outgoing {
-                    bytes: cancel,
-                    timer: Retransmit::timer_e(now),
-                });
+                let timer = Retransmit::timer_e(now);
+                let sent = &mut self.report.cancels_sent;
+                Outgoing::send(&mut self.cancel, cancel, timer, sent, out, config);
             }
         }
-        match self.cancel.as_mut().map(|cancel| cancel.at(now)) {
-            Some(Resend::GiveUp) => self.cancel = None,
-            Some(Resend::Now(bytes)) => {
-                self.report.cancels_sent += 1;
-                out.push_back(to_host(config, bytes));
-            }
-            Some(Resend::Wait) | None => {}
-        }
+        let sent = &mut self.report.cancels_sent;
+        Outgoing::resend_due(&mut self.cancel, now, sent, out, config);
         while let Some((at, _)) = self.rtp_out.front() {
             if *at > now {
                 break;
@@ -523,25 +541,15 @@ impl CarrierCall {
             // Callplane hung up first: nothing to do.
             if self.report.byes_received == 0 {
                 if let Some(bye) = self.bye_request(config) {
-                    self.report.byes_sent += 1;
-                    out.push_back(to_host(config, bye.clone()));
-                    self.bye = Some(Outgoing {
-                        bytes: bye,
-                        timer: Retransmit::timer_e(now),
-                    });
+                    let timer = Retransmit::timer_e(now);
+                    let sent = &mut self.report.byes_sent;
+                    Outgoing::send(&mut self.bye, bye, timer, sent, out, config);
                 }
             }
         }
-        match self.bye.as_mut().map(|bye| bye.at(now)) {
-            Some(Resend::GiveUp) => {
-                self.bye = None;
-                self.report.bye_timed_out = true;
-            }
-            Some(Resend::Now(bytes)) => {
-                self.report.byes_sent += 1;
-                out.push_back(to_host(config, bytes));
-            }
-            Some(Resend::Wait) | None => {}
+        let sent = &mut self.report.byes_sent;
+        if Outgoing::resend_due(&mut self.bye, now, sent, out, config) {
+            self.report.bye_timed_out = true;
         }
     }
 

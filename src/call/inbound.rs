@@ -252,10 +252,13 @@ impl Call {
         &self.parties.sip_call
     }
 
-    /// Whether the call is over — SIP done and no after-call flow running —
-    /// and its CDR can be taken.
+    /// Whether the call is over — hung up, cancelled or refused, and no
+    /// after-call flow running — and its CDR can be taken. The dialog may
+    /// still be finishing (our BYE waiting for its 200, retransmitted until
+    /// Timer F): it does that alone once handed back to the dispatcher, so the
+    /// CDR is written when the call ends, not when the BYE completes.
     pub fn is_finished(&self) -> bool {
-        self.phase == Phase::Ended && !self.flow_running
+        matches!(self.phase, Phase::Ending | Phase::Ended) && !self.flow_running
     }
 
     /// What the call could not do, and whether it was answered or refused.

@@ -206,11 +206,14 @@ impl ShardLoop {
         })
     }
 
-    /// Whether a shutdown has finished: no calls left, or the drain limit passed.
+    /// Whether a shutdown has finished: no calls left and every BYE answered
+    /// (or timed out), or the drain limit passed.
     fn drained(&self, running: &Running, now: Time) -> bool {
-        running
-            .shutdown_at
-            .is_some_and(|started| self.host.active_calls() == 0 || now - started > DRAIN_LIMIT)
+        running.shutdown_at.is_some_and(|started| {
+            let idle =
+                self.host.active_calls() == 0 && self.host.dispatcher().dialogs_hanging_up() == 0;
+            idle || now - started > DRAIN_LIMIT
+        })
     }
 
     /// Feeds every completion of one wait to the host, draining after each.

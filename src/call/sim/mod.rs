@@ -169,14 +169,15 @@ impl Sim {
     }
 
     /// Runs until no call is left anywhere — the carrier has nothing more to
-    /// do, nothing is in flight — or `limit` passes; true if all went quiet.
-    /// The host's own timers (say a dialog lingering for retransmissions)
-    /// may still be pending: they do not make a call active.
+    /// do, nothing is in flight, no BYE of the host's is still unanswered —
+    /// or `limit` passes; true if all went quiet. Dialogs lingering only to
+    /// answer retransmissions (Timers J/L) do not count.
     pub(crate) fn run_until_idle(&mut self, limit: Time) -> bool {
         while self.now < limit {
             let quiet = self.network.next_delivery() == Time::NEVER
                 && self.carrier.next_timeout() == Time::NEVER
-                && self.host.active_calls() == 0;
+                && self.host.active_calls() == 0
+                && self.host.dispatcher().dialogs_hanging_up() == 0;
             if quiet {
                 return true;
             }

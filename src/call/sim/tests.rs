@@ -213,6 +213,34 @@ fn lost_answers_to_the_bye_make_callplane_send_it_again() {
 }
 
 #[test]
+fn the_cdr_is_written_when_the_call_ends_not_when_its_bye_times_out() {
+    let mut sim = Sim::new(SimConfig::demo(6));
+    sim.place(CallScript::new("bye-unanswered", Time::ZERO).press(PRESS_AFTER_ANSWER, 1));
+    // Every answer to callplane's BYE is lost: the BYE can only time out.
+    sim.network.add_drop_rule(DropRule {
+        direction: Direction::ToHost,
+        what: SipMatch::ResponseTo(Method::Bye),
+        call_id: "bye-unanswered".into(),
+        count: 1_000,
+    });
+    while sim.report("bye-unanswered").byes_received == 0 {
+        assert!(sim.now() < Time::from_millis(20_000), "no BYE came");
+        sim.run_for(Duration::from_millis(10));
+    }
+    sim.run_for(Duration::from_millis(100));
+    // The call is over for callplane: CDR written, call gone, BYE still going.
+    assert_sales_cdr(&sim, "bye-unanswered");
+    assert_eq!(sim.host.active_calls(), 0);
+    assert_eq!(sim.host.dispatcher().dialogs_hanging_up(), 1);
+    assert!(sim.run_until_idle(Time::from_millis(120_000)));
+    // Timer E from T1 doubling to T2 until Timer F (64·T1): 11 transmissions.
+    assert_eq!(sim.shell.requests_sent("bye-unanswered", "BYE"), 11);
+    assert_eq!(sim.host.sip_stats().bye_timeouts, 1);
+    assert_eq!(sim.host.dispatcher().dialogs_hanging_up(), 0);
+    assert_eq!(sim.cdrs().len(), 1, "one CDR, written once");
+}
+
+#[test]
 fn the_network_reorders_duplicates_loses_and_bounds_its_queue() {
     use super::network::{Datagram, Network};
     let link = LinkConfig {

@@ -195,6 +195,11 @@ impl Dialog {
             && self.pending.is_empty()
     }
 
+    /// Whether the dialog has reported `Terminated` (its transactions may linger).
+    pub fn is_terminated(&self) -> bool {
+        self.state == DialogState::Terminated
+    }
+
     /// Counters of this dialog's work (folded into the dispatcher's on release).
     pub(crate) fn stats(&self) -> &SipStats {
         &self.stats

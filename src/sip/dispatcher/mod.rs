@@ -265,6 +265,17 @@ impl Dispatcher {
         self.lingering.len()
     }
 
+    /// Lingering dialogs still hanging up (our BYE not yet answered or timed
+    /// out). Walks the lingering dialogs: for a shutdown's drain, not for the
+    /// packet path.
+    pub fn dialogs_hanging_up(&self) -> usize {
+        self.lingering
+            .keys()
+            .filter_map(|key| self.lingering.get(key))
+            .filter(|entry| !entry.dialog.is_terminated())
+            .count()
+    }
+
     /// Transactions the dispatcher holds of its own (outside any dialog).
     pub fn own_transactions(&self) -> usize {
         self.own.len()

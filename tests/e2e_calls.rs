@@ -24,6 +24,7 @@ common::for_each_backend! {
     digit_2_reaches_support => call_pressing_2;
     cancel_while_ringing_gets_487 => cancel_while_ringing;
     offer_without_common_codec_gets_488 => offer_without_common_codec;
+    late_offer_is_answered_in_the_ack => late_offer;
 }
 
 fn call_pressing_1(backend: Backend) {
@@ -207,5 +208,35 @@ fn assert_rfc3339(cdr: &Cdr, field: &str) {
         shaped,
         "CDR {field} is not RFC 3339: {value:?} in {}",
         cdr.json
+    );
+}
+
+/// An INVITE without SDP: callplane offers in its 200 OK (the scenario checks
+/// the offer), sipp answers in the ACK, and the call runs the demo flow.
+fn late_offer(backend: Backend) {
+    let dir = TestDir::new(&format!("late-offer-{}", backend.cli_value()));
+    let server = Server::start(backend, dir.path(), &ServerOptions::default());
+    let sipp = Sipp::new("uac_late_offer.xml", "uac_late_offer", dir.path())
+        .target(server.sip_addr())
+        .key("dtmf_pcap", dtmf_pcap('1').display().to_string())
+        .set("dtmf_delay_ms", DTMF_DELAY_MS.to_string())
+        .timeout(Duration::from_secs(45));
+    let listener = RtpListener::bind(sipp.audio_port());
+    let run = sipp.run();
+    let capture = listener.finish();
+    run.assert_passed(1);
+    let cdrs = server.wait_for_cdrs(1, Duration::from_secs(5));
+    assert_eq!(cdrs.len(), 1, "one call, one CDR: {cdrs:#?}");
+    let cdr = &cdrs[0];
+    assert_eq!(cdr.digits(), vec!["1".to_string()], "{}", cdr.json);
+    cdr.assert_nodes_in_order(&["entry", "welcome", "menu", "sales", "goodbye"]);
+    assert_eq!(cdr.str("hangup_side"), "callplane", "{}", cdr.json);
+    assert_eq!(cdr.str("hangup_cause"), "normal_clearing", "{}", cdr.json);
+    assert_eq!(cdr.int("sip_status"), 200, "{}", cdr.json);
+    // Media went to the address the ACK's answer gave, in the codec it chose.
+    capture.assert_continuous_stream(PCMU, 250);
+    assert!(
+        capture.loud_ulaw_packets(PCMU, SPEECH_RMS) >= 100,
+        "speech heard"
     );
 }

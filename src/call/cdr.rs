@@ -35,6 +35,9 @@ pub enum HangupCause {
     NoRoute,
     /// Our 200 OK was never acknowledged.
     AckTimeout,
+    /// The INVITE had no SDP, and the ACK carried no usable answer to the
+    /// offer in our 200 OK: the call was hung up with BYE.
+    NoMediaAnswer,
     /// No RTP port could be opened (503).
     MediaUnavailable,
     /// The server is shutting down.

@@ -483,8 +483,10 @@ impl Host {
         let Some(target) = self.router.route(&parties.to).cloned() else {
             return self.reject_unrouted(now, invite, parties, 404, HangupCause::NoRoute);
         };
-        let negotiated = match invite.sdp().map(negotiate) {
-            Some(Ok(negotiated)) => negotiated,
+        let negotiated = match (invite.has_offer(), invite.sdp().map(negotiate)) {
+            // No SDP at all: a late offer; the answer comes in the ACK.
+            (false, _) => None,
+            (true, Some(Ok(negotiated))) => Some(negotiated),
             _ => {
                 return self.reject_unrouted(now, invite, parties, 488, HangupCause::NoCommonCodec)
             }

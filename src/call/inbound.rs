@@ -31,8 +31,8 @@ use crate::media::{
     Codec, MediaConfig, MediaEvent, MediaOutput, MediaSession, Prompt, PromptCatalog,
 };
 use crate::sip::{
-    build_answer, AudioCodec, CallId, Dialog, DialogEvent, DialogMessage, DialogOutput, Negotiated,
-    TerminatedReason, Transmit,
+    build_answer, build_offer, negotiate, AudioCodec, CallId, Dialog, DialogEvent, DialogMessage,
+    DialogOutput, Negotiated, TerminatedReason, Transmit,
 };
 use crate::slab::SlabKey;
 use crate::time::{Time, WallClock};
@@ -120,6 +120,9 @@ enum Phase {
     Starting,
     /// 180 sent; answering at the instant given.
     Ringing { answer_at: Time },
+    /// 200 sent with our offer (late offer); media and the flow start when the
+    /// ACK brings the answer.
+    AwaitingAnswer,
     /// Answered; the flow runs.
     Active,
     /// BYE sent or received, or the call was rejected; waiting for SIP to finish.
@@ -160,7 +163,9 @@ pub struct Call {
     parties: CallParties,
     dialog: Dialog,
     phase: Phase,
-    negotiated: Negotiated,
+    /// The media agreed with the caller; `None` until the answer to our offer
+    /// arrives, for an INVITE that came without SDP (late offer).
+    negotiated: Option<Negotiated>,
     plan: CallPlan,
     session: Session,
     /// Whether `session` still has work (the call may be gone: after-call work).
@@ -189,13 +194,15 @@ pub struct Call {
 
 impl Call {
     /// A call accepted for routing, with its dialog and the RTP address it will
-    /// advertise; it rings or answers when first driven.
+    /// advertise; it rings or answers when first driven. `negotiated` is `None`
+    /// for a late offer: the 200 then carries our offer and media starts when
+    /// the ACK brings the answer.
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         handle: CallHandle,
         parties: CallParties,
         dialog: Dialog,
-        negotiated: Negotiated,
+        negotiated: Option<Negotiated>,
         plan: CallPlan,
         seed: RtpSeed,
         local_rtp: SocketAddr,
@@ -289,7 +296,7 @@ impl Call {
             Phase::Starting | Phase::Ringing { .. } => {
                 self.reject(503, HangupCause::MediaUnavailable)
             }
-            Phase::Active => {
+            Phase::AwaitingAnswer | Phase::Active => {
                 self.flow_running = false;
                 self.hangup(HangupCause::MediaUnavailable);
             }
@@ -361,7 +368,7 @@ impl Call {
         self.now = now;
         match self.phase {
             Phase::Starting | Phase::Ringing { .. } => self.reject(503, HangupCause::Shutdown),
-            Phase::Active => {
+            Phase::AwaitingAnswer | Phase::Active => {
                 self.flow_running = false;
                 self.hangup(HangupCause::Shutdown);
             }
@@ -461,14 +468,18 @@ impl Call {
         self.finish(cause, HangupSide::Callplane);
     }
 
+    /// Sends the 200 OK: with our answer, or with our offer for a late offer.
     fn answer_now(&mut self) {
         let now = self.now;
-        let sdp = build_answer(
+        let (session, ip, port) = (
             self.seed.sdp_session_id,
             self.local_rtp.ip(),
             self.local_rtp.port(),
-            &self.negotiated,
         );
+        let sdp = match &self.negotiated {
+            Some(negotiated) => build_answer(session, ip, port, negotiated),
+            None => build_offer(session, ip, port),
+        };
         if let Err(err) = self.dialog.answer(now, &sdp) {
             log::warn!("call {}: cannot answer: {err}", self.parties.sip_call);
             return;
@@ -476,16 +487,46 @@ impl Call {
         self.counters.answered = true;
         self.sip_status = 200;
         self.answer = Some(now);
+        match self.negotiated.clone() {
+            Some(negotiated) => self.start_media(negotiated),
+            None => self.phase = Phase::AwaitingAnswer,
+        }
+    }
+
+    /// The ACK confirmed a late-offer call: its SDP must answer our offer.
+    /// Without a usable answer the call ends with BYE.
+    fn take_answer(&mut self) {
+        let answer = self.dialog.take_ack_sdp();
+        match answer.as_ref().map(negotiate) {
+            Some(Ok(negotiated)) => {
+                self.negotiated = Some(negotiated.clone());
+                self.start_media(negotiated);
+            }
+            other => {
+                let why = match other {
+                    Some(Err(err)) => format!("the ACK's SDP answer is unusable: {err}"),
+                    _ => "the ACK carried no SDP answer to our offer".to_string(),
+                };
+                log::info!("call {}: {why}", self.parties.sip_call);
+                self.flow_running = false;
+                self.hangup(HangupCause::NoMediaAnswer);
+            }
+        }
+    }
+
+    /// Media flows and the flow starts.
+    fn start_media(&mut self, negotiated: Negotiated) {
+        let now = self.now;
         self.phase = Phase::Active;
         self.media = Some(MediaSession::new(
             MediaConfig {
-                codec: match self.negotiated.codec {
+                codec: match negotiated.codec {
                     AudioCodec::Pcmu => Codec::Pcmu,
                     AudioCodec::Pcma => Codec::Pcma,
                 },
-                codec_pt: self.negotiated.codec_pt,
-                dtmf_pt: self.negotiated.dtmf_pt,
-                remote: self.negotiated.remote_rtp,
+                codec_pt: negotiated.codec_pt,
+                dtmf_pt: negotiated.dtmf_pt,
+                remote: negotiated.remote_rtp,
                 ssrc: self.seed.ssrc,
                 initial_sequence: self.seed.initial_seq,
                 initial_timestamp: self.seed.initial_timestamp,
@@ -499,7 +540,11 @@ impl Call {
     fn on_dialog_event(&mut self, event: DialogEvent) {
         let now = self.now;
         match event {
-            DialogEvent::Confirmed => {}
+            DialogEvent::Confirmed => {
+                if self.phase == Phase::AwaitingAnswer {
+                    self.take_answer();
+                }
+            }
             DialogEvent::Cancelled => {
                 self.sip_status = 487;
                 self.flow_running = false;
@@ -524,6 +569,10 @@ impl Call {
                         .session
                         .resume(Outcome::CallerHangup, self.plan.wall.at(now));
                     self.run(directive);
+                } else if self.phase == Phase::AwaitingAnswer {
+                    // The flow never started: no ACK, so no answer to our offer.
+                    self.flow_running = false;
+                    self.finish(HangupCause::AckTimeout, HangupSide::Callplane);
                 }
                 self.phase = Phase::Ended;
                 self.end.get_or_insert(now);
@@ -804,7 +853,7 @@ impl Call {
     }
 
     fn hangup(&mut self, cause: HangupCause) {
-        if self.phase == Phase::Active {
+        if matches!(self.phase, Phase::Active | Phase::AwaitingAnswer) {
             if let Err(err) = self.dialog.hangup(self.now) {
                 log::warn!("call {}: cannot hang up: {err}", self.parties.sip_call);
             }

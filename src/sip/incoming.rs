@@ -58,6 +58,7 @@ pub struct IncomingInvite {
     pub(crate) call_id: CallId,
     pub(crate) incoming: IncomingRequest,
     pub(crate) sdp: Option<Sdp>,
+    pub(crate) has_offer: bool,
 }
 
 impl IncomingInvite {
@@ -94,5 +95,11 @@ impl IncomingInvite {
     /// The parsed offer; `None` if the INVITE had none or it did not parse.
     pub fn sdp(&self) -> Option<&Sdp> {
         self.sdp.as_ref()
+    }
+
+    /// Whether the INVITE carried an SDP body at all (parsable or not). One
+    /// without is a late offer: we offer in the 200, the caller answers in the ACK.
+    pub fn has_offer(&self) -> bool {
+        self.has_offer
     }
 }

@@ -18,6 +18,9 @@
 //! Responses go to the source address of the request (RFC 3581 style); our BYE goes
 //! to the INVITE's source address.
 //!
+//! An INVITE without SDP (late offer) is answered with our offer in the 200 OK; the
+//! caller's answer is taken from its ACK ([`Dialog::take_ack_sdp`]).
+//!
 //! Known limits: a re-INVITE inside an established dialog is answered 488 (session
 //! changes are not supported), UPDATE/INFO and the other known methods get 405, unknown
 //! methods 501, `Require`d extensions 420. The SDP answer has a single audio m-line.
@@ -48,6 +51,6 @@ pub use incoming::{DialogMessage, IncomingInvite, IncomingRequest};
 pub use message::call_id_of;
 pub use method::Method;
 pub use name_addr::NameAddr;
-pub use sdp::{build_answer, negotiate, AudioCodec, NegotiateError, Negotiated, Sdp};
+pub use sdp::{build_answer, build_offer, negotiate, AudioCodec, NegotiateError, Negotiated, Sdp};
 pub use stats::SipStats;
 pub use timers::{T1, T2, T4};

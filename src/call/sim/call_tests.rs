@@ -391,3 +391,64 @@ fn a_call_that_can_bind_no_port_is_refused_with_503() {
     assert_eq!(cdr.sip_status, 503);
     assert_eq!(sim.host.active_calls(), 0);
 }
+
+#[test]
+fn a_late_offer_gets_our_offer_in_the_200_and_media_starts_with_the_acks_answer() {
+    let mut sim = demo_sim();
+    let late = Offer::Late {
+        answer_in_ack: true,
+    };
+    sim.place(
+        CallScript::new("late-1", Time::ZERO)
+            .offer(late)
+            .press(Duration::from_millis(600), 1),
+    );
+    assert!(sim.run_until_idle(IDLE_LIMIT));
+    let report = sim.report("late-1");
+    assert_eq!(report.invite_responses, vec![100, 200], "{report:?}");
+    let offer = report.answer_sdp.as_deref().unwrap_or_default();
+    assert!(
+        offer.contains("m=audio 20002 RTP/AVP 0 8 101"),
+        "the 200 carries our offer: {offer}"
+    );
+    assert!(offer.contains("a=rtpmap:8 PCMA/8000"), "{offer}");
+    assert!(
+        report.rtp_loud > 20,
+        "prompts reached the caller: {report:?}"
+    );
+    let cdr = sim.cdr("late-1");
+    assert_eq!(cdr.digits, vec!["1".to_string()], "the digit was heard");
+    assert_eq!(
+        cdr.nodes,
+        ["entry", "welcome", "menu", "sales", "goodbye", "hangup"]
+            .map(String::from)
+            .to_vec()
+    );
+    assert_eq!(cdr.sip_status, 200);
+    assert_eq!(cdr.hangup_side, HangupSide::Callplane);
+    assert_eq!(sim.host.active_calls(), 0);
+}
+
+#[test]
+fn a_late_offer_whose_ack_has_no_answer_ends_with_bye() {
+    let mut sim = demo_sim();
+    let late = Offer::Late {
+        answer_in_ack: false,
+    };
+    sim.place(CallScript::new("late-2", Time::ZERO).offer(late));
+    assert!(sim.run_until_idle(IDLE_LIMIT));
+    let report = sim.report("late-2");
+    assert_eq!(report.invite_responses, vec![100, 200], "{report:?}");
+    assert_eq!(report.byes_received, 1, "callplane hung up: {report:?}");
+    assert_eq!(report.rtp_received, 0, "no media without an answer");
+    let cdr = sim.cdr("late-2");
+    assert_eq!(cdr.hangup_cause, HangupCause::NoMediaAnswer);
+    assert_eq!(cdr.hangup_side, HangupSide::Callplane);
+    assert_eq!(cdr.sip_status, 200);
+    assert!(
+        cdr.nodes.is_empty(),
+        "the flow never started: {:?}",
+        cdr.nodes
+    );
+    assert_eq!(sim.host.active_calls(), 0);
+}

@@ -59,6 +59,9 @@ pub(crate) enum Offer {
     PcmuWithEvents,
     /// An `m=` format list and its `a=rtpmap` lines, written as given.
     Formats { formats: String, rtpmaps: String },
+    /// No SDP in the INVITE (late offer): callplane offers in its 200; with
+    /// `answer_in_ack` the ACK answers PCMU + telephone-event, else it has no body.
+    Late { answer_in_ack: bool },
 }
 
 /// What one call does, with times relative to its events.
@@ -733,6 +736,7 @@ impl CarrierCall {
                 ),
             ),
             Offer::Formats { formats, rtpmaps } => (formats.clone(), rtpmaps.clone()),
+            Offer::Late { .. } => return String::new(),
         };
         let ip = self.rtp_addr.ip();
         format!(
@@ -741,10 +745,32 @@ impl CarrierCall {
         )
     }
 
+    /// The SDP answer the ACK carries for a late offer (empty: no body).
+    fn ack_answer_sdp(&self) -> String {
+        if !matches!(
+            self.script.offer,
+            Offer::Late {
+                answer_in_ack: true
+            }
+        ) {
+            return String::new();
+        }
+        let ip = self.rtp_addr.ip();
+        format!(
+            "v=0\r\no=carrier 2 2 IN IP4 {ip}\r\ns=-\r\nc=IN IP4 {ip}\r\nt=0 0\r\nm=audio {} RTP/AVP 0 {TELEPHONE_EVENT_PT}\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:{TELEPHONE_EVENT_PT} telephone-event/8000\r\n",
+            self.rtp_addr.port()
+        )
+    }
+
     fn invite_request(&self, config: &CarrierConfig) -> Vec<u8> {
         let sdp = self.offer_sdp();
+        let content_type = if sdp.is_empty() {
+            ""
+        } else {
+            "Content-Type: application/sdp\r\n"
+        };
         format!(
-            "INVITE {uri} SIP/2.0\r\nVia: SIP/2.0/UDP {via};branch={branch}\r\nFrom: {from}\r\nTo: <{uri}>\r\nCall-ID: {call_id}\r\nCSeq: 1 INVITE\r\nContact: <sip:carrier@{via}>\r\nMax-Forwards: 70\r\nContent-Type: application/sdp\r\nContent-Length: {len}\r\n\r\n{sdp}",
+            "INVITE {uri} SIP/2.0\r\nVia: SIP/2.0/UDP {via};branch={branch}\r\nFrom: {from}\r\nTo: <{uri}>\r\nCall-ID: {call_id}\r\nCSeq: 1 INVITE\r\nContact: <sip:carrier@{via}>\r\nMax-Forwards: 70\r\n{content_type}Content-Length: {len}\r\n\r\n{sdp}",
             uri = self.request_uri(config),
             via = config.sip_addr,
             branch = self.invite_branch(),
@@ -769,8 +795,15 @@ impl CarrierCall {
 
     /// The ACK of a 2xx: its own transaction, sent to the dialog's target.
     fn ack_for_2xx(&self, config: &CarrierConfig, dialog: &Dialog) -> Vec<u8> {
+        let sdp = self.ack_answer_sdp();
+        let content_type = if sdp.is_empty() {
+            ""
+        } else {
+            "Content-Type: application/sdp\r\n"
+        };
         format!(
-            "ACK {target} SIP/2.0\r\nVia: SIP/2.0/UDP {via};branch=z9hG4bK-{call_id}-ack\r\nFrom: {from}\r\nTo: {to}\r\nCall-ID: {call_id}\r\nCSeq: 1 ACK\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n",
+            "ACK {target} SIP/2.0\r\nVia: SIP/2.0/UDP {via};branch=z9hG4bK-{call_id}-ack\r\nFrom: {from}\r\nTo: {to}\r\nCall-ID: {call_id}\r\nCSeq: 1 ACK\r\nMax-Forwards: 70\r\n{content_type}Content-Length: {len}\r\n\r\n{sdp}",
+            len = sdp.len(),
             target = dialog.target,
             via = config.sip_addr,
             from = self.caller_header(config),

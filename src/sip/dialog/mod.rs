@@ -32,6 +32,7 @@ use crate::sip::error::SipError;
 use crate::sip::event::{CallId, TerminatedReason, Transmit};
 use crate::sip::incoming::{DialogMessage, IncomingRequest};
 use crate::sip::message::{build_response, ResponseParts};
+use crate::sip::sdp::Sdp;
 use crate::sip::stats::SipStats;
 use crate::sip::transaction::{InviteServerTx, NonInviteClientTx, NonInviteServerTx, TxKey};
 use crate::time::Time;
@@ -114,6 +115,8 @@ pub struct Dialog {
     /// Non-INVITE requests answered, kept for their retransmissions (Timer J).
     server_txs: Vec<(TxKey, NonInviteServerTx)>,
     bye: Option<OurBye>,
+    /// The SDP of the ACK that confirmed the dialog (the answer to a late offer).
+    ack_sdp: Option<Sdp>,
     rng: fastrand::Rng,
     pending: VecDeque<Pending>,
     stats: SipStats,
@@ -150,6 +153,7 @@ impl Dialog {
             refused_invites: Vec::new(),
             server_txs: Vec::new(),
             bye: None,
+            ack_sdp: None,
             rng: fastrand::Rng::with_seed(rng_seed),
             pending: VecDeque::with_capacity(4),
             stats: SipStats::default(),
@@ -193,6 +197,12 @@ impl Dialog {
             && self.server_txs.is_empty()
             && self.bye.is_none()
             && self.pending.is_empty()
+    }
+
+    /// The SDP the confirming ACK carried, once (the answer when our 200 held
+    /// the offer); `None` if it had none or it did not parse.
+    pub fn take_ack_sdp(&mut self) -> Option<Sdp> {
+        self.ack_sdp.take()
     }
 
     /// Whether the dialog has reported `Terminated` (its transactions may linger).

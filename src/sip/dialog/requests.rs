@@ -5,11 +5,13 @@
 use ezk_sip_types::Name;
 
 use super::{Dialog, DialogEvent, DialogState};
+use crate::sip::body::extract_sdp;
 use crate::sip::event::TerminatedReason;
 use crate::sip::incoming::IncomingRequest;
 use crate::sip::message::Response;
 use crate::sip::method::{Method, ALLOWED_METHODS};
 use crate::sip::requirements::unsupported_extensions;
+use crate::sip::sdp::Sdp;
 use crate::sip::transaction::{ClientResponse, InviteAck, InviteServerTx, NonInviteServerTx};
 use crate::time::Time;
 
@@ -130,6 +132,8 @@ impl Dialog {
             return; // ACK retransmission for an already confirmed dialog.
         }
         self.state = DialogState::Confirmed;
+        self.ack_sdp = extract_sdp(head.content_type.as_deref(), &head.body)
+            .and_then(|body| Sdp::parse(body).ok());
         if let Some(tx) = self.invite_tx.as_mut() {
             tx.stop_2xx_retransmission();
         }

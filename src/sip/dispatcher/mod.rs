@@ -329,13 +329,15 @@ impl Dispatcher {
                     return None;
                 }
                 let head = &incoming.request.head;
-                let sdp = extract_sdp(head.content_type.as_deref(), &head.body)
-                    .and_then(|body| Sdp::parse(body).ok());
+                let body = extract_sdp(head.content_type.as_deref(), &head.body);
+                let has_offer = body.is_some();
+                let sdp = body.and_then(|body| Sdp::parse(body).ok());
                 self.stats.calls_offered += 1;
                 Some(Routed::NewInvite(Box::new(IncomingInvite {
                     call_id: CallId(incoming.request.call_id().to_owned()),
                     incoming,
                     sdp,
+                    has_offer,
                 })))
             }
             _ => {

@@ -3,8 +3,10 @@
 
 mod answer;
 mod negotiate;
+mod offer;
 mod parse;
 
 pub use answer::build_answer;
 pub use negotiate::{negotiate, AudioCodec, NegotiateError, Negotiated};
+pub use offer::{build_offer, OFFERED_DTMF_PT};
 pub use parse::{Direction, Fmtp, Media, RtpMap, Sdp, SdpError};

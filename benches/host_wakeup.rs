@@ -64,6 +64,7 @@ use callplane::call::{
 };
 use callplane::flow::{load_flow_json, FlowEnv};
 use callplane::media::{Prompt, PromptCatalog};
+use callplane::sip::SipTimers;
 use callplane::time::{Time, WallClock};
 use chrono::{TimeZone, Utc};
 use criterion::measurement::{Measurement, ValueFormatter, WallTime};
@@ -193,6 +194,7 @@ fn new_host(flow: &str, seed: u64) -> Host {
             rtp_ip: "127.0.0.1".parse().unwrap(),
             user_agent: "callplane-bench".into(),
             answer_delay: Duration::ZERO,
+            sip_timers: SipTimers::default(),
             wall: WallClock::new(origin),
             rtp_ports: RTP_PORTS,
             shards: 1,

@@ -73,14 +73,36 @@ pub struct SipConfig {
     pub answer_delay_ms: u64,
     /// Sent in the Server header.
     pub user_agent: String,
+    /// RFC 3261 T1, the round-trip estimate: first retransmission interval;
+    /// 64·T1 is Timers B, F, H, J and L.
+    pub t1_ms: u64,
+    /// RFC 3261 T2: the longest retransmission interval.
+    pub t2_ms: u64,
+    /// RFC 3261 T4: how long a message may stay in the network (Timers I, K).
+    pub t4_ms: u64,
 }
 
 impl Default for SipConfig {
     fn default() -> Self {
+        let rfc = crate::sip::SipTimers::default();
         SipConfig {
             listen: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 5060),
             answer_delay_ms: 0,
             user_agent: format!("callplane/{}", env!("CARGO_PKG_VERSION")),
+            t1_ms: rfc.t1.as_millis() as u64,
+            t2_ms: rfc.t2.as_millis() as u64,
+            t4_ms: rfc.t4.as_millis() as u64,
+        }
+    }
+}
+
+impl SipConfig {
+    /// The transaction timers these settings give.
+    pub fn timers(&self) -> crate::sip::SipTimers {
+        crate::sip::SipTimers {
+            t1: std::time::Duration::from_millis(self.t1_ms),
+            t2: std::time::Duration::from_millis(self.t2_ms),
+            t4: std::time::Duration::from_millis(self.t4_ms),
         }
     }
 }
@@ -240,6 +262,15 @@ impl Config {
                 "config error in {origin}: {key}: {message}"
             )))
         };
+        if !(10..=60_000).contains(&self.sip.t1_ms) {
+            return fail("sip.t1_ms", "must be between 10 and 60000");
+        }
+        if self.sip.t2_ms < self.sip.t1_ms || self.sip.t2_ms > 600_000 {
+            return fail("sip.t2_ms", "must be at least sip.t1_ms and at most 600000");
+        }
+        if self.sip.t4_ms == 0 || self.sip.t4_ms > 600_000 {
+            return fail("sip.t4_ms", "must be between 1 and 600000");
+        }
         if self.rtp.port_min == 0 || self.rtp.port_min > self.rtp.port_max {
             return fail("rtp.port_min", "must be between 1 and rtp.port_max");
         }
@@ -423,6 +454,27 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(err.contains("not both"), "{err}");
+    }
+
+    #[test]
+    fn sip_timers_default_to_the_rfc_and_can_be_set() {
+        let config = Config::parse("", "c.toml").unwrap();
+        assert_eq!(config.sip.timers(), crate::sip::SipTimers::default());
+        let config =
+            Config::parse("[sip]\nt1_ms = 250\nt2_ms = 2000\nt4_ms = 2500\n", "c.toml").unwrap();
+        let timers = config.sip.timers();
+        assert_eq!(timers.t1, std::time::Duration::from_millis(250));
+        assert_eq!(
+            timers.transaction_timeout(),
+            std::time::Duration::from_secs(16)
+        );
+        let err = Config::parse("[sip]\nt1_ms = 500\nt2_ms = 100\n", "c.toml")
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            err,
+            "config error in c.toml: sip.t2_ms: must be at least sip.t1_ms and at most 600000"
+        );
     }
 
     #[test]

@@ -181,6 +181,7 @@ fn serve(args: ServeArgs) -> Result<(), String> {
             rtp_ip: config.rtp_address(),
             user_agent: config.sip.user_agent.clone(),
             answer_delay: Duration::from_millis(config.sip.answer_delay_ms),
+            sip_timers: config.sip.timers(),
             wall: clock.wall_clock(),
             rtp_ports: (config.rtp.port_min, config.rtp.port_max),
             shards,

@@ -27,6 +27,7 @@ use crate::deadlines::{schedule, take_if_live, DeadlineQueue};
 use crate::media::PromptCatalog;
 use crate::sip::{
     self, negotiate, DialogOwner, Dispatcher, DispatcherOutput, IncomingInvite, Routed, SipConfig,
+    SipTimers,
 };
 use crate::slab::{Slab, SlabKey};
 use crate::time::{Time, WallClock};
@@ -162,6 +163,8 @@ pub struct HostConfig {
     pub user_agent: String,
     /// How long to ring (180) before answering.
     pub answer_delay: Duration,
+    /// T1, T2 and T4 of every SIP transaction.
+    pub sip_timers: SipTimers,
     /// UTC at the shell's time origin, for schedules and date conditions.
     pub wall: WallClock,
     /// The shard's share of the RTP port range: every `shards`-th even port of `min..=max`.
@@ -237,6 +240,7 @@ impl Host {
             SipConfig {
                 local_addr: config.sip_addr,
                 user_agent: config.user_agent.clone(),
+                timers: config.sip_timers,
             },
             seed ^ 0x5151_5151,
         );

@@ -2,6 +2,8 @@
 
 use std::net::SocketAddr;
 
+use crate::sip::timers::SipTimers;
+
 /// Static SIP settings of one shard.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SipConfig {
@@ -9,4 +11,6 @@ pub struct SipConfig {
     pub local_addr: SocketAddr,
     /// Sent as `Server` (responses) and `User-Agent` (requests); omitted when empty.
     pub user_agent: String,
+    /// T1, T2 and T4 for every transaction.
+    pub timers: SipTimers,
 }

@@ -53,4 +53,4 @@ pub use method::Method;
 pub use name_addr::NameAddr;
 pub use sdp::{build_answer, build_offer, negotiate, AudioCodec, NegotiateError, Negotiated, Sdp};
 pub use stats::SipStats;
-pub use timers::{T1, T2, T4};
+pub use timers::{SipTimers, T1, T2, T4};

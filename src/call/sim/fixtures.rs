@@ -71,6 +71,7 @@ pub(crate) fn host_config(sip_addr: std::net::SocketAddr, answer_delay: Duration
         rtp_ip: sip_addr.ip(),
         user_agent: "callplane-test".into(),
         answer_delay,
+        sip_timers: crate::sip::SipTimers::default(),
         wall: WallClock::new(origin()),
         rtp_ports: (20002, 20999),
         shards: 1,

@@ -142,6 +142,7 @@ impl Dialog {
             ..ResponseParts::default()
         };
         let trying = build_response(&echo, 100, &parts);
+        let timers = config.timers;
         let peer = Peer::new(source, &request.head, echo, key, local_tag);
         let mut dialog = Dialog {
             config,
@@ -149,7 +150,7 @@ impl Dialog {
             peer,
             state: DialogState::Offered,
             hangup_requested: false,
-            invite_tx: Some(InviteServerTx::new(source, trying.clone())),
+            invite_tx: Some(InviteServerTx::new(source, trying.clone(), timers)),
             refused_invites: Vec::new(),
             server_txs: Vec::new(),
             bye: None,
@@ -297,7 +298,7 @@ impl Dialog {
         let dest = self.peer.source;
         self.bye = Some(OurBye {
             branch,
-            tx: NonInviteClientTx::new(now, dest, request.clone()),
+            tx: NonInviteClientTx::new(now, dest, request.clone(), self.config.timers),
             report,
         });
         self.transmit(dest, request);

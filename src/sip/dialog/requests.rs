@@ -97,7 +97,8 @@ impl Dialog {
     ) {
         let tag = self.new_tag();
         let response = incoming.response(status, &tag, extra, &self.config.user_agent);
-        let tx = InviteServerTx::refused(now, incoming.source, response.clone());
+        let tx =
+            InviteServerTx::refused(now, incoming.source, response.clone(), self.config.timers);
         self.refused_invites.push((incoming.key.clone(), tx));
         self.transmit(incoming.source, response);
     }
@@ -256,7 +257,7 @@ impl Dialog {
         let response = incoming.response(status, &tag, extra, &self.config.user_agent);
         self.server_txs.push((
             incoming.key.clone(),
-            NonInviteServerTx::new(now, incoming.source, response.clone()),
+            NonInviteServerTx::new(now, incoming.source, response.clone(), &self.config.timers),
         ));
         self.transmit(incoming.source, response);
     }

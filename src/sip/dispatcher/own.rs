@@ -122,7 +122,8 @@ impl Dispatcher {
     ) {
         let tag = self.new_tag();
         let response = incoming.response(status, &tag, extra, &self.config.user_agent);
-        let tx = InviteServerTx::refused(now, incoming.source, response.clone());
+        let tx =
+            InviteServerTx::refused(now, incoming.source, response.clone(), self.config.timers);
         self.insert_own(incoming.key.clone(), OwnKind::Invite(tx));
         self.transmit(incoming.source, response);
     }
@@ -137,7 +138,8 @@ impl Dispatcher {
     ) {
         let tag = self.new_tag();
         let response = incoming.response(status, &tag, extra, &self.config.user_agent);
-        let tx = NonInviteServerTx::new(now, incoming.source, response.clone());
+        let tx =
+            NonInviteServerTx::new(now, incoming.source, response.clone(), &self.config.timers);
         self.insert_own(incoming.key.clone(), OwnKind::NonInvite(tx));
         self.transmit(incoming.source, response);
     }

@@ -2,7 +2,7 @@
 //! retransmission that §13.3.1.4 gives to the UAS core lives here too, so that one
 //! object answers "what to resend and when" for an INVITE.
 
-use crate::sip::timers::{Backoff, T4, TRANSACTION_TIMEOUT};
+use crate::sip::timers::{Backoff, SipTimers};
 use crate::time::Time;
 use std::net::SocketAddr;
 
@@ -54,21 +54,28 @@ pub(crate) struct InviteServerTx {
     pub dest: SocketAddr,
     last_response: Vec<u8>,
     state: State,
+    timers: SipTimers,
 }
 
 impl InviteServerTx {
     /// A transaction that has just sent `first_response` (normally 100 Trying).
-    pub(crate) fn new(dest: SocketAddr, first_response: Vec<u8>) -> Self {
+    pub(crate) fn new(dest: SocketAddr, first_response: Vec<u8>, timers: SipTimers) -> Self {
         InviteServerTx {
             dest,
+            timers,
             last_response: first_response,
             state: State::Proceeding,
         }
     }
 
     /// A transaction for an INVITE refused at once with the non-2xx `response`.
-    pub(crate) fn refused(now: Time, dest: SocketAddr, response: Vec<u8>) -> Self {
-        let mut tx = InviteServerTx::new(dest, Vec::new());
+    pub(crate) fn refused(
+        now: Time,
+        dest: SocketAddr,
+        response: Vec<u8>,
+        timers: SipTimers,
+    ) -> Self {
+        let mut tx = InviteServerTx::new(dest, Vec::new(), timers);
         tx.send_non_2xx(now, response);
         tx
     }
@@ -95,8 +102,8 @@ impl InviteServerTx {
         if self.is_proceeding() {
             self.last_response = response;
             self.state = State::Accepted {
-                retransmit: Some(Backoff::start(now)),
-                ends_at: now + TRANSACTION_TIMEOUT,
+                retransmit: Some(Backoff::start(now, &self.timers)),
+                ends_at: now + self.timers.transaction_timeout(),
             };
         }
     }
@@ -106,8 +113,8 @@ impl InviteServerTx {
         if self.is_proceeding() {
             self.last_response = response;
             self.state = State::Completed {
-                retransmit: Backoff::start(now),
-                ends_at: now + TRANSACTION_TIMEOUT,
+                retransmit: Backoff::start(now, &self.timers),
+                ends_at: now + self.timers.transaction_timeout(),
             };
         }
     }
@@ -126,7 +133,9 @@ impl InviteServerTx {
             State::Proceeding => InviteAck::Unexpected,
             State::Accepted { .. } => InviteAck::For2xx,
             State::Completed { .. } => {
-                self.state = State::Confirmed { ends_at: now + T4 };
+                self.state = State::Confirmed {
+                    ends_at: now + self.timers.t4,
+                };
                 InviteAck::AbsorbedNon2xx
             }
             State::Confirmed { .. } => InviteAck::AbsorbedNon2xx,
@@ -202,7 +211,11 @@ mod tests {
     use super::*;
 
     fn tx() -> InviteServerTx {
-        InviteServerTx::new("192.0.2.1:5060".parse().unwrap(), b"100".to_vec())
+        InviteServerTx::new(
+            "192.0.2.1:5060".parse().unwrap(),
+            b"100".to_vec(),
+            SipTimers::default(),
+        )
     }
 
     fn run_until(tx: &mut InviteServerTx, end: Time) -> Vec<(u64, InviteTimeout)> {

@@ -1,7 +1,7 @@
 //! Non-INVITE client transaction (RFC 3261 §17.1.2) for the BYEs we send: Timer E
 //! retransmission, Timer F timeout, Timer K to absorb response retransmissions.
 
-use crate::sip::timers::{Backoff, T4, TRANSACTION_TIMEOUT};
+use crate::sip::timers::{Backoff, SipTimers};
 use crate::time::Time;
 use std::net::SocketAddr;
 
@@ -42,17 +42,19 @@ pub(crate) struct NonInviteClientTx {
     state: State,
     retransmit: Backoff,
     timeout_at: Time,
+    t4: std::time::Duration,
 }
 
 impl NonInviteClientTx {
     /// A transaction whose request was sent at `now`.
-    pub(crate) fn new(now: Time, dest: SocketAddr, request: Vec<u8>) -> Self {
+    pub(crate) fn new(now: Time, dest: SocketAddr, request: Vec<u8>, timers: SipTimers) -> Self {
         NonInviteClientTx {
             dest,
             request,
             state: State::Trying,
-            retransmit: Backoff::start(now),
-            timeout_at: now + TRANSACTION_TIMEOUT,
+            retransmit: Backoff::start(now, &timers),
+            timeout_at: now + timers.transaction_timeout(),
+            t4: timers.t4,
         }
     }
 
@@ -68,7 +70,9 @@ impl NonInviteClientTx {
                 ClientResponse::Provisional
             }
             _ => {
-                self.state = State::Completed { ends_at: now + T4 };
+                self.state = State::Completed {
+                    ends_at: now + self.t4,
+                };
                 ClientResponse::Final
             }
         }
@@ -106,6 +110,7 @@ mod tests {
             Time::ZERO,
             "192.0.2.1:5060".parse().unwrap(),
             b"BYE".to_vec(),
+            SipTimers::default(),
         )
     }
 

@@ -2,7 +2,7 @@
 //! non-INVITE request at once, so the transaction only remembers its response for
 //! retransmitted requests until Timer J (64*T1) ends it.
 
-use crate::sip::timers::TRANSACTION_TIMEOUT;
+use crate::sip::timers::SipTimers;
 use crate::time::Time;
 use std::net::SocketAddr;
 
@@ -16,11 +16,11 @@ pub(crate) struct NonInviteServerTx {
 
 impl NonInviteServerTx {
     /// A transaction that sent `response` at `now`.
-    pub(crate) fn new(now: Time, dest: SocketAddr, response: Vec<u8>) -> Self {
+    pub(crate) fn new(now: Time, dest: SocketAddr, response: Vec<u8>, timers: &SipTimers) -> Self {
         NonInviteServerTx {
             dest,
             response,
-            ends_at: now + TRANSACTION_TIMEOUT,
+            ends_at: now + timers.transaction_timeout(),
         }
     }
 }

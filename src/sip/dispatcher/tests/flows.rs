@@ -203,6 +203,30 @@ fn provisional_response_to_bye_keeps_it_alive() {
 }
 
 #[test]
+fn configured_t1_and_t2_set_the_2xx_retransmissions_and_timer_h() {
+    use crate::sip::timers::SipTimers;
+    use std::time::Duration;
+    let mut h = Harness::with_timers(SipTimers {
+        t1: Duration::from_millis(100),
+        t2: Duration::from_millis(400),
+        t4: Duration::from_millis(1_000),
+    });
+    h.answered_call();
+    let sent = h.run_until(6_400);
+    // T1 doubling to T2: 100, 300, 700, then every 400 ms; Timer H at 64·T1.
+    let mut expected = vec![100, 300, 700];
+    expected.extend((1..=14).map(|i| 700 + 400 * i));
+    expected.push(6_400);
+    assert_eq!(millis(&sent), expected);
+    let (_, last) = sent.last().unwrap();
+    assert_eq!(parsed_request(&last.payload).method, Method::Bye);
+    assert_eq!(h.endpoint.stats().ack_timeouts, 1);
+    // Our BYE is retransmitted on the same T1.
+    let bye_resends = h.run_until(6_700);
+    assert_eq!(millis(&bye_resends), vec![6_500, 6_700]);
+}
+
+#[test]
 fn missing_ack_ends_the_call_with_bye_at_timer_h() {
     let mut h = Harness::new();
     h.answered_call();

@@ -14,6 +14,7 @@ use crate::sip::event::{CallId, TerminatedReason, Transmit};
 use crate::sip::message::{parse_message, Message, Request, Response};
 use crate::sip::sdp::Sdp;
 use crate::sip::stats::SipStats;
+use crate::sip::timers::SipTimers;
 use crate::time::Time;
 use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
@@ -261,9 +262,15 @@ pub(super) struct Harness {
 
 impl Harness {
     pub(super) fn new() -> Harness {
+        Harness::with_timers(SipTimers::default())
+    }
+
+    /// A harness whose transactions use `timers`.
+    pub(super) fn with_timers(timers: SipTimers) -> Harness {
         let config = SipConfig {
             local_addr: local(),
             user_agent: "callplane-test".into(),
+            timers,
         };
         Harness {
             endpoint: Ua::new(config, 7),

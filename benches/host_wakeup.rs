@@ -195,6 +195,7 @@ fn new_host(flow: &str, seed: u64) -> Host {
             user_agent: "callplane-bench".into(),
             answer_delay: Duration::ZERO,
             sip_timers: SipTimers::default(),
+            allowed_sources: Vec::new().into(),
             wall: WallClock::new(origin),
             rtp_ports: RTP_PORTS,
             shards: 1,

@@ -50,6 +50,41 @@ pub struct Config {
     /// `[[forward]]`: forwards to outside numbers, in file order.
     #[serde(rename = "forward")]
     pub forwards: Vec<ForwardConfig>,
+    /// `[[trunk]]`: the carriers allowed to send calls; none: anyone may.
+    #[serde(rename = "trunk")]
+    pub trunks: Vec<TrunkConfig>,
+}
+
+/// `[[trunk]]`: a carrier that sends calls.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrunkConfig {
+    /// A name for the logs.
+    pub name: String,
+    /// Source addresses the trunk's INVITEs come from: single IPs
+    /// (`"198.51.100.7"`) or CIDR ranges (`"192.0.2.0/24"`). Once any trunk is
+    /// configured, an INVITE from an address no trunk allows gets 403.
+    #[serde(default)]
+    pub allow: Vec<String>,
+}
+
+/// An address or range from a trunk's `allow` list.
+fn parse_source(text: &str) -> Option<ipnet::IpNet> {
+    let text = text.trim();
+    text.parse::<ipnet::IpNet>()
+        .ok()
+        .or_else(|| text.parse::<IpAddr>().ok().map(ipnet::IpNet::from))
+}
+
+impl Config {
+    /// Every source range the trunks allow (empty: no trunk restricts sources).
+    pub fn allowed_sources(&self) -> Vec<ipnet::IpNet> {
+        self.trunks
+            .iter()
+            .flat_map(|trunk| trunk.allow.iter())
+            .filter_map(|text| parse_source(text))
+            .collect()
+    }
 }
 
 /// `[flows]`: where published flows live.
@@ -262,6 +297,19 @@ impl Config {
                 "config error in {origin}: {key}: {message}"
             )))
         };
+        for (i, trunk) in self.trunks.iter().enumerate() {
+            if trunk.allow.is_empty() {
+                return fail(&format!("trunk[{i}].allow"), "list at least one address");
+            }
+            for (j, source) in trunk.allow.iter().enumerate() {
+                if parse_source(source).is_none() {
+                    return fail(
+                        &format!("trunk[{i}].allow[{j}]"),
+                        &format!("{source:?} is not an IP address or CIDR range"),
+                    );
+                }
+            }
+        }
         if !(10..=60_000).contains(&self.sip.t1_ms) {
             return fail("sip.t1_ms", "must be between 10 and 60000");
         }
@@ -475,6 +523,34 @@ mod tests {
             err,
             "config error in c.toml: sip.t2_ms: must be at least sip.t1_ms and at most 600000"
         );
+    }
+
+    #[test]
+    fn trunks_allow_addresses_and_ranges() {
+        let config = Config::parse(
+            "[[trunk]]\nname = \"a\"\nallow = [\"192.0.2.0/24\", \"198.51.100.7\"]\n",
+            "c.toml",
+        )
+        .unwrap();
+        let allowed = config.allowed_sources();
+        assert_eq!(allowed.len(), 2);
+        assert!(allowed[0].contains(&"192.0.2.200".parse::<IpAddr>().unwrap()));
+        assert!(allowed[1].contains(&"198.51.100.7".parse::<IpAddr>().unwrap()));
+        assert!(!allowed[1].contains(&"198.51.100.8".parse::<IpAddr>().unwrap()));
+        let err = Config::parse(
+            "[[trunk]]\nname = \"a\"\nallow = [\"192.0.2.0/24\", \"carrier.example\"]\n",
+            "c.toml",
+        )
+        .unwrap_err()
+        .to_string();
+        assert_eq!(
+            err,
+            "config error in c.toml: trunk[0].allow[1]: \"carrier.example\" is not an IP address or CIDR range"
+        );
+        assert!(Config::parse("", "c.toml")
+            .unwrap()
+            .allowed_sources()
+            .is_empty());
     }
 
     #[test]

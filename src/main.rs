@@ -182,6 +182,7 @@ fn serve(args: ServeArgs) -> Result<(), String> {
             user_agent: config.sip.user_agent.clone(),
             answer_delay: Duration::from_millis(config.sip.answer_delay_ms),
             sip_timers: config.sip.timers(),
+            allowed_sources: config.allowed_sources().into(),
             wall: clock.wall_clock(),
             rtp_ports: (config.rtp.port_min, config.rtp.port_max),
             shards,

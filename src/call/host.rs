@@ -165,6 +165,9 @@ pub struct HostConfig {
     pub answer_delay: Duration,
     /// T1, T2 and T4 of every SIP transaction.
     pub sip_timers: SipTimers,
+    /// The source ranges new calls may come from (the trunks'); empty: any.
+    /// An INVITE from elsewhere gets 403 and is counted, with no CDR.
+    pub allowed_sources: Arc<[ipnet::IpNet]>,
     /// UTC at the shell's time origin, for schedules and date conditions.
     pub wall: WallClock,
     /// The shard's share of the RTP port range: every `shards`-th even port of `min..=max`.
@@ -192,6 +195,8 @@ pub struct HostStats {
     pub missing_prompts: u64,
     /// Ports the shell could not bind.
     pub bind_failures: u64,
+    /// New INVITEs refused with 403 because no trunk allows their source.
+    pub calls_from_unknown_sources: u64,
 }
 
 struct CallEntry {
@@ -476,6 +481,16 @@ impl Host {
 
     fn incoming_call(&mut self, now: Time, invite: IncomingInvite) {
         self.stats.calls_offered += 1;
+        let allowed = &self.config.allowed_sources;
+        let source = invite.source().ip();
+        if !allowed.is_empty() && !allowed.iter().any(|net| net.contains(&source)) {
+            self.stats.calls_from_unknown_sources += 1;
+            log::debug!("INVITE from {source}, which no trunk allows: 403");
+            if let Err(err) = self.dispatcher.reject(now, invite, 403) {
+                log::warn!("cannot refuse an INVITE from {source}: {err}");
+            }
+            return;
+        }
         let parties = CallParties {
             sip_call: invite.call_id().clone(),
             from: invite.from_user(),

@@ -452,3 +452,25 @@ fn a_late_offer_whose_ack_has_no_answer_ends_with_bye() {
     );
     assert_eq!(sim.host.active_calls(), 0);
 }
+
+#[test]
+fn only_the_trunks_sources_may_call() {
+    // The carrier calls from 127.0.0.2: outside the allow list, it gets 403.
+    let mut sim = Sim::new(SimConfig::demo(11).allowing(&["127.0.0.1/32", "192.0.2.0/24"]));
+    sim.place(CallScript::new("stranger", Time::ZERO));
+    assert!(sim.run_until_idle(IDLE_LIMIT));
+    let report = sim.report("stranger");
+    assert_eq!(report.final_status, Some(403), "{report:?}");
+    assert_eq!(report.acks_sent, 1, "the 403 is acknowledged");
+    assert_eq!(sim.host.stats().calls_from_unknown_sources, 1);
+    assert!(sim.cdrs().is_empty(), "no CDR for a refused source");
+    assert!(sim.shell.binds.is_empty(), "no RTP port taken");
+
+    // Inside the allow list, the call runs.
+    let mut sim = Sim::new(SimConfig::demo(11).allowing(&["127.0.0.0/30"]));
+    sim.place(CallScript::new("trunk", Time::ZERO).press(Duration::from_millis(600), 1));
+    assert!(sim.run_until_idle(IDLE_LIMIT));
+    assert_eq!(sim.report("trunk").invite_responses, vec![100, 200]);
+    assert_eq!(sim.cdr("trunk").digits, vec!["1".to_string()]);
+    assert_eq!(sim.host.stats().calls_from_unknown_sources, 0);
+}

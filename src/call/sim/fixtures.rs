@@ -72,6 +72,7 @@ pub(crate) fn host_config(sip_addr: std::net::SocketAddr, answer_delay: Duration
         user_agent: "callplane-test".into(),
         answer_delay,
         sip_timers: crate::sip::SipTimers::default(),
+        allowed_sources: Vec::new().into(),
         wall: WallClock::new(origin()),
         rtp_ports: (20002, 20999),
         shards: 1,

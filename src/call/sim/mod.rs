@@ -52,6 +52,8 @@ pub(crate) struct SimConfig {
     pub(crate) router: Arc<Router>,
     /// How long the host rings before it answers.
     pub(crate) answer_delay: Duration,
+    /// The source ranges the host takes calls from (empty: any).
+    pub(crate) allowed_sources: Vec<ipnet::IpNet>,
 }
 
 impl SimConfig {
@@ -62,7 +64,20 @@ impl SimConfig {
             network: NetworkConfig::clean(),
             router: fixtures::router(DEMO_FLOW_JSON),
             answer_delay: Duration::ZERO,
+            allowed_sources: Vec::new(),
         }
+    }
+
+    /// The same, taking calls only from `sources` (a trunk allow list).
+    pub(crate) fn allowing(mut self, sources: &[&str]) -> SimConfig {
+        self.allowed_sources = sources
+            .iter()
+            .map(|source| match source.parse() {
+                Ok(net) => net,
+                Err(err) => panic!("test range {source:?}: {err}"),
+            })
+            .collect();
+        self
     }
 
     /// The same, over `network`.
@@ -102,8 +117,10 @@ impl Sim {
         let mut seeds = fastrand::Rng::with_seed(config.seed);
         let host_sip: SocketAddr = parse_addr(HOST_SIP);
         let carrier_sip: SocketAddr = parse_addr(CARRIER_SIP);
+        let mut host_config = fixtures::host_config(host_sip, config.answer_delay);
+        host_config.allowed_sources = config.allowed_sources.into();
         let host = Host::new(
-            fixtures::host_config(host_sip, config.answer_delay),
+            host_config,
             config.router,
             Arc::new(fixtures::catalog()),
             seeds.u64(..),

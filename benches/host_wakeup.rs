@@ -196,6 +196,7 @@ fn new_host(flow: &str, seed: u64) -> Host {
             answer_delay: Duration::ZERO,
             sip_timers: SipTimers::default(),
             allowed_sources: Vec::new().into(),
+            invite_rate_per_source: 0,
             wall: WallClock::new(origin),
             rtp_ports: RTP_PORTS,
             shards: 1,

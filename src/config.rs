@@ -115,6 +115,9 @@ pub struct SipConfig {
     pub t2_ms: u64,
     /// RFC 3261 T4: how long a message may stay in the network (Timers I, K).
     pub t4_ms: u64,
+    /// New INVITEs per second one source address may send (0: no limit);
+    /// past it they get 503 with `Retry-After`.
+    pub invite_rate_per_source: u32,
 }
 
 impl Default for SipConfig {
@@ -127,6 +130,7 @@ impl Default for SipConfig {
             t1_ms: rfc.t1.as_millis() as u64,
             t2_ms: rfc.t2.as_millis() as u64,
             t4_ms: rfc.t4.as_millis() as u64,
+            invite_rate_per_source: 0,
         }
     }
 }

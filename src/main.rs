@@ -183,6 +183,7 @@ fn serve(args: ServeArgs) -> Result<(), String> {
             answer_delay: Duration::from_millis(config.sip.answer_delay_ms),
             sip_timers: config.sip.timers(),
             allowed_sources: config.allowed_sources().into(),
+            invite_rate_per_source: config.sip.invite_rate_per_source,
             wall: clock.wall_clock(),
             rtp_ports: (config.rtp.port_min, config.rtp.port_max),
             shards,

@@ -32,6 +32,7 @@ use crate::sip::{
 use crate::slab::{Slab, SlabKey};
 use crate::time::{Time, WallClock};
 
+use super::admission::{Admission, AdmissionControl};
 use super::cdr::{CdrRecord, HangupCause, HangupSide};
 use super::http::{HttpRequest, HttpResult};
 use super::inbound::{Call, CallHandle, CallOutput, CallParties, CallPlan, RtpSeed};
@@ -168,6 +169,9 @@ pub struct HostConfig {
     /// The source ranges new calls may come from (the trunks'); empty: any.
     /// An INVITE from elsewhere gets 403 and is counted, with no CDR.
     pub allowed_sources: Arc<[ipnet::IpNet]>,
+    /// New INVITEs per second one source address may send to the whole server
+    /// (0: no limit); past it they get 503 with `Retry-After`, counted, no CDR.
+    pub invite_rate_per_source: u32,
     /// UTC at the shell's time origin, for schedules and date conditions.
     pub wall: WallClock,
     /// The shard's share of the RTP port range: every `shards`-th even port of `min..=max`.
@@ -197,6 +201,8 @@ pub struct HostStats {
     pub bind_failures: u64,
     /// New INVITEs refused with 403 because no trunk allows their source.
     pub calls_from_unknown_sources: u64,
+    /// New INVITEs refused with 503 because their source was over its rate.
+    pub calls_over_source_rate: u64,
 }
 
 struct CallEntry {
@@ -223,6 +229,7 @@ pub struct Host {
     calls: Slab<CallEntry>,
     sockets: Slab<SocketEntry>,
     ports: PortPool,
+    admission: AdmissionControl,
     timers: DeadlineQueue<SlabKey>,
     /// Calls touched by an input whose output is not drained yet.
     ready: VecDeque<CallHandle>,
@@ -251,6 +258,11 @@ impl Host {
         );
         let (min, max) = config.rtp_ports;
         let ports = PortPool::new(min, max, config.shard, config.shards);
+        let admission = AdmissionControl::new(
+            config.allowed_sources.clone(),
+            config.invite_rate_per_source,
+            config.shards,
+        );
         Host {
             config,
             dispatcher,
@@ -259,6 +271,7 @@ impl Host {
             calls: Slab::new(),
             sockets: Slab::new(),
             ports,
+            admission,
             timers: DeadlineQueue::new(),
             ready: VecDeque::new(),
             events: VecDeque::new(),
@@ -481,12 +494,26 @@ impl Host {
 
     fn incoming_call(&mut self, now: Time, invite: IncomingInvite) {
         self.stats.calls_offered += 1;
-        let allowed = &self.config.allowed_sources;
         let source = invite.source().ip();
-        if !allowed.is_empty() && !allowed.iter().any(|net| net.contains(&source)) {
-            self.stats.calls_from_unknown_sources += 1;
-            log::debug!("INVITE from {source}, which no trunk allows: 403");
-            if let Err(err) = self.dispatcher.reject(now, invite, 403) {
+        let (status, extra) = match self.admission.admit(now, source) {
+            Admission::Admit => (0, Vec::new()),
+            Admission::UnknownSource => {
+                self.stats.calls_from_unknown_sources += 1;
+                log::debug!("INVITE from {source}, which no trunk allows: 403");
+                (403, Vec::new())
+            }
+            Admission::OverRate { retry_after_secs } => {
+                self.stats.calls_over_source_rate += 1;
+                log::debug!("INVITE from {source} over its rate: 503");
+                let retry = (
+                    ezk_sip_types::Name::RETRY_AFTER,
+                    retry_after_secs.to_string(),
+                );
+                (503, vec![retry])
+            }
+        };
+        if status != 0 {
+            if let Err(err) = self.dispatcher.reject_with(now, invite, status, extra) {
                 log::warn!("cannot refuse an INVITE from {source}: {err}");
             }
             return;

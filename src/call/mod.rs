@@ -6,6 +6,7 @@
 //! [`Host`] holds a shard's calls; [`drain`] is the one loop that moves its
 //! output into a shell.
 
+mod admission;
 mod cdr;
 mod drain;
 mod gather;
@@ -15,6 +16,7 @@ mod inbound;
 mod ports;
 mod routing;
 
+pub use admission::{Admission, AdmissionControl};
 pub use cdr::{CdrRecord, HangupCause, HangupSide};
 pub use drain::{drain, HostIo};
 pub use gather::{Gather, GatherEnd, GatherLimits};

@@ -474,3 +474,38 @@ fn only_the_trunks_sources_may_call() {
     assert_eq!(sim.cdr("trunk").digits, vec!["1".to_string()]);
     assert_eq!(sim.host.stats().calls_from_unknown_sources, 0);
 }
+
+#[test]
+fn a_source_over_its_invite_rate_gets_503_and_the_admitted_calls_run() {
+    let mut sim = Sim::new(SimConfig::demo(11).with_invite_rate(2));
+    for i in 0..5 {
+        sim.place(
+            CallScript::new(&format!("burst-{i}"), Time::from_millis(i))
+                .press(Duration::from_millis(600), 1),
+        );
+    }
+    // A call two seconds later finds the bucket refilled.
+    sim.place(
+        CallScript::new("later", Time::from_millis(2_000)).press(Duration::from_millis(600), 1),
+    );
+    assert!(sim.run_until_idle(IDLE_LIMIT));
+    let finals: Vec<Option<u16>> = (0..5)
+        .map(|i| sim.report(&format!("burst-{i}")).final_status)
+        .collect();
+    assert_eq!(
+        finals,
+        vec![Some(200), Some(200), Some(503), Some(503), Some(503)],
+        "a burst of 2 per second"
+    );
+    assert_eq!(sim.host.stats().calls_over_source_rate, 3);
+    assert_eq!(sim.report("later").final_status, Some(200));
+    for id in ["burst-0", "burst-1", "later"] {
+        assert_eq!(
+            sim.cdr(id).digits,
+            vec!["1".to_string()],
+            "{id} ran normally"
+        );
+    }
+    assert_eq!(sim.cdrs().len(), 3, "no CDR for refused INVITEs");
+    assert_eq!(sim.host.active_calls(), 0);
+}

@@ -54,6 +54,8 @@ pub(crate) struct SimConfig {
     pub(crate) answer_delay: Duration,
     /// The source ranges the host takes calls from (empty: any).
     pub(crate) allowed_sources: Vec<ipnet::IpNet>,
+    /// New INVITEs per second the host takes from one source (0: any number).
+    pub(crate) invite_rate_per_source: u32,
 }
 
 impl SimConfig {
@@ -65,7 +67,14 @@ impl SimConfig {
             router: fixtures::router(DEMO_FLOW_JSON),
             answer_delay: Duration::ZERO,
             allowed_sources: Vec::new(),
+            invite_rate_per_source: 0,
         }
+    }
+
+    /// The same, taking at most `rate` new INVITEs per second from one source.
+    pub(crate) fn with_invite_rate(mut self, rate: u32) -> SimConfig {
+        self.invite_rate_per_source = rate;
+        self
     }
 
     /// The same, taking calls only from `sources` (a trunk allow list).
@@ -119,6 +128,7 @@ impl Sim {
         let carrier_sip: SocketAddr = parse_addr(CARRIER_SIP);
         let mut host_config = fixtures::host_config(host_sip, config.answer_delay);
         host_config.allowed_sources = config.allowed_sources.into();
+        host_config.invite_rate_per_source = config.invite_rate_per_source;
         let host = Host::new(
             host_config,
             config.router,

@@ -181,6 +181,18 @@ impl Dispatcher {
         invite: IncomingInvite,
         status: u16,
     ) -> Result<(), SipError> {
+        self.reject_with(now, invite, status, Vec::new())
+    }
+
+    /// [`Dispatcher::reject`] with extra headers in the final response (say
+    /// `Retry-After` on a 503).
+    pub fn reject_with(
+        &mut self,
+        now: Time,
+        invite: IncomingInvite,
+        status: u16,
+        extra: Vec<(ezk_sip_types::Name, String)>,
+    ) -> Result<(), SipError> {
         if !(300..=699).contains(&status) {
             return Err(SipError::InvalidStatus(status));
         }
@@ -191,7 +203,7 @@ impl Dispatcher {
         };
         let trying = build_response(&incoming.echo, 100, &parts);
         self.transmit(incoming.source, trying);
-        self.refuse_invite(now, &incoming, status, Vec::new());
+        self.refuse_invite(now, &incoming, status, extra);
         Ok(())
     }
 

@@ -14,14 +14,17 @@ fn g711(c: &mut Criterion) {
     let pcm: Vec<i16> = (0..160)
         .map(|i| ((i as f64 * 0.2).sin() * 12000.0) as i16)
         .collect();
-    let mut encoded = [0u8; 160];
-    let mut decoded = [0i16; 160];
-    c.bench_function("g711 ulaw encode 20 ms", |b| {
-        b.iter(|| Codec::Pcmu.encode(black_box(&pcm), &mut encoded))
-    });
-    c.bench_function("g711 ulaw decode 20 ms", |b| {
-        b.iter(|| Codec::Pcmu.decode(black_box(&encoded), &mut decoded))
-    });
+    for (codec, law) in [(Codec::Pcmu, "ulaw"), (Codec::Pcma, "alaw")] {
+        let mut encoded = [0u8; 160];
+        let mut decoded = [0i16; 160];
+        codec.encode(&pcm, &mut encoded);
+        c.bench_function(&format!("g711 {law} encode 20 ms"), |b| {
+            b.iter(|| black_box(codec).encode(black_box(&pcm), black_box(&mut encoded)))
+        });
+        c.bench_function(&format!("g711 {law} decode 20 ms"), |b| {
+            b.iter(|| black_box(codec).decode(black_box(&encoded), black_box(&mut decoded)))
+        });
+    }
 }
 
 fn dtmf(c: &mut Criterion) {

@@ -57,7 +57,9 @@ impl Prompt {
     /// Builds a prompt from 8 kHz mono samples, encoding them for every codec.
     pub fn from_samples(id: impl Into<String>, text: Option<String>, samples: Vec<i16>) -> Prompt {
         let encode = |codec: Codec| -> Arc<[u8]> {
-            samples.iter().map(|&s| codec.encode_sample(s)).collect()
+            let mut encoded = vec![0u8; samples.len()];
+            codec.encode(&samples, &mut encoded);
+            encoded.into()
         };
         let pcmu = encode(Codec::Pcmu);
         let pcma = encode(Codec::Pcma);

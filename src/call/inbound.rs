@@ -545,6 +545,11 @@ impl Call {
                     self.take_answer();
                 }
             }
+            DialogEvent::Dtmf(digit) => {
+                if self.phase == Phase::Active {
+                    self.on_digit(digit);
+                }
+            }
             DialogEvent::Cancelled => {
                 self.sip_status = 487;
                 self.flow_running = false;

@@ -25,7 +25,7 @@ pub enum Method {
     Notify,
     /// Call transfer request (RFC 3515); not handled, answered 405.
     Refer,
-    /// Mid-dialog application data (RFC 6086); not handled, answered 405.
+    /// Mid-dialog application data (RFC 6086): DTMF bodies are taken, others get 415.
     Info,
     /// Session update before or after answer (RFC 3311); not handled, answered 405.
     Update,
@@ -40,7 +40,7 @@ pub enum Method {
 }
 
 /// Methods the endpoint itself handles; sent in `Allow` headers.
-pub(crate) const ALLOWED_METHODS: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS";
+pub(crate) const ALLOWED_METHODS: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO";
 
 impl Method {
     /// The method named by `token` (exact, case-sensitive match).

@@ -509,3 +509,23 @@ fn a_source_over_its_invite_rate_gets_503_and_the_admitted_calls_run() {
     assert_eq!(sim.cdrs().len(), 3, "no CDR for refused INVITEs");
     assert_eq!(sim.host.active_calls(), 0);
 }
+
+#[test]
+fn a_key_pressed_by_sip_info_takes_the_menu_branch() {
+    let mut sim = demo_sim();
+    sim.place(CallScript::new("info-1", Time::ZERO).press_by_info(Duration::from_millis(600), '2'));
+    assert!(sim.run_until_idle(IDLE_LIMIT));
+    assert_eq!(sim.report("info-1").info_statuses, vec![200]);
+    let cdr = sim.cdr("info-1");
+    assert_eq!(
+        cdr.digits,
+        vec!["2".to_string()],
+        "the INFO digit reached the flow"
+    );
+    assert!(
+        cdr.nodes.contains(&"support".to_string()),
+        "{:?}",
+        cdr.nodes
+    );
+    assert_eq!(cdr.hangup_side, HangupSide::Callplane);
+}

@@ -76,6 +76,8 @@ pub(crate) struct CallScript {
     /// Key presses (RFC 4733 event codes: 0-9, 10 = `*`, 11 = `#`), each
     /// this long after the carrier saw the 200 OK.
     pub(crate) presses: Vec<(Duration, u8)>,
+    /// Keys pressed by SIP INFO, this long after the answer.
+    pub(crate) info_presses: Vec<(Duration, char)>,
     /// The carrier's own BYE, this long after the answer.
     pub(crate) hang_up_after: Option<Duration>,
     /// A CANCEL this long after the INVITE, if no final response came by then.
@@ -94,6 +96,7 @@ impl CallScript {
             start,
             offer: Offer::PcmuWithEvents,
             presses: Vec::new(),
+            info_presses: Vec::new(),
             hang_up_after: None,
             cancel_after: None,
             acknowledge: true,
@@ -103,6 +106,12 @@ impl CallScript {
     /// Presses `digit` (an event code) `after` the answer.
     pub(crate) fn press(mut self, after: Duration, digit: u8) -> CallScript {
         self.presses.push((after, digit));
+        self
+    }
+
+    /// Presses `digit` `after` the answer by SIP INFO (`application/dtmf-relay`).
+    pub(crate) fn press_by_info(mut self, after: Duration, digit: char) -> CallScript {
+        self.info_presses.push((after, digit));
         self
     }
 
@@ -176,6 +185,8 @@ pub(crate) struct CallReport {
     pub(crate) cancels_sent: u32,
     /// The final response to the CANCEL.
     pub(crate) cancel_status: Option<u16>,
+    /// Final statuses of the INFO requests sent, in order.
+    pub(crate) info_statuses: Vec<u16>,
 }
 
 impl CallReport {
@@ -321,6 +332,10 @@ struct CarrierCall {
     /// RTP timestamp at the answer; a press's events are stamped from it.
     timestamp_base: u32,
     bye_at: Option<Time>,
+    /// INFO key presses still to send, earliest first.
+    info_due: VecDeque<(Time, char)>,
+    /// CSeq of the last in-dialog request the carrier sent.
+    cseq: u32,
     bye: Option<Outgoing>,
     cancel: Option<Outgoing>,
     /// Top Via branches of callplane's BYEs seen.
@@ -381,6 +396,9 @@ impl Carrier {
             ssrc,
             timestamp_base: self.rng.u32(..),
             bye_at: None,
+            info_due: VecDeque::new(),
+            // INFOs count from 10, clear of the INVITE's 1 and the BYE's 2.
+            cseq: 9,
             bye: None,
             cancel: None,
             bye_branches: Vec::new(),
@@ -485,6 +503,7 @@ impl CarrierCall {
             .map_or(Time::NEVER, |o| o.timer.next_deadline());
         let rtp = self.rtp_out.front().map_or(Time::NEVER, |(at, _)| *at);
         let bye_at = self.bye_at.unwrap_or(Time::NEVER);
+        let info_at = self.info_due.front().map_or(Time::NEVER, |(at, _)| *at);
         let bye = self
             .bye
             .as_ref()
@@ -495,6 +514,7 @@ impl CarrierCall {
             .min(rtp)
             .min(bye_at)
             .min(bye)
+            .min(info_at)
     }
 
     fn handle_timeout(&mut self, now: Time, config: &CarrierConfig, out: &mut VecDeque<Datagram>) {
@@ -537,6 +557,14 @@ impl CarrierCall {
                     to: host_rtp,
                     data: packet,
                 });
+            }
+        }
+        while self.info_due.front().is_some_and(|(at, _)| *at <= now) {
+            let Some((_, digit)) = self.info_due.pop_front() else {
+                break;
+            };
+            if let Some(info) = self.info_request(config, digit) {
+                out.push_back(to_host(config, info));
             }
         }
         if self.bye_at.is_some_and(|at| at <= now) {
@@ -608,6 +636,7 @@ impl CarrierCall {
                 self.bye = None;
                 self.report.bye_status.get_or_insert(status);
             }
+            Method::Info if status >= 200 => self.report.info_statuses.push(status),
             Method::Cancel if status >= 200 => {
                 self.cancel = None;
                 self.report.cancel_status.get_or_insert(status);
@@ -688,6 +717,14 @@ impl CarrierCall {
             self.schedule_press(at, digit, timestamp);
         }
         self.bye_at = self.script.hang_up_after.map(|after| now + after);
+        let mut infos: Vec<(Time, char)> = self
+            .script
+            .info_presses
+            .iter()
+            .map(|&(after, digit)| (now + after, digit))
+            .collect();
+        infos.sort();
+        self.info_due = infos.into();
     }
 
     /// Three updates and three end packets, 20 ms apart, one timestamp.
@@ -825,6 +862,26 @@ impl CarrierCall {
             call_id = self.script.call_id,
         )
         .into_bytes()
+    }
+
+    /// An INFO carrying `digit` as `application/dtmf-relay`, in the dialog.
+    fn info_request(&mut self, config: &CarrierConfig, digit: char) -> Option<Vec<u8>> {
+        let dialog = self.dialog.as_ref()?;
+        self.cseq += 1;
+        let body = format!("Signal={digit}\r\nDuration=160\r\n");
+        Some(
+            format!(
+                "INFO {target} SIP/2.0\r\nVia: SIP/2.0/UDP {via};branch=z9hG4bK-{call_id}-info-{cseq}\r\nFrom: {from}\r\nTo: {to}\r\nCall-ID: {call_id}\r\nCSeq: {cseq} INFO\r\nMax-Forwards: 70\r\nContent-Type: application/dtmf-relay\r\nContent-Length: {len}\r\n\r\n{body}",
+                target = dialog.target,
+                via = config.sip_addr,
+                from = self.caller_header(config),
+                to = dialog.to,
+                call_id = self.script.call_id,
+                cseq = self.cseq,
+                len = body.len(),
+            )
+            .into_bytes(),
+        )
     }
 
     /// The carrier's BYE, once there is a dialog.

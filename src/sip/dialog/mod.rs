@@ -19,6 +19,7 @@
 //! retransmissions until Timers J/L end): its owner then hands it back with
 //! [`Dispatcher::release`](crate::sip::Dispatcher::release).
 
+mod info_dtmf;
 mod peer;
 mod requests;
 mod timeouts;
@@ -67,6 +68,9 @@ pub enum DialogEvent {
     Cancelled,
     /// BYE received; 200 already sent. `Terminated(RemoteHangup)` follows.
     RemoteHangup,
+    /// A key pressed, carried in a SIP INFO (`application/dtmf-relay` or
+    /// `application/dtmf`); 200 already sent.
+    Dtmf(char),
     /// The dialog is over (reported once).
     Terminated(TerminatedReason),
 }

@@ -4,6 +4,7 @@
 
 use ezk_sip_types::Name;
 
+use super::info_dtmf::{read_info, InfoBody};
 use super::{Dialog, DialogEvent, DialogState};
 use crate::sip::body::extract_sdp;
 use crate::sip::event::TerminatedReason;
@@ -161,6 +162,7 @@ impl Dialog {
         match incoming.request.method {
             Method::Cancel => self.on_cancel(now, incoming),
             Method::Bye => self.on_bye(now, incoming),
+            Method::Info => self.on_info(now, incoming),
             Method::Options => {
                 let extra = vec![
                     (Name::ALLOW, ALLOWED_METHODS.to_owned()),
@@ -222,6 +224,27 @@ impl Dialog {
         }
         self.event(DialogEvent::RemoteHangup);
         self.terminate(TerminatedReason::RemoteHangup);
+    }
+
+    /// INFO in the dialog: DTMF bodies become [`DialogEvent::Dtmf`]; other
+    /// body types get 415 with `Accept`; outside the dialog, 481.
+    fn on_info(&mut self, now: Time, incoming: &IncomingRequest) {
+        let head = &incoming.request.head;
+        let matches = self.state != DialogState::Terminated && self.peer.matches_in_dialog(head);
+        if !matches {
+            return self.respond(now, incoming, 481, None, Vec::new());
+        }
+        match read_info(head.content_type.as_deref(), &head.body) {
+            InfoBody::Digit(digit) => {
+                self.respond(now, incoming, 200, None, Vec::new());
+                self.event(DialogEvent::Dtmf(digit));
+            }
+            InfoBody::Unreadable => self.respond(now, incoming, 200, None, Vec::new()),
+            InfoBody::OtherType => {
+                let accept = "application/dtmf-relay, application/dtmf".to_owned();
+                self.respond(now, incoming, 415, None, vec![(Name::ACCEPT, accept)]);
+            }
+        }
     }
 
     /// Sends a final non-2xx to the INVITE of a call that has not been answered.

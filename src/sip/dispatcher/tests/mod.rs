@@ -40,6 +40,10 @@ pub(super) enum Event {
     RemoteHangup {
         call: CallId,
     },
+    Dtmf {
+        call: CallId,
+        digit: char,
+    },
     Terminated {
         call: CallId,
         reason: TerminatedReason,
@@ -177,6 +181,7 @@ impl Ua {
                             DialogEvent::Confirmed => Event::Confirmed { call },
                             DialogEvent::Cancelled => Event::Cancelled { call },
                             DialogEvent::RemoteHangup => Event::RemoteHangup { call },
+                            DialogEvent::Dtmf(digit) => Event::Dtmf { call, digit },
                             DialogEvent::Terminated(reason) => {
                                 ended.push(call.clone());
                                 Event::Terminated { call, reason }

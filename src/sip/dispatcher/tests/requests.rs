@@ -23,7 +23,7 @@ fn options_is_answered_200_in_and_out_of_dialog() {
     assert!(ok[0].head.to.tag().is_some());
     assert_eq!(
         header(&ok[0], &Name::ALLOW).as_deref(),
-        Some("INVITE, ACK, CANCEL, BYE, OPTIONS")
+        Some("INVITE, ACK, CANCEL, BYE, OPTIONS, INFO")
     );
     assert_eq!(
         header(&ok[0], &Name::ACCEPT).as_deref(),
@@ -49,19 +49,11 @@ fn known_but_unsupported_methods_get_405_and_unknown_ones_501() {
     assert_eq!(refused[0].status, 405);
     assert_eq!(
         header(&refused[0], &Name::ALLOW).as_deref(),
-        Some("INVITE, ACK, CANCEL, BYE, OPTIONS")
+        Some("INVITE, ACK, CANCEL, BYE, OPTIONS, INFO")
     );
-    for (index, method) in [
-        "SUBSCRIBE",
-        "NOTIFY",
-        "REFER",
-        "INFO",
-        "UPDATE",
-        "PRACK",
-        "MESSAGE",
-    ]
-    .into_iter()
-    .enumerate()
+    for (index, method) in ["SUBSCRIBE", "NOTIFY", "REFER", "UPDATE", "PRACK", "MESSAGE"]
+        .into_iter()
+        .enumerate()
     {
         h.send(
             0,
@@ -71,6 +63,9 @@ fn known_but_unsupported_methods_get_405_and_unknown_ones_501() {
     }
     h.send(0, &request("FROBNICATE", "z9hG4bK-f", None, 1, ""));
     assert_eq!(h.statuses(), vec![501]);
+    // INFO needs a dialog.
+    h.send(0, &request("INFO", "z9hG4bK-i", None, 1, ""));
+    assert_eq!(h.statuses(), vec![481]);
     assert!(h.events().is_empty());
 }
 
@@ -294,4 +289,52 @@ fn invite_without_usable_sdp_still_rings_through() {
         h.events().as_slice(),
         [Event::IncomingCall { sdp: None, .. }]
     ));
+}
+
+#[test]
+fn info_dtmf_in_the_dialog_becomes_a_digit() {
+    let mut h = Harness::new();
+    let tag = h.confirmed_call();
+    let info = |branch: &str, cseq: u32, content_type: &str, body: &str| {
+        request("INFO", branch, Some(&tag), cseq, body).replace(
+            "Content-Type: application/sdp",
+            &format!("Content-Type: {content_type}"),
+        )
+    };
+    let relay = info(
+        "z9hG4bK-info1",
+        2,
+        "application/dtmf-relay",
+        "Signal=5\r\nDuration=160\r\n",
+    );
+    h.send(200, &relay);
+    assert_eq!(h.statuses(), vec![200]);
+    assert_eq!(
+        h.events(),
+        vec![Event::Dtmf {
+            call: call_id(),
+            digit: '5'
+        }]
+    );
+    // A retransmission is answered again, not taken as a second press.
+    h.send(300, &relay);
+    assert_eq!(h.statuses(), vec![200]);
+    assert!(h.events().is_empty());
+    h.send(400, &info("z9hG4bK-info2", 3, "application/dtmf", "#"));
+    assert_eq!(h.statuses(), vec![200]);
+    assert_eq!(
+        h.events(),
+        vec![Event::Dtmf {
+            call: call_id(),
+            digit: '#'
+        }]
+    );
+    h.send(500, &info("z9hG4bK-info3", 4, "text/plain", "hello"));
+    let refused = h.responses();
+    assert_eq!(refused[0].status, 415);
+    assert_eq!(
+        header(&refused[0], &Name::ACCEPT).as_deref(),
+        Some("application/dtmf-relay, application/dtmf")
+    );
+    assert!(h.events().is_empty());
 }

@@ -1,12 +1,16 @@
 //! The per-packet work of the media plane: G.711 encode/decode of one 20 ms
-//! frame, RFC 4733 detection of one telephone-event packet, and one prompt
-//! frame written as an RTP packet by a media session.
+//! frame, RFC 4733 detection of one telephone-event packet, one prompt
+//! frame written as an RTP packet by a media session, and one packet through the
+//! jitter buffer (pushed in, then its frame played out).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use callplane::media::{Codec, DtmfDetector, MediaConfig, MediaOutput, MediaSession, Prompt};
+use callplane::media::{
+    Codec, DtmfDetector, JitterBuffer, JitterConfig, JitterOutput, MediaConfig, MediaOutput,
+    MediaSession, Prompt, RtpPacket,
+};
 use callplane::time::Time;
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
 
@@ -82,5 +86,37 @@ fn session_frame(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, g711, dtmf, session_frame);
+fn jitter(c: &mut Criterion) {
+    let mut buffer = JitterBuffer::new(JitterConfig::default(), Codec::Pcmu);
+    let payload: Vec<u8> = (0..160)
+        .map(|i| Codec::Pcmu.encode_sample(((i as f64 * 0.2).sin() * 8000.0) as i16))
+        .collect();
+    let mut out = [0i16; 160];
+    let mut n = 0u64;
+    // A steady stream: packet n arrives at n·20 ms, and the frame due then is played.
+    c.bench_function("jitter buffer: push one packet, play one frame", |b| {
+        b.iter(|| {
+            let now = Time::from_micros(n * 20_000);
+            let packet = RtpPacket {
+                payload_type: 0,
+                marker: n == 0,
+                sequence: n as u16,
+                timestamp: (n * 160) as u32,
+                ssrc: 7,
+                payload: black_box(&payload),
+            };
+            n += 1;
+            buffer.handle_packet(now, &packet);
+            let mut frames = 0;
+            while let JitterOutput::Frame(kind) = buffer.poll_output(&mut out) {
+                black_box(kind);
+                frames += 1;
+            }
+            assert_eq!(frames, 1, "one frame is due per packet");
+            out[0]
+        })
+    });
+}
+
+criterion_group!(benches, g711, dtmf, session_frame, jitter);
 criterion_main!(benches);

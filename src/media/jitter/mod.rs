@@ -11,7 +11,7 @@
 //! slots allocated once (enough for `max_delay` plus [`RING_MARGIN_FRAMES`]), the
 //! playout cursor, the RFC 3550 jitter estimate, the concealment history and the
 //! [`JitterStats`]. Decoding is G.711 through [`Codec`]; a new codec (Opus) is an
-//! extension of that enum and of the decode call in `play_packet`. Payloads are one
+//! extension of that enum and of the one decode call (`JitterBuffer::decode`). Payloads are one
 //! 20 ms frame (160 samples), the packetisation every stream of this crate uses.
 //!
 //! # Playout
@@ -43,8 +43,8 @@
 //! the first frame at least `max(start_delay, target)` after it arrived.
 //!
 //! The delay is kept in the band `target ≤ delay < target + 25 ms` (one frame plus
-//! 5 ms of hysteresis), so it never exceeds `max_delay`. Out of the band, whole frames
-//! are added or removed, only where it is inaudible:
+//! 5 ms of hysteresis), hence below `max_delay`. Out of the band, whole frames are
+//! added or removed, only where it is inaudible:
 //! - **in silence** (`gap_adjustments`): in a DTX gap, before a talkspurt (a marker
 //!   packet following silence) and while comfort noise or silence is playing, a frame
 //!   of silence is added (the cursor waits one frame), or frames of the gap are
@@ -63,7 +63,8 @@
 //! A new SSRC, a sequence number more than 3000 ahead or 100 behind the highest seen
 //! (RFC 3550 A.1's `MAX_DROPOUT`/`MAX_MISORDER`), or a timestamp more than 10 s ahead
 //! of or 2 s behind the cursor ends the stream: the buffer is emptied, the packet
-//! starts a new stream, and `resets` counts it.
+//! starts a new stream, and `resets` counts it. Frames of the old stream still buffered
+//! are dropped with it (the old stream's end is concealed like any loss).
 //!
 //! # Driving it
 //!
@@ -126,7 +127,7 @@ pub struct JitterConfig {
     /// lower.
     pub max_delay: Duration,
     /// Delay of the first packet of a stream, before any jitter is measured (default
-    /// 60 ms; the target takes over at the first silence).
+    /// 60 ms, at most `max_delay − 25 ms`; the target takes over at the first silence).
     pub start_delay: Duration,
     /// Payload type of the codec's packets; `None` is the codec's static type.
     pub codec_pt: Option<u8>,
@@ -266,6 +267,8 @@ impl JitterBuffer {
         let mut config = config;
         let floor = config.min_delay + Duration::from_micros((FRAME_US + HYSTERESIS_US) as u64);
         config.max_delay = config.max_delay.max(floor);
+        let band = Duration::from_micros((FRAME_US + HYSTERESIS_US) as u64);
+        config.start_delay = config.start_delay.min(config.max_delay - band);
         let max_frames = (config.max_delay.as_micros() as usize).div_ceil(FRAME_US as usize);
         let start_frames = (config.start_delay.as_micros() as usize).div_ceil(FRAME_US as usize);
         let slots = max_frames.max(start_frames) + 1 + RING_MARGIN_FRAMES;

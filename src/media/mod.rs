@@ -1,8 +1,8 @@
 //! Sans-IO RTP media for one call leg: G.711 codecs, RTP parsing and building, shared
-//! pre-encoded prompts, prompt playback, RFC 4733 DTMF detection, the paced
-//! [`MediaSession`] the call layer drives, and the adaptive [`JitterBuffer`] that
-//! turns one inbound stream into 20 ms frames of linear PCM. No I/O, no clock reads;
-//! the packet path allocates nothing per packet.
+//! pre-encoded prompts, prompt playback, RFC 4733 DTMF detection, in-band (Goertzel)
+//! DTMF detection of audio, the paced [`MediaSession`] the call layer drives, and
+//! the adaptive [`JitterBuffer`] that turns one inbound stream into 20 ms frames of
+//! linear PCM. No I/O, no clock reads; the packet path allocates nothing per packet.
 //!
 //! Every item is used through this module's path (`crate::media::X`); the submodules
 //! are private.
@@ -13,6 +13,7 @@ mod catalog;
 mod codec;
 mod dtmf;
 mod g711;
+mod inband_dtmf;
 mod jitter;
 mod pacer;
 mod player;
@@ -24,6 +25,12 @@ mod stats;
 pub use catalog::{PromptCatalog, BEEP_PROMPT_ID};
 pub use codec::Codec;
 pub use dtmf::{DtmfDetector, DtmfEventState};
+pub use inband_dtmf::{
+    wav_to_8k_mono, InbandDtmfConfig, InbandDtmfDetector, InbandWavError, DBM0_PEAK, HIGH_TONES,
+    HITS_PER_TONE, LOW_TONES, MAX_DEVIATION, MAX_NORMAL_TWIST_DB, MAX_REVERSE_TWIST_DB,
+    MAX_SECOND_HARMONIC_DB, MIN_LEVEL_DBM0, MIN_SUB_BLOCK_SHARE, MIN_TONE_ENERGY_RATIO,
+    MISSES_PER_PAUSE,
+};
 pub use jitter::{
     FrameKind, JitterBuffer, JitterConfig, JitterOutput, JitterStats, CN_PAYLOAD_TYPE, QUIET_PEAK,
     RING_MARGIN_FRAMES,

@@ -1,5 +1,5 @@
 //! The `callplane` command line: `serve` runs the appliance, `flow check`
-//! validates flow files.
+//! validates flow files, `dtmf detect` lists the DTMF digits heard in a WAV file.
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
@@ -33,6 +33,16 @@ enum Command {
     /// Work with flow files.
     #[command(subcommand)]
     Flow(FlowCommand),
+    /// Work with in-band DTMF audio.
+    #[command(subcommand)]
+    Dtmf(DtmfCommand),
+}
+
+#[derive(Subcommand)]
+enum DtmfCommand {
+    /// Print the DTMF digits heard in a WAV file (any rate, any channel count) on
+    /// one line; exit 2 when the file cannot be read or is not a WAV file.
+    Detect { file: PathBuf },
 }
 
 #[derive(Args)]
@@ -98,7 +108,30 @@ fn main() -> ExitCode {
         }
         Command::Flow(FlowCommand::Check { files }) => flow_check(&files),
         Command::Flow(FlowCommand::Simulate(args)) => callplane::simulator::run(&args),
+        Command::Dtmf(DtmfCommand::Detect { file }) => dtmf_detect(&file),
     }
+}
+
+/// `dtmf detect FILE`: the digits on stdout, or one line on stderr and exit 2.
+fn dtmf_detect(file: &std::path::Path) -> ExitCode {
+    use callplane::media::{wav_to_8k_mono, InbandDtmfConfig, InbandDtmfDetector};
+    let samples = std::fs::read(file)
+        .map_err(|err| format!("cannot read: {err}"))
+        .and_then(|bytes| wav_to_8k_mono(&bytes).map_err(|err| err.to_string()));
+    let samples = match samples {
+        Ok(samples) => samples,
+        Err(err) => {
+            eprintln!("callplane dtmf detect: {}: {err}", file.display());
+            return ExitCode::from(2);
+        }
+    };
+    let mut detector = InbandDtmfDetector::new(InbandDtmfConfig::default());
+    let mut digits = String::new();
+    for frame in samples.chunks(160) {
+        digits.extend(detector.handle_frame(frame));
+    }
+    println!("{digits}");
+    ExitCode::SUCCESS
 }
 
 fn load_config(args: &ServeArgs) -> Result<Config, String> {

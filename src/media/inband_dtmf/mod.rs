@@ -9,7 +9,7 @@
 //! dependency. The 16 filters run side by side over fixed-size arrays, which the
 //! compiler vectorizes.
 //!
-//! The filters are read out every [`SUB_BLOCK`] samples (5 ms), giving one complex DFT
+//! The filters are read out every 40 samples (5 ms), giving one complex DFT
 //! value per frequency per sub-block. Every 5 ms the last four sub-blocks (a 20 ms
 //! window) are judged:
 //!
@@ -64,9 +64,9 @@ pub use wav::{wav_to_8k_mono, InbandWavError};
 use std::f32::consts::PI;
 
 /// Sampling rate of the audio the detector expects, in Hz.
-pub const SAMPLE_RATE: u32 = 8_000;
+const SAMPLE_RATE: u32 = 8_000;
 /// Samples per sub-block: the filters are read out every 5 ms.
-pub const SUB_BLOCK: usize = 40;
+const SUB_BLOCK: usize = 40;
 /// Sub-blocks in one judged window (20 ms).
 const WINDOW_BLOCKS: usize = 4;
 /// Samples in one half window (10 ms), the length of the tone filters.

@@ -1,15 +1,16 @@
 //! The per-packet work of the media plane: G.711 encode/decode of one 20 ms
-//! frame, RFC 4733 detection of one telephone-event packet, one prompt
-//! frame written as an RTP packet by a media session, and one packet through the
-//! jitter buffer (pushed in, then its frame played out).
+//! frame, RFC 4733 detection of one telephone-event packet, Goertzel in-band
+//! DTMF detection of one 20 ms frame, one prompt frame written as an RTP packet
+//! by a media session, and one packet through the jitter buffer (pushed in, then
+//! its frame played out).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use callplane::media::{
-    Codec, DtmfDetector, JitterBuffer, JitterConfig, JitterOutput, MediaConfig, MediaOutput,
-    MediaSession, Prompt, RtpPacket,
+    Codec, DtmfDetector, InbandDtmfConfig, InbandDtmfDetector, JitterBuffer, JitterConfig,
+    JitterOutput, MediaConfig, MediaOutput, MediaSession, Prompt, RtpPacket,
 };
 use callplane::time::Time;
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
@@ -40,6 +41,31 @@ fn dtmf(c: &mut Criterion) {
             let start = detector.handle_packet(timestamp, true, black_box(&[1, 10, 0, 160]));
             let end = detector.handle_packet(timestamp, false, black_box(&[1, 0x8a, 3, 32]));
             (start, end)
+        })
+    });
+}
+
+fn goertzel(c: &mut Criterion) {
+    // One second of audio: digit 5 for 100 ms, then speech-like noise, repeated; the
+    // bench cycles through its 50 frames.
+    let audio: Vec<i16> = (0..8000)
+        .map(|i| {
+            let t = f64::from(i) / 8000.0;
+            let tau = 2.0 * std::f64::consts::PI;
+            if i % 2000 < 800 {
+                (4000.0 * ((tau * 770.0 * t).sin() + (tau * 1336.0 * t).sin())) as i16
+            } else {
+                (3000.0 * (tau * 150.0 * t).sin() * (tau * 3.0 * t).sin()) as i16
+            }
+        })
+        .collect();
+    let frames: Vec<&[i16]> = audio.chunks(160).collect();
+    let mut detector = InbandDtmfDetector::new(InbandDtmfConfig::default());
+    let mut next = 0;
+    c.bench_function("goertzel in-band dtmf detect 20 ms frame", |b| {
+        b.iter(|| {
+            next = (next + 1) % frames.len();
+            detector.handle_frame(black_box(frames[next]))
         })
     });
 }
@@ -118,5 +144,5 @@ fn jitter(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, g711, dtmf, session_frame, jitter);
+criterion_group!(benches, g711, dtmf, goertzel, session_frame, jitter);
 criterion_main!(benches);

@@ -214,6 +214,10 @@ pub struct InbandDtmfDetector {
     seen: usize,
     /// Minimum tone power (A²/2), from the configured level.
     min_power: f32,
+    /// The twist and second-harmonic limits as power ratios.
+    max_normal_twist: f32,
+    max_reverse_twist: f32,
+    harmonic_limit: f32,
     press: Press,
 }
 
@@ -259,6 +263,9 @@ impl InbandDtmfDetector {
             energies: [0.0; WINDOW_BLOCKS],
             seen: 0,
             min_power: amplitude * amplitude / 2.0,
+            max_normal_twist: 10f32.powf(MAX_NORMAL_TWIST_DB / 10.0),
+            max_reverse_twist: 10f32.powf(MAX_REVERSE_TWIST_DB / 10.0),
+            harmonic_limit: 10f32.powf(MAX_SECOND_HARMONIC_DB / 10.0),
             press: Press::Idle {
                 candidate: None,
                 hits: 0,
@@ -396,8 +403,9 @@ impl InbandDtmfDetector {
         if low.power < min_power || high.power < min_power {
             return None;
         }
-        let twist_db = 10.0 * (low.power / high.power).log10();
-        if twist_db > MAX_NORMAL_TWIST_DB || -twist_db > MAX_REVERSE_TWIST_DB {
+        if low.power > self.max_normal_twist * high.power
+            || high.power > self.max_reverse_twist * low.power
+        {
             return None;
         }
         if low.power + high.power < MIN_TONE_ENERGY_RATIO * mean_power {
@@ -405,7 +413,7 @@ impl InbandDtmfDetector {
         }
         let high_freq = HIGH_TONES[high.index];
         let low_harmonic = 2.0 * LOW_TONES[low.index];
-        let harmonic_limit = 10f32.powf(MAX_SECOND_HARMONIC_DB / 10.0);
+        let harmonic_limit = self.harmonic_limit;
         if (low_harmonic - high_freq).abs() > 100.0
             && self.window_power(8 + low.index) > harmonic_limit * low.power
         {

@@ -55,7 +55,7 @@ impl Signal {
     /// Appends `ms` of silence.
     fn silence(mut self, ms: f64) -> Signal {
         let n = (ms * 8.0).round() as usize;
-        self.samples.extend(std::iter::repeat(0.0).take(n));
+        self.samples.extend(std::iter::repeat_n(0.0, n));
         self
     }
 

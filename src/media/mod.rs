@@ -37,5 +37,5 @@ pub use jitter::{
 };
 pub use prompt::{Prompt, PromptError};
 pub use rtp::{parse_rtp, RtpError, RtpPacket};
-pub use session::{MediaConfig, MediaEvent, MediaOutput, MediaSession, PACKET_LEN};
+pub use session::{MediaConfig, MediaEvent, MediaOutput, MediaSession, LATCH_PACKETS, PACKET_LEN};
 pub use stats::MediaStats;

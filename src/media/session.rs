@@ -114,11 +114,24 @@ pub struct MediaSession {
     /// Whether the last packet sent carried prompt audio (a prompt following directly
     /// needs no marker).
     last_was_prompt: bool,
+    /// Where packets go: the SDP's address until the far end's media is seen
+    /// coming from elsewhere (symmetric RTP, NAT latching).
+    remote: SocketAddr,
+    /// The far end's SSRC, once a valid packet came from `remote`.
+    peer_ssrc: Option<u32>,
+    /// Consecutive valid packets from another address: (address, SSRC, count).
+    latch: Option<(SocketAddr, u32, u8)>,
 }
+
+/// Consecutive valid packets (negotiated payload type, one SSRC, the far
+/// end's SSRC if known) from a new address before packets go there instead:
+/// a single stray packet never moves the stream.
+pub const LATCH_PACKETS: u8 = 3;
 
 impl MediaSession {
     /// A session whose first packet is due at `now`: the first `poll_output` writes it.
     pub fn new(config: MediaConfig, now: Time) -> MediaSession {
+        let remote = config.remote;
         MediaSession {
             sender: RtpSender::new(
                 config.ssrc,
@@ -133,6 +146,9 @@ impl MediaSession {
             stats: MediaStats::default(),
             mark_next: true,
             last_was_prompt: false,
+            remote,
+            peer_ssrc: None,
+            latch: None,
             now,
         }
     }
@@ -160,13 +176,18 @@ impl MediaSession {
     pub fn handle_rtp(&mut self, now: Time, from: SocketAddr, packet: &[u8]) {
         self.now = now;
         self.stats.packets_received += 1;
-        if from != self.config.remote {
+        if from != self.remote {
             self.stats.from_unexpected_source += 1;
         }
         let Ok(rtp) = parse_rtp(packet) else {
             self.stats.malformed += 1;
             return;
         };
+        let negotiated = rtp.payload_type == self.config.codec_pt
+            || Some(rtp.payload_type) == self.config.dtmf_pt;
+        if negotiated {
+            self.follow_source(from, rtp.ssrc);
+        }
         if Some(rtp.payload_type) == self.config.dtmf_pt {
             self.stats.dtmf_packets_received += 1;
             if let Some(digit) = self
@@ -208,9 +229,36 @@ impl MediaSession {
         MediaOutput::Timeout(self.pacer.next_send_time())
     }
 
-    /// Where packets go: the address from the remote SDP.
+    /// Where packets go: the address from the remote SDP, or where the far
+    /// end's media really comes from once it was latched (symmetric RTP).
     pub fn remote(&self) -> SocketAddr {
-        self.config.remote
+        self.remote
+    }
+
+    /// Symmetric RTP: after [`LATCH_PACKETS`] consecutive valid packets from
+    /// one new address, send there; a packet from the current remote starts
+    /// the count again.
+    fn follow_source(&mut self, from: SocketAddr, ssrc: u32) {
+        if from == self.remote {
+            self.peer_ssrc.get_or_insert(ssrc);
+            self.latch = None;
+            return;
+        }
+        if self.peer_ssrc.is_some_and(|known| known != ssrc) {
+            return;
+        }
+        let count = match self.latch {
+            Some((address, run_ssrc, count)) if address == from && run_ssrc == ssrc => count + 1,
+            _ => 1,
+        };
+        if count >= LATCH_PACKETS {
+            self.remote = from;
+            self.peer_ssrc = Some(ssrc);
+            self.latch = None;
+            self.stats.remote_latches += 1;
+        } else {
+            self.latch = Some((from, ssrc, count));
+        }
     }
 
     /// The configuration the session was created with.

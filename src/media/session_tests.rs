@@ -587,7 +587,13 @@ fn dtmf_from_another_source_is_still_detected() {
         leg.receive(START, elsewhere, &packet);
     }
     assert_eq!(leg.events(), vec![MediaEvent::Dtmf { digit: '3' }]);
-    assert_eq!(leg.session.stats().from_unexpected_source, 6);
+    // Three packets from the new address latch the stream there (symmetric
+    // RTP); the rest come from the remote.
+    assert_eq!(
+        leg.session.stats().from_unexpected_source,
+        u64::from(LATCH_PACKETS)
+    );
+    assert_eq!(leg.session.remote(), elsewhere);
 }
 
 #[test]
@@ -638,4 +644,54 @@ fn garbage_input_never_panics() {
         leg.receive(START, remote(), &buf[..len]);
     }
     assert_eq!(leg.session.stats().packets_received, 5_000);
+}
+
+fn nat() -> SocketAddr {
+    SocketAddr::from(([198, 51, 100, 7], 31_000))
+}
+
+#[test]
+fn media_from_a_new_address_moves_the_stream_there_after_three_valid_packets() {
+    let mut session = session(Codec::Pcmu);
+    let mut far = RemoteParty::new();
+    let audio = [0xFFu8; 160];
+    for i in 0..LATCH_PACKETS {
+        assert_eq!(session.remote(), remote(), "not yet: {i} packets");
+        let packet = far.packet(0, i == 0, &audio, 160);
+        session.handle_rtp(START, nat(), &packet);
+    }
+    assert_eq!(session.remote(), nat(), "latched onto the NAT address");
+    assert_eq!(session.stats().remote_latches, 1);
+}
+
+#[test]
+fn a_stray_packet_or_a_foreign_stream_does_not_move_the_stream() {
+    let mut session = session(Codec::Pcmu);
+    let mut far = RemoteParty::new();
+    let audio = [0xFFu8; 160];
+    // The far end's own media establishes its SSRC.
+    session.handle_rtp(START, remote(), &far.packet(0, true, &audio, 160));
+    // Single strays between genuine packets never reach the count.
+    for _ in 0..10 {
+        session.handle_rtp(START, nat(), &far.packet(0, false, &audio, 160));
+        session.handle_rtp(START, remote(), &far.packet(0, false, &audio, 160));
+    }
+    // Another SSRC from another address: someone else's stream.
+    let mut stranger = RemoteParty {
+        sender: RtpSender::new(0x1234, 1, 1),
+    };
+    for _ in 0..10 {
+        session.handle_rtp(START, nat(), &stranger.packet(0, false, &audio, 160));
+    }
+    // A payload type we did not negotiate does not count either.
+    for _ in 0..10 {
+        session.handle_rtp(START, nat(), &far.packet(96, false, &audio, 160));
+    }
+    assert_eq!(session.remote(), remote());
+    assert_eq!(session.stats().remote_latches, 0);
+    // Three in a row from the new address with the far end's SSRC: it moved.
+    for _ in 0..LATCH_PACKETS {
+        session.handle_rtp(START, nat(), &far.packet(0, false, &audio, 160));
+    }
+    assert_eq!(session.remote(), nat());
 }

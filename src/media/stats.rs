@@ -22,8 +22,11 @@ pub struct MediaStats {
     /// Valid RTP with a payload type that is neither audio nor telephone-event
     /// (includes comfort noise and multiplexed RTCP).
     pub unknown_payload_type: u64,
-    /// Datagrams from an address other than the configured remote (still processed).
+    /// Datagrams from an address other than the current remote (still processed).
     pub from_unexpected_source: u64,
+    /// Times the stream moved to where the far end's media really comes from
+    /// (symmetric RTP).
+    pub remote_latches: u64,
     /// DTMF digits detected, one per key press; each was raised as `MediaEvent::Dtmf`.
     pub dtmf_digits: u64,
     /// Events dropped because the event queue was full (the caller is not

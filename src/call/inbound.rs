@@ -11,7 +11,8 @@
 //! [`CallOutput::Idle`]; [`Call::deadline`] is then the call's next timer.
 //!
 //! Commands whose media side does not exist yet (connecting calls — dial,
-//! queues, conferences, voicemail —, recording, sending DTMF, URL playback,
+//! queues, conferences, voicemail —, recording, sending DTMF in-band to a
+//! caller without telephone-event, URL playback,
 //! free-text speech that matches no catalog prompt) take their failure
 //! outcome at once, with a logged reason and a counter: a call never sticks.
 //! After the call is gone, a flow's `on_complete_flow_id` chain still runs
@@ -139,6 +140,8 @@ enum Activity {
     Sleeping {
         until: Time,
     },
+    /// Sending keys as telephone-events; resumes at `MediaEvent::DigitsSent`.
+    SendingDigits,
     AwaitingHttp,
     /// Bridged: waits for the bridge to end or the caller to hang up.
     Waiting,
@@ -592,6 +595,14 @@ impl Call {
         match event {
             MediaEvent::Dtmf { digit } => self.on_digit(digit),
             MediaEvent::PlaybackIdle => self.on_playback_idle(),
+            MediaEvent::DigitsSent => {
+                if matches!(self.activity, Activity::SendingDigits) {
+                    self.activity = Activity::Idle;
+                    let wall = self.plan.wall.at(self.now);
+                    let directive = self.session.resume(Outcome::Done, wall);
+                    self.run(directive);
+                }
+            }
             _ => {}
         }
     }
@@ -807,7 +818,20 @@ impl Call {
                 };
                 None
             }
-            Command::SendDigits { .. } => self.unsupported("sending DTMF"),
+            Command::SendDigits {
+                digits, tone, gap, ..
+            } => {
+                let sent = self
+                    .media
+                    .as_mut()
+                    .is_some_and(|media| media.send_digits(&digits, tone, gap));
+                if sent {
+                    self.activity = Activity::SendingDigits;
+                    None
+                } else {
+                    self.unsupported("sending DTMF without telephone-event (in-band tones)")
+                }
+            }
             Command::RecordStart { .. } | Command::RecordStop { .. } => {
                 self.unsupported("recording")
             }

@@ -12,6 +12,7 @@
 mod catalog;
 mod codec;
 mod dtmf;
+mod dtmf_send;
 mod g711;
 mod inband_dtmf;
 mod jitter;

@@ -116,7 +116,6 @@ impl RtpSender {
     }
 
     /// Timestamp the next packet will carry.
-    #[cfg(test)]
     pub(crate) fn next_timestamp(&self) -> u32 {
         self.next_timestamp
     }

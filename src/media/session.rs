@@ -6,9 +6,11 @@
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::media::codec::{Codec, FRAME_SAMPLES};
 use crate::media::dtmf::DtmfDetector;
+use crate::media::dtmf_send::{DigitSender, Slot};
 use crate::media::pacer::Pacer;
 use crate::media::player::PromptPlayer;
 use crate::media::prompt::Prompt;
@@ -51,6 +53,8 @@ pub enum MediaEvent {
         /// `0`-`9`, `*`, `#` or `A`-`D`.
         digit: char,
     },
+    /// Every key of [`MediaSession::send_digits`] has been sent, pauses included.
+    DigitsSent,
     /// The first packet of a prompt was written.
     PromptStarted {
         /// The prompt's id ([`Prompt::id`]).
@@ -121,6 +125,8 @@ pub struct MediaSession {
     peer_ssrc: Option<u32>,
     /// Consecutive valid packets from another address: (address, SSRC, count).
     latch: Option<(SocketAddr, u32, u8)>,
+    /// Keys being sent as telephone-events, if any.
+    digits: Option<DigitSender>,
 }
 
 /// Consecutive valid packets (negotiated payload type, one SSRC, the far
@@ -149,6 +155,7 @@ impl MediaSession {
             remote,
             peer_ssrc: None,
             latch: None,
+            digits: None,
             now,
         }
     }
@@ -229,6 +236,18 @@ impl MediaSession {
         MediaOutput::Timeout(self.pacer.next_send_time())
     }
 
+    /// Sends `keys` as RFC 4733 telephone-events on the stream, each `tone`
+    /// long with `gap` between them, in place of audio (a prompt playing is
+    /// paused meanwhile); [`MediaEvent::DigitsSent`] follows the last.
+    /// `false`: the far end did not negotiate telephone-event.
+    pub fn send_digits(&mut self, keys: &str, tone: Duration, gap: Duration) -> bool {
+        if self.config.dtmf_pt.is_none() {
+            return false;
+        }
+        self.digits = Some(DigitSender::new(keys, tone, gap));
+        true
+    }
+
     /// Where packets go: the address from the remote SDP, or where the far
     /// end's media really comes from once it was latched (symmetric RTP).
     pub fn remote(&self) -> SocketAddr {
@@ -291,6 +310,9 @@ impl MediaSession {
             self.mark_next = true;
             return None;
         };
+        if let Some(len) = self.write_event_slot(packet) {
+            return Some(len);
+        }
         let (header, payload) = packet.split_at_mut(RTP_HEADER_LEN);
         let codec = self.config.codec;
         let mut marker = self.mark_next;
@@ -325,6 +347,40 @@ impl MediaSession {
         self.mark_next = false;
         self.stats.packets_sent += 1;
         Some(PACKET_LEN)
+    }
+
+    /// While keys are being sent: writes this slot's telephone-event packet
+    /// into `packet` and returns its length, or `None` for an audio slot.
+    fn write_event_slot(&mut self, packet: &mut [u8]) -> Option<usize> {
+        let (sender, dtmf_pt) = (self.digits.as_mut()?, self.config.dtmf_pt?);
+        let slot = sender.next_slot(self.sender.next_timestamp());
+        if sender.is_done() {
+            self.digits = None;
+            self.push_event(MediaEvent::DigitsSent);
+        }
+        let Slot::Event {
+            code,
+            timestamp,
+            duration,
+            marker,
+            end,
+        } = slot
+        else {
+            return None;
+        };
+        let (header, payload) = packet.split_at_mut(RTP_HEADER_LEN);
+        // `header` is exactly RTP_HEADER_LEN bytes, so this cannot fail. The RTP
+        // clock runs on (one slot); the packet carries the event's start time.
+        self.sender
+            .write_header(header, dtmf_pt, marker, FRAME_SAMPLES as u32)
+            .ok()?;
+        header[4..8].copy_from_slice(&timestamp.to_be_bytes());
+        let mut event = [0u8; 4];
+        Slot::write_event_payload(code, end, duration, &mut event);
+        payload.get_mut(..4)?.copy_from_slice(&event);
+        self.stats.packets_sent += 1;
+        self.stats.dtmf_packets_sent += 1;
+        Some(RTP_HEADER_LEN + 4)
     }
 
     fn skip_stale_slots(&mut self, now: Time) {

@@ -695,3 +695,92 @@ fn a_stray_packet_or_a_foreign_stream_does_not_move_the_stream() {
     }
     assert_eq!(session.remote(), nat());
 }
+
+#[test]
+fn send_digits_writes_rfc4733_events_that_our_detector_reads_back() {
+    let mut session = session(Codec::Pcmu);
+    assert!(session.send_digits("1#", Duration::from_millis(100), Duration::from_millis(60)));
+    let mut receiver = MediaSession::new(config(Codec::Pcmu), START);
+    let mut buf = [0u8; 1500];
+    let mut events = Vec::new();
+    let mut sent_events = Vec::new();
+    let mut sequences = Vec::new();
+    let mut now = START;
+    for _ in 0..40 {
+        session.handle_timeout(now);
+        loop {
+            match session.poll_output(&mut buf) {
+                MediaOutput::Transmit(len) => {
+                    let packet = parse_rtp(&buf[..len]).unwrap();
+                    sequences.push(packet.sequence);
+                    if packet.payload_type == DTMF_PT {
+                        assert_eq!(len, 16, "header plus a 4-byte event");
+                        let p = packet.payload;
+                        let duration = u16::from_be_bytes([p[2], p[3]]);
+                        sent_events.push((
+                            p[0],
+                            p[1] & 0x80 != 0,
+                            duration,
+                            packet.marker,
+                            packet.timestamp,
+                        ));
+                    } else {
+                        assert_eq!(len, PACKET_LEN);
+                    }
+                    receiver.handle_rtp(now, remote(), &buf[..len]);
+                }
+                MediaOutput::Event(event) => events.push(event),
+                MediaOutput::Timeout(_) => break,
+            }
+        }
+        while let MediaOutput::Event(event) = receiver.poll_output(&mut [0u8; 0]) {
+            events.push(event);
+        }
+        now += Duration::from_millis(20);
+    }
+    // '1': 5 packets of 100 ms (durations 160..800, marker on the first, E on the
+    // last), the last repeated twice more; all on the event's start timestamp.
+    let one: Vec<_> = sent_events.iter().filter(|e| e.0 == 1).collect();
+    assert_eq!(one.len(), 7);
+    let durations: Vec<u16> = one.iter().map(|e| e.2).collect();
+    assert_eq!(durations, vec![160, 320, 480, 640, 800, 800, 800]);
+    assert_eq!(one.iter().filter(|e| e.3).count(), 1, "one marker");
+    assert!(one[0].3);
+    assert_eq!(one.iter().filter(|e| e.1).count(), 3, "three end packets");
+    assert!(one.iter().all(|e| e.4 == one[0].4), "one timestamp per key");
+    assert_eq!(
+        sent_events.iter().filter(|e| e.0 == 11).count(),
+        7,
+        "'#' is event 11"
+    );
+    // The sequence numbers stay contiguous through events and audio.
+    assert!(sequences.windows(2).all(|w| w[1] == w[0].wrapping_add(1)));
+    let digits: Vec<char> = events
+        .iter()
+        .filter_map(|e| match e {
+            MediaEvent::Dtmf { digit } => Some(*digit),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(digits, vec!['1', '#'], "our own detector reads them back");
+    assert_eq!(
+        events
+            .iter()
+            .filter(|e| **e == MediaEvent::DigitsSent)
+            .count(),
+        1
+    );
+    assert_eq!(session.stats().dtmf_packets_sent, 14);
+}
+
+#[test]
+fn send_digits_without_telephone_event_is_refused() {
+    let mut session = MediaSession::new(
+        MediaConfig {
+            dtmf_pt: None,
+            ..config(Codec::Pcmu)
+        },
+        START,
+    );
+    assert!(!session.send_digits("1", Duration::from_millis(100), Duration::from_millis(60)));
+}

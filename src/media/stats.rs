@@ -24,6 +24,8 @@ pub struct MediaStats {
     pub unknown_payload_type: u64,
     /// Datagrams from an address other than the current remote (still processed).
     pub from_unexpected_source: u64,
+    /// Telephone-event packets sent (`send_digits`), end-packet repeats included.
+    pub dtmf_packets_sent: u64,
     /// Times the stream moved to where the far end's media really comes from
     /// (symmetric RTP).
     pub remote_latches: u64,

@@ -529,3 +529,35 @@ fn a_key_pressed_by_sip_info_takes_the_menu_branch() {
     );
     assert_eq!(cdr.hangup_side, HangupSide::Callplane);
 }
+
+#[test]
+fn digits_send_reaches_the_caller_as_telephone_events_and_the_flow_goes_on() {
+    let flow = r#"{ "id": "dialer", "version": 1, "actions": [
+        { "type": "answer" },
+        { "id": "keys", "type": "digits_send", "option": { "digits": "12#", "duration": 100, "interval": 60 } },
+        { "id": "after", "type": "talk", "option": { "text": "goodbye text" } },
+        { "type": "hangup" }
+    ] }"#;
+    let mut sim = sim_with(router(flow));
+    sim.place(CallScript::new("keys-1", Time::ZERO));
+    assert!(sim.run_until_idle(IDLE_LIMIT));
+    let report = sim.report("keys-1");
+    let mut keys: Vec<u8> = report
+        .events_received
+        .iter()
+        .map(|(code, _)| *code)
+        .collect();
+    keys.dedup();
+    assert_eq!(keys, vec![1, 2, 11], "{report:?}");
+    let ends = report
+        .events_received
+        .iter()
+        .filter(|(_, end)| *end)
+        .count();
+    assert_eq!(ends, 9, "three end packets per key");
+    let cdr = sim.cdr("keys-1");
+    assert!(cdr.nodes.contains(&"after".to_string()), "{:?}", cdr.nodes);
+    assert_eq!(cdr.flow_end, None, "the flow ended by its hangup: {cdr:?}");
+    assert_eq!(cdr.hangup_cause, HangupCause::NormalClearing);
+    assert_eq!(sim.host.stats().unsupported_commands, 0);
+}

@@ -187,6 +187,8 @@ pub(crate) struct CallReport {
     pub(crate) cancel_status: Option<u16>,
     /// Final statuses of the INFO requests sent, in order.
     pub(crate) info_statuses: Vec<u16>,
+    /// Telephone-event packets received from callplane: (event code, E bit).
+    pub(crate) events_received: Vec<(u8, bool)>,
 }
 
 impl CallReport {
@@ -587,6 +589,13 @@ impl CarrierCall {
     fn rtp_received(&mut self, data: &[u8]) {
         self.report.rtp_received += 1;
         if let Ok(packet) = parse_rtp(data) {
+            if packet.payload_type == TELEPHONE_EVENT_PT {
+                self.report.events_received.push((
+                    packet.payload.first().copied().unwrap_or(u8::MAX),
+                    packet.payload.get(1).is_some_and(|flags| flags & 0x80 != 0),
+                ));
+                return;
+            }
             // 0xFF and 0x7F are PCMU silence.
             if packet.payload.iter().any(|&b| b != 0xFF && b != 0x7F) {
                 self.report.rtp_loud += 1;

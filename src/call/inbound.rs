@@ -11,8 +11,7 @@
 //! [`CallOutput::Idle`]; [`Call::deadline`] is then the call's next timer.
 //!
 //! Commands whose media side does not exist yet (connecting calls — dial,
-//! queues, conferences, voicemail —, recording, sending DTMF in-band to a
-//! caller without telephone-event, URL playback,
+//! queues, conferences, voicemail —, recording, URL playback,
 //! free-text speech that matches no catalog prompt) take their failure
 //! outcome at once, with a logged reason and a counter: a call never sticks.
 //! After the call is gone, a flow's `on_complete_flow_id` chain still runs
@@ -820,18 +819,14 @@ impl Call {
             }
             Command::SendDigits {
                 digits, tone, gap, ..
-            } => {
-                let sent = self
-                    .media
-                    .as_mut()
-                    .is_some_and(|media| media.send_digits(&digits, tone, gap));
-                if sent {
+            } => match self.media.as_mut() {
+                Some(media) => {
+                    media.send_digits(&digits, tone, gap);
                     self.activity = Activity::SendingDigits;
                     None
-                } else {
-                    self.unsupported("sending DTMF without telephone-event (in-band tones)")
                 }
-            }
+                None => Some(Outcome::Failed("the call has no media".into())),
+            },
             Command::RecordStart { .. } | Command::RecordStop { .. } => {
                 self.unsupported("recording")
             }

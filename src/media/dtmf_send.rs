@@ -9,6 +9,11 @@
 //! §2.5.1.4), in consecutive slots. Then `gap` of ordinary audio (silence)
 //! slots, then the next key. The RTP clock runs on through the events, so the
 //! audio after them needs no jump.
+//!
+//! For a far end that did not negotiate telephone-event the same schedule is
+//! played in-band: each tone slot is 20 ms of the key's two frequencies
+//! (ITU-T Q.23), each at −7 dBm0, continuous in phase across the key's slots;
+//! no end packets, then the pause.
 
 use std::collections::VecDeque;
 use std::time::Duration;
@@ -51,8 +56,46 @@ pub(crate) enum Slot {
         /// The event has ended (E bit).
         end: bool,
     },
+    /// In-band: 20 ms of the key's dual tone, starting `offset` samples into it.
+    Tone {
+        /// Event code (0–15) of the key.
+        code: u8,
+        /// Samples of the key already played.
+        offset: u32,
+    },
     /// Ordinary audio (the pause between keys).
     Audio,
+}
+
+/// Row (low group) and column (high group) frequencies, Hz (ITU-T Q.23).
+const LOW_HZ: [f32; 4] = [697.0, 770.0, 852.0, 941.0];
+const HIGH_HZ: [f32; 4] = [1209.0, 1336.0, 1477.0, 1633.0];
+/// Peak of each of the two tones: −7 dBm0 (a 0 dBm0 sine peaks at 22 750).
+const TONE_PEAK: f32 = 22_750.0 * 0.446_7;
+
+/// The (low, high) frequencies of an event code's key.
+fn frequencies(code: u8) -> (f32, f32) {
+    // Keypad position of each code: 1 2 3 A / 4 5 6 B / 7 8 9 C / * 0 # D.
+    let (row, column) = match code {
+        0 => (3, 1),
+        1..=9 => ((code - 1) / 3, (code - 1) % 3),
+        10 => (3, 0),
+        11 => (3, 2),
+        _ => (code.saturating_sub(12).min(3), 3),
+    };
+    (LOW_HZ[row as usize], HIGH_HZ[column as usize])
+}
+
+/// Writes 20 ms of `code`'s dual tone into `out` (8 kHz), starting `offset`
+/// samples into the key, so consecutive slots join without a click.
+pub(crate) fn write_tone(code: u8, offset: u32, out: &mut [i16]) {
+    let (low, high) = frequencies(code);
+    for (i, sample) in out.iter_mut().enumerate() {
+        let t = (offset as f32 + i as f32) / 8_000.0;
+        let value = TONE_PEAK
+            * ((std::f32::consts::TAU * low * t).sin() + (std::f32::consts::TAU * high * t).sin());
+        *sample = value.clamp(-32_767.0, 32_767.0) as i16;
+    }
 }
 
 impl Slot {
@@ -86,6 +129,8 @@ enum Stage {
 #[derive(Debug)]
 pub(crate) struct DigitSender {
     keys: VecDeque<u8>,
+    /// Tones in the audio instead of telephone-events.
+    inband: bool,
     tone_slots: u32,
     gap_slots: u32,
     stage: Stage,
@@ -95,12 +140,22 @@ impl DigitSender {
     /// Sends `keys` (unknown characters are skipped), each `tone` long with
     /// `gap` between them; both are rounded up to whole 20 ms slots, at least one.
     pub(crate) fn new(keys: &str, tone: Duration, gap: Duration) -> DigitSender {
+        DigitSender::with_mode(keys, tone, gap, false)
+    }
+
+    /// The same keys played in-band as dual tones.
+    pub(crate) fn inband(keys: &str, tone: Duration, gap: Duration) -> DigitSender {
+        DigitSender::with_mode(keys, tone, gap, true)
+    }
+
+    fn with_mode(keys: &str, tone: Duration, gap: Duration, inband: bool) -> DigitSender {
         let slots = |d: Duration| {
             let slot = FRAME_DURATION.as_micros().max(1);
             (d.as_micros().div_ceil(slot) as u32).max(1)
         };
         DigitSender {
             keys: keys.chars().filter_map(event_code).collect(),
+            inband,
             tone_slots: slots(tone),
             gap_slots: slots(gap),
             stage: Stage::Idle,
@@ -136,6 +191,23 @@ impl DigitSender {
                 let sent = sent + 1;
                 let duration = (sent * SLOT_SAMPLES).min(MAX_DURATION) as u16;
                 let end = sent >= self.tone_slots;
+                if self.inband {
+                    self.stage = if end {
+                        Stage::Gap {
+                            left: self.gap_slots,
+                        }
+                    } else {
+                        Stage::Tone {
+                            code,
+                            timestamp,
+                            sent,
+                        }
+                    };
+                    return Slot::Tone {
+                        code,
+                        offset: (sent - 1) * SLOT_SAMPLES,
+                    };
+                }
                 self.stage = if end {
                     Stage::Ending {
                         code,
@@ -242,6 +314,31 @@ mod tests {
                 Slot::Audio,
                 Slot::Audio,
                 Slot::Audio,
+            ]
+        );
+        assert!(sender.is_done());
+    }
+
+    #[test]
+    fn keys_map_to_their_q23_frequencies_and_inband_has_no_end_packets() {
+        assert_eq!(frequencies(event_code('1').unwrap()), (697.0, 1209.0));
+        assert_eq!(frequencies(event_code('5').unwrap()), (770.0, 1336.0));
+        assert_eq!(frequencies(event_code('0').unwrap()), (941.0, 1336.0));
+        assert_eq!(frequencies(event_code('*').unwrap()), (941.0, 1209.0));
+        assert_eq!(frequencies(event_code('#').unwrap()), (941.0, 1477.0));
+        assert_eq!(frequencies(event_code('D').unwrap()), (941.0, 1633.0));
+        let mut sender =
+            DigitSender::inband("9", Duration::from_millis(40), Duration::from_millis(20));
+        let slots: Vec<Slot> = (0..3).map(|i| sender.next_slot(160 * i)).collect();
+        assert_eq!(
+            slots,
+            vec![
+                Slot::Tone { code: 9, offset: 0 },
+                Slot::Tone {
+                    code: 9,
+                    offset: 160
+                },
+                Slot::Audio
             ]
         );
         assert!(sender.is_done());

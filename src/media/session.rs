@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use crate::media::codec::{Codec, FRAME_SAMPLES};
 use crate::media::dtmf::DtmfDetector;
-use crate::media::dtmf_send::{DigitSender, Slot};
+use crate::media::dtmf_send::{write_tone, DigitSender, Slot};
 use crate::media::pacer::Pacer;
 use crate::media::player::PromptPlayer;
 use crate::media::prompt::Prompt;
@@ -236,16 +236,15 @@ impl MediaSession {
         MediaOutput::Timeout(self.pacer.next_send_time())
     }
 
-    /// Sends `keys` as RFC 4733 telephone-events on the stream, each `tone`
-    /// long with `gap` between them, in place of audio (a prompt playing is
-    /// paused meanwhile); [`MediaEvent::DigitsSent`] follows the last.
-    /// `false`: the far end did not negotiate telephone-event.
-    pub fn send_digits(&mut self, keys: &str, tone: Duration, gap: Duration) -> bool {
-        if self.config.dtmf_pt.is_none() {
-            return false;
-        }
-        self.digits = Some(DigitSender::new(keys, tone, gap));
-        true
+    /// Sends `keys` on the stream, each `tone` long with `gap` between them,
+    /// in place of audio (a prompt playing is paused meanwhile): as RFC 4733
+    /// telephone-events, or in-band as dual tones when the far end did not
+    /// negotiate telephone-event. [`MediaEvent::DigitsSent`] follows the last.
+    pub fn send_digits(&mut self, keys: &str, tone: Duration, gap: Duration) {
+        self.digits = Some(match self.config.dtmf_pt {
+            Some(_) => DigitSender::new(keys, tone, gap),
+            None => DigitSender::inband(keys, tone, gap),
+        });
     }
 
     /// Where packets go: the address from the remote SDP, or where the far
@@ -352,22 +351,24 @@ impl MediaSession {
     /// While keys are being sent: writes this slot's telephone-event packet
     /// into `packet` and returns its length, or `None` for an audio slot.
     fn write_event_slot(&mut self, packet: &mut [u8]) -> Option<usize> {
-        let (sender, dtmf_pt) = (self.digits.as_mut()?, self.config.dtmf_pt?);
+        let sender = self.digits.as_mut()?;
         let slot = sender.next_slot(self.sender.next_timestamp());
         if sender.is_done() {
             self.digits = None;
             self.push_event(MediaEvent::DigitsSent);
         }
-        let Slot::Event {
-            code,
-            timestamp,
-            duration,
-            marker,
-            end,
-        } = slot
-        else {
-            return None;
+        let (code, timestamp, duration, marker, end) = match slot {
+            Slot::Event {
+                code,
+                timestamp,
+                duration,
+                marker,
+                end,
+            } => (code, timestamp, duration, marker, end),
+            Slot::Tone { code, offset } => return self.write_tone_slot(packet, code, offset),
+            Slot::Audio => return None,
         };
+        let dtmf_pt = self.config.dtmf_pt?;
         let (header, payload) = packet.split_at_mut(RTP_HEADER_LEN);
         // `header` is exactly RTP_HEADER_LEN bytes, so this cannot fail. The RTP
         // clock runs on (one slot); the packet carries the event's start time.
@@ -381,6 +382,23 @@ impl MediaSession {
         self.stats.packets_sent += 1;
         self.stats.dtmf_packets_sent += 1;
         Some(RTP_HEADER_LEN + 4)
+    }
+
+    /// An in-band key: 20 ms of its dual tone, encoded as ordinary audio.
+    fn write_tone_slot(&mut self, packet: &mut [u8], code: u8, offset: u32) -> Option<usize> {
+        let mut pcm = [0i16; FRAME_SAMPLES];
+        write_tone(code, offset, &mut pcm);
+        let (header, payload) = packet.split_at_mut(RTP_HEADER_LEN);
+        self.config.codec.encode(&pcm, payload);
+        let marker = self.mark_next;
+        self.sender
+            .write_header(header, self.config.codec_pt, marker, FRAME_SAMPLES as u32)
+            .ok()?;
+        self.mark_next = false;
+        self.last_was_prompt = false;
+        self.stats.packets_sent += 1;
+        self.stats.inband_tone_packets_sent += 1;
+        Some(PACKET_LEN)
     }
 
     fn skip_stale_slots(&mut self, now: Time) {

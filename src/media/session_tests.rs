@@ -699,7 +699,7 @@ fn a_stray_packet_or_a_foreign_stream_does_not_move_the_stream() {
 #[test]
 fn send_digits_writes_rfc4733_events_that_our_detector_reads_back() {
     let mut session = session(Codec::Pcmu);
-    assert!(session.send_digits("1#", Duration::from_millis(100), Duration::from_millis(60)));
+    session.send_digits("1#", Duration::from_millis(100), Duration::from_millis(60));
     let mut receiver = MediaSession::new(config(Codec::Pcmu), START);
     let mut buf = [0u8; 1500];
     let mut events = Vec::new();
@@ -774,7 +774,8 @@ fn send_digits_writes_rfc4733_events_that_our_detector_reads_back() {
 }
 
 #[test]
-fn send_digits_without_telephone_event_is_refused() {
+fn send_digits_without_telephone_event_plays_dual_tones_the_inband_detector_hears() {
+    use crate::media::{InbandDtmfConfig, InbandDtmfDetector};
     let mut session = MediaSession::new(
         MediaConfig {
             dtmf_pt: None,
@@ -782,5 +783,35 @@ fn send_digits_without_telephone_event_is_refused() {
         },
         START,
     );
-    assert!(!session.send_digits("1", Duration::from_millis(100), Duration::from_millis(60)));
+    session.send_digits("5", Duration::from_millis(100), Duration::from_millis(60));
+    let mut detector = InbandDtmfDetector::new(InbandDtmfConfig::default());
+    let mut buf = [0u8; 1500];
+    let mut heard = Vec::new();
+    let mut sent_all = false;
+    let mut now = START;
+    for _ in 0..20 {
+        session.handle_timeout(now);
+        loop {
+            match session.poll_output(&mut buf) {
+                MediaOutput::Transmit(len) => {
+                    let packet = parse_rtp(&buf[..len]).unwrap();
+                    assert_eq!(packet.payload_type, 0, "tones travel as PCMU audio");
+                    let pcm: Vec<i16> = packet
+                        .payload
+                        .iter()
+                        .map(|&code| Codec::Pcmu.decode_sample(code))
+                        .collect();
+                    heard.extend(detector.handle_frame(&pcm));
+                }
+                MediaOutput::Event(MediaEvent::DigitsSent) => sent_all = true,
+                MediaOutput::Event(_) => {}
+                MediaOutput::Timeout(_) => break,
+            }
+        }
+        now += Duration::from_millis(20);
+    }
+    assert_eq!(heard, vec!['5'], "the in-band detector hears the key once");
+    assert!(sent_all);
+    assert_eq!(session.stats().inband_tone_packets_sent, 5);
+    assert_eq!(session.stats().dtmf_packets_sent, 0);
 }

@@ -26,6 +26,9 @@ pub struct MediaStats {
     pub from_unexpected_source: u64,
     /// Telephone-event packets sent (`send_digits`), end-packet repeats included.
     pub dtmf_packets_sent: u64,
+    /// Audio packets carrying an in-band DTMF tone (`send_digits` to a far end
+    /// without telephone-event).
+    pub inband_tone_packets_sent: u64,
     /// Times the stream moved to where the far end's media really comes from
     /// (symmetric RTP).
     pub remote_latches: u64,

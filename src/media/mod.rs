@@ -26,6 +26,9 @@ mod stats;
 pub use catalog::{PromptCatalog, BEEP_PROMPT_ID};
 pub use codec::Codec;
 pub use dtmf::{DtmfDetector, DtmfEventState};
+/// Dual-tone samples of a key, for test peers that press keys in-band.
+#[cfg(test)]
+pub(crate) use dtmf_send::{event_code, write_tone};
 pub use inband_dtmf::{
     wav_to_8k_mono, InbandDtmfConfig, InbandDtmfDetector, InbandWavError, DBM0_PEAK, HIGH_TONES,
     HITS_PER_TONE, LOW_TONES, MAX_DEVIATION, MAX_NORMAL_TWIST_DB, MAX_REVERSE_TWIST_DB,

@@ -11,6 +11,7 @@ use std::time::Duration;
 use crate::media::codec::{Codec, FRAME_SAMPLES};
 use crate::media::dtmf::DtmfDetector;
 use crate::media::dtmf_send::{write_tone, DigitSender, Slot};
+use crate::media::inband_dtmf::{InbandDtmfConfig, InbandDtmfDetector};
 use crate::media::pacer::Pacer;
 use crate::media::player::PromptPlayer;
 use crate::media::prompt::Prompt;
@@ -127,6 +128,9 @@ pub struct MediaSession {
     latch: Option<(SocketAddr, u32, u8)>,
     /// Keys being sent as telephone-events, if any.
     digits: Option<DigitSender>,
+    /// In-band DTMF detection on the received audio: only for a far end that
+    /// did not negotiate telephone-event (decoding costs nothing otherwise).
+    inband: Option<InbandDtmfDetector>,
 }
 
 /// Consecutive valid packets (negotiated payload type, one SSRC, the far
@@ -156,6 +160,7 @@ impl MediaSession {
             peer_ssrc: None,
             latch: None,
             digits: None,
+            inband: None,
             now,
         }
     }
@@ -206,6 +211,9 @@ impl MediaSession {
             }
         } else if rtp.payload_type == self.config.codec_pt {
             self.stats.audio_packets_received += 1;
+            if self.config.dtmf_pt.is_none() {
+                self.detect_inband(rtp.payload);
+            }
         } else {
             self.stats.unknown_payload_type += 1;
         }
@@ -382,6 +390,29 @@ impl MediaSession {
         self.stats.packets_sent += 1;
         self.stats.dtmf_packets_sent += 1;
         Some(RTP_HEADER_LEN + 4)
+    }
+
+    /// Decodes received audio and runs the in-band detector over it.
+    fn detect_inband(&mut self, payload: &[u8]) {
+        let codec = self.config.codec;
+        let detector = self
+            .inband
+            .get_or_insert_with(|| InbandDtmfDetector::new(InbandDtmfConfig::default()));
+        let mut pcm = [0i16; FRAME_SAMPLES];
+        for chunk in payload.chunks(FRAME_SAMPLES) {
+            for (sample, &code) in pcm.iter_mut().zip(chunk) {
+                *sample = codec.decode_sample(code);
+            }
+            if let Some(digit) = detector.handle_frame(&pcm[..chunk.len()]) {
+                self.stats.dtmf_digits += 1;
+                self.stats.inband_digits += 1;
+                if self.events.len() >= MAX_QUEUED_EVENTS {
+                    self.stats.events_dropped += 1;
+                } else {
+                    self.events.push_back(MediaEvent::Dtmf { digit });
+                }
+            }
+        }
     }
 
     /// An in-band key: 20 ms of its dual tone, encoded as ordinary audio.

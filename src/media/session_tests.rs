@@ -815,3 +815,48 @@ fn send_digits_without_telephone_event_plays_dual_tones_the_inband_detector_hear
     assert_eq!(session.stats().inband_tone_packets_sent, 5);
     assert_eq!(session.stats().dtmf_packets_sent, 0);
 }
+
+#[test]
+fn a_far_end_without_telephone_event_is_listened_to_in_band() {
+    use crate::media::{event_code, write_tone};
+    let tone_packets = |far: &mut RemoteParty| -> Vec<Vec<u8>> {
+        (0..5u32)
+            .map(|i| {
+                let mut pcm = [0i16; 160];
+                write_tone(event_code('7').unwrap(), i * 160, &mut pcm);
+                let payload: Vec<u8> = pcm.iter().map(|&s| Codec::Pcmu.encode_sample(s)).collect();
+                far.packet(0, i == 0, &payload, 160)
+            })
+            .collect()
+    };
+    let mut without = MediaSession::new(
+        MediaConfig {
+            dtmf_pt: None,
+            ..config(Codec::Pcmu)
+        },
+        START,
+    );
+    let mut far = RemoteParty::new();
+    for packet in tone_packets(&mut far) {
+        without.handle_rtp(START, remote(), &packet);
+    }
+    let events: Vec<Output> = drain_outputs(&mut without)
+        .into_iter()
+        .filter(|o| matches!(o, Output::Event(_)))
+        .collect();
+    assert!(
+        matches!(
+            events.as_slice(),
+            [Output::Event(MediaEvent::Dtmf { digit: '7' })]
+        ),
+        "{events:?}"
+    );
+    assert_eq!(without.stats().inband_digits, 1);
+    // With telephone-event negotiated, audio is not decoded for DTMF.
+    let mut with = session(Codec::Pcmu);
+    for packet in tone_packets(&mut far) {
+        with.handle_rtp(START, remote(), &packet);
+    }
+    assert_eq!(with.stats().inband_digits, 0);
+    assert_eq!(with.stats().dtmf_digits, 0);
+}

@@ -561,3 +561,28 @@ fn digits_send_reaches_the_caller_as_telephone_events_and_the_flow_goes_on() {
     assert_eq!(cdr.hangup_cause, HangupCause::NormalClearing);
     assert_eq!(sim.host.stats().unsupported_commands, 0);
 }
+
+#[test]
+fn a_caller_without_telephone_event_is_heard_in_band() {
+    let mut sim = demo_sim();
+    let pcmu_only = Offer::Formats {
+        formats: "0".into(),
+        rtpmaps: "a=rtpmap:0 PCMU/8000\r\n".into(),
+    };
+    sim.place(
+        CallScript::new("inband-1", Time::ZERO)
+            .offer(pcmu_only)
+            .press(Duration::from_millis(600), 2),
+    );
+    assert!(sim.run_until_idle(IDLE_LIMIT));
+    let report = sim.report("inband-1");
+    let answer = report.answer_sdp.as_deref().unwrap_or_default();
+    assert!(!answer.contains("telephone-event"), "{answer}");
+    let cdr = sim.cdr("inband-1");
+    assert_eq!(cdr.digits, vec!["2".to_string()], "the tone was heard");
+    assert!(
+        cdr.nodes.contains(&"support".to_string()),
+        "{:?}",
+        cdr.nodes
+    );
+}

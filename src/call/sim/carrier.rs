@@ -736,8 +736,13 @@ impl CarrierCall {
         self.info_due = infos.into();
     }
 
-    /// Three updates and three end packets, 20 ms apart, one timestamp.
+    /// Three updates and three end packets, 20 ms apart, one timestamp; or,
+    /// when the offer has no telephone-event, 100 ms of the key's dual tone as
+    /// PCMU audio.
     fn schedule_press(&mut self, at: Time, digit: u8, timestamp: u32) {
+        if !self.offers_telephone_event() {
+            return self.schedule_inband_press(at, digit, timestamp);
+        }
         for i in 0..6u16 {
             let end = i >= 3;
             let duration = 160 * (i.min(3) + 1);
@@ -752,6 +757,35 @@ impl CarrierCall {
             packet.extend_from_slice(&duration.to_be_bytes());
             self.rtp_sequence = self.rtp_sequence.wrapping_add(1);
             let send_at = at + DIGIT_PACKET_SPACING * u32::from(i);
+            let position = self.rtp_out.partition_point(|(t, _)| *t <= send_at);
+            self.rtp_out.insert(position, (send_at, packet));
+        }
+    }
+
+    fn offers_telephone_event(&self) -> bool {
+        match &self.script.offer {
+            Offer::PcmuWithEvents | Offer::Late { .. } => true,
+            Offer::Formats { rtpmaps, .. } => rtpmaps.contains("telephone-event"),
+        }
+    }
+
+    /// Five 20 ms PCMU packets of the key's tone (event code `digit`).
+    fn schedule_inband_press(&mut self, at: Time, digit: u8, timestamp: u32) {
+        for i in 0..5u32 {
+            let mut pcm = [0i16; 160];
+            crate::media::write_tone(digit, i * 160, &mut pcm);
+            let mut packet = Vec::with_capacity(172);
+            packet.push(0x80);
+            packet.push(0);
+            packet.extend_from_slice(&self.rtp_sequence.to_be_bytes());
+            packet.extend_from_slice(&timestamp.wrapping_add(i * 160).to_be_bytes());
+            packet.extend_from_slice(&self.ssrc.to_be_bytes());
+            packet.extend(
+                pcm.iter()
+                    .map(|&s| crate::media::Codec::Pcmu.encode_sample(s)),
+            );
+            self.rtp_sequence = self.rtp_sequence.wrapping_add(1);
+            let send_at = at + DIGIT_PACKET_SPACING * i;
             let position = self.rtp_out.partition_point(|(t, _)| *t <= send_at);
             self.rtp_out.insert(position, (send_at, packet));
         }

@@ -25,6 +25,7 @@ common::for_each_backend! {
     cancel_while_ringing_gets_487 => cancel_while_ringing;
     offer_without_common_codec_gets_488 => offer_without_common_codec;
     late_offer_is_answered_in_the_ack => late_offer;
+    hold_and_unhold_by_reinvite => hold_and_unhold;
 }
 
 fn call_pressing_1(backend: Backend) {
@@ -239,4 +240,26 @@ fn late_offer(backend: Backend) {
         capture.loud_ulaw_packets(PCMU, SPEECH_RMS) >= 100,
         "speech heard"
     );
+}
+
+/// A call put on hold and taken off it by re-INVITEs (the scenario checks the
+/// recvonly and sendrecv answers), then the demo flow finishes as usual.
+fn hold_and_unhold(backend: Backend) {
+    let dir = TestDir::new(&format!("hold-{}", backend.cli_value()));
+    let server = Server::start(backend, dir.path(), &ServerOptions::default());
+    let sipp = Sipp::new("uac_hold_unhold.xml", "uac_hold_unhold", dir.path())
+        .target(server.sip_addr())
+        .key("dtmf_pcap", dtmf_pcap('1').display().to_string())
+        .set("dtmf_delay_ms", "1500")
+        .timeout(Duration::from_secs(45));
+    let listener = RtpListener::bind(sipp.audio_port());
+    let run = sipp.run();
+    let _capture = listener.finish();
+    run.assert_passed(1);
+    let cdrs = server.wait_for_cdrs(1, Duration::from_secs(5));
+    assert_eq!(cdrs.len(), 1, "one call, one CDR: {cdrs:#?}");
+    let cdr = &cdrs[0];
+    assert_eq!(cdr.digits(), vec!["1".to_string()], "{}", cdr.json);
+    cdr.assert_nodes_in_order(&["entry", "welcome", "menu", "sales", "goodbye"]);
+    assert_eq!(cdr.str("hangup_cause"), "normal_clearing", "{}", cdr.json);
 }

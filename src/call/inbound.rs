@@ -176,6 +176,8 @@ pub struct Call {
     activity: Activity,
     http_out: VecDeque<(HttpRequest, bool)>,
     seed: RtpSeed,
+    /// The `o=` version of the last description we sent (RFC 3264 §8).
+    sdp_version: u64,
     /// Our RTP address, advertised in the answer.
     local_rtp: SocketAddr,
     /// The instant of the last input.
@@ -234,6 +236,7 @@ impl Call {
             media: None,
             activity: Activity::Idle,
             http_out: VecDeque::new(),
+            sdp_version: seed.sdp_session_id,
             seed,
             local_rtp,
             now,
@@ -479,7 +482,7 @@ impl Call {
             self.local_rtp.port(),
         );
         let sdp = match &self.negotiated {
-            Some(negotiated) => build_answer(session, ip, port, negotiated),
+            Some(negotiated) => build_answer(session, self.sdp_version, ip, port, negotiated),
             None => build_offer(session, ip, port),
         };
         if let Err(err) = self.dialog.answer(now, &sdp) {
@@ -516,16 +519,61 @@ impl Call {
         }
     }
 
+    /// A re-INVITE's offer (session refresh, hold and unhold, a new address or
+    /// codec): answered with our description at a new `o=` version, and the
+    /// media follows it; an offer we cannot take is refused with 488 and the
+    /// session stays as it was.
+    fn on_reoffer(&mut self) {
+        let now = self.now;
+        let offer = self.dialog.take_reoffer();
+        let usable = offer
+            .as_ref()
+            .map(negotiate)
+            .and_then(Result::ok)
+            .filter(|_| self.phase == Phase::Active);
+        let Some(negotiated) = usable else {
+            if let Err(err) = self.dialog.reject_reinvite(now, 488) {
+                log::warn!(
+                    "call {}: cannot refuse a re-INVITE: {err}",
+                    self.parties.sip_call
+                );
+            }
+            return;
+        };
+        self.sdp_version += 1;
+        let sdp = build_answer(
+            self.seed.sdp_session_id,
+            self.sdp_version,
+            self.local_rtp.ip(),
+            self.local_rtp.port(),
+            &negotiated,
+        );
+        if let Err(err) = self.dialog.answer_reinvite(now, &sdp) {
+            log::warn!(
+                "call {}: cannot answer a re-INVITE: {err}",
+                self.parties.sip_call
+            );
+            return;
+        }
+        if let Some(media) = self.media.as_mut() {
+            media.renegotiate(
+                negotiated.remote_rtp,
+                codec_of(negotiated.codec),
+                negotiated.codec_pt,
+                negotiated.dtmf_pt,
+                negotiated.we_send(),
+            );
+        }
+        self.negotiated = Some(negotiated);
+    }
+
     /// Media flows and the flow starts.
     fn start_media(&mut self, negotiated: Negotiated) {
         let now = self.now;
         self.phase = Phase::Active;
         self.media = Some(MediaSession::new(
             MediaConfig {
-                codec: match negotiated.codec {
-                    AudioCodec::Pcmu => Codec::Pcmu,
-                    AudioCodec::Pcma => Codec::Pcma,
-                },
+                codec: codec_of(negotiated.codec),
                 codec_pt: negotiated.codec_pt,
                 dtmf_pt: negotiated.dtmf_pt,
                 remote: negotiated.remote_rtp,
@@ -547,6 +595,7 @@ impl Call {
                     self.take_answer();
                 }
             }
+            DialogEvent::Reoffer => self.on_reoffer(),
             DialogEvent::Dtmf(digit) => {
                 if self.phase == Phase::Active {
                     self.on_digit(digit);
@@ -899,5 +948,13 @@ impl Call {
         if self.phase != Phase::Ended {
             self.phase = Phase::Ending;
         }
+    }
+}
+
+/// The media layer's codec for a negotiated one.
+fn codec_of(codec: AudioCodec) -> Codec {
+    match codec {
+        AudioCodec::Pcmu => Codec::Pcmu,
+        AudioCodec::Pcma => Codec::Pcma,
     }
 }

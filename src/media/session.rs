@@ -128,6 +128,9 @@ pub struct MediaSession {
     latch: Option<(SocketAddr, u32, u8)>,
     /// Keys being sent as telephone-events, if any.
     digits: Option<DigitSender>,
+    /// Whether packets are sent (false while the far end holds the call:
+    /// the stream's clock and prompts run on, nothing leaves).
+    sending: bool,
     /// In-band DTMF detection on the received audio: only for a far end that
     /// did not negotiate telephone-event (decoding costs nothing otherwise).
     inband: Option<InbandDtmfDetector>,
@@ -160,6 +163,7 @@ impl MediaSession {
             peer_ssrc: None,
             latch: None,
             digits: None,
+            sending: true,
             inband: None,
             now,
         }
@@ -235,13 +239,40 @@ impl MediaSession {
     /// counted in [`MediaStats::send_buffer_too_small`], and the next packet carries the
     /// marker bit.
     pub fn poll_output(&mut self, buf: &mut [u8]) -> MediaOutput {
-        if let Some(event) = self.events.pop_front() {
-            return MediaOutput::Event(event);
+        loop {
+            if let Some(event) = self.events.pop_front() {
+                return MediaOutput::Event(event);
+            }
+            match self.write_due_packet(buf) {
+                Some(len) if self.sending => return MediaOutput::Transmit(len),
+                // On hold: the slot is used up, nothing leaves.
+                Some(_) => self.stats.packets_held += 1,
+                None => return MediaOutput::Timeout(self.pacer.next_send_time()),
+            }
         }
-        if let Some(len) = self.write_due_packet(buf) {
-            return MediaOutput::Transmit(len);
+    }
+
+    /// A new offer/answer in the session (re-INVITE): where to send, which
+    /// payload types, and whether to send at all (not while the far end holds
+    /// the call). The stream's sequence, timestamps and prompts go on.
+    pub fn renegotiate(
+        &mut self,
+        remote: SocketAddr,
+        codec: Codec,
+        codec_pt: u8,
+        dtmf_pt: Option<u8>,
+        sending: bool,
+    ) {
+        if remote != self.config.remote {
+            self.config.remote = remote;
+            self.remote = remote;
+            self.peer_ssrc = None;
+            self.latch = None;
         }
-        MediaOutput::Timeout(self.pacer.next_send_time())
+        self.config.codec = codec;
+        self.config.codec_pt = codec_pt;
+        self.config.dtmf_pt = dtmf_pt;
+        self.sending = sending;
     }
 
     /// Sends `keys` on the stream, each `tone` long with `gap` between them,

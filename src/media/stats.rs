@@ -29,6 +29,9 @@ pub struct MediaStats {
     /// Audio packets carrying an in-band DTMF tone (`send_digits` to a far end
     /// without telephone-event).
     pub inband_tone_packets_sent: u64,
+    /// Packets not sent because the far end holds the call (`a=sendonly` or
+    /// `a=inactive`).
+    pub packets_held: u64,
     /// Digits heard in-band in the received audio (a far end without
     /// telephone-event); also counted in `dtmf_digits`.
     pub inband_digits: u64,

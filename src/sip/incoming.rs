@@ -31,11 +31,23 @@ impl IncomingRequest {
         extra: Vec<(Name, String)>,
         server: &str,
     ) -> Vec<u8> {
+        self.response_with_body(status, to_tag, extra, server, None)
+    }
+
+    /// A response to this request carrying `body` (content type, bytes).
+    pub(crate) fn response_with_body(
+        &self,
+        status: u16,
+        to_tag: &str,
+        extra: Vec<(Name, String)>,
+        server: &str,
+        body: Option<(&str, &[u8])>,
+    ) -> Vec<u8> {
         let parts = ResponseParts {
             to_tag: Some(to_tag),
             extra,
             server,
-            body: None,
+            body,
         };
         build_response(&self.echo, status, &parts)
     }

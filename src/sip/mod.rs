@@ -21,9 +21,13 @@
 //! An INVITE without SDP (late offer) is answered with our offer in the 200 OK; the
 //! caller's answer is taken from its ACK ([`Dialog::take_ack_sdp`]).
 //!
-//! Known limits: a re-INVITE inside an established dialog is answered 488 (session
-//! changes are not supported), UPDATE/INFO and the other known methods get 405, unknown
-//! methods 501, `Require`d extensions 420. The SDP answer has a single audio m-line.
+//! A re-INVITE with an offer is handed to the dialog's owner ([`DialogEvent::Reoffer`]),
+//! which answers it (session refresh, hold and unhold, a new address or codec) or
+//! refuses it; INFO carries DTMF.
+//!
+//! Known limits: a re-INVITE without an offer is answered 488; UPDATE and the other
+//! known methods get 405, unknown methods 501, `Require`d extensions 420. The SDP
+//! answer has a single audio m-line.
 
 mod body;
 mod config;

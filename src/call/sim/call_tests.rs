@@ -586,3 +586,52 @@ fn a_caller_without_telephone_event_is_heard_in_band() {
         cdr.nodes
     );
 }
+
+#[test]
+fn reinvites_refresh_hold_and_unhold_the_call_and_it_goes_on() {
+    // A flow that plays the menu for 30 s of gathering: media flows throughout.
+    let mut sim = demo_sim();
+    sim.place(
+        CallScript::new("re-1", Time::ZERO)
+            .reinvite(Duration::from_millis(300), "sendrecv")
+            .reinvite(Duration::from_millis(1_000), "sendonly")
+            .reinvite(Duration::from_millis(2_000), "sendrecv")
+            .press(Duration::from_millis(3_000), 1),
+    );
+    assert!(sim.run_until_idle(IDLE_LIMIT));
+    let report = sim.report("re-1");
+    let statuses: Vec<u16> = report.reinvite_answers.iter().map(|(s, _)| *s).collect();
+    assert_eq!(statuses, vec![200, 200, 200], "{report:?}");
+    let directions: Vec<bool> = report
+        .reinvite_answers
+        .iter()
+        .map(|(_, body)| body.contains("a=recvonly"))
+        .collect();
+    assert_eq!(
+        directions,
+        vec![false, true, false],
+        "hold is answered recvonly"
+    );
+    // Each answer is a new version of our description.
+    let versions: Vec<String> = report
+        .reinvite_answers
+        .iter()
+        .filter_map(|(_, body)| body.lines().find(|l| l.starts_with("o=")).map(String::from))
+        .collect();
+    assert_eq!(versions.len(), 3);
+    assert!(versions.windows(2).all(|w| w[0] != w[1]), "{versions:?}");
+    // On hold (between the 2nd and 3rd answers) callplane sent (almost) nothing;
+    // after the unhold media flowed again.
+    let [_, held, resumed] = report.rtp_at_reinvite[..] else {
+        panic!("three answers expected: {report:?}");
+    };
+    assert!(resumed - held <= 2, "on hold: {} packets", resumed - held);
+    assert!(
+        report.rtp_received > resumed + 20,
+        "media resumed: {report:?}"
+    );
+    let cdr = sim.cdr("re-1");
+    assert_eq!(cdr.digits, vec!["1".to_string()]);
+    assert_eq!(cdr.hangup_cause, HangupCause::NormalClearing);
+    assert_eq!(sim.host.active_calls(), 0);
+}

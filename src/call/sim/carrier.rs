@@ -78,6 +78,9 @@ pub(crate) struct CallScript {
     pub(crate) presses: Vec<(Duration, u8)>,
     /// Keys pressed by SIP INFO, this long after the answer.
     pub(crate) info_presses: Vec<(Duration, char)>,
+    /// re-INVITEs sent this long after the answer, offering this direction
+    /// (`sendrecv`, `sendonly`, `inactive`…).
+    pub(crate) reinvites: Vec<(Duration, &'static str)>,
     /// The carrier's own BYE, this long after the answer.
     pub(crate) hang_up_after: Option<Duration>,
     /// A CANCEL this long after the INVITE, if no final response came by then.
@@ -97,6 +100,7 @@ impl CallScript {
             offer: Offer::PcmuWithEvents,
             presses: Vec::new(),
             info_presses: Vec::new(),
+            reinvites: Vec::new(),
             hang_up_after: None,
             cancel_after: None,
             acknowledge: true,
@@ -112,6 +116,12 @@ impl CallScript {
     /// Presses `digit` `after` the answer by SIP INFO (`application/dtmf-relay`).
     pub(crate) fn press_by_info(mut self, after: Duration, digit: char) -> CallScript {
         self.info_presses.push((after, digit));
+        self
+    }
+
+    /// Sends a re-INVITE `after` the answer, offering `direction`.
+    pub(crate) fn reinvite(mut self, after: Duration, direction: &'static str) -> CallScript {
+        self.reinvites.push((after, direction));
         self
     }
 
@@ -189,6 +199,10 @@ pub(crate) struct CallReport {
     pub(crate) info_statuses: Vec<u16>,
     /// Telephone-event packets received from callplane: (event code, E bit).
     pub(crate) events_received: Vec<(u8, bool)>,
+    /// Final responses to our re-INVITEs: (status, body), in order.
+    pub(crate) reinvite_answers: Vec<(u16, String)>,
+    /// RTP packets received at each re-INVITE's answer (a running count).
+    pub(crate) rtp_at_reinvite: Vec<u32>,
 }
 
 impl CallReport {
@@ -336,6 +350,8 @@ struct CarrierCall {
     bye_at: Option<Time>,
     /// INFO key presses still to send, earliest first.
     info_due: VecDeque<(Time, char)>,
+    /// re-INVITEs still to send, earliest first.
+    reinvites_due: VecDeque<(Time, &'static str)>,
     /// CSeq of the last in-dialog request the carrier sent.
     cseq: u32,
     bye: Option<Outgoing>,
@@ -399,6 +415,7 @@ impl Carrier {
             timestamp_base: self.rng.u32(..),
             bye_at: None,
             info_due: VecDeque::new(),
+            reinvites_due: VecDeque::new(),
             // INFOs count from 10, clear of the INVITE's 1 and the BYE's 2.
             cseq: 9,
             bye: None,
@@ -506,6 +523,11 @@ impl CarrierCall {
         let rtp = self.rtp_out.front().map_or(Time::NEVER, |(at, _)| *at);
         let bye_at = self.bye_at.unwrap_or(Time::NEVER);
         let info_at = self.info_due.front().map_or(Time::NEVER, |(at, _)| *at);
+        let info_at = info_at.min(
+            self.reinvites_due
+                .front()
+                .map_or(Time::NEVER, |(at, _)| *at),
+        );
         let bye = self
             .bye
             .as_ref()
@@ -559,6 +581,14 @@ impl CarrierCall {
                     to: host_rtp,
                     data: packet,
                 });
+            }
+        }
+        while self.reinvites_due.front().is_some_and(|(at, _)| *at <= now) {
+            let Some((_, direction)) = self.reinvites_due.pop_front() else {
+                break;
+            };
+            if let Some(reinvite) = self.reinvite_request(config, direction) {
+                out.push_back(to_host(config, reinvite));
             }
         }
         while self.info_due.front().is_some_and(|(at, _)| *at <= now) {
@@ -640,6 +670,16 @@ impl CarrierCall {
     ) {
         let status = response.status;
         match response.head.cseq.method {
+            Method::Invite if response.head.cseq.seq != 1 && status >= 200 => {
+                let body = String::from_utf8_lossy(&response.head.body).to_string();
+                self.report.reinvite_answers.push((status, body));
+                self.report.rtp_at_reinvite.push(self.report.rtp_received);
+                if let Some(ack) = self.ack_for_reinvite(config, response) {
+                    self.report.acks_sent += 1;
+                    out.push_back(to_host(config, ack));
+                }
+            }
+            Method::Invite if response.head.cseq.seq != 1 => {}
             Method::Invite => self.on_invite_response(now, response, config, out),
             Method::Bye if status >= 200 => {
                 self.bye = None;
@@ -734,6 +774,14 @@ impl CarrierCall {
             .collect();
         infos.sort();
         self.info_due = infos.into();
+        let mut reinvites: Vec<(Time, &'static str)> = self
+            .script
+            .reinvites
+            .iter()
+            .map(|&(after, direction)| (now + after, direction))
+            .collect();
+        reinvites.sort();
+        self.reinvites_due = reinvites.into();
     }
 
     /// Three updates and three end packets, 20 ms apart, one timestamp; or,
@@ -905,6 +953,53 @@ impl CarrierCall {
             call_id = self.script.call_id,
         )
         .into_bytes()
+    }
+
+    /// A re-INVITE in the dialog offering our stream with `direction`.
+    fn reinvite_request(&mut self, config: &CarrierConfig, direction: &str) -> Option<Vec<u8>> {
+        let dialog = self.dialog.as_ref()?;
+        self.cseq += 1;
+        let ip = self.rtp_addr.ip();
+        let sdp = format!(
+            "v=0\r\no=carrier 1 {version} IN IP4 {ip}\r\ns=-\r\nc=IN IP4 {ip}\r\nt=0 0\r\nm=audio {port} RTP/AVP 0 {TELEPHONE_EVENT_PT}\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:{TELEPHONE_EVENT_PT} telephone-event/8000\r\na={direction}\r\n",
+            version = self.cseq,
+            port = self.rtp_addr.port(),
+        );
+        Some(
+            format!(
+                "INVITE {target} SIP/2.0\r\nVia: SIP/2.0/UDP {via};branch=z9hG4bK-{call_id}-re-{cseq}\r\nFrom: {from}\r\nTo: {to}\r\nCall-ID: {call_id}\r\nCSeq: {cseq} INVITE\r\nContact: <sip:carrier@{via}>\r\nMax-Forwards: 70\r\nContent-Type: application/sdp\r\nContent-Length: {len}\r\n\r\n{sdp}",
+                target = dialog.target,
+                via = config.sip_addr,
+                from = self.caller_header(config),
+                to = dialog.to,
+                call_id = self.script.call_id,
+                cseq = self.cseq,
+                len = sdp.len(),
+            )
+            .into_bytes(),
+        )
+    }
+
+    /// The ACK of a re-INVITE's final response (its own transaction for a 2xx).
+    fn ack_for_reinvite(&self, config: &CarrierConfig, response: &Response) -> Option<Vec<u8>> {
+        let dialog = self.dialog.as_ref()?;
+        let cseq = response.head.cseq.seq;
+        let branch = if response.status < 300 {
+            format!("z9hG4bK-{}-re-{cseq}-ack", self.script.call_id)
+        } else {
+            format!("z9hG4bK-{}-re-{cseq}", self.script.call_id)
+        };
+        Some(
+            format!(
+                "ACK {target} SIP/2.0\r\nVia: SIP/2.0/UDP {via};branch={branch}\r\nFrom: {from}\r\nTo: {to}\r\nCall-ID: {call_id}\r\nCSeq: {cseq} ACK\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n",
+                target = dialog.target,
+                via = config.sip_addr,
+                from = self.caller_header(config),
+                to = dialog.to,
+                call_id = self.script.call_id,
+            )
+            .into_bytes(),
+        )
     }
 
     /// An INFO carrying `digit` as `application/dtmf-relay`, in the dialog.

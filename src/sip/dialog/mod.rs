@@ -71,6 +71,9 @@ pub enum DialogEvent {
     /// A key pressed, carried in a SIP INFO (`application/dtmf-relay` or
     /// `application/dtmf`); 200 already sent.
     Dtmf(char),
+    /// A re-INVITE with a new offer ([`Dialog::take_reoffer`]): answer it with
+    /// [`Dialog::answer_reinvite`] or refuse it with [`Dialog::reject_reinvite`].
+    Reoffer,
     /// The dialog is over (reported once).
     Terminated(TerminatedReason),
 }
@@ -91,6 +94,15 @@ pub enum DialogOutput {
 enum Pending {
     Transmit(Transmit),
     Event(DialogEvent),
+}
+
+/// A re-INVITE in the dialog and its transaction.
+#[derive(Debug)]
+struct Reinvite {
+    request: IncomingRequest,
+    tx: InviteServerTx,
+    /// Its offer, until the owner takes it.
+    offer: Option<Sdp>,
 }
 
 /// Our BYE in flight.
@@ -121,6 +133,8 @@ pub struct Dialog {
     bye: Option<OurBye>,
     /// The SDP of the ACK that confirmed the dialog (the answer to a late offer).
     ack_sdp: Option<Sdp>,
+    /// A re-INVITE being answered, until its ACK (or Timer H).
+    reinvite: Option<Reinvite>,
     rng: fastrand::Rng,
     pending: VecDeque<Pending>,
     stats: SipStats,
@@ -159,6 +173,7 @@ impl Dialog {
             server_txs: Vec::new(),
             bye: None,
             ack_sdp: None,
+            reinvite: None,
             rng: fastrand::Rng::with_seed(rng_seed),
             pending: VecDeque::with_capacity(4),
             stats: SipStats::default(),
@@ -201,6 +216,7 @@ impl Dialog {
             && self.refused_invites.is_empty()
             && self.server_txs.is_empty()
             && self.bye.is_none()
+            && self.reinvite.is_none()
             && self.pending.is_empty()
     }
 
@@ -208,6 +224,55 @@ impl Dialog {
     /// the offer); `None` if it had none or it did not parse.
     pub fn take_ack_sdp(&mut self) -> Option<Sdp> {
         self.ack_sdp.take()
+    }
+
+    /// The offer of the re-INVITE just reported ([`DialogEvent::Reoffer`]), once.
+    pub fn take_reoffer(&mut self) -> Option<Sdp> {
+        self.reinvite
+            .as_mut()
+            .and_then(|reinvite| reinvite.offer.take())
+    }
+
+    /// Answers the pending re-INVITE with 200 OK carrying `sdp_answer`;
+    /// retransmitted until its ACK.
+    pub fn answer_reinvite(&mut self, now: Time, sdp_answer: &str) -> Result<(), SipError> {
+        let contact = format!("<sip:callplane@{}>", self.config.local_addr);
+        let reinvite = self.reinvite.as_mut().ok_or(SipError::WrongState)?;
+        if !reinvite.tx.is_proceeding() {
+            return Err(SipError::WrongState);
+        }
+        let response = reinvite.request.response_with_body(
+            200,
+            &self.peer.local_tag,
+            vec![(ezk_sip_types::Name::CONTACT, contact)],
+            &self.config.user_agent,
+            Some(("application/sdp", sdp_answer.as_bytes())),
+        );
+        reinvite.tx.send_2xx(now, response.clone());
+        let dest = reinvite.tx.dest;
+        self.transmit(dest, response);
+        Ok(())
+    }
+
+    /// Refuses the pending re-INVITE (e.g. 488); the session stays as it was.
+    pub fn reject_reinvite(&mut self, now: Time, status: u16) -> Result<(), SipError> {
+        if !(300..=699).contains(&status) {
+            return Err(SipError::InvalidStatus(status));
+        }
+        let reinvite = self.reinvite.as_mut().ok_or(SipError::WrongState)?;
+        if !reinvite.tx.is_proceeding() {
+            return Err(SipError::WrongState);
+        }
+        let response = reinvite.request.response(
+            status,
+            &self.peer.local_tag,
+            Vec::new(),
+            &self.config.user_agent,
+        );
+        reinvite.tx.send_non_2xx(now, response.clone());
+        let dest = reinvite.tx.dest;
+        self.transmit(dest, response);
+        Ok(())
     }
 
     /// Whether the dialog has reported `Terminated` (its transactions may linger).

@@ -5,7 +5,7 @@
 use ezk_sip_types::Name;
 
 use super::info_dtmf::{read_info, InfoBody};
-use super::{Dialog, DialogEvent, DialogState};
+use super::{Dialog, DialogEvent, DialogState, Reinvite};
 use crate::sip::body::extract_sdp;
 use crate::sip::event::TerminatedReason;
 use crate::sip::incoming::IncomingRequest;
@@ -76,15 +76,52 @@ impl Dialog {
             let in_dialog =
                 self.state != DialogState::Terminated && self.peer.matches_in_dialog(head);
             if in_dialog {
-                REINVITE_STATUS
-            } else {
-                481
+                return self.on_reinvite(now, incoming);
             }
+            481
         } else {
             // Same Call-ID, new branch, no To tag: a merged or looped request (§8.2.2.2).
             482
         };
         self.refuse_invite(now, incoming, status, Vec::new());
+    }
+
+    /// An INVITE inside the dialog. With an offer, once the dialog is
+    /// confirmed, its owner answers it ([`DialogEvent::Reoffer`]); while another
+    /// re-INVITE is unanswered, 500 with `Retry-After` (§14.2); without an
+    /// offer (we would have to offer and take the answer from the ACK), 488.
+    fn on_reinvite(&mut self, now: Time, incoming: &IncomingRequest) {
+        if let Some(pending) = &self.reinvite {
+            if pending.request.key == incoming.key {
+                // A retransmission: resend what was sent, if anything.
+                let resend = pending
+                    .tx
+                    .response_to_retransmission()
+                    .filter(|r| !r.is_empty())
+                    .map(|r| (pending.tx.dest, r.to_vec()));
+                self.stats.request_retransmits_absorbed += 1;
+                if let Some((dest, response)) = resend {
+                    self.retransmit(dest, response);
+                }
+                return;
+            }
+            if pending.tx.is_proceeding() {
+                let extra = vec![(Name::RETRY_AFTER, "2".to_owned())];
+                return self.refuse_invite(now, incoming, 500, extra);
+            }
+        }
+        let head = &incoming.request.head;
+        let offer = extract_sdp(head.content_type.as_deref(), &head.body)
+            .and_then(|body| Sdp::parse(body).ok());
+        if self.state != DialogState::Confirmed || offer.is_none() {
+            return self.refuse_invite(now, incoming, REINVITE_STATUS, Vec::new());
+        }
+        self.reinvite = Some(Reinvite {
+            request: incoming.clone(),
+            tx: InviteServerTx::new(incoming.source, Vec::new(), self.config.timers),
+            offer,
+        });
+        self.event(DialogEvent::Reoffer);
     }
 
     /// Answers an INVITE that starts nothing with a final non-2xx, in its own
@@ -123,6 +160,15 @@ impl Dialog {
             return;
         }
         let head = &incoming.request.head;
+        if let Some(reinvite) = self.reinvite.as_mut() {
+            let for_reinvite = reinvite.request.request.head.cseq.seq == head.cseq.seq
+                && self.peer.matches_in_dialog(head);
+            if for_reinvite {
+                reinvite.tx.on_ack(now);
+                reinvite.tx.stop_2xx_retransmission();
+                return;
+            }
+        }
         let matches = self.state != DialogState::Terminated
             && self.peer.matches_in_dialog(head)
             && self.peer.invite_cseq == head.cseq.seq;

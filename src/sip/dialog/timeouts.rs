@@ -41,6 +41,7 @@ impl Dialog {
     /// Runs every timer of the dialog that is due at `now`.
     pub fn handle_timeout(&mut self, now: Time) {
         self.run_invite_timer(now);
+        self.run_reinvite_timer(now);
         self.run_refused_timers(now);
         self.server_txs.retain(|(_, tx)| tx.ends_at > now);
         self.run_bye_timer(now);
@@ -56,7 +57,8 @@ impl Dialog {
             .min();
         let server = self.server_txs.iter().map(|(_, tx)| tx.ends_at).min();
         let bye = self.bye.as_ref().map(|bye| bye.tx.deadline());
-        [invite, refused, server, bye]
+        let reinvite = self.reinvite.as_ref().and_then(|r| r.tx.deadline());
+        [invite, refused, server, bye, reinvite]
             .into_iter()
             .flatten()
             .min()
@@ -83,6 +85,33 @@ impl Dialog {
                 }
                 if unacknowledged_2xx && self.state != super::DialogState::Terminated {
                     // §13.3.1.4: no ACK, so end the dialog with a BYE.
+                    self.send_bye(now, false);
+                    self.terminate(TerminatedReason::AckTimeout);
+                }
+            }
+        }
+    }
+
+    fn run_reinvite_timer(&mut self, now: Time) {
+        let Some(reinvite) = self.reinvite.as_mut() else {
+            return;
+        };
+        if reinvite.tx.deadline().is_none_or(|at| at > now) {
+            return;
+        }
+        match step(&mut reinvite.tx, now) {
+            InviteStep::Keep => {}
+            InviteStep::Resend(dest, response) => self.retransmit(dest, response),
+            InviteStep::End {
+                unacknowledged_2xx,
+                ack_timeout,
+            } => {
+                self.reinvite = None;
+                if ack_timeout {
+                    self.stats.ack_timeouts += 1;
+                }
+                if unacknowledged_2xx && self.state == super::DialogState::Confirmed {
+                    // §14.2: a 2xx to a re-INVITE never acknowledged ends the dialog.
                     self.send_bye(now, false);
                     self.terminate(TerminatedReason::AckTimeout);
                 }

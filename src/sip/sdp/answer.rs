@@ -1,13 +1,23 @@
 //! Writing the SDP answer for a [`Negotiated`] audio stream.
 
 use super::negotiate::Negotiated;
+use super::parse::Direction;
 use std::fmt::Write as _;
 use std::net::IpAddr;
 
-/// Builds the answer: one sendrecv audio stream with the negotiated codec and, if
-/// negotiated, telephone-event (events 0-16). CRLF line ends. `a=ptime` carries
-/// `n.ptime_ms` (20 unless the caller asked for another supported value).
-pub fn build_answer(session_id: u64, local_ip: IpAddr, local_port: u16, n: &Negotiated) -> String {
+/// Builds the answer: one audio stream with the negotiated codec and, if
+/// negotiated, telephone-event (events 0-16), its direction mirroring the
+/// offer's (sendonly → recvonly, recvonly → sendonly, else the same). CRLF line
+/// ends. `a=ptime` carries `n.ptime_ms` (20 unless the caller asked for another
+/// supported value). `version` is the `o=` session version: it goes up with
+/// every new description we send in the session (RFC 3264 §8).
+pub fn build_answer(
+    session_id: u64,
+    version: u64,
+    local_ip: IpAddr,
+    local_port: u16,
+    n: &Negotiated,
+) -> String {
     let address = match local_ip {
         IpAddr::V4(ip) => format!("IN IP4 {ip}"),
         IpAddr::V6(ip) => format!("IN IP6 {ip}"),
@@ -15,7 +25,7 @@ pub fn build_answer(session_id: u64, local_ip: IpAddr, local_port: u16, n: &Nego
     let mut sdp = String::with_capacity(256);
     let _ = write!(
         sdp,
-        "v=0\r\no=callplane {session_id} {session_id} {address}\r\ns=callplane\r\nc={address}\r\nt=0 0\r\n"
+        "v=0\r\no=callplane {session_id} {version} {address}\r\ns=callplane\r\nc={address}\r\nt=0 0\r\n"
     );
     let _ = write!(sdp, "m=audio {local_port} RTP/AVP {}", n.codec_pt);
     if let Some(dtmf_pt) = n.dtmf_pt {
@@ -33,7 +43,13 @@ pub fn build_answer(session_id: u64, local_ip: IpAddr, local_port: u16, n: &Nego
             "a=rtpmap:{dtmf_pt} telephone-event/8000\r\na=fmtp:{dtmf_pt} 0-16\r\n"
         );
     }
-    let _ = write!(sdp, "a=ptime:{}\r\na=sendrecv\r\n", n.ptime_ms);
+    let direction = match n.direction {
+        Direction::SendRecv => "sendrecv",
+        Direction::SendOnly => "recvonly",
+        Direction::RecvOnly => "sendonly",
+        Direction::Inactive => "inactive",
+    };
+    let _ = write!(sdp, "a=ptime:{}\r\na={direction}\r\n", n.ptime_ms);
     sdp
 }
 
@@ -50,8 +66,9 @@ mod tests {
             codec_pt: 0,
             dtmf_pt: Some(101),
             ptime_ms: 20,
+            direction: Direction::SendRecv,
         };
-        let answer = build_answer(42, "203.0.113.5".parse().unwrap(), 30000, &n);
+        let answer = build_answer(42, 42, "203.0.113.5".parse().unwrap(), 30000, &n);
         assert_eq!(
             answer,
             "v=0\r\no=callplane 42 42 IN IP4 203.0.113.5\r\ns=callplane\r\nc=IN IP4 203.0.113.5\r\nt=0 0\r\n\
@@ -74,8 +91,9 @@ a=fmtp:101 0-16\r\na=ptime:20\r\na=sendrecv\r\n"
             codec_pt: 8,
             dtmf_pt: None,
             ptime_ms: 20,
+            direction: Direction::SendRecv,
         };
-        let answer = build_answer(1, "2001:db8::2".parse().unwrap(), 4000, &n);
+        let answer = build_answer(1, 1, "2001:db8::2".parse().unwrap(), 4000, &n);
         assert!(answer.contains("c=IN IP6 2001:db8::2\r\n"));
         assert!(answer.contains("m=audio 4000 RTP/AVP 8\r\na=rtpmap:8 PCMA/8000\r\na=ptime:20\r\n"));
         assert!(!answer.contains("telephone-event"));

@@ -2,7 +2,7 @@
 //! usable audio stream, in the caller's order and with the caller's payload type
 //! numbers, plus telephone-event/8000 if offered.
 
-use super::parse::{Media, Sdp};
+use super::parse::{Direction, Media, Sdp};
 use std::net::SocketAddr;
 use thiserror::Error;
 
@@ -41,6 +41,16 @@ pub struct Negotiated {
     pub dtmf_pt: Option<u8>,
     /// The caller's ptime when it is 10..=60 ms in steps of 10, else 20.
     pub ptime_ms: u32,
+    /// The offer's direction for the stream (media level, else session level,
+    /// else sendrecv); the answer mirrors it.
+    pub direction: Direction,
+}
+
+impl Negotiated {
+    /// Whether we may send media: the offerer receives (sendrecv or recvonly).
+    pub fn we_send(&self) -> bool {
+        matches!(self.direction, Direction::SendRecv | Direction::RecvOnly)
+    }
 }
 
 /// Why an offer cannot be answered (the call layer answers 488).
@@ -79,6 +89,10 @@ pub fn negotiate(offer: &Sdp) -> Result<Negotiated, NegotiateError> {
         codec_pt,
         dtmf_pt: telephone_event(media),
         ptime_ms,
+        direction: media
+            .direction
+            .or(offer.direction)
+            .unwrap_or(Direction::SendRecv),
     })
 }
 

@@ -435,3 +435,58 @@ fn bye_glare_reports_once() {
     h.send(400, &reply_to(&ours, 200));
     assert!(h.events().is_empty());
 }
+
+#[test]
+fn a_reinvite_with_an_offer_is_answered_by_the_owner_and_retransmitted_until_its_ack() {
+    let mut h = Harness::new();
+    let tag = h.confirmed_call();
+    let reinvite = request("INVITE", "z9hG4bK-re1", Some(&tag), 2, SDP_OFFER);
+    h.send(1_000, &reinvite);
+    assert!(h.statuses().is_empty(), "the owner answers, not the dialog");
+    assert_eq!(h.events(), vec![Event::Reoffer { call: call_id() }]);
+    h.endpoint
+        .answer_reinvite(Time::from_millis(1_000), &call_id(), "v=0\r\n")
+        .unwrap();
+    let ok = h.responses();
+    assert_eq!(ok.len(), 1);
+    assert_eq!(ok[0].status, 200);
+    assert_eq!(ok[0].head.cseq.seq, 2, "the answer is to the re-INVITE");
+    assert_eq!(ok[0].head.to.tag(), Some(tag.as_str()));
+    assert_eq!(&ok[0].head.body[..], b"v=0\r\n");
+    // Retransmitted on T1 until the ACK; a retransmitted re-INVITE gets it again.
+    let resent = h.run_until(1_600);
+    assert_eq!(millis(&resent), vec![1_500]);
+    h.send(1_700, &reinvite);
+    assert_eq!(h.statuses(), vec![200]);
+    h.send(1_800, &request("ACK", "z9hG4bK-re1ack", Some(&tag), 2, ""));
+    assert!(h.run_until(10_000).is_empty(), "no more 200s after the ACK");
+    assert!(h.events().is_empty());
+    assert_eq!(h.endpoint.active_dialogs(), 1, "the call goes on");
+}
+
+#[test]
+fn a_second_reinvite_while_one_is_unanswered_gets_500_with_retry_after() {
+    let mut h = Harness::new();
+    let tag = h.confirmed_call();
+    h.send(
+        1_000,
+        &request("INVITE", "z9hG4bK-re1", Some(&tag), 2, SDP_OFFER),
+    );
+    assert_eq!(h.events(), vec![Event::Reoffer { call: call_id() }]);
+    h.send(
+        1_100,
+        &request("INVITE", "z9hG4bK-re2", Some(&tag), 3, SDP_OFFER),
+    );
+    let refused = h.responses();
+    assert_eq!(refused[0].status, 500);
+    assert!(refused[0]
+        .to_bytes()
+        .windows(14)
+        .any(|w| w == b"Retry-After: 2"));
+    // Without an offer, a re-INVITE is refused and the call stays.
+    let mut h = Harness::new();
+    let tag = h.confirmed_call();
+    h.send(1_000, &request("INVITE", "z9hG4bK-re3", Some(&tag), 2, ""));
+    assert_eq!(h.statuses(), vec![488]);
+    assert!(h.events().is_empty());
+}

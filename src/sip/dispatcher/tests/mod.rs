@@ -44,6 +44,9 @@ pub(super) enum Event {
         call: CallId,
         digit: char,
     },
+    Reoffer {
+        call: CallId,
+    },
     Terminated {
         call: CallId,
         reason: TerminatedReason,
@@ -139,6 +142,30 @@ impl Ua {
         self.with(call, |dialog| dialog.reject(now, status))
     }
 
+    pub(super) fn answer_reinvite(
+        &mut self,
+        now: Time,
+        call: &CallId,
+        sdp: &str,
+    ) -> Result<(), SipError> {
+        self.with(call, |dialog| {
+            assert!(
+                dialog.take_reoffer().is_some(),
+                "the re-INVITE's offer is there"
+            );
+            dialog.answer_reinvite(now, sdp)
+        })
+    }
+
+    pub(super) fn reject_reinvite(
+        &mut self,
+        now: Time,
+        call: &CallId,
+        status: u16,
+    ) -> Result<(), SipError> {
+        self.with(call, |dialog| dialog.reject_reinvite(now, status))
+    }
+
     pub(super) fn hangup(&mut self, now: Time, call: &CallId) -> Result<(), SipError> {
         self.with(call, |dialog| dialog.hangup(now))
     }
@@ -182,6 +209,7 @@ impl Ua {
                             DialogEvent::Cancelled => Event::Cancelled { call },
                             DialogEvent::RemoteHangup => Event::RemoteHangup { call },
                             DialogEvent::Dtmf(digit) => Event::Dtmf { call, digit },
+                            DialogEvent::Reoffer => Event::Reoffer { call },
                             DialogEvent::Terminated(reason) => {
                                 ended.push(call.clone());
                                 Event::Terminated { call, reason }

@@ -169,13 +169,17 @@ fn unknown_dialog_and_transaction_get_481() {
 }
 
 #[test]
-fn reinvite_in_dialog_is_refused_with_488_and_its_ack_absorbed() {
+fn a_reinvite_its_owner_refuses_gets_488_and_its_ack_is_absorbed() {
     let mut h = Harness::new();
     let tag = h.confirmed_call();
     h.send(
         1000,
         &request("INVITE", "z9hG4bK-re", Some(&tag), 2, SDP_OFFER),
     );
+    assert_eq!(h.events(), vec![Event::Reoffer { call: call_id() }]);
+    h.endpoint
+        .reject_reinvite(Time::from_millis(1000), &call_id(), 488)
+        .unwrap();
     let refused = h.responses();
     assert_eq!(refused[0].status, 488);
     assert_eq!(refused[0].head.to.tag(), Some(tag.as_str()));

@@ -192,6 +192,8 @@ fn new_host(flow: &str, seed: u64) -> Host {
             shard: 0,
             sip_addr: LOCAL.parse().unwrap(),
             rtp_ip: "127.0.0.1".parse().unwrap(),
+            rtp_advertised: None,
+            sip_advertised: None,
             user_agent: "callplane-bench".into(),
             answer_delay: Duration::ZERO,
             sip_timers: SipTimers::default(),

@@ -108,6 +108,9 @@ pub struct SipConfig {
     pub answer_delay_ms: u64,
     /// Sent in the Server header.
     pub user_agent: String,
+    /// The address Via and Contact name instead of `listen`, when callplane
+    /// is behind NAT; unset: `listen`.
+    pub advertised_address: Option<SocketAddr>,
     /// RFC 3261 T1, the round-trip estimate: first retransmission interval;
     /// 64·T1 is Timers B, F, H, J and L.
     pub t1_ms: u64,
@@ -127,6 +130,7 @@ impl Default for SipConfig {
             listen: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 5060),
             answer_delay_ms: 0,
             user_agent: format!("callplane/{}", env!("CARGO_PKG_VERSION")),
+            advertised_address: None,
             t1_ms: rfc.t1.as_millis() as u64,
             t2_ms: rfc.t2.as_millis() as u64,
             t4_ms: rfc.t4.as_millis() as u64,
@@ -152,6 +156,9 @@ impl SipConfig {
 pub struct RtpConfig {
     /// Address RTP sockets bind to and SDP advertises; unset: the SIP listen address.
     pub address: Option<IpAddr>,
+    /// The address SDP names instead, when callplane is behind NAT (the
+    /// public address that forwards to `address`); unset: `address`.
+    pub advertised_address: Option<IpAddr>,
     /// Lowest RTP port (even).
     pub port_min: u16,
     /// Highest RTP port.
@@ -162,6 +169,7 @@ impl Default for RtpConfig {
     fn default() -> Self {
         RtpConfig {
             address: None,
+            advertised_address: None,
             port_min: 20000,
             port_max: 29999,
         }

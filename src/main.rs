@@ -212,6 +212,8 @@ fn serve(args: ServeArgs) -> Result<(), String> {
             shard: 0,
             sip_addr: config.sip.listen,
             rtp_ip: config.rtp_address(),
+            rtp_advertised: config.rtp.advertised_address,
+            sip_advertised: config.sip.advertised_address,
             user_agent: config.sip.user_agent.clone(),
             answer_delay: Duration::from_millis(config.sip.answer_delay_ms),
             sip_timers: config.sip.timers(),

@@ -158,8 +158,14 @@ pub struct HostConfig {
     pub shard: usize,
     /// The SIP address advertised in Via and Contact.
     pub sip_addr: SocketAddr,
+    /// The SIP address our Via and Contact headers name, when it differs from
+    /// the bound one (behind NAT); `None`: `sip_addr`.
+    pub sip_advertised: Option<SocketAddr>,
     /// The address RTP sockets bind and the SDP advertises.
     pub rtp_ip: IpAddr,
+    /// The address our SDP names for RTP, when it differs from the bound one
+    /// (behind NAT); `None`: `rtp_ip`.
+    pub rtp_advertised: Option<IpAddr>,
     /// Sent as `Server`/`User-Agent`; omitted when empty.
     pub user_agent: String,
     /// How long to ring (180) before answering.
@@ -250,7 +256,7 @@ impl Host {
     ) -> Host {
         let dispatcher = Dispatcher::new(
             SipConfig {
-                local_addr: config.sip_addr,
+                local_addr: config.sip_advertised.unwrap_or(config.sip_addr),
                 user_agent: config.user_agent.clone(),
                 timers: config.sip_timers,
             },
@@ -386,6 +392,14 @@ impl Host {
         &self.dispatcher
     }
 
+    /// The RTP address our SDP names for `port`.
+    fn advertised_rtp(&self, port: u16) -> SocketAddr {
+        SocketAddr::new(
+            self.config.rtp_advertised.unwrap_or(self.config.rtp_ip),
+            port,
+        )
+    }
+
     fn mark_ready(&mut self, handle: CallHandle) {
         if let Some(entry) = self.calls.get_mut(handle.0) {
             if !entry.queued {
@@ -451,10 +465,11 @@ impl Host {
         // The port is someone else's for now: it goes back last.
         self.ports.put(failed);
         let addr = retry.map(|port| SocketAddr::new(self.config.rtp_ip, port));
-        let moved = addr.is_some_and(|addr| {
+        let advertised = retry.map(|port| self.advertised_rtp(port));
+        let moved = advertised.is_some_and(|advertised| {
             self.calls
                 .get_mut(handle.0)
-                .is_some_and(|entry| entry.call.rebind(addr))
+                .is_some_and(|entry| entry.call.rebind(advertised))
         });
         match (retry, addr) {
             (Some(port), Some(addr)) if moved => {
@@ -566,7 +581,10 @@ impl Host {
             .dispatcher
             .accept(invite, DialogOwner(handle.0.to_u64()));
         let addr = SocketAddr::new(self.config.rtp_ip, port);
-        let call = Call::new(handle, parties, dialog, negotiated, plan, seed, addr, now);
+        let advertised = self.advertised_rtp(port);
+        let call = Call::new(
+            handle, parties, dialog, negotiated, plan, seed, advertised, now,
+        );
         let key = self.calls.insert(CallEntry {
             call,
             socket,

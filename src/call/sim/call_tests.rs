@@ -635,3 +635,18 @@ fn reinvites_refresh_hold_and_unhold_the_call_and_it_goes_on() {
     assert_eq!(cdr.hangup_cause, HangupCause::NormalClearing);
     assert_eq!(sim.host.active_calls(), 0);
 }
+
+#[test]
+fn behind_nat_the_answer_names_the_advertised_addresses_and_binds_the_local_one() {
+    let mut sim = Sim::new(SimConfig::demo(11).advertising("203.0.113.5:5060", "203.0.113.5"));
+    sim.place(CallScript::new("nat-1", Time::ZERO).hang_up_after(Duration::from_millis(500)));
+    assert!(sim.run_until_idle(IDLE_LIMIT));
+    let report = sim.report("nat-1");
+    let answer = report.answer_sdp.as_deref().unwrap_or_default();
+    assert!(answer.contains("c=IN IP4 203.0.113.5"), "{answer}");
+    assert!(answer.contains("m=audio 20002 "), "{answer}");
+    let bound: Vec<String> = sim.shell.binds.iter().map(|(_, a)| a.to_string()).collect();
+    assert_eq!(bound, vec!["127.0.0.1:20002".to_string()], "bound locally");
+    assert_eq!(report.final_status, Some(200));
+    assert_eq!(sim.cdrs().len(), 1);
+}

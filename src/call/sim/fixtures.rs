@@ -69,6 +69,8 @@ pub(crate) fn host_config(sip_addr: std::net::SocketAddr, answer_delay: Duration
         shard: 0,
         sip_addr,
         rtp_ip: sip_addr.ip(),
+        rtp_advertised: None,
+        sip_advertised: None,
         user_agent: "callplane-test".into(),
         answer_delay,
         sip_timers: crate::sip::SipTimers::default(),

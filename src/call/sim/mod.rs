@@ -56,6 +56,8 @@ pub(crate) struct SimConfig {
     pub(crate) allowed_sources: Vec<ipnet::IpNet>,
     /// New INVITEs per second the host takes from one source (0: any number).
     pub(crate) invite_rate_per_source: u32,
+    /// The SIP and RTP addresses the host advertises instead of its own (NAT).
+    pub(crate) advertised: Option<(SocketAddr, std::net::IpAddr)>,
 }
 
 impl SimConfig {
@@ -68,7 +70,14 @@ impl SimConfig {
             answer_delay: Duration::ZERO,
             allowed_sources: Vec::new(),
             invite_rate_per_source: 0,
+            advertised: None,
         }
+    }
+
+    /// The same, with the host advertising `sip` in Via/Contact and `rtp` in SDP.
+    pub(crate) fn advertising(mut self, sip: &str, rtp: &str) -> SimConfig {
+        self.advertised = Some((parse_addr(sip), parse_addr(&format!("{rtp}:0")).ip()));
+        self
     }
 
     /// The same, taking at most `rate` new INVITEs per second from one source.
@@ -129,6 +138,10 @@ impl Sim {
         let mut host_config = fixtures::host_config(host_sip, config.answer_delay);
         host_config.allowed_sources = config.allowed_sources.into();
         host_config.invite_rate_per_source = config.invite_rate_per_source;
+        if let Some((sip, rtp)) = config.advertised {
+            host_config.sip_advertised = Some(sip);
+            host_config.rtp_advertised = Some(rtp);
+        }
         let host = Host::new(
             host_config,
             config.router,

@@ -7,9 +7,11 @@
 //! tests fail, saying so.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 
 use tempfile::TempDir;
+
+mod common;
 
 const DIGITS: &str = "1234567890*#ABCD";
 
@@ -25,16 +27,7 @@ fn callplane(args: &[&str]) -> Output {
 
 /// Fails the test, with the way out, when `tool` cannot be run.
 fn require(tool: &str) {
-    let found = Command::new(tool)
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok();
-    assert!(
-        found,
-        "{tool} is not installed: run scripts/install-test-deps.sh"
-    );
+    common::require_tool(tool, "--version");
 }
 
 /// Runs `tool` with `args`, which must succeed.

@@ -212,28 +212,43 @@ fn assert_rfc3339(cdr: &Cdr, field: &str) {
     );
 }
 
-/// An INVITE without SDP: callplane offers in its 200 OK (the scenario checks
-/// the offer), sipp answers in the ACK, and the call runs the demo flow.
-fn late_offer(backend: Backend) {
-    let dir = TestDir::new(&format!("late-offer-{}", backend.cli_value()));
+/// Runs `scenario` (a sipp UAC that presses 1 `dtmf_delay_ms` after its ACK)
+/// against the demo flow and checks the CDR of the sales path; returns the
+/// CDR and what the caller heard.
+fn press_one_through(
+    backend: Backend,
+    tag: &str,
+    scenario: &str,
+    dtmf_delay_ms: u64,
+) -> (common::Cdr, common::RtpCapture) {
+    let dir = TestDir::new(&format!("{tag}-{}", backend.cli_value()));
     let server = Server::start(backend, dir.path(), &ServerOptions::default());
-    let sipp = Sipp::new("uac_late_offer.xml", "uac_late_offer", dir.path())
+    let name = scenario.trim_end_matches(".xml");
+    let sipp = Sipp::new(scenario, name, dir.path())
         .target(server.sip_addr())
         .key("dtmf_pcap", dtmf_pcap('1').display().to_string())
-        .set("dtmf_delay_ms", DTMF_DELAY_MS.to_string())
+        .set("dtmf_delay_ms", dtmf_delay_ms.to_string())
         .timeout(Duration::from_secs(45));
     let listener = RtpListener::bind(sipp.audio_port());
     let run = sipp.run();
     let capture = listener.finish();
     run.assert_passed(1);
-    let cdrs = server.wait_for_cdrs(1, Duration::from_secs(5));
+    let mut cdrs = server.wait_for_cdrs(1, Duration::from_secs(5));
     assert_eq!(cdrs.len(), 1, "one call, one CDR: {cdrs:#?}");
-    let cdr = &cdrs[0];
+    let cdr = cdrs.remove(0);
     assert_eq!(cdr.digits(), vec!["1".to_string()], "{}", cdr.json);
     cdr.assert_nodes_in_order(&["entry", "welcome", "menu", "sales", "goodbye"]);
     assert_eq!(cdr.str("hangup_side"), "callplane", "{}", cdr.json);
     assert_eq!(cdr.str("hangup_cause"), "normal_clearing", "{}", cdr.json);
     assert_eq!(cdr.int("sip_status"), 200, "{}", cdr.json);
+    (cdr, capture)
+}
+
+/// An INVITE without SDP: callplane offers in its 200 OK (the scenario checks
+/// the offer), sipp answers in the ACK, and the call runs the demo flow.
+fn late_offer(backend: Backend) {
+    let (_, capture) =
+        press_one_through(backend, "late-offer", "uac_late_offer.xml", DTMF_DELAY_MS);
     // Media went to the address the ACK's answer gave, in the codec it chose.
     capture.assert_continuous_stream(PCMU, 250);
     assert!(
@@ -245,21 +260,5 @@ fn late_offer(backend: Backend) {
 /// A call put on hold and taken off it by re-INVITEs (the scenario checks the
 /// recvonly and sendrecv answers), then the demo flow finishes as usual.
 fn hold_and_unhold(backend: Backend) {
-    let dir = TestDir::new(&format!("hold-{}", backend.cli_value()));
-    let server = Server::start(backend, dir.path(), &ServerOptions::default());
-    let sipp = Sipp::new("uac_hold_unhold.xml", "uac_hold_unhold", dir.path())
-        .target(server.sip_addr())
-        .key("dtmf_pcap", dtmf_pcap('1').display().to_string())
-        .set("dtmf_delay_ms", "1500")
-        .timeout(Duration::from_secs(45));
-    let listener = RtpListener::bind(sipp.audio_port());
-    let run = sipp.run();
-    let _capture = listener.finish();
-    run.assert_passed(1);
-    let cdrs = server.wait_for_cdrs(1, Duration::from_secs(5));
-    assert_eq!(cdrs.len(), 1, "one call, one CDR: {cdrs:#?}");
-    let cdr = &cdrs[0];
-    assert_eq!(cdr.digits(), vec!["1".to_string()], "{}", cdr.json);
-    cdr.assert_nodes_in_order(&["entry", "welcome", "menu", "sales", "goodbye"]);
-    assert_eq!(cdr.str("hangup_cause"), "normal_clearing", "{}", cdr.json);
+    press_one_through(backend, "hold", "uac_hold_unhold.xml", 1500);
 }

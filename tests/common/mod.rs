@@ -88,3 +88,18 @@ pub fn heavy_test_lock() -> MutexGuard<'static, ()> {
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
+
+/// Fails the test with an install hint when `tool` (run with `version_arg`)
+/// cannot be started: the tools come from `scripts/install-test-deps.sh`.
+pub fn require_tool(tool: &str, version_arg: &str) {
+    let found = std::process::Command::new(tool)
+        .arg(version_arg)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok();
+    assert!(
+        found,
+        "{tool} is not installed: run scripts/install-test-deps.sh"
+    );
+}

@@ -43,16 +43,7 @@ pub fn dtmf_pcap(digit: char) -> PathBuf {
 
 /// Fails the test with an install hint when sipp is not on PATH.
 pub fn require_sipp() {
-    let found = Command::new("sipp")
-        .arg("-v")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok();
-    assert!(
-        found,
-        "sipp is not installed: run scripts/install-test-deps.sh"
-    );
+    super::require_tool("sipp", "-v");
 }
 
 /// One sipp run being set up.

@@ -523,11 +523,10 @@ impl CarrierCall {
         let rtp = self.rtp_out.front().map_or(Time::NEVER, |(at, _)| *at);
         let bye_at = self.bye_at.unwrap_or(Time::NEVER);
         let info_at = self.info_due.front().map_or(Time::NEVER, |(at, _)| *at);
-        let info_at = info_at.min(
-            self.reinvites_due
-                .front()
-                .map_or(Time::NEVER, |(at, _)| *at),
-        );
+        let reinvite_at = self
+            .reinvites_due
+            .front()
+            .map_or(Time::NEVER, |(at, _)| *at);
         let bye = self
             .bye
             .as_ref()
@@ -539,6 +538,7 @@ impl CarrierCall {
             .min(bye_at)
             .min(bye)
             .min(info_at)
+            .min(reinvite_at)
     }
 
     fn handle_timeout(&mut self, now: Time, config: &CarrierConfig, out: &mut VecDeque<Datagram>) {
@@ -924,19 +924,36 @@ impl CarrierCall {
     /// The ACK of a 2xx: its own transaction, sent to the dialog's target.
     fn ack_for_2xx(&self, config: &CarrierConfig, dialog: &Dialog) -> Vec<u8> {
         let sdp = self.ack_answer_sdp();
-        let content_type = if sdp.is_empty() {
-            ""
-        } else {
-            "Content-Type: application/sdp\r\n"
+        let body = (!sdp.is_empty()).then_some(("application/sdp", sdp.as_str()));
+        let branch = format!("z9hG4bK-{}-ack", self.script.call_id);
+        self.dialog_request(config, dialog, "ACK", &branch, 1, "", body)
+    }
+
+    /// A request inside the dialog, to its target: `extra` header lines (each
+    /// ending in CRLF) go after CSeq, `body` is (content type, text).
+    #[allow(clippy::too_many_arguments)]
+    fn dialog_request(
+        &self,
+        config: &CarrierConfig,
+        dialog: &Dialog,
+        method: &str,
+        branch: &str,
+        cseq: u32,
+        extra: &str,
+        body: Option<(&str, &str)>,
+    ) -> Vec<u8> {
+        let (content_type, body) = match body {
+            Some((kind, text)) => (format!("Content-Type: {kind}\r\n"), text),
+            None => (String::new(), ""),
         };
         format!(
-            "ACK {target} SIP/2.0\r\nVia: SIP/2.0/UDP {via};branch=z9hG4bK-{call_id}-ack\r\nFrom: {from}\r\nTo: {to}\r\nCall-ID: {call_id}\r\nCSeq: 1 ACK\r\nMax-Forwards: 70\r\n{content_type}Content-Length: {len}\r\n\r\n{sdp}",
-            len = sdp.len(),
+            "{method} {target} SIP/2.0\r\nVia: SIP/2.0/UDP {via};branch={branch}\r\nFrom: {from}\r\nTo: {to}\r\nCall-ID: {call_id}\r\nCSeq: {cseq} {method}\r\n{extra}Max-Forwards: 70\r\n{content_type}Content-Length: {len}\r\n\r\n{body}",
             target = dialog.target,
             via = config.sip_addr,
             from = self.caller_header(config),
             to = dialog.to,
             call_id = self.script.call_id,
+            len = body.len(),
         )
         .into_bytes()
     }
@@ -957,7 +974,7 @@ impl CarrierCall {
 
     /// A re-INVITE in the dialog offering our stream with `direction`.
     fn reinvite_request(&mut self, config: &CarrierConfig, direction: &str) -> Option<Vec<u8>> {
-        let dialog = self.dialog.as_ref()?;
+        self.dialog.as_ref()?;
         self.cseq += 1;
         let ip = self.rtp_addr.ip();
         let sdp = format!(
@@ -965,19 +982,11 @@ impl CarrierCall {
             version = self.cseq,
             port = self.rtp_addr.port(),
         );
-        Some(
-            format!(
-                "INVITE {target} SIP/2.0\r\nVia: SIP/2.0/UDP {via};branch=z9hG4bK-{call_id}-re-{cseq}\r\nFrom: {from}\r\nTo: {to}\r\nCall-ID: {call_id}\r\nCSeq: {cseq} INVITE\r\nContact: <sip:carrier@{via}>\r\nMax-Forwards: 70\r\nContent-Type: application/sdp\r\nContent-Length: {len}\r\n\r\n{sdp}",
-                target = dialog.target,
-                via = config.sip_addr,
-                from = self.caller_header(config),
-                to = dialog.to,
-                call_id = self.script.call_id,
-                cseq = self.cseq,
-                len = sdp.len(),
-            )
-            .into_bytes(),
-        )
+        let branch = format!("z9hG4bK-{}-re-{}", self.script.call_id, self.cseq);
+        let contact = format!("Contact: <sip:carrier@{}>\r\n", config.sip_addr);
+        let dialog = self.dialog.as_ref()?;
+        let body = Some(("application/sdp", sdp.as_str()));
+        Some(self.dialog_request(config, dialog, "INVITE", &branch, self.cseq, &contact, body))
     }
 
     /// The ACK of a re-INVITE's final response (its own transaction for a 2xx).
@@ -989,52 +998,24 @@ impl CarrierCall {
         } else {
             format!("z9hG4bK-{}-re-{cseq}", self.script.call_id)
         };
-        Some(
-            format!(
-                "ACK {target} SIP/2.0\r\nVia: SIP/2.0/UDP {via};branch={branch}\r\nFrom: {from}\r\nTo: {to}\r\nCall-ID: {call_id}\r\nCSeq: {cseq} ACK\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n",
-                target = dialog.target,
-                via = config.sip_addr,
-                from = self.caller_header(config),
-                to = dialog.to,
-                call_id = self.script.call_id,
-            )
-            .into_bytes(),
-        )
+        Some(self.dialog_request(config, dialog, "ACK", &branch, cseq, "", None))
     }
 
     /// An INFO carrying `digit` as `application/dtmf-relay`, in the dialog.
     fn info_request(&mut self, config: &CarrierConfig, digit: char) -> Option<Vec<u8>> {
-        let dialog = self.dialog.as_ref()?;
+        self.dialog.as_ref()?;
         self.cseq += 1;
         let body = format!("Signal={digit}\r\nDuration=160\r\n");
-        Some(
-            format!(
-                "INFO {target} SIP/2.0\r\nVia: SIP/2.0/UDP {via};branch=z9hG4bK-{call_id}-info-{cseq}\r\nFrom: {from}\r\nTo: {to}\r\nCall-ID: {call_id}\r\nCSeq: {cseq} INFO\r\nMax-Forwards: 70\r\nContent-Type: application/dtmf-relay\r\nContent-Length: {len}\r\n\r\n{body}",
-                target = dialog.target,
-                via = config.sip_addr,
-                from = self.caller_header(config),
-                to = dialog.to,
-                call_id = self.script.call_id,
-                cseq = self.cseq,
-                len = body.len(),
-            )
-            .into_bytes(),
-        )
+        let branch = format!("z9hG4bK-{}-info-{}", self.script.call_id, self.cseq);
+        let dialog = self.dialog.as_ref()?;
+        let body = Some(("application/dtmf-relay", body.as_str()));
+        Some(self.dialog_request(config, dialog, "INFO", &branch, self.cseq, "", body))
     }
 
     /// The carrier's BYE, once there is a dialog.
     fn bye_request(&self, config: &CarrierConfig) -> Option<Vec<u8>> {
         let dialog = self.dialog.as_ref()?;
-        Some(
-            format!(
-                "BYE {target} SIP/2.0\r\nVia: SIP/2.0/UDP {via};branch=z9hG4bK-{call_id}-bye\r\nFrom: {from}\r\nTo: {to}\r\nCall-ID: {call_id}\r\nCSeq: 2 BYE\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n",
-                target = dialog.target,
-                via = config.sip_addr,
-                from = self.caller_header(config),
-                to = dialog.to,
-                call_id = self.script.call_id,
-            )
-            .into_bytes(),
-        )
+        let branch = format!("z9hG4bK-{}-bye", self.script.call_id);
+        Some(self.dialog_request(config, dialog, "BYE", &branch, 2, "", None))
     }
 }

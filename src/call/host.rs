@@ -26,8 +26,8 @@ use std::time::Duration;
 use crate::deadlines::{schedule, take_if_live, DeadlineQueue};
 use crate::media::PromptCatalog;
 use crate::sip::{
-    self, negotiate, DialogOwner, Dispatcher, DispatcherOutput, IncomingInvite, Routed, SipConfig,
-    SipTimers,
+    self, negotiate, DialogOwner, Dispatcher, DispatcherOutput, IncomingInvite, Routed,
+    SipSettings, SipTimers,
 };
 use crate::slab::{Slab, SlabKey};
 use crate::time::{Time, WallClock};
@@ -255,7 +255,7 @@ impl Host {
         seed: u64,
     ) -> Host {
         let dispatcher = Dispatcher::new(
-            SipConfig {
+            SipSettings {
                 local_addr: config.sip_advertised.unwrap_or(config.sip_addr),
                 user_agent: config.user_agent.clone(),
                 timers: config.sip_timers,

@@ -425,25 +425,20 @@ impl MediaSession {
 
     /// Decodes received audio and runs the in-band detector over it.
     fn detect_inband(&mut self, payload: &[u8]) {
-        let codec = self.config.codec;
-        let detector = self
+        let mut detector = self
             .inband
-            .get_or_insert_with(|| InbandDtmfDetector::new(InbandDtmfConfig::default()));
+            .take()
+            .unwrap_or_else(|| InbandDtmfDetector::new(InbandDtmfConfig::default()));
         let mut pcm = [0i16; FRAME_SAMPLES];
         for chunk in payload.chunks(FRAME_SAMPLES) {
-            for (sample, &code) in pcm.iter_mut().zip(chunk) {
-                *sample = codec.decode_sample(code);
-            }
-            if let Some(digit) = detector.handle_frame(&pcm[..chunk.len()]) {
+            let samples = self.config.codec.decode(chunk, &mut pcm);
+            if let Some(digit) = detector.handle_frame(&pcm[..samples]) {
                 self.stats.dtmf_digits += 1;
                 self.stats.inband_digits += 1;
-                if self.events.len() >= MAX_QUEUED_EVENTS {
-                    self.stats.events_dropped += 1;
-                } else {
-                    self.events.push_back(MediaEvent::Dtmf { digit });
-                }
+                self.push_event(MediaEvent::Dtmf { digit });
             }
         }
+        self.inband = Some(detector);
     }
 
     /// An in-band key: 20 ms of its dual tone, encoded as ordinary audio.

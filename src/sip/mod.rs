@@ -30,7 +30,6 @@
 //! answer has a single audio m-line.
 
 mod body;
-mod config;
 mod dialog;
 mod dispatcher;
 mod error;
@@ -42,11 +41,11 @@ mod method;
 mod name_addr;
 mod requirements;
 pub mod sdp;
+mod settings;
 mod stats;
 mod timers;
 mod transaction;
 
-pub use config::SipConfig;
 pub use dialog::{Dialog, DialogEvent, DialogOutput};
 pub use dispatcher::{DialogOwner, Dispatcher, DispatcherOutput, Routed};
 pub use error::SipError;
@@ -56,5 +55,6 @@ pub use message::call_id_of;
 pub use method::Method;
 pub use name_addr::NameAddr;
 pub use sdp::{build_answer, build_offer, negotiate, AudioCodec, NegotiateError, Negotiated, Sdp};
+pub use settings::SipSettings;
 pub use stats::SipStats;
 pub use timers::{SipTimers, T1, T2, T4};

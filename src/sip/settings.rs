@@ -1,4 +1,5 @@
-//! What every dialog and the dispatcher of one shard say about themselves.
+//! What every dialog and the dispatcher of one shard say about themselves (named
+//! apart from `config::SipConfig`, the `[sip]` section these are made from).
 
 use std::net::SocketAddr;
 
@@ -6,7 +7,7 @@ use crate::sip::timers::SipTimers;
 
 /// Static SIP settings of one shard.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct SipConfig {
+pub struct SipSettings {
     /// Address advertised in our Via and Contact headers.
     pub local_addr: SocketAddr,
     /// Sent as `Server` (responses) and `User-Agent` (requests); omitted when empty.

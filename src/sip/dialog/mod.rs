@@ -28,12 +28,12 @@ use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use crate::sip::config::SipConfig;
 use crate::sip::error::SipError;
 use crate::sip::event::{CallId, TerminatedReason, Transmit};
 use crate::sip::incoming::{DialogMessage, IncomingRequest};
 use crate::sip::message::{build_response, ResponseParts};
 use crate::sip::sdp::Sdp;
+use crate::sip::settings::SipSettings;
 use crate::sip::stats::SipStats;
 use crate::sip::transaction::{InviteServerTx, NonInviteClientTx, NonInviteServerTx, TxKey};
 use crate::time::Time;
@@ -118,7 +118,7 @@ struct OurBye {
 /// One inbound dialog and its transactions.
 #[derive(Debug)]
 pub struct Dialog {
-    config: Arc<SipConfig>,
+    config: Arc<SipSettings>,
     call_id: CallId,
     peer: Peer,
     state: DialogState,
@@ -143,7 +143,7 @@ pub struct Dialog {
 impl Dialog {
     /// A dialog for a new INVITE; sends 100 Trying.
     pub(crate) fn new_uas(
-        config: Arc<SipConfig>,
+        config: Arc<SipSettings>,
         call_id: CallId,
         incoming: IncomingRequest,
         local_tag: String,
@@ -185,11 +185,6 @@ impl Dialog {
     /// The Call-ID.
     pub fn call_id(&self) -> &CallId {
         &self.call_id
-    }
-
-    /// Where the INVITE came from: responses and our requests go there.
-    pub fn remote(&self) -> SocketAddr {
-        self.peer.source
     }
 
     /// A message the dispatcher routed here.

@@ -31,7 +31,6 @@ use std::sync::Arc;
 
 use crate::deadlines::{schedule, take_if_live, DeadlineQueue};
 use crate::sip::body::extract_sdp;
-use crate::sip::config::SipConfig;
 use crate::sip::dialog::{Dialog, DialogOutput};
 use crate::sip::error::SipError;
 use crate::sip::event::{CallId, Transmit};
@@ -42,6 +41,7 @@ use crate::sip::message::{
 };
 use crate::sip::method::Method;
 use crate::sip::sdp::Sdp;
+use crate::sip::settings::SipSettings;
 use crate::sip::stats::SipStats;
 use crate::sip::transaction::TxKey;
 use crate::slab::{Slab, SlabKey};
@@ -97,7 +97,7 @@ struct Lingering {
 /// The SIP dispatcher of one shard. Deterministic: all randomness (tags) comes
 /// from the seeded generator, all time from the arguments.
 pub struct Dispatcher {
-    config: Arc<SipConfig>,
+    config: Arc<SipSettings>,
     rng: fastrand::Rng,
     routes: HashMap<String, Route>,
     lingering: Slab<Lingering>,
@@ -110,7 +110,7 @@ pub struct Dispatcher {
 
 impl Dispatcher {
     /// A dispatcher with no dialogs; `rng_seed` seeds tags and branches.
-    pub fn new(config: SipConfig, rng_seed: u64) -> Dispatcher {
+    pub fn new(config: SipSettings, rng_seed: u64) -> Dispatcher {
         Dispatcher {
             config: Arc::new(config),
             rng: fastrand::Rng::with_seed(rng_seed),

@@ -7,12 +7,12 @@ mod fuzz;
 mod requests;
 
 use super::{DialogOwner, Dispatcher, DispatcherOutput, Routed};
-use crate::sip::config::SipConfig;
 use crate::sip::dialog::{Dialog, DialogEvent, DialogOutput};
 use crate::sip::error::SipError;
 use crate::sip::event::{CallId, TerminatedReason, Transmit};
 use crate::sip::message::{parse_message, Message, Request, Response};
 use crate::sip::sdp::Sdp;
+use crate::sip::settings::SipSettings;
 use crate::sip::stats::SipStats;
 use crate::sip::timers::SipTimers;
 use crate::time::Time;
@@ -64,7 +64,7 @@ pub(super) struct Ua {
 }
 
 impl Ua {
-    fn new(config: SipConfig, seed: u64) -> Ua {
+    fn new(config: SipSettings, seed: u64) -> Ua {
         Ua {
             dispatcher: Dispatcher::new(config, seed),
             dialogs: BTreeMap::new(),
@@ -300,7 +300,7 @@ impl Harness {
 
     /// A harness whose transactions use `timers`.
     pub(super) fn with_timers(timers: SipTimers) -> Harness {
-        let config = SipConfig {
+        let config = SipSettings {
             local_addr: local(),
             user_agent: "callplane-test".into(),
             timers,

@@ -596,6 +596,8 @@ impl Call {
                 }
             }
             DialogEvent::Reoffer => self.on_reoffer(),
+            // Only dialogs we create with an INVITE of ours report these.
+            DialogEvent::Progress(_) | DialogEvent::Answered => {}
             DialogEvent::Dtmf(digit) => {
                 if self.phase == Phase::Active {
                     self.on_digit(digit);

@@ -39,4 +39,12 @@ pub enum TerminatedReason {
     Cancelled,
     /// The caller sent BYE.
     RemoteHangup,
+    /// Our INVITE got this final non-2xx response (after any digest
+    /// challenge was answered).
+    Refused(u16),
+    /// Our INVITE got no response at all within 64·T1 (Timer B).
+    NoResponse,
+    /// We hung up our outbound call before it was answered: CANCEL, then 487
+    /// (or no final response within 64·T1 of the CANCEL).
+    CancelledLocally,
 }

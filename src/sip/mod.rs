@@ -1,5 +1,5 @@
 //! SIP for callplane: a sans-IO RFC 3261 user agent over UDP that answers inbound calls
-//! from carrier trunks and hangs them up.
+//! from carrier trunks, places outbound calls through them, and hangs both up.
 //!
 //! - [`message`]: parsing datagrams, serializing messages, [`call_id_of`] for dispatch.
 //! - [`sdp`]: reading offers, [`negotiate`] (PCMU/PCMA + telephone-event), [`build_answer`].
@@ -7,7 +7,10 @@
 //!   routes the rest to the [`Dialog`] of its Call-ID ([`Routed`]).
 //! - [`Dialog`]: one call leg's dialog with its own transactions (RFC 3261 §17, UDP
 //!   timers) — the object the call layer owns and drives with `ring`, `answer`,
-//!   `reject` and `hangup`.
+//!   `reject` and `hangup`. [`Dispatcher::place_call`] makes one for an
+//!   [`OutboundInvite`]: our INVITE (Timers A/B/D/M), early dialogs from forks,
+//!   the ACKs, CANCEL, and a 401/407 answered with [`Credentials`] (digest MD5 or
+//!   SHA-256, RFC 8760).
 //!
 //! Both have the one shape of every core: inputs through `handle_*(now, …)`,
 //! everything out of one `poll_output`; **after every input, drain `poll_output`
@@ -31,6 +34,7 @@
 
 mod body;
 mod dialog;
+mod digest;
 mod dispatcher;
 mod error;
 mod event;
@@ -46,7 +50,8 @@ mod stats;
 mod timers;
 mod transaction;
 
-pub use dialog::{Dialog, DialogEvent, DialogOutput};
+pub use dialog::{Dialog, DialogEvent, DialogOutput, OutboundInvite};
+pub use digest::Credentials;
 pub use dispatcher::{DialogOwner, Dispatcher, DispatcherOutput, Routed};
 pub use error::SipError;
 pub use event::{CallId, TerminatedReason, Transmit};

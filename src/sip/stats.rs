@@ -35,6 +35,12 @@ pub struct SipStats {
     pub bye_timeouts: u64,
     /// Responses and requests queued for sending, retransmissions included.
     pub transmits: u64,
+    /// Outbound calls placed (INVITEs sent, not counting digest retries).
+    pub calls_placed: u64,
+    /// 401/407 challenges answered with a new INVITE.
+    pub auth_challenges_answered: u64,
+    /// 2xx from further forks of our INVITE, acknowledged and ended with BYE.
+    pub forks_released: u64,
 }
 
 impl SipStats {
@@ -55,5 +61,8 @@ impl SipStats {
         self.ack_timeouts += other.ack_timeouts;
         self.bye_timeouts += other.bye_timeouts;
         self.transmits += other.transmits;
+        self.calls_placed += other.calls_placed;
+        self.auth_challenges_answered += other.auth_challenges_answered;
+        self.forks_released += other.forks_released;
     }
 }

@@ -20,6 +20,7 @@
 //! [`Dispatcher::release`](crate::sip::Dispatcher::release).
 
 mod info_dtmf;
+mod outbound;
 mod peer;
 mod requests;
 mod timeouts;
@@ -38,6 +39,7 @@ use crate::sip::stats::SipStats;
 use crate::sip::transaction::{InviteServerTx, NonInviteClientTx, NonInviteServerTx, TxKey};
 use crate::time::Time;
 
+pub use outbound::OutboundInvite;
 pub(crate) use peer::Peer;
 
 /// Status sent when `hangup` is called before the call was answered.
@@ -46,6 +48,8 @@ const HANGUP_BEFORE_ANSWER_STATUS: u16 = 480;
 /// Where a dialog stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum DialogState {
+    /// Our INVITE is out, no final response yet (possibly early dialogs).
+    Calling,
     /// INVITE received, no final response yet (possibly 180 sent).
     Offered,
     /// 2xx sent, waiting for the ACK.
@@ -74,6 +78,12 @@ pub enum DialogEvent {
     /// A re-INVITE with a new offer ([`Dialog::take_reoffer`]): answer it with
     /// [`Dialog::answer_reinvite`] or refuse it with [`Dialog::reject_reinvite`].
     Reoffer,
+    /// A provisional response (101–199) to our INVITE, from an early dialog;
+    /// an SDP it carried (early media) is in [`Dialog::take_remote_sdp`].
+    Progress(u16),
+    /// A 2xx to our INVITE, already acknowledged: the dialog is confirmed and
+    /// the far end's answer is in [`Dialog::take_remote_sdp`].
+    Answered,
     /// The dialog is over (reported once).
     Terminated(TerminatedReason),
 }
@@ -135,6 +145,10 @@ pub struct Dialog {
     ack_sdp: Option<Sdp>,
     /// A re-INVITE being answered, until its ACK (or Timer H).
     reinvite: Option<Reinvite>,
+    /// The client side of a dialog we created ([`Dialog::new_uac`]).
+    uac: Option<Box<outbound::Uac>>,
+    /// The far end's SDP in a response to our INVITE, until taken.
+    remote_sdp: Option<Sdp>,
     rng: fastrand::Rng,
     pending: VecDeque<Pending>,
     stats: SipStats,
@@ -162,24 +176,39 @@ impl Dialog {
         let trying = build_response(&echo, 100, &parts);
         let timers = config.timers;
         let peer = Peer::new(source, &request.head, echo, key, local_tag);
-        let mut dialog = Dialog {
+        let rng = fastrand::Rng::with_seed(rng_seed);
+        let mut dialog = Dialog::blank(config, call_id, peer, DialogState::Offered, rng);
+        dialog.invite_tx = Some(InviteServerTx::new(source, trying.clone(), timers));
+        dialog.transmit(source, trying);
+        dialog
+    }
+
+    /// A dialog with no transaction yet.
+    fn blank(
+        config: Arc<SipSettings>,
+        call_id: CallId,
+        peer: Peer,
+        state: DialogState,
+        rng: fastrand::Rng,
+    ) -> Dialog {
+        Dialog {
             config,
             call_id,
             peer,
-            state: DialogState::Offered,
+            state,
             hangup_requested: false,
-            invite_tx: Some(InviteServerTx::new(source, trying.clone(), timers)),
+            invite_tx: None,
             refused_invites: Vec::new(),
             server_txs: Vec::new(),
             bye: None,
             ack_sdp: None,
             reinvite: None,
-            rng: fastrand::Rng::with_seed(rng_seed),
+            uac: None,
+            remote_sdp: None,
+            rng,
             pending: VecDeque::with_capacity(4),
             stats: SipStats::default(),
-        };
-        dialog.transmit(source, trying);
-        dialog
+        }
     }
 
     /// The Call-ID.
@@ -212,6 +241,7 @@ impl Dialog {
             && self.server_txs.is_empty()
             && self.bye.is_none()
             && self.reinvite.is_none()
+            && self.outbound_idle()
             && self.pending.is_empty()
     }
 
@@ -319,9 +349,15 @@ impl Dialog {
 
     /// Hangs up. A confirmed dialog gets a BYE (`Terminated` when it completes
     /// or times out); before the ACK the BYE waits for it (§15); a call not yet
-    /// answered is rejected with 480. Hanging up twice is a no-op.
+    /// answered is rejected with 480; an outbound call not yet answered is
+    /// cancelled (`Terminated(CancelledLocally)` when its INVITE ends, or a
+    /// BYE if a 2xx crosses the CANCEL). Hanging up twice is a no-op.
     pub fn hangup(&mut self, now: Time) -> Result<(), SipError> {
         match self.state {
+            DialogState::Calling => {
+                self.cancel_outbound(now);
+                Ok(())
+            }
             DialogState::Offered => self.reject(now, HANGUP_BEFORE_ANSWER_STATUS),
             DialogState::Answered => {
                 self.hangup_requested = true;

@@ -2,6 +2,7 @@
 //! tags, remote target, route set and local CSeq, plus building the responses to
 //! the INVITE and the BYE we send in the dialog.
 
+use super::outbound::OutboundInvite;
 use crate::sip::message::{build_response, serialize, EchoHeaders, MessageHead, ResponseParts};
 use crate::sip::name_addr::{uri_has_lr, NameAddr};
 use crate::sip::transaction::TxKey;
@@ -106,6 +107,20 @@ impl Peer {
         user_agent: &str,
     ) -> Vec<u8> {
         self.local_cseq += 1;
+        let cseq = self.local_cseq;
+        self.build_request("BYE", cseq, branch, local_addr, user_agent)
+    }
+
+    /// A bodiless request `method` in the dialog with CSeq `cseq` (an ACK
+    /// takes its INVITE's number; everything else the next local one).
+    pub(crate) fn build_request(
+        &self,
+        method: &str,
+        cseq: u32,
+        branch: &str,
+        local_addr: SocketAddr,
+        user_agent: &str,
+    ) -> Vec<u8> {
         let (request_uri, routes) = self.request_target();
         let mut headers = Headers::with_capacity(10 + routes.len());
         headers.insert(
@@ -119,14 +134,73 @@ impl Peer {
         );
         headers.insert(Name::TO, self.echo.from.as_str());
         headers.insert(Name::CALL_ID, self.echo.call_id.as_str());
-        headers.insert(Name::CSEQ, format!("{} BYE", self.local_cseq));
+        headers.insert(Name::CSEQ, format!("{cseq} {method}"));
         for route in routes {
             headers.insert(Name::ROUTE, route);
         }
         if !user_agent.is_empty() {
             headers.insert(Name::USER_AGENT, user_agent);
         }
-        serialize(&format!("BYE {request_uri} SIP/2.0"), &headers, &[])
+        serialize(&format!("{method} {request_uri} SIP/2.0"), &headers, &[])
+    }
+
+    /// The peer of a dialog we are creating with `invite`: our From and its
+    /// To, the Request-URI as remote target, the preloaded route set, and its
+    /// `dest` for every request until the 2xx says otherwise.
+    pub(crate) fn new_uac(
+        invite: &OutboundInvite,
+        call_id: &str,
+        local_tag: String,
+        invite_key: TxKey,
+        cseq: u32,
+    ) -> Peer {
+        Peer {
+            source: invite.dest,
+            echo: EchoHeaders {
+                vias: Vec::new(),
+                from: invite.to.clone(),
+                to: invite.from.clone(),
+                call_id: call_id.to_owned(),
+                cseq: String::new(),
+            },
+            invite_key,
+            invite_cseq: cseq,
+            local_tag,
+            remote_tag: None,
+            remote_target: invite.request_uri.clone(),
+            record_route: Vec::new(),
+            route_set: invite.route.clone(),
+            local_cseq: cseq,
+        }
+    }
+
+    /// The 2xx to our INVITE (`head`) fixes the dialog (§12.1.2): the remote
+    /// tag and To, the remote target from its Contact, the route set from its
+    /// Record-Route in reverse. Requests keep going to `dest` when a route
+    /// set or no usable Contact exists; otherwise to the Contact's address
+    /// when it is an IP literal (no DNS in the core).
+    pub(crate) fn confirm_uac(&mut self, head: &MessageHead) {
+        self.remote_tag = head.to.tag().map(str::to_owned);
+        self.echo.from = head.echo.to.clone();
+        self.invite_cseq = head.cseq.seq;
+        if let Some(contact) = head.contact.as_ref().filter(|c| is_sip_uri(&c.uri)) {
+            self.remote_target = contact.uri.clone();
+        }
+        let routes: Vec<String> = head
+            .record_route
+            .iter()
+            .rev()
+            .filter(|route| NameAddr::parse(route).is_ok_and(|route| is_sip_uri(&route.uri)))
+            .cloned()
+            .collect();
+        if !routes.is_empty() || !head.record_route.is_empty() {
+            self.route_set = routes;
+        }
+        if self.route_set.is_empty() {
+            if let Some(addr) = uri_socket_addr(&self.remote_target) {
+                self.source = addr;
+            }
+        }
     }
 
     /// Request-URI and Route values: loose routing when the first route has `lr`,
@@ -145,6 +219,21 @@ impl Peer {
             _ => (self.remote_target.clone(), self.route_set.clone()),
         }
     }
+}
+
+/// The `host:port` of a sip URI whose host is an IP literal (port 5060 when
+/// absent).
+fn uri_socket_addr(uri: &str) -> Option<SocketAddr> {
+    let rest = uri.split_once(':')?.1;
+    let host_port = rest.rsplit_once('@').map_or(rest, |(_, host)| host);
+    let host_port = host_port.split([';', '?']).next()?;
+    if let Ok(addr) = host_port.parse::<SocketAddr>() {
+        return Some(addr);
+    }
+    let host = host_port.trim_start_matches('[').trim_end_matches(']');
+    host.parse::<std::net::IpAddr>()
+        .ok()
+        .map(|ip| SocketAddr::new(ip, 5060))
 }
 
 /// True if `uri` is a sip/sips URI our own parser accepts as a Request-URI.

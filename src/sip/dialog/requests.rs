@@ -29,6 +29,9 @@ impl Dialog {
     }
 
     pub(super) fn on_response(&mut self, now: Time, response: &Response) {
+        if self.on_outbound_response(now, response) {
+            return;
+        }
         let head = &response.head;
         let ours = self
             .bye
@@ -266,7 +269,7 @@ impl Dialog {
                     bye.report = false;
                 }
             }
-            DialogState::Confirmed | DialogState::Terminated => {}
+            DialogState::Calling | DialogState::Confirmed | DialogState::Terminated => {}
         }
         self.event(DialogEvent::RemoteHangup);
         self.terminate(TerminatedReason::RemoteHangup);

@@ -45,6 +45,7 @@ impl Dialog {
         self.run_refused_timers(now);
         self.server_txs.retain(|(_, tx)| tx.ends_at > now);
         self.run_bye_timer(now);
+        self.run_outbound_timers(now);
     }
 
     /// The earliest instant a timer of the dialog is due ([`Time::NEVER`]: none).
@@ -58,7 +59,8 @@ impl Dialog {
         let server = self.server_txs.iter().map(|(_, tx)| tx.ends_at).min();
         let bye = self.bye.as_ref().map(|bye| bye.tx.deadline());
         let reinvite = self.reinvite.as_ref().and_then(|r| r.tx.deadline());
-        [invite, refused, server, bye, reinvite]
+        let outbound = self.outbound_deadline();
+        [invite, refused, server, bye, reinvite, outbound]
             .into_iter()
             .flatten()
             .min()

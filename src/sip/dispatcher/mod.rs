@@ -31,7 +31,7 @@ use std::sync::Arc;
 
 use crate::deadlines::{schedule, take_if_live, DeadlineQueue};
 use crate::sip::body::extract_sdp;
-use crate::sip::dialog::{Dialog, DialogOutput};
+use crate::sip::dialog::{Dialog, DialogOutput, OutboundInvite};
 use crate::sip::error::SipError;
 use crate::sip::event::{CallId, Transmit};
 use crate::sip::incoming::{DialogMessage, IncomingInvite, IncomingRequest};
@@ -171,6 +171,28 @@ impl Dispatcher {
         let seed = self.rng.u64(..);
         self.routes.insert(call_id.0.clone(), Route::Owned(owner));
         Dialog::new_uas(self.config.clone(), call_id, incoming, local_tag, seed)
+    }
+
+    /// Places an outbound call: a dialog whose INVITE (to `invite.dest`) is
+    /// its first output, routed to `owner` from now on. The Call-ID is new
+    /// (random, `@` our host).
+    pub fn place_call(&mut self, now: Time, invite: OutboundInvite, owner: DialogOwner) -> Dialog {
+        let call_id = loop {
+            let id = format!(
+                "{:016x}{:08x}@{}",
+                self.rng.u64(..),
+                self.rng.u32(..),
+                self.config.local_addr.ip()
+            );
+            if !self.routes.contains_key(&id) {
+                break CallId(id);
+            }
+        };
+        let local_tag = self.new_tag();
+        let seed = self.rng.u64(..);
+        self.stats.calls_placed += 1;
+        self.routes.insert(call_id.0.clone(), Route::Owned(owner));
+        Dialog::new_uac(self.config.clone(), call_id, invite, local_tag, seed, now)
     }
 
     /// Refuses a new INVITE with a final non-2xx `status` (after 100 Trying), in

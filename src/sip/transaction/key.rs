@@ -46,6 +46,16 @@ impl TxKey {
         }
     }
 
+    /// A key no received request can have: for a dialog we created, whose
+    /// INVITE went out rather than in.
+    pub(crate) fn of_our_invite(branch: &str) -> TxKey {
+        TxKey {
+            branch: branch.to_owned(),
+            sent_by: String::new(),
+            method: Method::Invite.as_str().to_owned(),
+        }
+    }
+
     /// The key of the INVITE transaction a CANCEL with this key targets.
     pub(crate) fn invite_of_cancel(&self) -> TxKey {
         TxKey {

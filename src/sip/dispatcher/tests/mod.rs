@@ -4,6 +4,7 @@
 
 mod flows;
 mod fuzz;
+mod outbound;
 mod requests;
 
 use super::{DialogOwner, Dispatcher, DispatcherOutput, Routed};
@@ -210,6 +211,9 @@ impl Ua {
                             DialogEvent::RemoteHangup => Event::RemoteHangup { call },
                             DialogEvent::Dtmf(digit) => Event::Dtmf { call, digit },
                             DialogEvent::Reoffer => Event::Reoffer { call },
+                            DialogEvent::Progress(_) | DialogEvent::Answered => {
+                                unreachable!("the test user agent places no calls")
+                            }
                             DialogEvent::Terminated(reason) => {
                                 ended.push(call.clone());
                                 Event::Terminated { call, reason }

@@ -85,6 +85,8 @@ fn session_frame(c: &mut Criterion) {
             ssrc: 1,
             initial_sequence: 0,
             initial_timestamp: 0,
+            jitter_min: MediaConfig::JITTER_MIN,
+            jitter_max: MediaConfig::JITTER_MAX,
         },
         Time::ZERO,
     );

@@ -580,6 +580,8 @@ impl Call {
                 ssrc: self.seed.ssrc,
                 initial_sequence: self.seed.initial_seq,
                 initial_timestamp: self.seed.initial_timestamp,
+                jitter_min: MediaConfig::JITTER_MIN,
+                jitter_max: MediaConfig::JITTER_MAX,
             },
             now,
         ));

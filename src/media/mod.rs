@@ -15,6 +15,7 @@ mod dtmf;
 mod dtmf_send;
 mod g711;
 mod inband_dtmf;
+mod inbound;
 mod jitter;
 mod pacer;
 mod player;

@@ -1,7 +1,8 @@
 //! `MediaSession`: the RTP media of one call leg. It sends one packet every 20 ms
 //! from the moment it is created (prompt audio while playing, codec silence
-//! otherwise), feeds received telephone-event packets to the DTMF detector, and
-//! reports what happened as events.
+//! otherwise), feeds received telephone-event packets to the DTMF detector, puts
+//! the received stream through its jitter buffer (`inbound.rs`) and plays one
+//! frame per 20 ms to whatever needs audio, and reports what happened as events.
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -11,7 +12,8 @@ use std::time::Duration;
 use crate::media::codec::{Codec, FRAME_SAMPLES};
 use crate::media::dtmf::DtmfDetector;
 use crate::media::dtmf_send::{write_tone, DigitSender, Slot};
-use crate::media::inband_dtmf::{InbandDtmfConfig, InbandDtmfDetector};
+use crate::media::inbound::{Inbound, InboundOutput};
+use crate::media::jitter::{JitterConfig, JitterStats, CN_PAYLOAD_TYPE};
 use crate::media::pacer::Pacer;
 use crate::media::player::PromptPlayer;
 use crate::media::prompt::Prompt;
@@ -44,6 +46,17 @@ pub struct MediaConfig {
     pub initial_sequence: u16,
     /// RTP timestamp of the first packet sent, in 8 kHz samples (random per call).
     pub initial_timestamp: u32,
+    /// The jitter buffer's lowest target delay.
+    pub jitter_min: Duration,
+    /// The jitter buffer's highest delay.
+    pub jitter_max: Duration,
+}
+
+impl MediaConfig {
+    /// Default jitter bounds: 20 ms and 200 ms.
+    pub const JITTER_MIN: Duration = Duration::from_millis(20);
+    /// See [`MediaConfig::JITTER_MIN`].
+    pub const JITTER_MAX: Duration = Duration::from_millis(200);
 }
 
 /// Something the call layer should know about.
@@ -131,9 +144,9 @@ pub struct MediaSession {
     /// Whether packets are sent (false while the far end holds the call:
     /// the stream's clock and prompts run on, nothing leaves).
     sending: bool,
-    /// In-band DTMF detection on the received audio: only for a far end that
-    /// did not negotiate telephone-event (decoding costs nothing otherwise).
-    inband: Option<InbandDtmfDetector>,
+    /// The received stream: jitter buffer, playout, and the consumers of its audio
+    /// (the in-band DTMF detector for a far end without telephone-event).
+    inbound: Inbound,
 }
 
 /// Consecutive valid packets (negotiated payload type, one SSRC, the far
@@ -145,6 +158,12 @@ impl MediaSession {
     /// A session whose first packet is due at `now`: the first `poll_output` writes it.
     pub fn new(config: MediaConfig, now: Time) -> MediaSession {
         let remote = config.remote;
+        let jitter = JitterConfig {
+            min_delay: config.jitter_min,
+            max_delay: config.jitter_max,
+            ..JitterConfig::default()
+        };
+        let inbound = Inbound::new(jitter, config.codec, config.codec_pt, config.dtmf_pt, now);
         MediaSession {
             sender: RtpSender::new(
                 config.ssrc,
@@ -164,7 +183,7 @@ impl MediaSession {
             latch: None,
             digits: None,
             sending: true,
-            inband: None,
+            inbound,
             now,
         }
     }
@@ -186,11 +205,13 @@ impl MediaSession {
     }
 
     /// Processes one received datagram: telephone-event packets go to the DTMF
-    /// detector, audio packets are counted, anything else is counted and dropped.
+    /// detector, and with audio and comfort noise into the jitter buffer; anything
+    /// else is counted and dropped.
     /// Packets from an address other than `remote()` are counted but still processed.
     /// Records `now` as the current instant.
     pub fn handle_rtp(&mut self, now: Time, from: SocketAddr, packet: &[u8]) {
         self.now = now;
+        self.inbound.handle_timeout(now);
         self.stats.packets_received += 1;
         if from != self.remote {
             self.stats.from_unexpected_source += 1;
@@ -204,6 +225,9 @@ impl MediaSession {
         if negotiated {
             self.follow_source(from, rtp.ssrc);
         }
+        if negotiated || rtp.payload_type == CN_PAYLOAD_TYPE {
+            self.inbound.handle_packet(now, &rtp);
+        }
         if Some(rtp.payload_type) == self.config.dtmf_pt {
             self.stats.dtmf_packets_received += 1;
             if let Some(digit) = self
@@ -215,9 +239,8 @@ impl MediaSession {
             }
         } else if rtp.payload_type == self.config.codec_pt {
             self.stats.audio_packets_received += 1;
-            if self.config.dtmf_pt.is_none() {
-                self.detect_inband(rtp.payload);
-            }
+        } else if rtp.payload_type == CN_PAYLOAD_TYPE {
+            self.stats.comfort_noise_received += 1;
         } else {
             self.stats.unknown_payload_type += 1;
         }
@@ -229,6 +252,7 @@ impl MediaSession {
     pub fn handle_timeout(&mut self, now: Time) {
         self.now = now;
         self.skip_stale_slots(now);
+        self.inbound.handle_timeout(now);
     }
 
     /// What to do next: a queued event, else the packet due at the last `now` given
@@ -243,11 +267,20 @@ impl MediaSession {
             if let Some(event) = self.events.pop_front() {
                 return MediaOutput::Event(event);
             }
+            let next_frame = match self.inbound.poll() {
+                InboundOutput::Digit(digit) => {
+                    self.stats.dtmf_digits += 1;
+                    self.stats.inband_digits += 1;
+                    self.push_event(MediaEvent::Dtmf { digit });
+                    continue;
+                }
+                InboundOutput::Timeout(at) => at,
+            };
             match self.write_due_packet(buf) {
                 Some(len) if self.sending => return MediaOutput::Transmit(len),
                 // On hold: the slot is used up, nothing leaves.
                 Some(_) => self.stats.packets_held += 1,
-                None => return MediaOutput::Timeout(self.pacer.next_send_time()),
+                None => return MediaOutput::Timeout(self.pacer.next_send_time().min(next_frame)),
             }
         }
     }
@@ -273,6 +306,24 @@ impl MediaSession {
         self.config.codec_pt = codec_pt;
         self.config.dtmf_pt = dtmf_pt;
         self.sending = sending;
+        self.inbound.renegotiate(codec, codec_pt, dtmf_pt);
+    }
+
+    /// A consumer of the received audio (a recorder, a bridge) subscribes: frames
+    /// are decoded from the next one on.
+    pub fn subscribe_audio(&mut self) {
+        self.inbound.add_consumer();
+    }
+
+    /// A consumer of the received audio leaves; with none left (and no in-band
+    /// DTMF detection) nothing is decoded any more.
+    pub fn unsubscribe_audio(&mut self) {
+        self.inbound.remove_consumer();
+    }
+
+    /// Whether received audio is decoded: some consumer needs it.
+    pub fn needs_audio(&self) -> bool {
+        self.inbound.needs_audio()
     }
 
     /// Sends `keys` on the stream, each `tone` long with `gap` between them,
@@ -323,9 +374,18 @@ impl MediaSession {
         &self.config
     }
 
-    /// Packet and event counters since the session was created.
-    pub fn stats(&self) -> &MediaStats {
-        &self.stats
+    /// Packet and event counters since the session was created, with the received
+    /// stream's.
+    pub fn stats(&self) -> MediaStats {
+        MediaStats {
+            inbound: self.inbound.stats().clone(),
+            ..self.stats.clone()
+        }
+    }
+
+    /// The received stream's counters and measurements (jitter buffer).
+    pub fn inbound_stats(&self) -> &JitterStats {
+        self.inbound.stats()
     }
 
     /// The DTMF detector, for its per-event packet counts.
@@ -421,24 +481,6 @@ impl MediaSession {
         self.stats.packets_sent += 1;
         self.stats.dtmf_packets_sent += 1;
         Some(RTP_HEADER_LEN + 4)
-    }
-
-    /// Decodes received audio and runs the in-band detector over it.
-    fn detect_inband(&mut self, payload: &[u8]) {
-        let mut detector = self
-            .inband
-            .take()
-            .unwrap_or_else(|| InbandDtmfDetector::new(InbandDtmfConfig::default()));
-        let mut pcm = [0i16; FRAME_SAMPLES];
-        for chunk in payload.chunks(FRAME_SAMPLES) {
-            let samples = self.config.codec.decode(chunk, &mut pcm);
-            if let Some(digit) = detector.handle_frame(&pcm[..samples]) {
-                self.stats.dtmf_digits += 1;
-                self.stats.inband_digits += 1;
-                self.push_event(MediaEvent::Dtmf { digit });
-            }
-        }
-        self.inband = Some(detector);
     }
 
     /// An in-band key: 20 ms of its dual tone, encoded as ordinary audio.

@@ -67,8 +67,10 @@
 //!   skipped (never past the next packet). Several frames may go at one gap, one
 //!   frame per 20 ms, so a new talkspurt starts at the new target;
 //! - **on a quiet frame inside a talkspurt** (`drift_corrections`): a decoded frame
-//!   whose peak is at most [`QUIET_PEAK`] (−40 dBov) is played twice (delay +20 ms) or
-//!   dropped when the next frame is already buffered (delay −20 ms).
+//!   whose peak is at most [`QUIET_PEAK`] (−40 dBov) is played twice (delay +20 ms), or
+//!   dropped (delay −20 ms) when the frames before and after it are quiet too and the
+//!   next is already buffered — so a pause of two frames is never shortened to one,
+//!   which would bridge a 40 ms pause between two in-band DTMF tones.
 //!
 //! A far-end clock 100 ppm off drifts 2 ms per 20 s, so one correction is needed about
 //! every 200 s. A stream of continuous loud audio with no pause never gets one; its
@@ -274,6 +276,8 @@ pub struct JitterBuffer {
     noise_on: bool,
     /// Kind of the last frame played.
     last_kind: FrameKind,
+    /// The last frame played was decoded audio at most [`QUIET_PEAK`].
+    last_quiet: bool,
     /// RFC 3550 jitter scaled by 16, in timestamp units.
     jitter_q4: i64,
     /// Relative transit time of the previous packet of the stream.
@@ -311,6 +315,7 @@ impl JitterBuffer {
             noise: ComfortNoise::new(),
             noise_on: false,
             last_kind: FrameKind::Silence,
+            last_quiet: false,
             jitter_q4: 0,
             prev_transit: None,
             delay_us: 0,
@@ -425,6 +430,7 @@ impl JitterBuffer {
             FrameKind::Silence => self.stats.silence_frames += 1,
         }
         self.last_kind = kind;
+        self.last_quiet = kind == FrameKind::Audio && self.decoding && is_quiet(out);
         JitterOutput::Frame(kind)
     }
 
@@ -442,6 +448,15 @@ impl JitterBuffer {
     /// The codec the stream is decoded with.
     pub fn codec(&self) -> Codec {
         self.codec
+    }
+
+    /// A new offer/answer (re-INVITE): the stream goes on with this codec, its
+    /// payload type and the telephone-event payload type.
+    pub fn renegotiate(&mut self, codec: Codec, codec_pt: u8, event_pt: Option<u8>) {
+        self.codec = codec;
+        self.codec_pt = codec_pt;
+        self.config.codec_pt = Some(codec_pt);
+        self.config.event_pt = event_pt;
     }
 
     /// Turns decoding on (the default) or off; see the module documentation.
@@ -729,13 +744,26 @@ impl JitterBuffer {
                 return FrameKind::Audio;
             }
             let follower = self.ring.get(seq + 1).map(|next| (next.ts, next.payload));
-            if self.too_much_delay() && follower == Some((ts + FRAME_TS, Payload::Audio)) {
-                // Drop this quiet frame and play the next one now.
-                self.stats.drift_corrections += 1;
-                self.shift_delay(-1);
-                self.consume(seq, ts);
-                self.decode(seq + 1, out);
-                return self.play_audio(seq + 1, ts + FRAME_TS, out);
+            if self.too_much_delay()
+                && self.last_quiet
+                && follower == Some((ts + FRAME_TS, Payload::Audio))
+            {
+                // A quiet frame between two quiet ones: drop it and play the next
+                // one now. (A pause of two frames is never shortened: an in-band
+                // DTMF pause of 40 ms stays one.)
+                let mut next = [0i16; FRAME_SAMPLES];
+                if let Some(slot) = self.ring.get(seq + 1) {
+                    let written = self.codec.decode(&slot.data[..slot.len], &mut next);
+                    next[written..].fill(0);
+                }
+                if is_quiet(&next) {
+                    self.stats.drift_corrections += 1;
+                    self.shift_delay(-1);
+                    self.consume(seq, ts);
+                    *out = next;
+                    self.stats.decoded_frames += 1;
+                    return self.play_audio(seq + 1, ts + FRAME_TS, out);
+                }
             }
         }
         self.play_audio(seq, ts, out)

@@ -202,6 +202,7 @@ fn new_host(flow: &str, seed: u64) -> Host {
             wall: WallClock::new(origin),
             rtp_ports: RTP_PORTS,
             shards: 1,
+            jitter: (Duration::from_millis(20), Duration::from_millis(200)),
         },
         router,
         Arc::new(catalog()),

@@ -1,12 +1,14 @@
 //! The call detail record a call leaves behind: who called whom, which flow
 //! and version ran, when it started, was answered and ended, why and by whom it
-//! ended, the digits entered and the nodes visited.
+//! ended, the digits entered and the nodes visited, and what the media went
+//! through (the `media` object: the received stream's RTP figures).
 //!
 //! Times are the cores' monotonic [`Time`]; the IO shell turns them into wall
 //! clock when it writes the record.
 
 use serde::Serialize;
 
+use crate::media::MediaStats;
 use crate::time::Time;
 
 /// Which side ended the call.
@@ -82,4 +84,61 @@ pub struct CdrRecord {
     pub flow_end: Option<String>,
     /// The shard (core) that owned the call.
     pub shard: usize,
+    /// The call's media, if it had any (not for calls refused or never answered).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub media: Option<MediaCdr>,
+}
+
+/// What a call's media went through.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct MediaCdr {
+    /// The stream received from the far end, as the jitter buffer saw it.
+    pub rtp: RtpCdr,
+}
+
+/// The received RTP stream of a call.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct RtpCdr {
+    /// RTP packets we sent.
+    pub sent: u64,
+    /// Packets of the stream received (audio, comfort noise, telephone-events),
+    /// duplicates and late ones included.
+    pub received: u64,
+    /// Sequence numbers that never arrived in time to play.
+    pub lost: u64,
+    /// Packets that arrived after their playout time.
+    pub late: u64,
+    /// Packets that arrived after one with a higher sequence number.
+    pub reordered: u64,
+    /// Packets that arrived twice.
+    pub duplicated: u64,
+    /// RFC 3550 interarrival jitter at the end of the call, in ms.
+    pub jitter_ms: f64,
+    /// The jitter buffer's delay at the end of the call, in ms.
+    pub delay_ms: u64,
+    /// Times the stream restarted (new SSRC, sequence or timestamp jump).
+    pub resets: u64,
+    /// Frames decoded (zero when nothing needed the audio).
+    pub decoded_frames: u64,
+}
+
+impl MediaCdr {
+    /// The record of a media session's counters.
+    pub fn from_stats(stats: &MediaStats) -> MediaCdr {
+        let inbound = &stats.inbound;
+        MediaCdr {
+            rtp: RtpCdr {
+                sent: stats.packets_sent,
+                received: inbound.received,
+                lost: inbound.lost,
+                late: inbound.late,
+                reordered: inbound.reordered,
+                duplicated: inbound.duplicated,
+                jitter_ms: f64::from(inbound.jitter) / 8.0,
+                delay_ms: inbound.current_delay.as_millis() as u64,
+                resets: inbound.resets,
+                decoded_frames: inbound.decoded_frames,
+            },
+        }
+    }
 }

@@ -184,6 +184,8 @@ pub struct HostConfig {
     pub rtp_ports: (u16, u16),
     /// How many shards share the port range.
     pub shards: usize,
+    /// The jitter buffer's lowest target delay and highest delay, per call.
+    pub jitter: (Duration, Duration),
 }
 
 /// Counters.
@@ -576,6 +578,7 @@ impl Host {
             answer_delay: self.config.answer_delay,
             wall: self.config.wall,
             shard: self.config.shard,
+            jitter: self.config.jitter,
         };
         let dialog = self
             .dispatcher
@@ -628,6 +631,7 @@ impl Host {
             nodes: Vec::new(),
             flow_end: None,
             shard: self.config.shard,
+            media: None,
         })));
     }
 

@@ -37,7 +37,7 @@ use crate::sip::{
 use crate::slab::SlabKey;
 use crate::time::{Time, WallClock};
 
-use super::cdr::{CdrRecord, HangupCause, HangupSide};
+use super::cdr::{CdrRecord, HangupCause, HangupSide, MediaCdr};
 use super::gather::{Gather, GatherEnd, GatherLimits};
 use super::http::{HttpRequest, HttpResult};
 
@@ -111,6 +111,8 @@ pub struct CallPlan {
     pub wall: WallClock,
     /// The shard that owns the call (for the CDR).
     pub shard: usize,
+    /// The jitter buffer's lowest target delay and highest delay.
+    pub jitter: (Duration, Duration),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -194,6 +196,8 @@ pub struct Call {
     earlier_nodes: Vec<String>,
     earlier_digits: Vec<String>,
     counters: CallCounters,
+    /// The media's figures, kept when the media session ends with the call.
+    media_record: Option<MediaCdr>,
 }
 
 impl Call {
@@ -251,6 +255,7 @@ impl Call {
             earlier_nodes: Vec::new(),
             earlier_digits: Vec::new(),
             counters: CallCounters::default(),
+            media_record: None,
         }
     }
 
@@ -580,8 +585,8 @@ impl Call {
                 ssrc: self.seed.ssrc,
                 initial_sequence: self.seed.initial_seq,
                 initial_timestamp: self.seed.initial_timestamp,
-                jitter_min: MediaConfig::JITTER_MIN,
-                jitter_max: MediaConfig::JITTER_MAX,
+                jitter_min: self.plan.jitter.0,
+                jitter_max: self.plan.jitter.1,
             },
             now,
         ));
@@ -685,6 +690,11 @@ impl Call {
             nodes,
             flow_end: self.flow_end.clone(),
             shard: self.plan.shard,
+            media: self
+                .media
+                .as_ref()
+                .map(|media| MediaCdr::from_stats(&media.stats()))
+                .or_else(|| self.media_record.clone()),
         })
     }
 
@@ -942,7 +952,9 @@ impl Call {
             self.cause = Some((cause, side));
             self.end = Some(now);
         }
-        self.media = None;
+        if let Some(media) = self.media.take() {
+            self.media_record = Some(MediaCdr::from_stats(&media.stats()));
+        }
         self.media_deadline = Time::NEVER;
         if !matches!(self.activity, Activity::AwaitingHttp) {
             self.activity = Activity::Idle;

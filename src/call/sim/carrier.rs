@@ -87,6 +87,10 @@ pub(crate) struct CallScript {
     pub(crate) cancel_after: Option<Duration>,
     /// Whether 2xx responses are acknowledged at all.
     pub(crate) acknowledge: bool,
+    /// A stream of 20 ms PCMU audio packets sent from the answer on for this
+    /// long (not together with `presses`: both number their packets when the
+    /// answer comes).
+    pub(crate) audio: Option<Duration>,
 }
 
 impl CallScript {
@@ -104,7 +108,14 @@ impl CallScript {
             hang_up_after: None,
             cancel_after: None,
             acknowledge: true,
+            audio: None,
         }
+    }
+
+    /// Streams 20 ms audio packets for `duration` from the answer on.
+    pub(crate) fn stream_audio(mut self, duration: Duration) -> CallScript {
+        self.audio = Some(duration);
+        self
     }
 
     /// Presses `digit` (an event code) `after` the answer.
@@ -175,7 +186,7 @@ pub(crate) struct CallReport {
     pub(crate) acks_sent: u32,
     /// No response to the INVITE before Timer B.
     pub(crate) invite_timed_out: bool,
-    /// Telephone-event packets sent.
+    /// Telephone-event packets sent (and, with `stream_audio`, audio packets).
     pub(crate) digit_packets_sent: u32,
     /// RTP packets received from callplane.
     pub(crate) rtp_received: u32,
@@ -765,6 +776,9 @@ impl CarrierCall {
             let timestamp = timestamp_base.wrapping_add((after.as_millis() as u32).wrapping_mul(8));
             self.schedule_press(at, digit, timestamp);
         }
+        if let Some(duration) = self.script.audio {
+            self.schedule_audio(now, duration);
+        }
         self.bye_at = self.script.hang_up_after.map(|after| now + after);
         let mut infos: Vec<(Time, char)> = self
             .script
@@ -805,6 +819,25 @@ impl CarrierCall {
             packet.extend_from_slice(&duration.to_be_bytes());
             self.rtp_sequence = self.rtp_sequence.wrapping_add(1);
             let send_at = at + DIGIT_PACKET_SPACING * u32::from(i);
+            let position = self.rtp_out.partition_point(|(t, _)| *t <= send_at);
+            self.rtp_out.insert(position, (send_at, packet));
+        }
+    }
+
+    /// One PCMU packet of a quiet hum every 20 ms from `at` for `duration`.
+    fn schedule_audio(&mut self, at: Time, duration: Duration) {
+        let frames = (duration.as_millis() / 20) as u32;
+        for i in 0..frames {
+            let mut packet = Vec::with_capacity(172);
+            packet.push(0x80);
+            packet.push(if i == 0 { 0x80 } else { 0 });
+            packet.extend_from_slice(&self.rtp_sequence.to_be_bytes());
+            let timestamp = self.timestamp_base.wrapping_add(i * 160);
+            packet.extend_from_slice(&timestamp.to_be_bytes());
+            packet.extend_from_slice(&self.ssrc.to_be_bytes());
+            packet.extend((0..160).map(|n| crate::media::Codec::Pcmu.encode_sample((n % 40) * 50)));
+            self.rtp_sequence = self.rtp_sequence.wrapping_add(1);
+            let send_at = at + DIGIT_PACKET_SPACING * i;
             let position = self.rtp_out.partition_point(|(t, _)| *t <= send_at);
             self.rtp_out.insert(position, (send_at, packet));
         }

@@ -87,6 +87,9 @@ fn session_frame(c: &mut Criterion) {
             initial_timestamp: 0,
             jitter_min: MediaConfig::JITTER_MIN,
             jitter_max: MediaConfig::JITTER_MAX,
+            rtcp_mux: false,
+            ntp_at_zero: 0,
+            rtcp_seed: 1,
         },
         Time::ZERO,
     );
@@ -104,7 +107,7 @@ fn session_frame(c: &mut Criterion) {
             loop {
                 match session.poll_output(&mut buf) {
                     MediaOutput::Transmit(len) => sent += len,
-                    MediaOutput::Event(_) => {}
+                    MediaOutput::Event(_) | MediaOutput::Rtcp { .. } => {}
                     MediaOutput::Timeout(_) => break,
                 }
             }

@@ -1,7 +1,8 @@
 //! The call detail record a call leaves behind: who called whom, which flow
 //! and version ran, when it started, was answered and ended, why and by whom it
 //! ended, the digits entered and the nodes visited, and what the media went
-//! through (the `media` object: the received stream's RTP figures).
+//! through (the `media` object: the received stream's RTP figures, and RTCP:
+//! the round-trip time and what the far end reported of our stream).
 //!
 //! Times are the cores' monotonic [`Time`]; the IO shell turns them into wall
 //! clock when it writes the record.
@@ -94,6 +95,27 @@ pub struct CdrRecord {
 pub struct MediaCdr {
     /// The stream received from the far end, as the jitter buffer saw it.
     pub rtp: RtpCdr,
+    /// RTCP: reports exchanged, round-trip time, the far end's view of our stream.
+    pub rtcp: RtcpCdr,
+}
+
+/// What RTCP told of a call.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct RtcpCdr {
+    /// Compound reports we sent (the BYE's included).
+    pub reports_sent: u64,
+    /// Valid reports received from the far end.
+    pub reports_received: u64,
+    /// Datagrams on the RTCP port (or demultiplexed) that were not valid RTCP.
+    pub malformed: u64,
+    /// The last round-trip time measured (RFC 3550 LSR/DLSR), in ms.
+    pub rtt_ms: Option<f64>,
+    /// The far end's last reported loss fraction of our stream, 0 to 1.
+    pub remote_fraction_lost: Option<f64>,
+    /// The far end's last reported cumulative loss of our stream, packets.
+    pub remote_lost: Option<i32>,
+    /// The far end's last reported jitter of our stream, in ms.
+    pub remote_jitter_ms: Option<f64>,
 }
 
 /// The received RTP stream of a call.
@@ -138,6 +160,21 @@ impl MediaCdr {
                 delay_ms: inbound.current_delay.as_millis() as u64,
                 resets: inbound.resets,
                 decoded_frames: inbound.decoded_frames,
+            },
+            rtcp: RtcpCdr {
+                reports_sent: stats.rtcp.reports_sent,
+                reports_received: stats.rtcp.reports_received,
+                malformed: stats.rtcp.malformed,
+                rtt_ms: stats.rtcp.rtt.map(|rtt| rtt.as_secs_f64() * 1_000.0),
+                remote_fraction_lost: stats
+                    .rtcp
+                    .remote_fraction_lost
+                    .map(|fraction| f64::from(fraction) / 256.0),
+                remote_lost: stats.rtcp.remote_cumulative_lost,
+                remote_jitter_ms: stats
+                    .rtcp
+                    .remote_jitter
+                    .map(|jitter| f64::from(jitter) / 8.0),
             },
         }
     }

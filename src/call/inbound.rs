@@ -59,6 +59,14 @@ pub enum CallOutput {
         /// Bytes written.
         len: usize,
     },
+    /// An RTCP packet of `len` bytes is at the start of the caller's buffer; send
+    /// it to `dest` from the call's RTCP socket (RTP + 1).
+    Rtcp {
+        /// The far end's RTCP address.
+        dest: SocketAddr,
+        /// Bytes written.
+        len: usize,
+    },
     /// Perform this request; with `wait` the flow waits for [`Call::http_done`].
     Http {
         /// The request.
@@ -92,6 +100,8 @@ pub struct RtpSeed {
     pub initial_timestamp: u32,
     /// The `o=` session id of our SDP.
     pub sdp_session_id: u64,
+    /// Seeds the RTCP intervals and CNAME.
+    pub rtcp_seed: u64,
 }
 
 /// What a call runs: the flow, the environment, its entry variables, the prompts.
@@ -196,8 +206,6 @@ pub struct Call {
     earlier_nodes: Vec<String>,
     earlier_digits: Vec<String>,
     counters: CallCounters,
-    /// The media's figures, kept when the media session ends with the call.
-    media_record: Option<MediaCdr>,
 }
 
 impl Call {
@@ -255,7 +263,6 @@ impl Call {
             earlier_nodes: Vec::new(),
             earlier_digits: Vec::new(),
             counters: CallCounters::default(),
-            media_record: None,
         }
     }
 
@@ -325,6 +332,14 @@ impl Call {
         self.now = now;
         if let Some(media) = self.media.as_mut() {
             media.handle_rtp(now, from, packet);
+        }
+    }
+
+    /// A datagram arrived on the call's RTCP socket.
+    pub fn handle_rtcp(&mut self, now: Time, from: SocketAddr, packet: &[u8]) {
+        self.now = now;
+        if let Some(media) = self.media.as_mut() {
+            media.handle_rtcp(now, from, packet);
         }
     }
 
@@ -414,6 +429,12 @@ impl Call {
                     return CallOutput::Rtp {
                         dest: media.remote(),
                         len,
+                    }
+                }
+                MediaOutput::Rtcp { len, dest, mux } => {
+                    return match mux {
+                        true => CallOutput::Rtp { dest, len },
+                        false => CallOutput::Rtcp { dest, len },
                     }
                 }
                 MediaOutput::Event(event) => self.on_media_event(event),
@@ -587,6 +608,9 @@ impl Call {
                 initial_timestamp: self.seed.initial_timestamp,
                 jitter_min: self.plan.jitter.0,
                 jitter_max: self.plan.jitter.1,
+                rtcp_mux: negotiated.rtcp_mux,
+                ntp_at_zero: ntp_of(self.plan.wall),
+                rtcp_seed: self.seed.rtcp_seed,
             },
             now,
         ));
@@ -693,8 +717,7 @@ impl Call {
             media: self
                 .media
                 .as_ref()
-                .map(|media| MediaCdr::from_stats(&media.stats()))
-                .or_else(|| self.media_record.clone()),
+                .map(|media| MediaCdr::from_stats(&media.stats())),
         })
     }
 
@@ -952,8 +975,9 @@ impl Call {
             self.cause = Some((cause, side));
             self.end = Some(now);
         }
-        if let Some(media) = self.media.take() {
-            self.media_record = Some(MediaCdr::from_stats(&media.stats()));
+        if let Some(media) = self.media.as_mut() {
+            // Its last output is an RTCP BYE; its figures stay for the CDR.
+            media.close();
         }
         self.media_deadline = Time::NEVER;
         if !matches!(self.activity, Activity::AwaitingHttp) {
@@ -963,6 +987,15 @@ impl Call {
             self.phase = Phase::Ending;
         }
     }
+}
+
+/// The NTP timestamp (32.32, seconds since 1900) of core time zero.
+fn ntp_of(wall: WallClock) -> u64 {
+    const UNIX_TO_NTP_SECS: i64 = 2_208_988_800;
+    let origin = wall.at(Time::ZERO);
+    let secs = (origin.timestamp() + UNIX_TO_NTP_SECS).max(0) as u64;
+    let fraction = (u64::from(origin.timestamp_subsec_micros()) << 32) / 1_000_000;
+    (secs << 32) | fraction
 }
 
 /// The media layer's codec for a negotiated one.

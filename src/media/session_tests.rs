@@ -30,6 +30,9 @@ fn config(codec: Codec) -> MediaConfig {
         initial_timestamp: FIRST_TS,
         jitter_min: MediaConfig::JITTER_MIN,
         jitter_max: MediaConfig::JITTER_MAX,
+        rtcp_mux: false,
+        ntp_at_zero: 0,
+        rtcp_seed: 1,
     }
 }
 
@@ -60,6 +63,7 @@ struct Sent {
 enum Output {
     Packet(Sent),
     Event(MediaEvent),
+    Rtcp(Vec<u8>),
     Timeout(Time),
 }
 
@@ -82,6 +86,7 @@ fn drain_outputs(session: &mut MediaSession) -> Vec<Output> {
                 })
             }
             MediaOutput::Event(event) => Output::Event(event),
+            MediaOutput::Rtcp { len, .. } => Output::Rtcp(buf[..len].to_vec()),
             MediaOutput::Timeout(at) => Output::Timeout(at),
         };
         let done = matches!(output, Output::Timeout(_));
@@ -100,6 +105,8 @@ struct Leg {
     events: Vec<MediaEvent>,
     /// The last `Timeout` drained; a new session's first packet is due at `START`.
     timeout: Time,
+    /// RTCP compounds sent.
+    rtcp: Vec<Vec<u8>>,
 }
 
 impl Leg {
@@ -108,6 +115,7 @@ impl Leg {
             session,
             events: Vec::new(),
             timeout: START,
+            rtcp: Vec::new(),
         }
     }
 
@@ -118,6 +126,7 @@ impl Leg {
             match output {
                 Output::Packet(packet) => sent.push(packet),
                 Output::Event(event) => self.events.push(event),
+                Output::Rtcp(packet) => self.rtcp.push(packet),
                 Output::Timeout(at) => self.timeout = at,
             }
         }
@@ -453,6 +462,7 @@ fn playback_idle_comes_before_the_next_packet_so_prompts_chain_without_a_gap() {
                 }
                 seen.push(format!("{event:?}"));
             }
+            MediaOutput::Rtcp { .. } => seen.push("rtcp".to_owned()),
             MediaOutput::Timeout(at) => {
                 assert_eq!(at, START + Duration::from_millis(60));
                 break;
@@ -737,6 +747,7 @@ fn send_digits_writes_rfc4733_events_that_our_detector_reads_back() {
                     receiver.handle_rtp(now, remote(), &buf[..len]);
                 }
                 MediaOutput::Event(event) => events.push(event),
+                MediaOutput::Rtcp { .. } => {}
                 MediaOutput::Timeout(_) => break,
             }
         }
@@ -810,7 +821,7 @@ fn send_digits_without_telephone_event_plays_dual_tones_the_inband_detector_hear
                     heard.extend(detector.handle_frame(&pcm));
                 }
                 MediaOutput::Event(MediaEvent::DigitsSent) => sent_all = true,
-                MediaOutput::Event(_) => {}
+                MediaOutput::Event(_) | MediaOutput::Rtcp { .. } => {}
                 MediaOutput::Timeout(_) => break,
             }
         }
@@ -982,4 +993,73 @@ fn a_call_with_telephone_events_decodes_nothing() {
     assert!(leg.session.needs_audio());
     leg.session.unsubscribe_audio();
     assert!(!leg.session.needs_audio());
+}
+
+#[test]
+fn reports_go_to_rtp_plus_one_and_close_ends_with_a_bye() {
+    use crate::media::{Compound, RtcpPacket};
+    let mut leg = leg(Codec::Pcmu);
+    let mut far = RemoteParty::new();
+    for _ in 0..250 {
+        let now = leg.timeout;
+        leg.receive(now, remote(), &far.packet(0, false, &[0xFF; 160], 160));
+    }
+    let sent = leg.rtcp.clone();
+    assert!(
+        (1..=3).contains(&sent.len()),
+        "{} reports in 5 s",
+        sent.len()
+    );
+    let packets: Vec<_> = Compound::parse(&sent[0]).unwrap().collect();
+    match &packets[..] {
+        [Ok(RtcpPacket::SenderReport { ssrc, blocks, .. }), Ok(RtcpPacket::Other { .. })] => {
+            assert_eq!(*ssrc, SSRC);
+            assert_eq!(blocks.clone().next().map(|b| b.ssrc), Some(0xABCD));
+        }
+        other => panic!("{other:?}"),
+    }
+    leg.session.close();
+    let outputs = drain_outputs(&mut leg.session);
+    let [Output::Rtcp(bye), Output::Timeout(Time::NEVER)] = &outputs[..] else {
+        panic!("{outputs:?}");
+    };
+    let last = Compound::parse(bye).unwrap().last();
+    assert!(matches!(
+        last,
+        Some(Ok(RtcpPacket::Bye { ssrc: Some(SSRC) }))
+    ));
+    assert_eq!(
+        drain_outputs(&mut leg.session),
+        vec![Output::Timeout(Time::NEVER)]
+    );
+    assert_eq!(leg.session.stats().rtcp.reports_sent, sent.len() as u64 + 1);
+}
+
+#[test]
+fn rtcp_on_the_rtp_port_is_demultiplexed() {
+    use crate::media::{write_receiver_report, ReportBlock};
+    let mut session = MediaSession::new(
+        MediaConfig {
+            rtcp_mux: true,
+            ..config(Codec::Pcmu)
+        },
+        START,
+    );
+    let mut rr = [0u8; 64];
+    let block = ReportBlock {
+        ssrc: SSRC,
+        fraction_lost: 128,
+        cumulative_lost: 5,
+        ..ReportBlock::default()
+    };
+    let len = write_receiver_report(&mut rr, 0xABCD, &[block]).unwrap();
+    session.handle_rtp(START, remote(), &rr[..len]);
+    // Garbage that looks like RTCP by its second byte is counted, not parsed as RTP.
+    session.handle_rtp(START, remote(), &[0x80, 201, 0, 9]);
+    let stats = session.stats();
+    assert_eq!(stats.rtcp_on_rtp_port, 2);
+    assert_eq!((stats.rtcp.reports_received, stats.rtcp.malformed), (1, 1));
+    assert_eq!(stats.rtcp.remote_fraction_lost, Some(128));
+    assert_eq!(stats.rtcp.remote_cumulative_lost, Some(5));
+    assert_eq!((stats.malformed, stats.unknown_payload_type), (0, 0));
 }

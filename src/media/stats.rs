@@ -1,6 +1,7 @@
 //! Counters kept by a media session, for monitoring and tests.
 
 use crate::media::jitter::JitterStats;
+use crate::media::rtcp::RtcpStats;
 
 /// Packet and event counters of one call leg.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -8,6 +9,13 @@ pub struct MediaStats {
     /// The received stream, as its jitter buffer saw it: received, lost, late,
     /// reordered, duplicated, RFC 3550 jitter, current delay, frames decoded.
     pub inbound: JitterStats,
+    /// RTCP: reports sent and received, and what the far end reported (round-trip
+    /// time, its loss and jitter of our stream).
+    pub rtcp: RtcpStats,
+    /// RTP payload octets sent (for RTCP sender reports).
+    pub payload_octets_sent: u64,
+    /// RTCP datagrams received on the RTP port (rtcp-mux, RFC 5761).
+    pub rtcp_on_rtp_port: u64,
     /// Received RFC 3389 comfort-noise packets (payload type 13).
     pub comfort_noise_received: u64,
     /// RTP packets written by `MediaSession::poll_output`.

@@ -156,6 +156,7 @@ struct Out {
     sip: u64,
     rtp: u64,
     rtp_bytes: u64,
+    rtcp: u64,
 }
 
 impl Out {
@@ -163,6 +164,7 @@ impl Out {
         self.events += o.events;
         self.cdrs += o.cdrs;
         self.sip += o.sip;
+        self.rtcp += o.rtcp;
         self.rtp += o.rtp;
         self.rtp_bytes += o.rtp_bytes;
     }
@@ -202,6 +204,7 @@ fn new_host(flow: &str, seed: u64) -> Host {
             wall: WallClock::new(origin),
             rtp_ports: RTP_PORTS,
             shards: 1,
+            jitter: (Duration::from_millis(20), Duration::from_millis(200)),
         },
         router,
         Arc::new(catalog()),
@@ -226,6 +229,7 @@ impl HostIo for Shell<'_> {
                 self.out.sip += 1;
                 (self.on_sip)(data);
             }
+            Socket::Rtcp(_) => self.out.rtcp += 1,
             Socket::Rtp(_) => {
                 self.out.rtp += 1;
                 self.out.rtp_bytes += data.len() as u64;

@@ -1,16 +1,17 @@
 //! The per-packet work of the media plane: G.711 encode/decode of one 20 ms
 //! frame, RFC 4733 detection of one telephone-event packet, Goertzel in-band
 //! DTMF detection of one 20 ms frame, one prompt frame written as an RTP packet
-//! by a media session, and one packet through the jitter buffer (pushed in, then
-//! its frame played out).
+//! by a media session, one packet through the jitter buffer (pushed in, then
+//! its frame played out, decoded or not), and one RTCP report built and parsed.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use callplane::media::{
-    Codec, DtmfDetector, InbandDtmfConfig, InbandDtmfDetector, JitterBuffer, JitterConfig,
-    JitterOutput, MediaConfig, MediaOutput, MediaSession, Prompt, RtpPacket,
+    Codec, Compound, DtmfDetector, InbandDtmfConfig, InbandDtmfDetector, JitterBuffer,
+    JitterConfig, JitterOutput, MediaConfig, MediaOutput, MediaSession, Prompt, RtcpPacket,
+    RtcpSession, RtpPacket, Sent,
 };
 use callplane::time::Time;
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
@@ -85,6 +86,11 @@ fn session_frame(c: &mut Criterion) {
             ssrc: 1,
             initial_sequence: 0,
             initial_timestamp: 0,
+            jitter_min: MediaConfig::JITTER_MIN,
+            jitter_max: MediaConfig::JITTER_MAX,
+            rtcp_mux: false,
+            ntp_at_zero: 0,
+            rtcp_seed: 1,
         },
         Time::ZERO,
     );
@@ -102,7 +108,7 @@ fn session_frame(c: &mut Criterion) {
             loop {
                 match session.poll_output(&mut buf) {
                     MediaOutput::Transmit(len) => sent += len,
-                    MediaOutput::Event(_) => {}
+                    MediaOutput::Event(_) | MediaOutput::Rtcp { .. } => {}
                     MediaOutput::Timeout(_) => break,
                 }
             }
@@ -113,14 +119,25 @@ fn session_frame(c: &mut Criterion) {
 }
 
 fn jitter(c: &mut Criterion) {
+    for decoding in [true, false] {
+        jitter_stream(c, decoding);
+    }
+}
+
+fn jitter_stream(c: &mut Criterion, decoding: bool) {
     let mut buffer = JitterBuffer::new(JitterConfig::default(), Codec::Pcmu);
+    buffer.set_decoding(decoding);
+    let name = match decoding {
+        true => "jitter buffer: push one packet, play one frame",
+        false => "jitter buffer: push one packet, play one frame, no decoding",
+    };
     let payload: Vec<u8> = (0..160)
         .map(|i| Codec::Pcmu.encode_sample(((i as f64 * 0.2).sin() * 8000.0) as i16))
         .collect();
     let mut out = [0i16; 160];
     let mut n = 0u64;
     // A steady stream: packet n arrives at n·20 ms, and the frame due then is played.
-    c.bench_function("jitter buffer: push one packet, play one frame", |b| {
+    c.bench_function(name, |b| {
         b.iter(|| {
             let now = Time::from_micros(n * 20_000);
             let packet = RtpPacket {
@@ -144,5 +161,56 @@ fn jitter(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, g711, dtmf, goertzel, session_frame, jitter);
+fn rtcp(c: &mut Criterion) {
+    // Our session, having received a stream, writes SR + block + SDES; the far end's
+    // session parses it (its stats read the block about its stream).
+    let mut ours = RtcpSession::new(0xA, 3_900_000_000 << 32, 1, Time::ZERO);
+    let mut theirs = RtcpSession::new(0xB, 3_900_000_000 << 32, 2, Time::ZERO);
+    for n in 0..50u16 {
+        let packet = RtpPacket {
+            payload_type: 0,
+            marker: false,
+            sequence: n,
+            timestamp: u32::from(n) * 160,
+            ssrc: 0xB,
+            payload: &[],
+        };
+        ours.on_rtp(Time::from_millis(u64::from(n) * 20), &packet, true);
+    }
+    let mut buf = [0u8; 256];
+    let mut packets = 0u64;
+    c.bench_function("rtcp: build one SR+RR block+SDES, parse it", |b| {
+        b.iter(|| {
+            packets += 50;
+            let now = Time::from_millis(packets * 20);
+            let sent = Sent {
+                packets,
+                octets: packets * 160,
+                rtp_timestamp: packets as u32 * 160,
+            };
+            let len = ours.write_report(now, &sent, false, &mut buf).unwrap();
+            theirs.handle_rtcp(now, black_box(&buf[..len]));
+            len
+        })
+    });
+    assert!(theirs.stats().reports_received > 0);
+    let len = ours
+        .write_report(Time::from_millis(1), &Sent::default(), false, &mut buf)
+        .unwrap();
+    c.bench_function("rtcp: parse one compound", |b| {
+        b.iter(|| {
+            let mut blocks = 0;
+            for packet in Compound::parse(black_box(&buf[..len])).unwrap().flatten() {
+                if let RtcpPacket::SenderReport { blocks: b, .. }
+                | RtcpPacket::ReceiverReport { blocks: b, .. } = packet
+                {
+                    blocks += b.count();
+                }
+            }
+            blocks
+        })
+    });
+}
+
+criterion_group!(benches, g711, dtmf, goertzel, session_frame, jitter, rtcp);
 criterion_main!(benches);

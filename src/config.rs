@@ -163,6 +163,20 @@ pub struct RtpConfig {
     pub port_min: u16,
     /// Highest RTP port.
     pub port_max: u16,
+    /// The jitter buffer's lowest target delay, ms.
+    pub jitter_min_ms: u64,
+    /// The jitter buffer's highest delay, ms.
+    pub jitter_max_ms: u64,
+}
+
+impl RtpConfig {
+    /// The jitter buffer's bounds.
+    pub fn jitter_bounds(&self) -> (std::time::Duration, std::time::Duration) {
+        (
+            std::time::Duration::from_millis(self.jitter_min_ms),
+            std::time::Duration::from_millis(self.jitter_max_ms),
+        )
+    }
 }
 
 impl Default for RtpConfig {
@@ -172,6 +186,8 @@ impl Default for RtpConfig {
             advertised_address: None,
             port_min: 20000,
             port_max: 29999,
+            jitter_min_ms: 20,
+            jitter_max_ms: 200,
         }
     }
 }
@@ -338,6 +354,15 @@ impl Config {
             return fail(
                 "rtp.port_max",
                 "the RTP range must hold at least two even ports",
+            );
+        }
+        if self.rtp.jitter_min_ms > 500 {
+            return fail("rtp.jitter_min_ms", "must be at most 500");
+        }
+        if self.rtp.jitter_max_ms < self.rtp.jitter_min_ms + 40 || self.rtp.jitter_max_ms > 1000 {
+            return fail(
+                "rtp.jitter_max_ms",
+                "must be at least rtp.jitter_min_ms + 40 and at most 1000",
             );
         }
         for (i, route) in self.routing.route.iter().enumerate() {
@@ -571,6 +596,42 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("rtp.port_min"), "{err}");
+    }
+
+    #[test]
+    fn jitter_bounds_are_read_and_checked() {
+        use std::time::Duration;
+        let config =
+            Config::parse("[rtp]\njitter_min_ms = 40\njitter_max_ms = 300\n", "c.toml").unwrap();
+        assert_eq!(
+            config.rtp.jitter_bounds(),
+            (Duration::from_millis(40), Duration::from_millis(300))
+        );
+        let defaults = Config::parse("", "c.toml").unwrap();
+        assert_eq!(
+            defaults.rtp.jitter_bounds(),
+            (Duration::from_millis(20), Duration::from_millis(200))
+        );
+        let err = Config::parse(
+            "[rtp]\njitter_min_ms = 100\njitter_max_ms = 120\n",
+            "c.toml",
+        )
+        .unwrap_err()
+        .to_string();
+        assert_eq!(
+            err,
+            "config error in c.toml: rtp.jitter_max_ms: must be at least rtp.jitter_min_ms + 40 and at most 1000"
+        );
+        let err = Config::parse(
+            "[rtp]\njitter_min_ms = 900\njitter_max_ms = 1000\n",
+            "c.toml",
+        )
+        .unwrap_err()
+        .to_string();
+        assert_eq!(
+            err,
+            "config error in c.toml: rtp.jitter_min_ms: must be at most 500"
+        );
     }
 
     #[test]

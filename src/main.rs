@@ -222,6 +222,7 @@ fn serve(args: ServeArgs) -> Result<(), String> {
             wall: clock.wall_clock(),
             rtp_ports: (config.rtp.port_min, config.rtp.port_max),
             shards,
+            jitter: config.rtp.jitter_bounds(),
         },
         router: Arc::new(router),
         prompts: Arc::new(prompts),

@@ -1,12 +1,15 @@
 //! The call detail record a call leaves behind: who called whom, which flow
 //! and version ran, when it started, was answered and ended, why and by whom it
-//! ended, the digits entered and the nodes visited.
+//! ended, the digits entered and the nodes visited, and what the media went
+//! through (the `media` object: the received stream's RTP figures, and RTCP:
+//! the round-trip time and what the far end reported of our stream).
 //!
 //! Times are the cores' monotonic [`Time`]; the IO shell turns them into wall
 //! clock when it writes the record.
 
 use serde::Serialize;
 
+use crate::media::MediaStats;
 use crate::time::Time;
 
 /// Which side ended the call.
@@ -82,4 +85,97 @@ pub struct CdrRecord {
     pub flow_end: Option<String>,
     /// The shard (core) that owned the call.
     pub shard: usize,
+    /// The call's media, if it had any (not for calls refused or never answered).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub media: Option<MediaCdr>,
+}
+
+/// What a call's media went through.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct MediaCdr {
+    /// The stream received from the far end, as the jitter buffer saw it.
+    pub rtp: RtpCdr,
+    /// RTCP: reports exchanged, round-trip time, the far end's view of our stream.
+    pub rtcp: RtcpCdr,
+}
+
+/// What RTCP told of a call.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct RtcpCdr {
+    /// Compound reports we sent (the BYE's included).
+    pub reports_sent: u64,
+    /// Valid reports received from the far end.
+    pub reports_received: u64,
+    /// Datagrams on the RTCP port (or demultiplexed) that were not valid RTCP.
+    pub malformed: u64,
+    /// The last round-trip time measured (RFC 3550 LSR/DLSR), in ms.
+    pub rtt_ms: Option<f64>,
+    /// The far end's last reported loss fraction of our stream, 0 to 1.
+    pub remote_fraction_lost: Option<f64>,
+    /// The far end's last reported cumulative loss of our stream, packets.
+    pub remote_lost: Option<i32>,
+    /// The far end's last reported jitter of our stream, in ms.
+    pub remote_jitter_ms: Option<f64>,
+}
+
+/// The received RTP stream of a call.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct RtpCdr {
+    /// RTP packets we sent.
+    pub sent: u64,
+    /// Packets of the stream received (audio, comfort noise, telephone-events),
+    /// duplicates and late ones included.
+    pub received: u64,
+    /// Sequence numbers that never arrived in time to play.
+    pub lost: u64,
+    /// Packets that arrived after their playout time.
+    pub late: u64,
+    /// Packets that arrived after one with a higher sequence number.
+    pub reordered: u64,
+    /// Packets that arrived twice.
+    pub duplicated: u64,
+    /// RFC 3550 interarrival jitter at the end of the call, in ms.
+    pub jitter_ms: f64,
+    /// The jitter buffer's delay at the end of the call, in ms.
+    pub delay_ms: u64,
+    /// Times the stream restarted (new SSRC, sequence or timestamp jump).
+    pub resets: u64,
+    /// Frames decoded (zero when nothing needed the audio).
+    pub decoded_frames: u64,
+}
+
+impl MediaCdr {
+    /// The record of a media session's counters.
+    pub fn from_stats(stats: &MediaStats) -> MediaCdr {
+        let inbound = &stats.inbound;
+        MediaCdr {
+            rtp: RtpCdr {
+                sent: stats.packets_sent,
+                received: inbound.received,
+                lost: inbound.lost,
+                late: inbound.late,
+                reordered: inbound.reordered,
+                duplicated: inbound.duplicated,
+                jitter_ms: f64::from(inbound.jitter) / 8.0,
+                delay_ms: inbound.current_delay.as_millis() as u64,
+                resets: inbound.resets,
+                decoded_frames: inbound.decoded_frames,
+            },
+            rtcp: RtcpCdr {
+                reports_sent: stats.rtcp.reports_sent,
+                reports_received: stats.rtcp.reports_received,
+                malformed: stats.rtcp.malformed,
+                rtt_ms: stats.rtcp.rtt.map(|rtt| rtt.as_secs_f64() * 1_000.0),
+                remote_fraction_lost: stats
+                    .rtcp
+                    .remote_fraction_lost
+                    .map(|fraction| f64::from(fraction) / 256.0),
+                remote_lost: stats.rtcp.remote_cumulative_lost,
+                remote_jitter_ms: stats
+                    .rtcp
+                    .remote_jitter
+                    .map(|jitter| f64::from(jitter) / 8.0),
+            },
+        }
+    }
 }

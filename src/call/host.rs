@@ -60,6 +60,8 @@ pub enum Socket {
     Sip,
     /// A call's RTP socket.
     Rtp(RtpSocket),
+    /// The RTCP socket (RTP port + 1) of a call's RTP socket.
+    Rtcp(RtpSocket),
 }
 
 /// A datagram the host wrote into the caller's buffer.
@@ -76,15 +78,19 @@ pub struct Transmit {
 /// What the IO shell must do for the host.
 #[derive(Debug)]
 pub enum HostEvent {
-    /// Bind a UDP socket on `addr` for `socket` now. If that fails, feed
+    /// Bind two UDP sockets now: RTP on `addr` and RTCP on `rtcp` (the next
+    /// port) for `socket`. If either fails, close the other and feed
     /// [`Input::BindFailed`] back before the next `poll_output`.
     BindRtp {
-        /// The host's name for the socket (its RTP datagrams arrive as [`Input::Rtp`]).
+        /// The host's name for the pair (datagrams arrive as [`Input::Rtp`] and
+        /// [`Input::Rtcp`]).
         socket: RtpSocket,
-        /// Address and port to bind.
+        /// Address and (even) port of RTP.
         addr: SocketAddr,
+        /// Address and port of RTCP: `addr`'s port + 1.
+        rtcp: SocketAddr,
     },
-    /// The call is over: close this RTP socket.
+    /// The call is over: close this RTP socket and its RTCP socket.
     CloseRtp {
         /// The socket to close.
         socket: RtpSocket,
@@ -115,6 +121,15 @@ pub enum Input<'a> {
     /// A datagram on an RTP socket.
     Rtp {
         /// The socket it arrived on.
+        socket: RtpSocket,
+        /// Its source address.
+        from: SocketAddr,
+        /// The datagram.
+        data: &'a [u8],
+    },
+    /// A datagram on the RTCP socket of an RTP socket.
+    Rtcp {
+        /// The RTP socket whose RTCP socket it arrived on.
         socket: RtpSocket,
         /// Its source address.
         from: SocketAddr,
@@ -184,6 +199,8 @@ pub struct HostConfig {
     pub rtp_ports: (u16, u16),
     /// How many shards share the port range.
     pub shards: usize,
+    /// The jitter buffer's lowest target delay and highest delay, per call.
+    pub jitter: (Duration, Duration),
 }
 
 /// Counters.
@@ -294,7 +311,8 @@ impl Host {
         let now = self.now;
         match input {
             Input::Sip { from, data } => self.on_sip(now, from, data),
-            Input::Rtp { socket, from, data } => self.on_rtp(now, socket, from, data),
+            Input::Rtp { socket, from, data } => self.on_rtp(now, socket, from, data, false),
+            Input::Rtcp { socket, from, data } => self.on_rtp(now, socket, from, data, true),
             Input::Timeout => self.on_timeout(now),
             Input::BindFailed { socket } => self.on_bind_failed(now, socket),
             Input::Http { call, result } => {
@@ -341,6 +359,13 @@ impl Host {
                 CallOutput::Rtp { dest, len } => {
                     return Output::Transmit(Transmit {
                         socket: Socket::Rtp(entry.socket),
+                        dest,
+                        len,
+                    })
+                }
+                CallOutput::Rtcp { dest, len } => {
+                    return Output::Transmit(Transmit {
+                        socket: Socket::Rtcp(entry.socket),
                         dest,
                         len,
                     })
@@ -423,14 +448,17 @@ impl Host {
         }
     }
 
-    fn on_rtp(&mut self, now: Time, socket: RtpSocket, from: SocketAddr, data: &[u8]) {
+    fn on_rtp(&mut self, now: Time, socket: RtpSocket, from: SocketAddr, data: &[u8], rtcp: bool) {
         let Some(handle) = self.sockets.get(socket.0).map(|s| s.call) else {
             self.stats.rtp_for_unknown_call += 1;
             return;
         };
         match self.calls.get_mut(handle.0) {
             Some(entry) => {
-                entry.call.handle_rtp(now, from, data);
+                match rtcp {
+                    true => entry.call.handle_rtcp(now, from, data),
+                    false => entry.call.handle_rtp(now, from, data),
+                }
                 self.mark_ready(handle);
             }
             None => self.stats.rtp_for_unknown_call += 1,
@@ -477,7 +505,9 @@ impl Host {
                     entry.port = port;
                     entry.attempts += 1;
                 }
-                self.events.push_back(HostEvent::BindRtp { socket, addr });
+                let rtcp = rtcp_of(addr);
+                self.events
+                    .push_back(HostEvent::BindRtp { socket, addr, rtcp });
             }
             _ => {
                 if let Some(port) = retry {
@@ -567,6 +597,7 @@ impl Host {
             initial_seq: self.rng.u16(..),
             initial_timestamp: self.rng.u32(..),
             sdp_session_id: self.rng.u64(1..u64::MAX >> 1),
+            rtcp_seed: self.rng.u64(..),
         };
         let plan = CallPlan {
             program: target.program,
@@ -576,6 +607,7 @@ impl Host {
             answer_delay: self.config.answer_delay,
             wall: self.config.wall,
             shard: self.config.shard,
+            jitter: self.config.jitter,
         };
         let dialog = self
             .dispatcher
@@ -592,7 +624,9 @@ impl Host {
             queued: false,
         });
         debug_assert_eq!(key, handle.0);
-        self.events.push_back(HostEvent::BindRtp { socket, addr });
+        let rtcp = rtcp_of(addr);
+        self.events
+            .push_back(HostEvent::BindRtp { socket, addr, rtcp });
         self.mark_ready(handle);
     }
 
@@ -628,6 +662,7 @@ impl Host {
             nodes: Vec::new(),
             flow_end: None,
             shard: self.config.shard,
+            media: None,
         })));
     }
 
@@ -654,6 +689,12 @@ impl Host {
         }
         self.dispatcher.release(entry.call.into_dialog());
     }
+}
+
+/// The RTCP address of an RTP address: the next port (RFC 3550 §11). The port
+/// pool hands out even ports whose next one is in the range too.
+fn rtcp_of(rtp: SocketAddr) -> SocketAddr {
+    SocketAddr::new(rtp.ip(), rtp.port().saturating_add(1))
 }
 
 /// Copies a SIP datagram into the caller's buffer; one too large for it is

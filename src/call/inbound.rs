@@ -37,7 +37,7 @@ use crate::sip::{
 use crate::slab::SlabKey;
 use crate::time::{Time, WallClock};
 
-use super::cdr::{CdrRecord, HangupCause, HangupSide};
+use super::cdr::{CdrRecord, HangupCause, HangupSide, MediaCdr};
 use super::gather::{Gather, GatherEnd, GatherLimits};
 use super::http::{HttpRequest, HttpResult};
 
@@ -55,6 +55,14 @@ pub enum CallOutput {
     /// it to `dest` from the call's RTP socket.
     Rtp {
         /// The far end's RTP address.
+        dest: SocketAddr,
+        /// Bytes written.
+        len: usize,
+    },
+    /// An RTCP packet of `len` bytes is at the start of the caller's buffer; send
+    /// it to `dest` from the call's RTCP socket (RTP + 1).
+    Rtcp {
+        /// The far end's RTCP address.
         dest: SocketAddr,
         /// Bytes written.
         len: usize,
@@ -92,6 +100,8 @@ pub struct RtpSeed {
     pub initial_timestamp: u32,
     /// The `o=` session id of our SDP.
     pub sdp_session_id: u64,
+    /// Seeds the RTCP intervals and CNAME.
+    pub rtcp_seed: u64,
 }
 
 /// What a call runs: the flow, the environment, its entry variables, the prompts.
@@ -111,6 +121,8 @@ pub struct CallPlan {
     pub wall: WallClock,
     /// The shard that owns the call (for the CDR).
     pub shard: usize,
+    /// The jitter buffer's lowest target delay and highest delay.
+    pub jitter: (Duration, Duration),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -323,6 +335,14 @@ impl Call {
         }
     }
 
+    /// A datagram arrived on the call's RTCP socket.
+    pub fn handle_rtcp(&mut self, now: Time, from: SocketAddr, packet: &[u8]) {
+        self.now = now;
+        if let Some(media) = self.media.as_mut() {
+            media.handle_rtcp(now, from, packet);
+        }
+    }
+
     /// The answer to a request this call's flow waits for.
     pub fn http_done(&mut self, now: Time, result: HttpResult) {
         self.now = now;
@@ -409,6 +429,12 @@ impl Call {
                     return CallOutput::Rtp {
                         dest: media.remote(),
                         len,
+                    }
+                }
+                MediaOutput::Rtcp { len, dest, mux } => {
+                    return match mux {
+                        true => CallOutput::Rtp { dest, len },
+                        false => CallOutput::Rtcp { dest, len },
                     }
                 }
                 MediaOutput::Event(event) => self.on_media_event(event),
@@ -580,6 +606,11 @@ impl Call {
                 ssrc: self.seed.ssrc,
                 initial_sequence: self.seed.initial_seq,
                 initial_timestamp: self.seed.initial_timestamp,
+                jitter_min: self.plan.jitter.0,
+                jitter_max: self.plan.jitter.1,
+                rtcp_mux: negotiated.rtcp_mux,
+                ntp_at_zero: ntp_of(self.plan.wall),
+                rtcp_seed: self.seed.rtcp_seed,
             },
             now,
         ));
@@ -685,6 +716,10 @@ impl Call {
             nodes,
             flow_end: self.flow_end.clone(),
             shard: self.plan.shard,
+            media: self
+                .media
+                .as_ref()
+                .map(|media| MediaCdr::from_stats(&media.stats())),
         })
     }
 
@@ -942,7 +977,10 @@ impl Call {
             self.cause = Some((cause, side));
             self.end = Some(now);
         }
-        self.media = None;
+        if let Some(media) = self.media.as_mut() {
+            // Its last output is an RTCP BYE; its figures stay for the CDR.
+            media.close();
+        }
         self.media_deadline = Time::NEVER;
         if !matches!(self.activity, Activity::AwaitingHttp) {
             self.activity = Activity::Idle;
@@ -951,6 +989,15 @@ impl Call {
             self.phase = Phase::Ending;
         }
     }
+}
+
+/// The NTP timestamp (32.32, seconds since 1900) of core time zero.
+fn ntp_of(wall: WallClock) -> u64 {
+    const UNIX_TO_NTP_SECS: i64 = 2_208_988_800;
+    let origin = wall.at(Time::ZERO);
+    let secs = (origin.timestamp() + UNIX_TO_NTP_SECS).max(0) as u64;
+    let fraction = (u64::from(origin.timestamp_subsec_micros()) << 32) / 1_000_000;
+    (secs << 32) | fraction
 }
 
 /// The media layer's codec for a negotiated one.

@@ -17,7 +17,7 @@ mod ports;
 mod routing;
 
 pub use admission::{Admission, AdmissionControl};
-pub use cdr::{CdrRecord, HangupCause, HangupSide};
+pub use cdr::{CdrRecord, HangupCause, HangupSide, MediaCdr, RtcpCdr, RtpCdr};
 pub use drain::{drain, HostIo};
 pub use gather::{Gather, GatherEnd, GatherLimits};
 pub use host::{

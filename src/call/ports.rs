@@ -1,6 +1,6 @@
 //! A shard's slice of the RTP port range, owned by its host (choosing a port is
-//! data, not I/O; the shell binds what the host picks): even ports only (RTCP would take the
-//! odd one above), each shard a disjoint share, released ports reused last so a
+//! data, not I/O; the shell binds what the host picks): even ports only, each
+//! with the odd one above it in the range for RTCP, each shard a disjoint share, released ports reused last so a
 //! late packet of a finished call does not land in a new one.
 
 use std::collections::VecDeque;
@@ -53,6 +53,21 @@ mod tests {
         let b_ports: Vec<u16> = std::iter::from_fn(|| b.take()).collect();
         assert_eq!(a_ports, vec![20000, 20004, 20008]);
         assert_eq!(b_ports, vec![20002, 20006, 20010]);
+    }
+
+    #[test]
+    fn every_port_is_even_with_its_rtcp_port_in_the_range() {
+        for (min, max) in [(20000, 20011), (20001, 20010), (30000, 30001)] {
+            let mut pool = PortPool::new(min, max, 0, 1);
+            let ports: Vec<u16> = std::iter::from_fn(|| pool.take()).collect();
+            assert!(!ports.is_empty());
+            assert!(
+                ports
+                    .iter()
+                    .all(|&port| port % 2 == 0 && port >= min && port < max),
+                "{min}-{max}: {ports:?}"
+            );
+        }
     }
 
     #[test]

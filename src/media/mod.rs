@@ -15,10 +15,12 @@ mod dtmf;
 mod dtmf_send;
 mod g711;
 mod inband_dtmf;
+mod inbound;
 mod jitter;
 mod pacer;
 mod player;
 mod prompt;
+mod rtcp;
 mod rtp;
 mod session;
 mod stats;
@@ -40,6 +42,12 @@ pub use jitter::{
     RING_MARGIN_FRAMES,
 };
 pub use prompt::{Prompt, PromptError};
+pub use rtcp::{
+    is_rtcp, rtcp_interval, write_bye, write_receiver_report, write_sdes_cname,
+    write_sender_report, Compound, IntervalInputs, ReportBlock, ReportBlocks, RtcpError,
+    RtcpPacket, RtcpSession, RtcpStats, SenderInfo, Sent, PT_BYE, PT_RR, PT_SDES, PT_SR,
+    REPORT_BLOCK_LEN, RTCP_MIN_TIME,
+};
 pub use rtp::{parse_rtp, RtpError, RtpPacket};
 pub use session::{MediaConfig, MediaEvent, MediaOutput, MediaSession, LATCH_PACKETS, PACKET_LEN};
 pub use stats::MediaStats;

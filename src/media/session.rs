@@ -1,7 +1,10 @@
 //! `MediaSession`: the RTP media of one call leg. It sends one packet every 20 ms
 //! from the moment it is created (prompt audio while playing, codec silence
-//! otherwise), feeds received telephone-event packets to the DTMF detector, and
-//! reports what happened as events.
+//! otherwise), feeds received telephone-event packets to the DTMF detector, puts
+//! the received stream through its jitter buffer (`inbound.rs`) and plays one
+//! frame per 20 ms to whatever needs audio, runs the leg's RTCP (`rtcp/`: our
+//! reports, the far end's read; on the RTP port with rtcp-mux, else on RTP + 1)
+//! and reports what happened as events.
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -11,10 +14,12 @@ use std::time::Duration;
 use crate::media::codec::{Codec, FRAME_SAMPLES};
 use crate::media::dtmf::DtmfDetector;
 use crate::media::dtmf_send::{write_tone, DigitSender, Slot};
-use crate::media::inband_dtmf::{InbandDtmfConfig, InbandDtmfDetector};
+use crate::media::inbound::{Inbound, InboundOutput};
+use crate::media::jitter::{JitterConfig, JitterStats, CN_PAYLOAD_TYPE};
 use crate::media::pacer::Pacer;
 use crate::media::player::PromptPlayer;
 use crate::media::prompt::Prompt;
+use crate::media::rtcp::{is_rtcp, RtcpSession, RtcpStats, Sent};
 use crate::media::rtp::{parse_rtp, RtpSender, RTP_HEADER_LEN};
 use crate::media::stats::MediaStats;
 use crate::time::Time;
@@ -44,6 +49,25 @@ pub struct MediaConfig {
     pub initial_sequence: u16,
     /// RTP timestamp of the first packet sent, in 8 kHz samples (random per call).
     pub initial_timestamp: u32,
+    /// The jitter buffer's lowest target delay.
+    pub jitter_min: Duration,
+    /// The jitter buffer's highest delay.
+    pub jitter_max: Duration,
+    /// RTCP shares the RTP port (RFC 5761, negotiated with `a=rtcp-mux`); else it
+    /// goes to the remote RTP port + 1.
+    pub rtcp_mux: bool,
+    /// The NTP timestamp (RFC 3550: 32.32 fixed point since 1900) of `Time::ZERO`,
+    /// for our sender reports.
+    pub ntp_at_zero: u64,
+    /// Seeds the RTCP intervals and CNAME (random per call).
+    pub rtcp_seed: u64,
+}
+
+impl MediaConfig {
+    /// Default jitter bounds: 20 ms and 200 ms.
+    pub const JITTER_MIN: Duration = Duration::from_millis(20);
+    /// See [`MediaConfig::JITTER_MIN`].
+    pub const JITTER_MAX: Duration = Duration::from_millis(200);
 }
 
 /// Something the call layer should know about.
@@ -78,6 +102,17 @@ pub enum MediaOutput {
     /// An RTP packet of this many bytes was written at the start of the caller's buffer;
     /// send it to [`MediaSession::remote`].
     Transmit(usize),
+    /// An RTCP compound of this many bytes was written at the start of the caller's
+    /// buffer; send it to `dest`, from the RTP socket when `mux`, else from the
+    /// RTCP one (RTP + 1).
+    Rtcp {
+        /// Bytes written.
+        len: usize,
+        /// The far end's RTCP address.
+        dest: SocketAddr,
+        /// rtcp-mux: the RTP socket sends it.
+        mux: bool,
+    },
     /// Something the call layer must know.
     Event(MediaEvent),
     /// Nothing more until this instant: call [`MediaSession::handle_timeout`] then. It
@@ -131,9 +166,17 @@ pub struct MediaSession {
     /// Whether packets are sent (false while the far end holds the call:
     /// the stream's clock and prompts run on, nothing leaves).
     sending: bool,
-    /// In-band DTMF detection on the received audio: only for a far end that
-    /// did not negotiate telephone-event (decoding costs nothing otherwise).
-    inband: Option<InbandDtmfDetector>,
+    /// The received stream: jitter buffer, playout, and the consumers of its audio
+    /// (the in-band DTMF detector for a far end without telephone-event).
+    inbound: Inbound,
+    rtcp: RtcpSession,
+    /// Where RTCP goes without rtcp-mux: the remote RTP port + 1, until the far
+    /// end's RTCP is seen coming from elsewhere.
+    rtcp_remote: SocketAddr,
+    /// The leg is over: a last report with a BYE, then nothing.
+    closing: bool,
+    /// The BYE was written.
+    closed: bool,
 }
 
 /// Consecutive valid packets (negotiated payload type, one SSRC, the far
@@ -145,7 +188,19 @@ impl MediaSession {
     /// A session whose first packet is due at `now`: the first `poll_output` writes it.
     pub fn new(config: MediaConfig, now: Time) -> MediaSession {
         let remote = config.remote;
+        let jitter = JitterConfig {
+            min_delay: config.jitter_min,
+            max_delay: config.jitter_max,
+            ..JitterConfig::default()
+        };
+        let inbound = Inbound::new(jitter, config.codec, config.codec_pt, config.dtmf_pt, now);
+        let rtcp = RtcpSession::new(config.ssrc, config.ntp_at_zero, config.rtcp_seed, now);
+        let rtcp_remote = SocketAddr::new(remote.ip(), remote.port().wrapping_add(1));
         MediaSession {
+            rtcp,
+            rtcp_remote,
+            closing: false,
+            closed: false,
             sender: RtpSender::new(
                 config.ssrc,
                 config.initial_sequence,
@@ -164,7 +219,7 @@ impl MediaSession {
             latch: None,
             digits: None,
             sending: true,
-            inband: None,
+            inbound,
             now,
         }
     }
@@ -186,12 +241,20 @@ impl MediaSession {
     }
 
     /// Processes one received datagram: telephone-event packets go to the DTMF
-    /// detector, audio packets are counted, anything else is counted and dropped.
+    /// detector, and with audio and comfort noise into the jitter buffer; anything
+    /// else is counted and dropped.
     /// Packets from an address other than `remote()` are counted but still processed.
     /// Records `now` as the current instant.
     pub fn handle_rtp(&mut self, now: Time, from: SocketAddr, packet: &[u8]) {
         self.now = now;
+        self.inbound.handle_timeout(now);
         self.stats.packets_received += 1;
+        if is_rtcp(packet) {
+            // RFC 5761 demultiplexing: RTCP packet types are RTP payload types 64-95.
+            self.stats.rtcp_on_rtp_port += 1;
+            self.handle_rtcp(now, from, packet);
+            return;
+        }
         if from != self.remote {
             self.stats.from_unexpected_source += 1;
         }
@@ -204,6 +267,11 @@ impl MediaSession {
         if negotiated {
             self.follow_source(from, rtp.ssrc);
         }
+        if negotiated || rtp.payload_type == CN_PAYLOAD_TYPE {
+            self.inbound.handle_packet(now, &rtp);
+            let timed = Some(rtp.payload_type) != self.config.dtmf_pt;
+            self.rtcp.on_rtp(now, &rtp, timed);
+        }
         if Some(rtp.payload_type) == self.config.dtmf_pt {
             self.stats.dtmf_packets_received += 1;
             if let Some(digit) = self
@@ -215,12 +283,35 @@ impl MediaSession {
             }
         } else if rtp.payload_type == self.config.codec_pt {
             self.stats.audio_packets_received += 1;
-            if self.config.dtmf_pt.is_none() {
-                self.detect_inband(rtp.payload);
-            }
+        } else if rtp.payload_type == CN_PAYLOAD_TYPE {
+            self.stats.comfort_noise_received += 1;
         } else {
             self.stats.unknown_payload_type += 1;
         }
+    }
+
+    /// Processes one datagram received on the RTCP port (or demultiplexed from the
+    /// RTP port): the far end's reports. Without rtcp-mux, our reports then go
+    /// where its reports come from (symmetric RTCP).
+    pub fn handle_rtcp(&mut self, now: Time, from: SocketAddr, packet: &[u8]) {
+        self.now = now;
+        self.inbound.handle_timeout(now);
+        let valid = self.rtcp.stats().reports_received;
+        self.rtcp.handle_rtcp(now, packet);
+        if self.rtcp.stats().reports_received > valid && !self.config.rtcp_mux {
+            self.rtcp_remote = from;
+        }
+    }
+
+    /// The leg is over (hangup): the next `poll_output` writes a last RTCP report
+    /// ending with a BYE, and nothing follows it.
+    pub fn close(&mut self) {
+        self.closing = true;
+    }
+
+    /// The RTCP counters and what the far end reported.
+    pub fn rtcp_stats(&self) -> &RtcpStats {
+        self.rtcp.stats()
     }
 
     /// Advances time to `now`: if the caller woke more than 200 ms late, stale send
@@ -229,6 +320,7 @@ impl MediaSession {
     pub fn handle_timeout(&mut self, now: Time) {
         self.now = now;
         self.skip_stale_slots(now);
+        self.inbound.handle_timeout(now);
     }
 
     /// What to do next: a queued event, else the packet due at the last `now` given
@@ -239,15 +331,35 @@ impl MediaSession {
     /// counted in [`MediaStats::send_buffer_too_small`], and the next packet carries the
     /// marker bit.
     pub fn poll_output(&mut self, buf: &mut [u8]) -> MediaOutput {
+        if self.closing {
+            return self.write_bye(buf);
+        }
         loop {
             if let Some(event) = self.events.pop_front() {
                 return MediaOutput::Event(event);
+            }
+            let next_frame = match self.inbound.poll() {
+                InboundOutput::Digit(digit) => {
+                    self.stats.dtmf_digits += 1;
+                    self.stats.inband_digits += 1;
+                    self.push_event(MediaEvent::Dtmf { digit });
+                    continue;
+                }
+                InboundOutput::Timeout(at) => at,
+            };
+            if self.rtcp.is_due(self.now) {
+                if let Some(output) = self.write_rtcp(buf, false) {
+                    return output;
+                }
             }
             match self.write_due_packet(buf) {
                 Some(len) if self.sending => return MediaOutput::Transmit(len),
                 // On hold: the slot is used up, nothing leaves.
                 Some(_) => self.stats.packets_held += 1,
-                None => return MediaOutput::Timeout(self.pacer.next_send_time()),
+                None => {
+                    let next = self.pacer.next_send_time().min(next_frame);
+                    return MediaOutput::Timeout(next.min(self.rtcp.next_report()));
+                }
             }
         }
     }
@@ -266,6 +378,7 @@ impl MediaSession {
         if remote != self.config.remote {
             self.config.remote = remote;
             self.remote = remote;
+            self.rtcp_remote = SocketAddr::new(remote.ip(), remote.port().wrapping_add(1));
             self.peer_ssrc = None;
             self.latch = None;
         }
@@ -273,6 +386,56 @@ impl MediaSession {
         self.config.codec_pt = codec_pt;
         self.config.dtmf_pt = dtmf_pt;
         self.sending = sending;
+        self.inbound.renegotiate(codec, codec_pt, dtmf_pt);
+    }
+
+    /// Writes our RTCP report (with a BYE when `bye`) into `buf`. `None`: the
+    /// buffer is too small (counted; the report is tried again at the next tick).
+    fn write_rtcp(&mut self, buf: &mut [u8], bye: bool) -> Option<MediaOutput> {
+        let ahead = self.pacer.next_send_time().saturating_since(self.now);
+        let ahead_samples = (ahead.as_micros() * 8 / 1_000) as u32;
+        let sent = Sent {
+            packets: self.stats.packets_sent,
+            octets: self.stats.payload_octets_sent,
+            rtp_timestamp: self.sender.next_timestamp().wrapping_sub(ahead_samples),
+        };
+        let Some(len) = self.rtcp.write_report(self.now, &sent, bye, buf) else {
+            self.stats.send_buffer_too_small += 1;
+            return None;
+        };
+        let (dest, mux) = match self.config.rtcp_mux {
+            true => (self.remote, true),
+            false => (self.rtcp_remote, false),
+        };
+        Some(MediaOutput::Rtcp { len, dest, mux })
+    }
+
+    /// After [`MediaSession::close`]: the BYE once, then only `Timeout(NEVER)`.
+    fn write_bye(&mut self, buf: &mut [u8]) -> MediaOutput {
+        if !self.closed {
+            self.closed = true;
+            if let Some(output) = self.write_rtcp(buf, true) {
+                return output;
+            }
+        }
+        MediaOutput::Timeout(Time::NEVER)
+    }
+
+    /// A consumer of the received audio (a recorder, a bridge) subscribes: frames
+    /// are decoded from the next one on.
+    pub fn subscribe_audio(&mut self) {
+        self.inbound.add_consumer();
+    }
+
+    /// A consumer of the received audio leaves; with none left (and no in-band
+    /// DTMF detection) nothing is decoded any more.
+    pub fn unsubscribe_audio(&mut self) {
+        self.inbound.remove_consumer();
+    }
+
+    /// Whether received audio is decoded: some consumer needs it.
+    pub fn needs_audio(&self) -> bool {
+        self.inbound.needs_audio()
     }
 
     /// Sends `keys` on the stream, each `tone` long with `gap` between them,
@@ -323,9 +486,19 @@ impl MediaSession {
         &self.config
     }
 
-    /// Packet and event counters since the session was created.
-    pub fn stats(&self) -> &MediaStats {
-        &self.stats
+    /// Packet and event counters since the session was created, with the received
+    /// stream's.
+    pub fn stats(&self) -> MediaStats {
+        MediaStats {
+            inbound: self.inbound.stats().clone(),
+            rtcp: *self.rtcp.stats(),
+            ..self.stats.clone()
+        }
+    }
+
+    /// The received stream's counters and measurements (jitter buffer).
+    pub fn inbound_stats(&self) -> &JitterStats {
+        self.inbound.stats()
     }
 
     /// The DTMF detector, for its per-event packet counts.
@@ -384,6 +557,7 @@ impl MediaSession {
             .ok()?;
         self.mark_next = false;
         self.stats.packets_sent += 1;
+        self.stats.payload_octets_sent += FRAME_SAMPLES as u64;
         Some(PACKET_LEN)
     }
 
@@ -419,26 +593,9 @@ impl MediaSession {
         Slot::write_event_payload(code, end, duration, &mut event);
         payload.get_mut(..4)?.copy_from_slice(&event);
         self.stats.packets_sent += 1;
+        self.stats.payload_octets_sent += 4;
         self.stats.dtmf_packets_sent += 1;
         Some(RTP_HEADER_LEN + 4)
-    }
-
-    /// Decodes received audio and runs the in-band detector over it.
-    fn detect_inband(&mut self, payload: &[u8]) {
-        let mut detector = self
-            .inband
-            .take()
-            .unwrap_or_else(|| InbandDtmfDetector::new(InbandDtmfConfig::default()));
-        let mut pcm = [0i16; FRAME_SAMPLES];
-        for chunk in payload.chunks(FRAME_SAMPLES) {
-            let samples = self.config.codec.decode(chunk, &mut pcm);
-            if let Some(digit) = detector.handle_frame(&pcm[..samples]) {
-                self.stats.dtmf_digits += 1;
-                self.stats.inband_digits += 1;
-                self.push_event(MediaEvent::Dtmf { digit });
-            }
-        }
-        self.inband = Some(detector);
     }
 
     /// An in-band key: 20 ms of its dual tone, encoded as ordinary audio.
@@ -454,6 +611,7 @@ impl MediaSession {
         self.mark_next = false;
         self.last_was_prompt = false;
         self.stats.packets_sent += 1;
+        self.stats.payload_octets_sent += FRAME_SAMPLES as u64;
         self.stats.inband_tone_packets_sent += 1;
         Some(PACKET_LEN)
     }

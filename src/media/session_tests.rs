@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use super::*;
 use crate::media::rtp::{parse_rtp, RtpSender};
-use crate::media::PACKET_LEN;
+use crate::media::{InbandDtmfConfig, InbandDtmfDetector, PACKET_LEN};
 
 const START: Time = Time::from_millis(1_000);
 const SSRC: u32 = 0x1234_5678;
@@ -28,6 +28,11 @@ fn config(codec: Codec) -> MediaConfig {
         ssrc: SSRC,
         initial_sequence: FIRST_SEQ,
         initial_timestamp: FIRST_TS,
+        jitter_min: MediaConfig::JITTER_MIN,
+        jitter_max: MediaConfig::JITTER_MAX,
+        rtcp_mux: false,
+        ntp_at_zero: 0,
+        rtcp_seed: 1,
     }
 }
 
@@ -58,6 +63,7 @@ struct Sent {
 enum Output {
     Packet(Sent),
     Event(MediaEvent),
+    Rtcp(Vec<u8>),
     Timeout(Time),
 }
 
@@ -80,6 +86,7 @@ fn drain_outputs(session: &mut MediaSession) -> Vec<Output> {
                 })
             }
             MediaOutput::Event(event) => Output::Event(event),
+            MediaOutput::Rtcp { len, .. } => Output::Rtcp(buf[..len].to_vec()),
             MediaOutput::Timeout(at) => Output::Timeout(at),
         };
         let done = matches!(output, Output::Timeout(_));
@@ -98,6 +105,8 @@ struct Leg {
     events: Vec<MediaEvent>,
     /// The last `Timeout` drained; a new session's first packet is due at `START`.
     timeout: Time,
+    /// RTCP compounds sent.
+    rtcp: Vec<Vec<u8>>,
 }
 
 impl Leg {
@@ -106,6 +115,7 @@ impl Leg {
             session,
             events: Vec::new(),
             timeout: START,
+            rtcp: Vec::new(),
         }
     }
 
@@ -116,6 +126,7 @@ impl Leg {
             match output {
                 Output::Packet(packet) => sent.push(packet),
                 Output::Event(event) => self.events.push(event),
+                Output::Rtcp(packet) => self.rtcp.push(packet),
                 Output::Timeout(at) => self.timeout = at,
             }
         }
@@ -451,6 +462,7 @@ fn playback_idle_comes_before_the_next_packet_so_prompts_chain_without_a_gap() {
                 }
                 seen.push(format!("{event:?}"));
             }
+            MediaOutput::Rtcp { .. } => seen.push("rtcp".to_owned()),
             MediaOutput::Timeout(at) => {
                 assert_eq!(at, START + Duration::from_millis(60));
                 break;
@@ -570,8 +582,13 @@ fn received_packets_are_classified_and_counted() {
     assert_eq!(stats.packets_received, 7);
     assert_eq!(stats.audio_packets_received, 2);
     assert_eq!(stats.from_unexpected_source, 1);
-    assert_eq!(stats.unknown_payload_type, 1);
+    assert_eq!(stats.unknown_payload_type, 0);
+    assert_eq!(stats.comfort_noise_received, 1);
     assert_eq!(stats.malformed, 3);
+    assert_eq!(
+        stats.inbound.received, 4,
+        "audio twice, comfort noise, telephone-event"
+    );
     assert_eq!(stats.dtmf_packets_received, 1);
     assert_eq!(stats.dtmf_digits, 0);
     assert!(leg.events().is_empty());
@@ -730,6 +747,7 @@ fn send_digits_writes_rfc4733_events_that_our_detector_reads_back() {
                     receiver.handle_rtp(now, remote(), &buf[..len]);
                 }
                 MediaOutput::Event(event) => events.push(event),
+                MediaOutput::Rtcp { .. } => {}
                 MediaOutput::Timeout(_) => break,
             }
         }
@@ -775,7 +793,6 @@ fn send_digits_writes_rfc4733_events_that_our_detector_reads_back() {
 
 #[test]
 fn send_digits_without_telephone_event_plays_dual_tones_the_inband_detector_hears() {
-    use crate::media::{InbandDtmfConfig, InbandDtmfDetector};
     let mut session = MediaSession::new(
         MediaConfig {
             dtmf_pt: None,
@@ -804,7 +821,7 @@ fn send_digits_without_telephone_event_plays_dual_tones_the_inband_detector_hear
                     heard.extend(detector.handle_frame(&pcm));
                 }
                 MediaOutput::Event(MediaEvent::DigitsSent) => sent_all = true,
-                MediaOutput::Event(_) => {}
+                MediaOutput::Event(_) | MediaOutput::Rtcp { .. } => {}
                 MediaOutput::Timeout(_) => break,
             }
         }
@@ -816,47 +833,233 @@ fn send_digits_without_telephone_event_plays_dual_tones_the_inband_detector_hear
     assert_eq!(session.stats().dtmf_packets_sent, 0);
 }
 
-#[test]
-fn a_far_end_without_telephone_event_is_listened_to_in_band() {
+/// One PCMU frame of key `key`'s dual tone, `offset` samples into the tone.
+fn tone_payload(key: char, offset: u32) -> Vec<u8> {
     use crate::media::{event_code, write_tone};
-    let tone_packets = |far: &mut RemoteParty| -> Vec<Vec<u8>> {
-        (0..5u32)
-            .map(|i| {
-                let mut pcm = [0i16; 160];
-                write_tone(event_code('7').unwrap(), i * 160, &mut pcm);
-                let payload: Vec<u8> = pcm.iter().map(|&s| Codec::Pcmu.encode_sample(s)).collect();
-                far.packet(0, i == 0, &payload, 160)
-            })
-            .collect()
-    };
-    let mut without = MediaSession::new(
+    let mut pcm = [0i16; 160];
+    write_tone(event_code(key).unwrap(), offset, &mut pcm);
+    pcm.iter().map(|&s| Codec::Pcmu.encode_sample(s)).collect()
+}
+
+/// Hands `arrivals` (sorted by arrival) to the leg at their instants, waking it at
+/// every timeout in between, until `end`; returns the digits raised.
+fn receive_over_time(leg: &mut Leg, arrivals: &[(Time, Vec<u8>)], end: Time) -> Vec<char> {
+    let mut next = 0;
+    loop {
+        let packet_at = arrivals.get(next).map_or(Time::NEVER, |(at, _)| *at);
+        let at = packet_at.min(leg.timeout);
+        if at > end {
+            break;
+        }
+        if packet_at <= leg.timeout {
+            leg.receive(at, remote(), &arrivals[next].1);
+            next += 1;
+        } else {
+            leg.wake(at);
+        }
+    }
+    leg.events()
+        .into_iter()
+        .filter_map(|event| match event {
+            MediaEvent::Dtmf { digit } => Some(digit),
+            _ => None,
+        })
+        .collect()
+}
+
+fn without_telephone_event() -> Leg {
+    Leg::new(MediaSession::new(
         MediaConfig {
             dtmf_pt: None,
             ..config(Codec::Pcmu)
         },
         START,
-    );
+    ))
+}
+
+#[test]
+fn a_far_end_without_telephone_event_is_listened_to_in_band() {
     let mut far = RemoteParty::new();
-    for packet in tone_packets(&mut far) {
-        without.handle_rtp(START, remote(), &packet);
-    }
-    let events: Vec<Output> = drain_outputs(&mut without)
-        .into_iter()
-        .filter(|o| matches!(o, Output::Event(_)))
+    let arrivals: Vec<(Time, Vec<u8>)> = (0..15u32)
+        .map(|i| {
+            let payload = if i < 5 {
+                tone_payload('7', i * 160)
+            } else {
+                vec![0xFF; 160]
+            };
+            let at = START + Duration::from_millis(u64::from(i) * 20 + 5);
+            (at, far.packet(0, i == 0, &payload, 160))
+        })
         .collect();
-    assert!(
-        matches!(
-            events.as_slice(),
-            [Output::Event(MediaEvent::Dtmf { digit: '7' })]
-        ),
-        "{events:?}"
-    );
-    assert_eq!(without.stats().inband_digits, 1);
+    let mut without = without_telephone_event();
+    let digits = receive_over_time(&mut without, &arrivals, START + Duration::from_millis(500));
+    assert_eq!(digits, vec!['7']);
+    let stats = without.session.stats();
+    assert_eq!(stats.inband_digits, 1);
+    assert_eq!(stats.inbound.received, 15);
+    assert!(stats.inbound.decoded_frames >= 15, "{:?}", stats.inbound);
     // With telephone-event negotiated, audio is not decoded for DTMF.
-    let mut with = session(Codec::Pcmu);
-    for packet in tone_packets(&mut far) {
-        with.handle_rtp(START, remote(), &packet);
+    let mut with = leg(Codec::Pcmu);
+    assert!(receive_over_time(&mut with, &arrivals, START + Duration::from_millis(500)).is_empty());
+    assert_eq!(with.session.stats().inband_digits, 0);
+    assert_eq!(with.session.stats().inbound.decoded_frames, 0);
+}
+
+#[test]
+fn reordered_inband_tones_are_heard_in_timestamp_order() {
+    // "77": three frames of tone, two of pause (40 ms, which ends a key press), three
+    // of tone, with silence around; packets 9 (pause) and 10 (tone) swap places on
+    // the way, 20 ms of jitter.
+    let mut far = RemoteParty::new();
+    let frames: Vec<Vec<u8>> = (0..25u32)
+        .map(|i| match i {
+            5..=7 => tone_payload('7', (i - 5) * 160),
+            10..=12 => tone_payload('7', (i - 10) * 160),
+            _ => vec![0xFF; 160],
+        })
+        .collect();
+    let mut arrivals: Vec<(Time, Vec<u8>)> = frames
+        .iter()
+        .enumerate()
+        .map(|(i, payload)| {
+            let at = START + Duration::from_millis(i as u64 * 20 + 10);
+            (at, far.packet(0, i == 0, payload, 160))
+        })
+        .collect();
+    let (early, late) = (arrivals[9].0, arrivals[10].0);
+    arrivals[9].0 = late + Duration::from_millis(1);
+    arrivals[10].0 = early;
+    arrivals.sort_by_key(|(at, _)| *at);
+
+    // Decoded in arrival order, the pause is cut in two 20 ms halves and bridged:
+    // one key press.
+    let mut arrival_order = InbandDtmfDetector::new(InbandDtmfConfig::default());
+    let mut heard = Vec::new();
+    for (_, packet) in &arrivals {
+        let pcm: Vec<i16> = parse_rtp(packet)
+            .unwrap()
+            .payload
+            .iter()
+            .map(|&code| Codec::Pcmu.decode_sample(code))
+            .collect();
+        heard.extend(arrival_order.handle_frame(&pcm));
     }
-    assert_eq!(with.stats().inband_digits, 0);
-    assert_eq!(with.stats().dtmf_digits, 0);
+    assert_eq!(heard, vec!['7'], "arrival order loses the second press");
+
+    let mut leg = without_telephone_event();
+    let digits = receive_over_time(&mut leg, &arrivals, START + Duration::from_millis(900));
+    assert_eq!(
+        digits,
+        vec!['7', '7'],
+        "the jitter buffer restores the order"
+    );
+    let inbound = leg.session.stats().inbound;
+    assert_eq!((inbound.received, inbound.reordered), (25, 1));
+    assert_eq!((inbound.lost, inbound.late), (0, 0));
+}
+
+#[test]
+fn a_call_with_telephone_events_decodes_nothing() {
+    let mut far = RemoteParty::new();
+    let mut arrivals = Vec::new();
+    let mut at = START;
+    for i in 0..10 {
+        arrivals.push((at, far.packet(0, i == 0, &[0xFF; 160], 160)));
+        at += Duration::from_millis(20);
+    }
+    for packet in far.key_press(4) {
+        arrivals.push((at, packet));
+        at += Duration::from_millis(20);
+    }
+    for _ in 0..10 {
+        arrivals.push((at, far.packet(0, false, &tone_payload('4', 0), 160)));
+        at += Duration::from_millis(20);
+    }
+    let mut leg = leg(Codec::Pcmu);
+    assert!(!leg.session.needs_audio());
+    let digits = receive_over_time(&mut leg, &arrivals, at + Duration::from_millis(200));
+    assert_eq!(
+        digits,
+        vec!['4'],
+        "RFC 4733 only: the tone in the audio is not heard"
+    );
+    let inbound = leg.session.stats().inbound;
+    assert_eq!(inbound.decoded_frames, 0);
+    assert_eq!((inbound.received, inbound.events), (26, 6));
+    assert_eq!(inbound.lost, 0, "telephone-events are no loss");
+    assert!(inbound.audio_frames >= 19, "{inbound:?}");
+    // A consumer subscribing turns decoding on; leaving turns it off again.
+    leg.session.subscribe_audio();
+    assert!(leg.session.needs_audio());
+    leg.session.unsubscribe_audio();
+    assert!(!leg.session.needs_audio());
+}
+
+#[test]
+fn reports_go_to_rtp_plus_one_and_close_ends_with_a_bye() {
+    use crate::media::{Compound, RtcpPacket};
+    let mut leg = leg(Codec::Pcmu);
+    let mut far = RemoteParty::new();
+    for _ in 0..250 {
+        let now = leg.timeout;
+        leg.receive(now, remote(), &far.packet(0, false, &[0xFF; 160], 160));
+    }
+    let sent = leg.rtcp.clone();
+    assert!(
+        (1..=3).contains(&sent.len()),
+        "{} reports in 5 s",
+        sent.len()
+    );
+    let packets: Vec<_> = Compound::parse(&sent[0]).unwrap().collect();
+    match &packets[..] {
+        [Ok(RtcpPacket::SenderReport { ssrc, blocks, .. }), Ok(RtcpPacket::Other { .. })] => {
+            assert_eq!(*ssrc, SSRC);
+            assert_eq!(blocks.clone().next().map(|b| b.ssrc), Some(0xABCD));
+        }
+        other => panic!("{other:?}"),
+    }
+    leg.session.close();
+    let outputs = drain_outputs(&mut leg.session);
+    let [Output::Rtcp(bye), Output::Timeout(Time::NEVER)] = &outputs[..] else {
+        panic!("{outputs:?}");
+    };
+    let last = Compound::parse(bye).unwrap().last();
+    assert!(matches!(
+        last,
+        Some(Ok(RtcpPacket::Bye { ssrc: Some(SSRC) }))
+    ));
+    assert_eq!(
+        drain_outputs(&mut leg.session),
+        vec![Output::Timeout(Time::NEVER)]
+    );
+    assert_eq!(leg.session.stats().rtcp.reports_sent, sent.len() as u64 + 1);
+}
+
+#[test]
+fn rtcp_on_the_rtp_port_is_demultiplexed() {
+    use crate::media::{write_receiver_report, ReportBlock};
+    let mut session = MediaSession::new(
+        MediaConfig {
+            rtcp_mux: true,
+            ..config(Codec::Pcmu)
+        },
+        START,
+    );
+    let mut rr = [0u8; 64];
+    let block = ReportBlock {
+        ssrc: SSRC,
+        fraction_lost: 128,
+        cumulative_lost: 5,
+        ..ReportBlock::default()
+    };
+    let len = write_receiver_report(&mut rr, 0xABCD, &[block]).unwrap();
+    session.handle_rtp(START, remote(), &rr[..len]);
+    // Garbage that looks like RTCP by its second byte is counted, not parsed as RTP.
+    session.handle_rtp(START, remote(), &[0x80, 201, 0, 9]);
+    let stats = session.stats();
+    assert_eq!(stats.rtcp_on_rtp_port, 2);
+    assert_eq!((stats.rtcp.reports_received, stats.rtcp.malformed), (1, 1));
+    assert_eq!(stats.rtcp.remote_fraction_lost, Some(128));
+    assert_eq!(stats.rtcp.remote_cumulative_lost, Some(5));
+    assert_eq!((stats.malformed, stats.unknown_payload_type), (0, 0));
 }

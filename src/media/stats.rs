@@ -1,8 +1,23 @@
 //! Counters kept by a media session, for monitoring and tests.
 
+use crate::media::jitter::JitterStats;
+use crate::media::rtcp::RtcpStats;
+
 /// Packet and event counters of one call leg.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct MediaStats {
+    /// The received stream, as its jitter buffer saw it: received, lost, late,
+    /// reordered, duplicated, RFC 3550 jitter, current delay, frames decoded.
+    pub inbound: JitterStats,
+    /// RTCP: reports sent and received, and what the far end reported (round-trip
+    /// time, its loss and jitter of our stream).
+    pub rtcp: RtcpStats,
+    /// RTP payload octets sent (for RTCP sender reports).
+    pub payload_octets_sent: u64,
+    /// RTCP datagrams received on the RTP port (rtcp-mux, RFC 5761).
+    pub rtcp_on_rtp_port: u64,
+    /// Received RFC 3389 comfort-noise packets (payload type 13).
+    pub comfort_noise_received: u64,
     /// RTP packets written by `MediaSession::poll_output`.
     pub packets_sent: u64,
     /// Of those, packets carrying prompt audio (the rest carried silence).
@@ -19,8 +34,8 @@ pub struct MediaStats {
     pub dtmf_packets_received: u64,
     /// Datagrams that are not valid RTP.
     pub malformed: u64,
-    /// Valid RTP with a payload type that is neither audio nor telephone-event
-    /// (includes comfort noise and multiplexed RTCP).
+    /// Valid RTP with a payload type that is neither audio, comfort noise nor
+    /// telephone-event.
     pub unknown_payload_type: u64,
     /// Datagrams from an address other than the current remote (still processed).
     pub from_unexpected_source: u64,

@@ -10,8 +10,8 @@
 //! requests handed to the worker pool.
 //!
 //! Sockets are found by dense index both ways: a backend [`Token`] names a
-//! role (the SIP socket or the host's [`RtpSocket`]), an [`RtpSocket`] names
-//! its backend token. Every delivered receive slot is released exactly once,
+//! role (the SIP socket, the host's [`RtpSocket`] or its RTCP socket on the
+//! next port), an [`RtpSocket`] names its two backend tokens. Every delivered receive slot is released exactly once,
 //! after its bytes were fed; a completion whose token is no longer in the
 //! table (its socket was closed earlier in the same batch) is dropped.
 
@@ -56,6 +56,7 @@ const DRAIN_LIMIT: Duration = Duration::from_secs(5);
 enum Role {
     Sip,
     Rtp(RtpSocket),
+    Rtcp(RtpSocket),
 }
 
 /// The shard's sockets, indexed both ways.
@@ -63,8 +64,9 @@ enum Role {
 struct SocketTable {
     /// By backend token index: the token issued and what it is for.
     roles: Vec<Option<(Token, Role)>>,
-    /// By host socket index: the host's name and the backend token.
-    rtp: Vec<Option<(RtpSocket, Token)>>,
+    /// By host socket index: the host's name and the backend tokens of its RTP
+    /// and RTCP sockets.
+    rtp: Vec<Option<(RtpSocket, Token, Token)>>,
     sip: Option<Token>,
 }
 
@@ -76,28 +78,34 @@ impl SocketTable {
         }
     }
 
-    fn token_of(&self, socket: RtpSocket) -> Option<Token> {
+    /// The backend tokens of `socket`'s RTP and RTCP sockets.
+    fn tokens_of(&self, socket: RtpSocket) -> Option<(Token, Token)> {
         match self.rtp.get(socket.index()) {
-            Some(Some((named, token))) if *named == socket => Some(*token),
+            Some(Some((named, rtp, rtcp))) if *named == socket => Some((*rtp, *rtcp)),
             _ => None,
         }
     }
 
-    fn insert(&mut self, token: Token, role: Role) {
-        put(&mut self.roles, token.index(), (token, role));
-        match role {
-            Role::Sip => self.sip = Some(token),
-            Role::Rtp(socket) => put(&mut self.rtp, socket.index(), (socket, token)),
-        }
+    fn insert_sip(&mut self, token: Token) {
+        put(&mut self.roles, token.index(), (token, Role::Sip));
+        self.sip = Some(token);
     }
 
-    fn remove_rtp(&mut self, socket: RtpSocket) -> Option<Token> {
-        let token = self.token_of(socket)?;
+    fn insert_rtp(&mut self, socket: RtpSocket, rtp: Token, rtcp: Token) {
+        put(&mut self.roles, rtp.index(), (rtp, Role::Rtp(socket)));
+        put(&mut self.roles, rtcp.index(), (rtcp, Role::Rtcp(socket)));
+        put(&mut self.rtp, socket.index(), (socket, rtp, rtcp));
+    }
+
+    fn remove_rtp(&mut self, socket: RtpSocket) -> Option<(Token, Token)> {
+        let (rtp, rtcp) = self.tokens_of(socket)?;
         self.rtp[socket.index()] = None;
-        if let Some(slot) = self.roles.get_mut(token.index()) {
-            *slot = None;
+        for token in [rtp, rtcp] {
+            if let Some(slot) = self.roles.get_mut(token.index()) {
+                *slot = None;
+            }
         }
-        Some(token)
+        Some((rtp, rtcp))
     }
 }
 
@@ -190,7 +198,7 @@ impl ShardLoop {
             .backend
             .register(sip_socket, SIP_RECV_DEPTH, SIP_DATAGRAM)?;
         let mut sockets = SocketTable::default();
-        sockets.insert(sip_token, Role::Sip);
+        sockets.insert_sip(sip_token);
         log::info!(
             "shard {}: io backend: {}, SIP on {}",
             self.index,
@@ -268,6 +276,10 @@ impl ShardLoop {
             Some(Role::Rtp(socket)) => {
                 self.host
                     .handle_input(now, Input::Rtp { socket, from, data });
+            }
+            Some(Role::Rtcp(socket)) => {
+                self.host
+                    .handle_input(now, Input::Rtcp { socket, from, data });
             }
             // A late completion of a socket closed earlier in this batch.
             None => {}
@@ -362,11 +374,19 @@ struct ShellIo<'a> {
     reply_to: Option<ShardPeer>,
 }
 
+impl ShellIo<'_> {
+    /// Binds a media socket on `addr` and registers it with the backend.
+    fn bind(&mut self, addr: SocketAddr) -> io::Result<Token> {
+        bind_rtp(addr).and_then(|udp| self.backend.register(udp, RTP_RECV_DEPTH, RTP_DATAGRAM))
+    }
+}
+
 impl HostIo for ShellIo<'_> {
     fn transmit(&mut self, transmit: Transmit, data: &[u8]) {
         let token = match transmit.socket {
             call::Socket::Sip => self.sockets.sip,
-            call::Socket::Rtp(socket) => self.sockets.token_of(socket),
+            call::Socket::Rtp(socket) => self.sockets.tokens_of(socket).map(|(rtp, _)| rtp),
+            call::Socket::Rtcp(socket) => self.sockets.tokens_of(socket).map(|(_, rtcp)| rtcp),
         };
         if let Some(token) = token {
             self.backend.send(token, transmit.dest, data);
@@ -375,23 +395,30 @@ impl HostIo for ShellIo<'_> {
 
     fn event(&mut self, event: HostEvent) -> Option<Input<'static>> {
         match event {
-            HostEvent::BindRtp { socket, addr } => {
-                let bound = bind_rtp(addr)
-                    .and_then(|udp| self.backend.register(udp, RTP_RECV_DEPTH, RTP_DATAGRAM));
-                match bound {
-                    Ok(token) => {
-                        self.sockets.insert(token, Role::Rtp(socket));
+            HostEvent::BindRtp { socket, addr, rtcp } => {
+                let rtp_token = match self.bind(addr) {
+                    Ok(token) => token,
+                    Err(err) => {
+                        log::debug!("shard {}: cannot bind RTP on {addr}: {err}", self.index);
+                        return Some(Input::BindFailed { socket });
+                    }
+                };
+                match self.bind(rtcp) {
+                    Ok(rtcp_token) => {
+                        self.sockets.insert_rtp(socket, rtp_token, rtcp_token);
                         None
                     }
                     Err(err) => {
-                        log::debug!("shard {}: cannot bind RTP on {addr}: {err}", self.index);
+                        log::debug!("shard {}: cannot bind RTCP on {rtcp}: {err}", self.index);
+                        self.backend.close(rtp_token);
                         Some(Input::BindFailed { socket })
                     }
                 }
             }
             HostEvent::CloseRtp { socket } => {
-                if let Some(token) = self.sockets.remove_rtp(socket) {
-                    self.backend.close(token);
+                if let Some((rtp, rtcp)) = self.sockets.remove_rtp(socket) {
+                    self.backend.close(rtp);
+                    self.backend.close(rtcp);
                 }
                 None
             }

@@ -73,8 +73,8 @@ impl Sipp {
             scenario_file.display()
         );
         // sipp binds the media port and media port + 2; + 4 is the audio port some
-        // scenarios advertise, where the test listens.
-        let media_port = ports::udp_port_block(5);
+        // scenarios advertise, where the test listens, and + 5 its RTCP port.
+        let media_port = ports::udp_port_block(6);
         Sipp {
             name: name.to_string(),
             scenario: scenario_file,
@@ -109,6 +109,12 @@ impl Sipp {
     /// SDP (`[media_port+4]`): the test listens there.
     pub fn audio_port(&self) -> u16 {
         self.media_port + 4
+    }
+
+    /// The RTCP port of [`Sipp::audio_port`] (RFC 3550: the next one), where
+    /// callplane sends its reports; sipp itself does no RTCP.
+    pub fn rtcp_port(&self) -> u16 {
+        self.audio_port() + 1
     }
 
     /// `-key name value`: a `[name]` keyword in the scenario.

@@ -12,6 +12,12 @@
 //! response (given up at Timer F). A BYE from callplane is answered 200, and
 //! so is each retransmission of it.
 //!
+//! RTCP: callplane's reports arrive on the call's RTP port + 1 (or on the RTP
+//! port, when the script offers `a=rtcp-mux`); each SR is answered 50 ms later
+//! with an RR whose block about callplane's stream carries the scripted loss
+//! and jitter and the LSR/DLSR of that SR, so callplane can measure the
+//! round trip.
+//!
 //! Everything received is parsed with the project's parser
 //! ([`parse_message`]) and counted per call in a [`CallReport`]. The carrier
 //! is sans-IO like the host: datagrams in through
@@ -22,7 +28,7 @@ use std::collections::{BTreeMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
-use crate::media::parse_rtp;
+use crate::media::{is_rtcp, parse_rtp, write_receiver_report, Compound, ReportBlock, RtcpPacket};
 use crate::sip::message::{
     build_response, parse_message, Message, Request, Response, ResponseParts,
 };
@@ -87,6 +93,15 @@ pub(crate) struct CallScript {
     pub(crate) cancel_after: Option<Duration>,
     /// Whether 2xx responses are acknowledged at all.
     pub(crate) acknowledge: bool,
+    /// Offers `a=rtcp-mux`: RTCP on the RTP port both ways.
+    pub(crate) rtcp_mux: bool,
+    /// What the carrier's RRs say of callplane's stream: loss fraction (1/256),
+    /// cumulative loss, jitter (timestamp units).
+    pub(crate) reported: (u8, i32, u32),
+    /// A stream of 20 ms PCMU audio packets sent from the answer on for this
+    /// long (not together with `presses`: both number their packets when the
+    /// answer comes).
+    pub(crate) audio: Option<Duration>,
 }
 
 impl CallScript {
@@ -104,7 +119,29 @@ impl CallScript {
             hang_up_after: None,
             cancel_after: None,
             acknowledge: true,
+            audio: None,
+            rtcp_mux: false,
+            reported: (0, 0, 0),
         }
+    }
+
+    /// Offers `a=rtcp-mux`.
+    pub(crate) fn rtcp_mux(mut self) -> CallScript {
+        self.rtcp_mux = true;
+        self
+    }
+
+    /// Reports this loss fraction (1/256), cumulative loss and jitter of
+    /// callplane's stream in its RRs.
+    pub(crate) fn reporting(mut self, fraction: u8, lost: i32, jitter: u32) -> CallScript {
+        self.reported = (fraction, lost, jitter);
+        self
+    }
+
+    /// Streams 20 ms audio packets for `duration` from the answer on.
+    pub(crate) fn stream_audio(mut self, duration: Duration) -> CallScript {
+        self.audio = Some(duration);
+        self
     }
 
     /// Presses `digit` (an event code) `after` the answer.
@@ -175,7 +212,7 @@ pub(crate) struct CallReport {
     pub(crate) acks_sent: u32,
     /// No response to the INVITE before Timer B.
     pub(crate) invite_timed_out: bool,
-    /// Telephone-event packets sent.
+    /// Telephone-event packets sent (and, with `stream_audio`, audio packets).
     pub(crate) digit_packets_sent: u32,
     /// RTP packets received from callplane.
     pub(crate) rtp_received: u32,
@@ -197,6 +234,16 @@ pub(crate) struct CallReport {
     pub(crate) cancel_status: Option<u16>,
     /// Final statuses of the INFO requests sent, in order.
     pub(crate) info_statuses: Vec<u16>,
+    /// RTCP compounds received from callplane (valid ones).
+    pub(crate) rtcp_received: u32,
+    /// Of those, SRs.
+    pub(crate) srs_received: u32,
+    /// RTCP BYEs received from callplane.
+    pub(crate) rtcp_byes: u32,
+    /// Where callplane's RTCP came from: the RTP port (rtcp-mux) or the next one.
+    pub(crate) rtcp_sources: Vec<SocketAddr>,
+    /// RRs sent.
+    pub(crate) rrs_sent: u32,
     /// Telephone-event packets received from callplane: (event code, E bit).
     pub(crate) events_received: Vec<(u8, bool)>,
     /// Final responses to our re-INVITEs: (status, body), in order.
@@ -343,6 +390,8 @@ struct CarrierCall {
     ack: Option<Vec<u8>>,
     host_rtp: Option<SocketAddr>,
     rtp_out: VecDeque<(Time, Vec<u8>)>,
+    /// RRs waiting for their time, to callplane's RTCP address.
+    rtcp_out: VecDeque<(Time, Vec<u8>)>,
     rtp_sequence: u16,
     ssrc: u32,
     /// RTP timestamp at the answer; a press's events are stamped from it.
@@ -366,6 +415,8 @@ pub(crate) struct Carrier {
     calls: Vec<CarrierCall>,
     by_call_id: BTreeMap<String, usize>,
     by_rtp_addr: BTreeMap<SocketAddr, usize>,
+    /// RTCP addresses (RTP + 1) of the calls.
+    by_rtcp_addr: BTreeMap<SocketAddr, usize>,
     out: VecDeque<Datagram>,
     rng: fastrand::Rng,
     /// Datagrams that belong to no call of the carrier's.
@@ -380,6 +431,7 @@ impl Carrier {
             calls: Vec::new(),
             by_call_id: BTreeMap::new(),
             by_rtp_addr: BTreeMap::new(),
+            by_rtcp_addr: BTreeMap::new(),
             out: VecDeque::new(),
             rng: fastrand::Rng::with_seed(seed),
             stray: 0,
@@ -399,6 +451,8 @@ impl Carrier {
             script.call_id
         );
         self.by_rtp_addr.insert(rtp_addr, index);
+        self.by_rtcp_addr
+            .insert(SocketAddr::new(rtp_addr.ip(), port + 1), index);
         let ssrc = self.rng.u32(..);
         self.calls.push(CarrierCall {
             script,
@@ -410,6 +464,7 @@ impl Carrier {
             ack: None,
             host_rtp: None,
             rtp_out: VecDeque::new(),
+            rtcp_out: VecDeque::new(),
             rtp_sequence: self.rng.u16(..),
             ssrc,
             timestamp_base: self.rng.u32(..),
@@ -464,7 +519,14 @@ impl Carrier {
     /// A datagram that arrived for the carrier.
     pub(crate) fn handle_datagram(&mut self, now: Time, datagram: &Datagram) {
         if let Some(&index) = self.by_rtp_addr.get(&datagram.to) {
-            self.calls[index].rtp_received(&datagram.data);
+            match is_rtcp(&datagram.data) {
+                true => self.calls[index].rtcp_received(now, datagram),
+                false => self.calls[index].rtp_received(&datagram.data),
+            }
+            return;
+        }
+        if let Some(&index) = self.by_rtcp_addr.get(&datagram.to) {
+            self.calls[index].rtcp_received(now, datagram);
             return;
         }
         if datagram.to != self.config.sip_addr {
@@ -521,6 +583,7 @@ impl CarrierCall {
             .as_ref()
             .map_or(Time::NEVER, |o| o.timer.next_deadline());
         let rtp = self.rtp_out.front().map_or(Time::NEVER, |(at, _)| *at);
+        let rtcp = self.rtcp_out.front().map_or(Time::NEVER, |(at, _)| *at);
         let bye_at = self.bye_at.unwrap_or(Time::NEVER);
         let info_at = self.info_due.front().map_or(Time::NEVER, |(at, _)| *at);
         let reinvite_at = self
@@ -535,6 +598,7 @@ impl CarrierCall {
             .min(cancel_at)
             .min(cancel)
             .min(rtp)
+            .min(rtcp)
             .min(bye_at)
             .min(bye)
             .min(info_at)
@@ -583,6 +647,26 @@ impl CarrierCall {
                 });
             }
         }
+        while self.rtcp_out.front().is_some_and(|(at, _)| *at <= now) {
+            let Some((_, packet)) = self.rtcp_out.pop_front() else {
+                break;
+            };
+            if let Some(host_rtp) = self.host_rtp {
+                let (from, to) = match self.script.rtcp_mux {
+                    true => (self.rtp_addr, host_rtp),
+                    false => (
+                        SocketAddr::new(self.rtp_addr.ip(), self.rtp_addr.port() + 1),
+                        SocketAddr::new(host_rtp.ip(), host_rtp.port() + 1),
+                    ),
+                };
+                self.report.rrs_sent += 1;
+                out.push_back(Datagram {
+                    from,
+                    to,
+                    data: packet,
+                });
+            }
+        }
         while self.reinvites_due.front().is_some_and(|(at, _)| *at <= now) {
             let Some((_, direction)) = self.reinvites_due.pop_front() else {
                 break;
@@ -613,6 +697,39 @@ impl CarrierCall {
         let sent = &mut self.report.byes_sent;
         if Outgoing::resend_due(&mut self.bye, now, sent, out, config) {
             self.report.bye_timed_out = true;
+        }
+    }
+
+    /// Callplane's RTCP: counted; an SR is answered 50 ms later with an RR.
+    fn rtcp_received(&mut self, now: Time, datagram: &Datagram) {
+        let Ok(compound) = Compound::parse(&datagram.data) else {
+            return;
+        };
+        self.report.rtcp_received += 1;
+        self.report.rtcp_sources.push(datagram.from);
+        for packet in compound.flatten() {
+            match packet {
+                RtcpPacket::SenderReport { ssrc, info, .. } => {
+                    self.report.srs_received += 1;
+                    let hold = Duration::from_millis(50);
+                    let (fraction_lost, cumulative_lost, jitter) = self.script.reported;
+                    let block = ReportBlock {
+                        ssrc,
+                        fraction_lost,
+                        cumulative_lost,
+                        highest_seq: 0,
+                        jitter,
+                        last_sr: (info.ntp >> 16) as u32,
+                        delay_since_last_sr: (hold.as_micros() * 65_536 / 1_000_000) as u32,
+                    };
+                    let mut rr = [0u8; 64];
+                    if let Some(len) = write_receiver_report(&mut rr, self.ssrc, &[block]) {
+                        self.rtcp_out.push_back((now + hold, rr[..len].to_vec()));
+                    }
+                }
+                RtcpPacket::Bye { .. } => self.report.rtcp_byes += 1,
+                _ => {}
+            }
         }
     }
 
@@ -765,6 +882,9 @@ impl CarrierCall {
             let timestamp = timestamp_base.wrapping_add((after.as_millis() as u32).wrapping_mul(8));
             self.schedule_press(at, digit, timestamp);
         }
+        if let Some(duration) = self.script.audio {
+            self.schedule_audio(now, duration);
+        }
         self.bye_at = self.script.hang_up_after.map(|after| now + after);
         let mut infos: Vec<(Time, char)> = self
             .script
@@ -805,6 +925,25 @@ impl CarrierCall {
             packet.extend_from_slice(&duration.to_be_bytes());
             self.rtp_sequence = self.rtp_sequence.wrapping_add(1);
             let send_at = at + DIGIT_PACKET_SPACING * u32::from(i);
+            let position = self.rtp_out.partition_point(|(t, _)| *t <= send_at);
+            self.rtp_out.insert(position, (send_at, packet));
+        }
+    }
+
+    /// One PCMU packet of a quiet hum every 20 ms from `at` for `duration`.
+    fn schedule_audio(&mut self, at: Time, duration: Duration) {
+        let frames = (duration.as_millis() / 20) as u32;
+        for i in 0..frames {
+            let mut packet = Vec::with_capacity(172);
+            packet.push(0x80);
+            packet.push(if i == 0 { 0x80 } else { 0 });
+            packet.extend_from_slice(&self.rtp_sequence.to_be_bytes());
+            let timestamp = self.timestamp_base.wrapping_add(i * 160);
+            packet.extend_from_slice(&timestamp.to_be_bytes());
+            packet.extend_from_slice(&self.ssrc.to_be_bytes());
+            packet.extend((0..160).map(|n| crate::media::Codec::Pcmu.encode_sample((n % 40) * 50)));
+            self.rtp_sequence = self.rtp_sequence.wrapping_add(1);
+            let send_at = at + DIGIT_PACKET_SPACING * i;
             let position = self.rtp_out.partition_point(|(t, _)| *t <= send_at);
             self.rtp_out.insert(position, (send_at, packet));
         }
@@ -867,8 +1006,13 @@ impl CarrierCall {
             Offer::Late { .. } => return String::new(),
         };
         let ip = self.rtp_addr.ip();
+        let mux = if self.script.rtcp_mux {
+            "a=rtcp-mux\r\n"
+        } else {
+            ""
+        };
         format!(
-            "v=0\r\no=carrier 1 1 IN IP4 {ip}\r\ns=-\r\nc=IN IP4 {ip}\r\nt=0 0\r\nm=audio {} RTP/AVP {formats}\r\n{rtpmaps}",
+            "v=0\r\no=carrier 1 1 IN IP4 {ip}\r\ns=-\r\nc=IN IP4 {ip}\r\nt=0 0\r\nm=audio {} RTP/AVP {formats}\r\n{rtpmaps}{mux}",
             self.rtp_addr.port()
         )
     }

@@ -79,5 +79,6 @@ pub(crate) fn host_config(sip_addr: std::net::SocketAddr, answer_delay: Duration
         wall: WallClock::new(origin()),
         rtp_ports: (20002, 20999),
         shards: 1,
+        jitter: (Duration::from_millis(20), Duration::from_millis(200)),
     }
 }

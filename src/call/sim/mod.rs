@@ -20,6 +20,7 @@ pub(crate) mod fixtures;
 pub(crate) mod network;
 
 mod call_tests;
+mod media_tests;
 mod tests;
 
 use std::net::SocketAddr;

@@ -292,7 +292,8 @@ pub(crate) struct HttpCall {
 pub(crate) struct HostShell {
     sip_addr: SocketAddr,
     bound: BTreeMap<RtpSocket, SocketAddr>,
-    by_addr: BTreeMap<SocketAddr, RtpSocket>,
+    /// By bound address: the socket and whether it is the RTCP one (RTP + 1).
+    by_addr: BTreeMap<SocketAddr, (RtpSocket, bool)>,
     /// Every socket the host ever asked to bind, in order.
     pub(crate) binds: Vec<(RtpSocket, SocketAddr)>,
     /// CDRs in the order the host wrote them.
@@ -352,7 +353,12 @@ impl HostShell {
             });
         }
         match self.by_addr.get(&datagram.to) {
-            Some(&socket) => Some(Input::Rtp {
+            Some(&(socket, false)) => Some(Input::Rtp {
+                socket,
+                from: datagram.from,
+                data: &datagram.data,
+            }),
+            Some(&(socket, true)) => Some(Input::Rtcp {
                 socket,
                 from: datagram.from,
                 data: &datagram.data,
@@ -401,6 +407,13 @@ impl HostIo for ShellIo<'_> {
                     return;
                 }
             },
+            Socket::Rtcp(socket) => match self.shell.bound.get(&socket) {
+                Some(&addr) => SocketAddr::new(addr.ip(), addr.port() + 1),
+                None => {
+                    self.shell.rtp_from_unbound_socket += 1;
+                    return;
+                }
+            },
         };
         let datagram = Datagram {
             from,
@@ -412,20 +425,28 @@ impl HostIo for ShellIo<'_> {
 
     fn event(&mut self, event: HostEvent) -> Option<Input<'static>> {
         match event {
-            HostEvent::BindRtp { socket, addr } => {
-                if self.shell.taken_ports.contains(&addr.port()) {
+            HostEvent::BindRtp { socket, addr, rtcp } => {
+                let taken = &self.shell.taken_ports;
+                if taken.contains(&addr.port()) || taken.contains(&rtcp.port()) {
                     self.shell.refused_binds.push(addr);
                     return Some(Input::BindFailed { socket });
                 }
                 if let Some(old) = self.shell.bound.insert(socket, addr) {
                     self.shell.by_addr.remove(&old);
+                    self.shell
+                        .by_addr
+                        .remove(&SocketAddr::new(old.ip(), old.port() + 1));
                 }
-                self.shell.by_addr.insert(addr, socket);
+                self.shell.by_addr.insert(addr, (socket, false));
+                self.shell.by_addr.insert(rtcp, (socket, true));
                 self.shell.binds.push((socket, addr));
             }
             HostEvent::CloseRtp { socket } => {
                 if let Some(addr) = self.shell.bound.remove(&socket) {
                     self.shell.by_addr.remove(&addr);
+                    self.shell
+                        .by_addr
+                        .remove(&SocketAddr::new(addr.ip(), addr.port() + 1));
                 }
             }
             HostEvent::Cdr(cdr) => self.shell.cdrs.push(*cdr),

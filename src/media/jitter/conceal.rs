@@ -86,6 +86,16 @@ impl Concealer {
         }
     }
 
+    /// Counts one missing frame as concealed without writing samples (no pitch
+    /// search): the loss's length is followed as [`Concealer::conceal`] would.
+    pub(super) fn advance(&mut self) {
+        if !self.active {
+            self.active = true;
+            self.elapsed = 0;
+        }
+        self.elapsed = self.elapsed.saturating_add(FRAME_SAMPLES);
+    }
+
     /// Cross-fades the start of a decoded frame after a loss; ends the loss.
     pub(super) fn recover(&mut self, frame: &mut [i16; FRAME_SAMPLES]) {
         if !self.active {

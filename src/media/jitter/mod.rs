@@ -33,6 +33,22 @@
 //! was played past) is `late` and dropped; one seen before (a 64-packet window behind
 //! the highest sequence number) is `duplicated` and dropped.
 //!
+//! Telephone-event packets (RFC 4733, `event_pt`) share the stream's sequence numbers
+//! but carry no audio: they are buffered as place holders, passed over without loss
+//! when the cursor reaches them, and play no frame (the frames of a key press are
+//! silence or a DTX gap). Their timestamp is the event's start, so they feed neither
+//! the jitter estimate nor the delay, and are never late for their timestamp.
+//!
+//! # Decoding only for a consumer
+//!
+//! [`JitterBuffer::set_decoding`] turns decoding off: the buffer still takes every
+//! packet, runs the playout grid, counts loss, lateness, reordering and duplicates and
+//! measures jitter and delay, but writes no samples — no G.711 decode, no concealment
+//! synthesis, no comfort noise — and `poll_output` leaves `out` as it was. Without
+//! samples there is no quiet-frame test, so no drift correction inside a talkspurt
+//! (nobody hears the delay then; gap adjustments still keep it in the band).
+//! [`JitterStats::decoded_frames`] counts the frames actually decoded.
+//!
 //! # Delay, adaptation and drift
 //!
 //! The *delay* is how long the least-delayed recent packet waits between arrival and
@@ -51,8 +67,10 @@
 //!   skipped (never past the next packet). Several frames may go at one gap, one
 //!   frame per 20 ms, so a new talkspurt starts at the new target;
 //! - **on a quiet frame inside a talkspurt** (`drift_corrections`): a decoded frame
-//!   whose peak is at most [`QUIET_PEAK`] (−40 dBov) is played twice (delay +20 ms) or
-//!   dropped when the next frame is already buffered (delay −20 ms).
+//!   whose peak is at most [`QUIET_PEAK`] (−40 dBov) is played twice (delay +20 ms), or
+//!   dropped (delay −20 ms) when the frames before and after it are quiet too and the
+//!   next is already buffered — so a pause of two frames is never shortened to one,
+//!   which would bridge a 40 ms pause between two in-band DTMF tones.
 //!
 //! A far-end clock 100 ppm off drifts 2 ms per 20 s, so one correction is needed about
 //! every 200 s. A stream of continuous loud audio with no pause never gets one; its
@@ -133,6 +151,9 @@ pub struct JitterConfig {
     pub codec_pt: Option<u8>,
     /// Payload type of RFC 3389 comfort noise, if negotiated (default 13).
     pub cn_pt: Option<u8>,
+    /// Payload type of RFC 4733 telephone-events, if negotiated: their sequence
+    /// numbers are passed over without counting a loss.
+    pub event_pt: Option<u8>,
 }
 
 impl Default for JitterConfig {
@@ -143,6 +164,7 @@ impl Default for JitterConfig {
             start_delay: Duration::from_millis(60),
             codec_pt: None,
             cn_pt: Some(CN_PAYLOAD_TYPE),
+            event_pt: None,
         }
     }
 }
@@ -174,8 +196,8 @@ pub enum JitterOutput {
 /// Counters and measurements of one inbound stream.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct JitterStats {
-    /// Packets of the codec or comfort-noise payload type handed in, whatever became
-    /// of them.
+    /// Packets of the codec, comfort-noise or telephone-event payload type handed in,
+    /// whatever became of them.
     pub received: u64,
     /// Sequence numbers passed over at playout because they had not arrived (a packet
     /// arriving after that also counts as `late`).
@@ -190,6 +212,10 @@ pub struct JitterStats {
     pub overflow: u64,
     /// Packets with another payload type, ignored.
     pub ignored: u64,
+    /// Telephone-event packets taken in (also in `received`).
+    pub events: u64,
+    /// Frames decoded from packets (zero while decoding is off).
+    pub decoded_frames: u64,
     /// Times the stream started afresh: new SSRC, sequence or timestamp jump.
     pub resets: u64,
     /// Packets with the marker bit (talkspurt starts).
@@ -250,6 +276,8 @@ pub struct JitterBuffer {
     noise_on: bool,
     /// Kind of the last frame played.
     last_kind: FrameKind,
+    /// The last frame played was decoded audio at most [`QUIET_PEAK`].
+    last_quiet: bool,
     /// RFC 3550 jitter scaled by 16, in timestamp units.
     jitter_q4: i64,
     /// Relative transit time of the previous packet of the stream.
@@ -258,6 +286,8 @@ pub struct JitterBuffer {
     delay_us: i64,
     /// Arrival of the previous packet, for the delay decay.
     last_arrival: Time,
+    /// Whether frames are decoded into the caller's buffer (see the module doc).
+    decoding: bool,
     stats: JitterStats,
 }
 
@@ -285,10 +315,12 @@ impl JitterBuffer {
             noise: ComfortNoise::new(),
             noise_on: false,
             last_kind: FrameKind::Silence,
+            last_quiet: false,
             jitter_q4: 0,
             prev_transit: None,
             delay_us: 0,
             last_arrival: Time::ZERO,
+            decoding: true,
             stats: JitterStats::default(),
             config,
         };
@@ -306,6 +338,9 @@ impl JitterBuffer {
             Payload::Audio
         } else if Some(packet.payload_type) == self.config.cn_pt {
             Payload::ComfortNoise(packet.payload.first().copied())
+        } else if Some(packet.payload_type) == self.config.event_pt {
+            self.stats.events += 1;
+            Payload::Event
         } else {
             self.stats.ignored += 1;
             return;
@@ -339,10 +374,22 @@ impl JitterBuffer {
             self.stats.duplicated += 1;
             return;
         }
-        self.update_jitter(now, packet.timestamp);
+        if payload != Payload::Event {
+            self.update_jitter(now, packet.timestamp);
+        }
         let Some(stream) = &self.stream else { return };
         if seq < stream.highest_seq {
             self.stats.reordered += 1;
+        }
+        if payload == Payload::Event {
+            if seq < stream.next_seq {
+                self.stats.late += 1;
+            } else if seq - stream.next_seq < self.ring.capacity() as i64 {
+                self.ring.insert(seq, ts, packet.marker, payload, &[]);
+            } else {
+                self.stats.overflow += 1;
+            }
+            return;
         }
         if seq < stream.next_seq || ts < stream.next_ts {
             self.stats.late += 1;
@@ -383,6 +430,7 @@ impl JitterBuffer {
             FrameKind::Silence => self.stats.silence_frames += 1,
         }
         self.last_kind = kind;
+        self.last_quiet = kind == FrameKind::Audio && self.decoding && is_quiet(out);
         JitterOutput::Frame(kind)
     }
 
@@ -400,6 +448,25 @@ impl JitterBuffer {
     /// The codec the stream is decoded with.
     pub fn codec(&self) -> Codec {
         self.codec
+    }
+
+    /// A new offer/answer (re-INVITE): the stream goes on with this codec, its
+    /// payload type and the telephone-event payload type.
+    pub fn renegotiate(&mut self, codec: Codec, codec_pt: u8, event_pt: Option<u8>) {
+        self.codec = codec;
+        self.codec_pt = codec_pt;
+        self.config.codec_pt = Some(codec_pt);
+        self.config.event_pt = event_pt;
+    }
+
+    /// Turns decoding on (the default) or off; see the module documentation.
+    pub fn set_decoding(&mut self, decoding: bool) {
+        self.decoding = decoding;
+    }
+
+    /// Whether frames are decoded.
+    pub fn is_decoding(&self) -> bool {
+        self.decoding
     }
 
     /// Packets waiting to be played.
@@ -427,7 +494,9 @@ impl JitterBuffer {
     fn start_stream(&mut self, now: Time, packet: &RtpPacket<'_>, payload: Payload) {
         self.ring.clear();
         self.prev_transit = None;
-        self.update_jitter(now, packet.timestamp);
+        if payload != Payload::Event {
+            self.update_jitter(now, packet.timestamp);
+        }
         let due = self.next_frame_time().unwrap_or(now);
         let wanted_us = self
             .target_us()
@@ -525,8 +594,11 @@ impl JitterBuffer {
 
     /// Plays the frame at the cursor into `out`.
     fn play_frame(&mut self, out: &mut [i16; FRAME_SAMPLES]) -> FrameKind {
+        self.pass_events();
         let Some(stream) = &self.stream else {
-            out.fill(0);
+            if self.decoding {
+                out.fill(0);
+            }
             return FrameKind::Silence;
         };
         let (next_seq, next_ts) = (stream.next_seq, stream.next_ts);
@@ -569,7 +641,11 @@ impl JitterBuffer {
                     && self.concealer.can_conceal()
                 {
                     self.set_cursor(next_ts + FRAME_TS);
-                    self.concealer.conceal(out);
+                    if self.decoding {
+                        self.concealer.conceal(out);
+                    } else {
+                        self.concealer.advance();
+                    }
                     return FrameKind::Concealed;
                 }
                 if in_silence && next.is_none() && self.too_little_delay() {
@@ -592,11 +668,44 @@ impl JitterBuffer {
     /// Comfort noise after an RFC 3389 packet, silence otherwise.
     fn fill_gap(&mut self, out: &mut [i16; FRAME_SAMPLES]) -> FrameKind {
         if self.noise_on {
-            self.noise.fill(out);
+            if self.decoding {
+                self.noise.fill(out);
+            }
             FrameKind::ComfortNoise
         } else {
-            out.fill(0);
+            if self.decoding {
+                out.fill(0);
+            }
             FrameKind::Silence
+        }
+    }
+
+    /// Passes over the telephone-event packets whose time has come at the cursor:
+    /// their sequence numbers are done (numbers skipped before them are lost), the
+    /// cursor's timestamp stays.
+    fn pass_events(&mut self) {
+        loop {
+            let Some(stream) = &self.stream else { return };
+            let (next_seq, next_ts) = (stream.next_seq, stream.next_ts);
+            let Some(seq) = self.ring.first_in(next_seq, stream.highest_seq) else {
+                return;
+            };
+            let due_event = self
+                .ring
+                .get(seq)
+                .is_some_and(|slot| slot.payload == Payload::Event && slot.ts < next_ts + FRAME_TS);
+            if !due_event {
+                return;
+            }
+            self.ring.remove(seq);
+            let Some(stream) = &mut self.stream else {
+                return;
+            };
+            if !stream.fresh {
+                self.stats.lost += (seq - stream.next_seq).max(0) as u64;
+            }
+            stream.fresh = false;
+            stream.next_seq = seq + 1;
         }
     }
 
@@ -613,8 +722,16 @@ impl JitterBuffer {
                 self.noise.set_level(level);
             }
             self.noise_on = true;
-            self.noise.fill(out);
+            if self.decoding {
+                self.noise.fill(out);
+            }
             return FrameKind::ComfortNoise;
+        }
+        if !self.decoding {
+            self.consume(seq, ts);
+            self.noise_on = false;
+            self.concealer.cancel();
+            return FrameKind::Audio;
         }
         self.decode(seq, out);
         if !self.concealer.is_active() && is_quiet(out) {
@@ -627,20 +744,33 @@ impl JitterBuffer {
                 return FrameKind::Audio;
             }
             let follower = self.ring.get(seq + 1).map(|next| (next.ts, next.payload));
-            if self.too_much_delay() && follower == Some((ts + FRAME_TS, Payload::Audio)) {
-                // Drop this quiet frame and play the next one now.
-                self.stats.drift_corrections += 1;
-                self.shift_delay(-1);
-                self.consume(seq, ts);
-                return self.play_audio(seq + 1, ts + FRAME_TS, out);
+            if self.too_much_delay()
+                && self.last_quiet
+                && follower == Some((ts + FRAME_TS, Payload::Audio))
+            {
+                // A quiet frame between two quiet ones: drop it and play the next
+                // one now. (A pause of two frames is never shortened: an in-band
+                // DTMF pause of 40 ms stays one.)
+                let mut next = [0i16; FRAME_SAMPLES];
+                if let Some(slot) = self.ring.get(seq + 1) {
+                    let written = self.codec.decode(&slot.data[..slot.len], &mut next);
+                    next[written..].fill(0);
+                }
+                if is_quiet(&next) {
+                    self.stats.drift_corrections += 1;
+                    self.shift_delay(-1);
+                    self.consume(seq, ts);
+                    *out = next;
+                    self.stats.decoded_frames += 1;
+                    return self.play_audio(seq + 1, ts + FRAME_TS, out);
+                }
             }
         }
         self.play_audio(seq, ts, out)
     }
 
-    /// Plays the audio packet `seq` (timestamp `ts`).
+    /// Plays the audio packet `seq` (timestamp `ts`), already decoded into `out`.
     fn play_audio(&mut self, seq: i64, ts: i64, out: &mut [i16; FRAME_SAMPLES]) -> FrameKind {
-        self.decode(seq, out);
         self.consume(seq, ts);
         self.noise_on = false;
         self.concealer.recover(out);
@@ -649,13 +779,14 @@ impl JitterBuffer {
     }
 
     /// Decodes the buffered packet `seq` into `out` (zeros past a short payload).
-    fn decode(&self, seq: i64, out: &mut [i16; FRAME_SAMPLES]) {
+    fn decode(&mut self, seq: i64, out: &mut [i16; FRAME_SAMPLES]) {
         let Some(slot) = self.ring.get(seq) else {
             out.fill(0);
             return;
         };
         let written = self.codec.decode(&slot.data[..slot.len], out);
         out[written..].fill(0);
+        self.stats.decoded_frames += 1;
     }
 
     /// Removes the packet `seq` (timestamp `ts`) after playing it: earlier sequence

@@ -12,6 +12,9 @@ pub(super) enum Payload {
     /// An RFC 3389 comfort-noise packet: the noise level, in -dBov (0..=127), if the
     /// payload has one (without, the previous level is kept).
     ComfortNoise(Option<u8>),
+    /// An RFC 4733 telephone-event packet of the stream: it holds a sequence
+    /// number (so it is no loss) but no audio, and moves no playout time.
+    Event,
 }
 
 /// One buffered packet.

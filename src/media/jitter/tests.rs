@@ -623,3 +623,92 @@ fn a_late_caller_gets_every_due_frame_at_once() {
     assert_eq!(frames, 6);
     assert_eq!(jb.poll_output(&mut out), JitterOutput::Timeout(at(120)));
 }
+
+/// Frames 0..20 of audio, six telephone-event packets of one key press (RFC 4733:
+/// one timestamp, 20 ms apart) where frames 20..26 would be, then audio again.
+fn stream_with_a_key_press(reorder_events: bool) -> Vec<Sent> {
+    let mut packets = steady(20, 10);
+    let event_ts = 50_000 + 20 * 160;
+    for i in 0..6u64 {
+        packets.push(Sent {
+            pt: 101,
+            seq: 1020 + i as u16,
+            ts: event_ts,
+            marker: i == 0,
+            payload: vec![1, 10, 0, 160],
+            ..audio(20 + i, 1000, 50_000, at((20 + i) * 20 + 10))
+        });
+    }
+    packets.extend((26..40).map(|n| audio(n, 1000, 50_000, at(n * 20 + 10))));
+    if reorder_events {
+        // The second and third event packets swap places.
+        let (a, b) = (packets[21].arrival, packets[22].arrival);
+        packets[21].arrival = b;
+        packets[22].arrival = a;
+        packets.sort_by_key(|p| p.arrival);
+    }
+    packets
+}
+
+#[test]
+fn telephone_events_hold_sequence_numbers_without_loss_or_audio() {
+    for reorder in [false, true] {
+        let mut jb = JitterBuffer::new(
+            JitterConfig {
+                event_pt: Some(101),
+                ..JitterConfig::default()
+            },
+            Codec::Pcmu,
+        );
+        let played = replay(&mut jb, &stream_with_a_key_press(reorder), at(1200));
+        let stats = jb.stats().clone();
+        assert_eq!((stats.received, stats.events), (40, 6));
+        assert_eq!((stats.lost, stats.late), (0, 0), "{stats:?}");
+        let expected: Vec<u8> = (0..20).chain(26..40).map(|n| code_of(n) - 0x80).collect();
+        assert_eq!(audio_ids(&played), expected);
+        assert_eq!(stats.reordered, u64::from(reorder));
+    }
+    // Without `event_pt` the same packets are ignored, and their numbers lost.
+    let mut jb = buffer();
+    replay(&mut jb, &stream_with_a_key_press(false), at(1200));
+    assert_eq!((jb.stats().ignored, jb.stats().lost), (6, 6));
+}
+
+#[test]
+fn without_decoding_the_stats_are_the_same_and_nothing_is_decoded() {
+    let mut packets = steady(60, 10);
+    packets[10].arrival = at(400);
+    let (a, b) = (packets[20].arrival, packets[21].arrival);
+    packets[20].arrival = b;
+    packets[21].arrival = a;
+    let copy = packets[30].clone();
+    packets.push(copy);
+    packets.remove(40);
+    packets.sort_by_key(|p| p.arrival);
+    let mut decoding = buffer();
+    let played = replay(&mut decoding, &packets, at(1600));
+    let mut counting = buffer();
+    counting.set_decoding(false);
+    assert!(!counting.is_decoding());
+    let counted = replay(&mut counting, &packets, at(1600));
+    assert_eq!(kinds(&played), kinds(&counted));
+    let (with, without) = (decoding.stats(), counting.stats());
+    assert_eq!(with.decoded_frames, 58);
+    assert_eq!(without.decoded_frames, 0);
+    assert_eq!(
+        JitterStats {
+            decoded_frames: 0,
+            ..with.clone()
+        },
+        *without
+    );
+    assert_eq!(
+        (
+            without.lost,
+            without.late,
+            without.reordered,
+            without.duplicated
+        ),
+        (2, 1, 2, 1)
+    );
+}

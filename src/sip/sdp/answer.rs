@@ -9,7 +9,7 @@ use std::net::IpAddr;
 /// negotiated, telephone-event (events 0-16), its direction mirroring the
 /// offer's (sendonly → recvonly, recvonly → sendonly, else the same). CRLF line
 /// ends. `a=ptime` carries `n.ptime_ms` (20 unless the caller asked for another
-/// supported value). `version` is the `o=` session version: it goes up with
+/// supported value); `a=rtcp-mux` when the offer had it. `version` is the `o=` session version: it goes up with
 /// every new description we send in the session (RFC 3264 §8).
 pub fn build_answer(
     session_id: u64,
@@ -50,6 +50,9 @@ pub fn build_answer(
         Direction::Inactive => "inactive",
     };
     let _ = write!(sdp, "a=ptime:{}\r\na={direction}\r\n", n.ptime_ms);
+    if n.rtcp_mux {
+        sdp.push_str("a=rtcp-mux\r\n");
+    }
     sdp
 }
 
@@ -67,6 +70,7 @@ mod tests {
             dtmf_pt: Some(101),
             ptime_ms: 20,
             direction: Direction::SendRecv,
+            rtcp_mux: false,
         };
         let answer = build_answer(42, 42, "203.0.113.5".parse().unwrap(), 30000, &n);
         assert_eq!(
@@ -92,10 +96,25 @@ a=fmtp:101 0-16\r\na=ptime:20\r\na=sendrecv\r\n"
             dtmf_pt: None,
             ptime_ms: 20,
             direction: Direction::SendRecv,
+            rtcp_mux: false,
         };
         let answer = build_answer(1, 1, "2001:db8::2".parse().unwrap(), 4000, &n);
         assert!(answer.contains("c=IN IP6 2001:db8::2\r\n"));
         assert!(answer.contains("m=audio 4000 RTP/AVP 8\r\na=rtpmap:8 PCMA/8000\r\na=ptime:20\r\n"));
         assert!(!answer.contains("telephone-event"));
+        assert!(!answer.contains("rtcp-mux"));
+        let muxed = build_answer(
+            1,
+            1,
+            "2001:db8::2".parse().unwrap(),
+            4000,
+            &Negotiated {
+                rtcp_mux: true,
+                ..n
+            },
+        );
+        assert!(muxed.ends_with("a=sendrecv\r\na=rtcp-mux\r\n"), "{muxed}");
+        let again = negotiate(&Sdp::parse(muxed.as_bytes()).unwrap()).unwrap();
+        assert!(again.rtcp_mux);
     }
 }

@@ -44,6 +44,9 @@ pub struct Negotiated {
     /// The offer's direction for the stream (media level, else session level,
     /// else sendrecv); the answer mirrors it.
     pub direction: Direction,
+    /// The offer has `a=rtcp-mux`: the answer has it too, and RTCP shares the RTP
+    /// port both ways (RFC 5761).
+    pub rtcp_mux: bool,
 }
 
 impl Negotiated {
@@ -93,6 +96,7 @@ pub fn negotiate(offer: &Sdp) -> Result<Negotiated, NegotiateError> {
             .direction
             .or(offer.direction)
             .unwrap_or(Direction::SendRecv),
+        rtcp_mux: media.rtcp_mux,
     })
 }
 

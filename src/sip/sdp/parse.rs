@@ -63,6 +63,8 @@ pub struct Media {
     pub ptime: Option<u32>,
     /// The section's direction attribute; the last one wins.
     pub direction: Option<Direction>,
+    /// `a=rtcp-mux` (RFC 5761): RTCP may share the RTP port.
+    pub rtcp_mux: bool,
 }
 
 /// A session description.
@@ -183,6 +185,7 @@ impl Sdp {
         media.direction = direction.or(media.direction);
         media.ptime = ptime.or(media.ptime);
         match (name, arg) {
+            ("rtcp-mux", None) => media.rtcp_mux = true,
             ("rtpmap", Some(arg)) => media.rtpmaps.extend(parse_rtpmap(arg)),
             ("fmtp", Some(arg)) => media.fmtps.extend(parse_fmtp(arg)),
             _ => {}
@@ -222,6 +225,7 @@ fn parse_media(value: &str) -> Option<Media> {
         fmtps: Vec::new(),
         ptime: None,
         direction: None,
+        rtcp_mux: false,
     })
 }
 
@@ -286,6 +290,9 @@ a=ptime:30\r\na=recvonly\r\nm=video 0 RTP/AVP 96\r\n";
         assert_eq!(audio.ptime, Some(30));
         assert_eq!(audio.direction, Some(Direction::RecvOnly));
         assert_eq!(sdp.media[1].port, 0);
+        assert!(!audio.rtcp_mux);
+        let muxed = Sdp::parse(b"v=0\r\nm=audio 4000 RTP/AVP 0\r\na=rtcp-mux\r\n").unwrap();
+        assert!(muxed.media[0].rtcp_mux);
     }
 
     #[test]

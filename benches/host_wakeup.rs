@@ -201,6 +201,7 @@ fn new_host(flow: &str, seed: u64) -> Host {
             sip_timers: SipTimers::default(),
             allowed_sources: Vec::new().into(),
             invite_rate_per_source: 0,
+            registrations: Vec::new().into(),
             wall: WallClock::new(origin),
             rtp_ports: RTP_PORTS,
             shards: 1,

@@ -66,6 +66,33 @@ pub struct TrunkConfig {
     /// configured, an INVITE from an address no trunk allows gets 403.
     #[serde(default)]
     pub allow: Vec<String>,
+    /// The carrier's SIP address (`"198.51.100.7:5060"`: an IP address and
+    /// port; callplane does no DNS): where REGISTERs (and outbound calls) go.
+    #[serde(default)]
+    pub proxy: Option<SocketAddr>,
+    /// Digest username for the carrier's 401/407 challenges.
+    #[serde(default)]
+    pub username: Option<String>,
+    /// Digest password.
+    #[serde(default)]
+    pub password: Option<String>,
+    /// Register with the carrier (`proxy` and `username` needed), refreshing
+    /// before the binding expires and retrying with backoff when it fails.
+    #[serde(default)]
+    pub register: bool,
+    /// The registrar URI (default `sip:` and the proxy's address).
+    #[serde(default)]
+    pub registrar: Option<String>,
+    /// The address-of-record registered (default `sip:USERNAME@` the registrar's host).
+    #[serde(default)]
+    pub aor: Option<String>,
+    /// The expiry asked for, in seconds.
+    #[serde(default = "default_register_expires")]
+    pub register_expires_s: u64,
+}
+
+fn default_register_expires() -> u64 {
+    3600
 }
 
 /// An address or range from a trunk's `allow` list.
@@ -77,6 +104,45 @@ fn parse_source(text: &str) -> Option<ipnet::IpNet> {
 }
 
 impl Config {
+    /// The registrations of the trunks with `register = true` (validated:
+    /// proxy and username present).
+    pub fn registrations(&self) -> Vec<crate::sip::RegistrationConfig> {
+        self.trunks
+            .iter()
+            .filter(|trunk| trunk.register)
+            .filter_map(|trunk| {
+                let dest = trunk.proxy?;
+                let username = trunk.username.clone()?;
+                let registrar = trunk
+                    .registrar
+                    .clone()
+                    .unwrap_or_else(|| format!("sip:{dest}"));
+                let host = registrar
+                    .split_once(':')
+                    .map_or(registrar.as_str(), |(_, rest)| rest)
+                    .split(';')
+                    .next()
+                    .unwrap_or_default()
+                    .to_owned();
+                let aor = trunk
+                    .aor
+                    .clone()
+                    .unwrap_or_else(|| format!("sip:{username}@{host}"));
+                Some(crate::sip::RegistrationConfig {
+                    registrar,
+                    aor,
+                    dest,
+                    contact_user: username.clone(),
+                    credentials: trunk
+                        .password
+                        .clone()
+                        .map(|password| crate::sip::Credentials { username, password }),
+                    expires: std::time::Duration::from_secs(trunk.register_expires_s),
+                })
+            })
+            .collect()
+    }
+
     /// Every source range the trunks allow (empty: no trunk restricts sources).
     pub fn allowed_sources(&self) -> Vec<ipnet::IpNet> {
         self.trunks
@@ -326,8 +392,34 @@ impl Config {
             )))
         };
         for (i, trunk) in self.trunks.iter().enumerate() {
-            if trunk.allow.is_empty() {
+            if trunk.allow.is_empty() && !trunk.register {
                 return fail(&format!("trunk[{i}].allow"), "list at least one address");
+            }
+            if trunk.register && trunk.proxy.is_none() {
+                return fail(
+                    &format!("trunk[{i}].proxy"),
+                    "register = true needs the carrier's address (IP:port)",
+                );
+            }
+            if trunk.register && trunk.username.as_deref().is_none_or(str::is_empty) {
+                return fail(
+                    &format!("trunk[{i}].username"),
+                    "register = true needs a username",
+                );
+            }
+            if trunk.register && !(60..=86_400).contains(&trunk.register_expires_s) {
+                return fail(
+                    &format!("trunk[{i}].register_expires_s"),
+                    "must be between 60 and 86400",
+                );
+            }
+            if let Some(registrar) = &trunk.registrar {
+                if !registrar.starts_with("sip:") && !registrar.starts_with("sips:") {
+                    return fail(
+                        &format!("trunk[{i}].registrar"),
+                        &format!("{registrar:?} is not a sip: URI"),
+                    );
+                }
             }
             for (j, source) in trunk.allow.iter().enumerate() {
                 if parse_source(source).is_none() {
@@ -560,6 +652,43 @@ mod tests {
             err,
             "config error in c.toml: sip.t2_ms: must be at least sip.t1_ms and at most 600000"
         );
+    }
+
+    #[test]
+    fn a_registering_trunk_becomes_a_registration() {
+        let config = Config::parse(
+            "[[trunk]]\nname = \"c\"\nregister = true\nproxy = \"198.51.100.7:5060\"\n\
+username = \"acct\"\npassword = \"pw\"\n",
+            "c.toml",
+        )
+        .unwrap();
+        let registrations = config.registrations();
+        let [registration] = registrations.as_slice() else {
+            panic!("{registrations:?}")
+        };
+        assert_eq!(registration.registrar, "sip:198.51.100.7:5060");
+        assert_eq!(registration.aor, "sip:acct@198.51.100.7:5060");
+        assert_eq!(registration.dest, "198.51.100.7:5060".parse().unwrap());
+        assert_eq!(registration.expires.as_secs(), 3600);
+        assert!(registration.credentials.is_some());
+        assert!(config.allowed_sources().is_empty(), "no allow list needed");
+        let error = |toml: &str| Config::parse(toml, "c.toml").unwrap_err().to_string();
+        assert_eq!(
+            error("[[trunk]]\nname = \"c\"\nregister = true\nusername = \"a\"\n"),
+            "config error in c.toml: trunk[0].proxy: register = true needs the carrier's address (IP:port)"
+        );
+        assert_eq!(
+            error("[[trunk]]\nname = \"c\"\nregister = true\nproxy = \"192.0.2.1:5060\"\n"),
+            "config error in c.toml: trunk[0].username: register = true needs a username"
+        );
+        assert_eq!(
+            error("[[trunk]]\nname = \"c\"\nregister = true\nproxy = \"192.0.2.1:5060\"\nusername = \"a\"\nregister_expires_s = 5\n"),
+            "config error in c.toml: trunk[0].register_expires_s: must be between 60 and 86400"
+        );
+        assert!(error(
+            "[[trunk]]\nname = \"c\"\nregister = true\nproxy = \"carrier.example:5060\"\n"
+        )
+        .ends_with("line 4: invalid socket address syntax"));
     }
 
     #[test]

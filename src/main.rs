@@ -223,6 +223,7 @@ fn serve(args: ServeArgs) -> Result<(), String> {
             rtp_ports: (config.rtp.port_min, config.rtp.port_max),
             shards,
             jitter: config.rtp.jitter_bounds(),
+            registrations: config.registrations().into(),
         },
         router: Arc::new(router),
         prompts: Arc::new(prompts),

@@ -26,8 +26,8 @@ use std::time::Duration;
 use crate::deadlines::{schedule, take_if_live, DeadlineQueue};
 use crate::media::PromptCatalog;
 use crate::sip::{
-    self, negotiate, DialogOwner, Dispatcher, DispatcherOutput, IncomingInvite, Routed,
-    SipSettings, SipTimers,
+    self, negotiate, DialogMessage, DialogOwner, Dispatcher, DispatcherOutput, IncomingInvite,
+    Routed, SipSettings, SipTimers,
 };
 use crate::slab::{Slab, SlabKey};
 use crate::time::{Time, WallClock};
@@ -37,6 +37,7 @@ use super::cdr::{CdrRecord, HangupCause, HangupSide};
 use super::http::{HttpRequest, HttpResult};
 use super::inbound::{Call, CallHandle, CallOutput, CallParties, CallPlan, RtpSeed};
 use super::ports::PortPool;
+use super::registrations::{RegistrationStats, Registrations};
 use super::routing::Router;
 
 /// How many ports a call tries before it is refused for want of media.
@@ -201,6 +202,9 @@ pub struct HostConfig {
     pub shards: usize,
     /// The jitter buffer's lowest target delay and highest delay, per call.
     pub jitter: (Duration, Duration),
+    /// The carrier registrations this shard keeps (the shell gives them all
+    /// to shard 0; the others get none).
+    pub registrations: Arc<[sip::RegistrationConfig]>,
 }
 
 /// Counters.
@@ -261,6 +265,7 @@ pub struct Host {
     now: Time,
     draining: bool,
     stats: HostStats,
+    registrations: Registrations,
 }
 
 impl Host {
@@ -271,7 +276,7 @@ impl Host {
         prompts: Arc<PromptCatalog>,
         seed: u64,
     ) -> Host {
-        let dispatcher = Dispatcher::new(
+        let mut dispatcher = Dispatcher::new(
             SipSettings {
                 local_addr: config.sip_advertised.unwrap_or(config.sip_addr),
                 user_agent: config.user_agent.clone(),
@@ -279,6 +284,8 @@ impl Host {
             },
             seed ^ 0x5151_5151,
         );
+        dispatcher.set_shard(config.shard, config.shards);
+        let registrations = Registrations::new(&config.registrations, &mut dispatcher);
         let (min, max) = config.rtp_ports;
         let ports = PortPool::new(min, max, config.shard, config.shards);
         let admission = AdmissionControl::new(
@@ -302,6 +309,7 @@ impl Host {
             now: Time::ZERO,
             draining: false,
             stats: HostStats::default(),
+            registrations,
         }
     }
 
@@ -309,6 +317,7 @@ impl Host {
     pub fn handle_input(&mut self, now: Time, input: Input<'_>) {
         self.now = self.now.max(now);
         let now = self.now;
+        self.registrations.start_once(now);
         match input {
             Input::Sip { from, data } => self.on_sip(now, from, data),
             Input::Rtp { socket, from, data } => self.on_rtp(now, socket, from, data, false),
@@ -342,9 +351,16 @@ impl Host {
                 }
                 DispatcherOutput::Timeout(at) => at,
             };
+            if let Some(transmit) = self.registrations.poll_transmit() {
+                if let Some(out) = sip_transmit(transmit, buf) {
+                    return Output::Transmit(out);
+                }
+                continue;
+            }
             let Some(&handle) = self.ready.front() else {
                 let calls = self.timers.next().unwrap_or(Time::NEVER);
-                return Output::Timeout(calls.min(sip_deadline));
+                let registrations = self.registrations.deadline();
+                return Output::Timeout(calls.min(sip_deadline).min(registrations));
             };
             let Some(entry) = self.calls.get_mut(handle.0) else {
                 self.ready.pop_front();
@@ -412,6 +428,16 @@ impl Host {
         self.dispatcher.stats()
     }
 
+    /// Counters of the carrier registrations this shard keeps.
+    pub fn registration_stats(&self) -> RegistrationStats {
+        self.registrations.stats
+    }
+
+    /// Whether every carrier registration of this shard stands (true with none).
+    pub fn registered(&self) -> bool {
+        self.registrations.all_registered()
+    }
+
     /// The SIP dispatcher, for its counters and sizes.
     pub fn dispatcher(&self) -> &Dispatcher {
         &self.dispatcher
@@ -439,6 +465,11 @@ impl Host {
             None => {}
             Some(Routed::NewInvite(invite)) => self.incoming_call(now, *invite),
             Some(Routed::Dialog { owner, message }) => {
+                if let DialogMessage::Response(response) = &message {
+                    if self.registrations.on_response(now, owner, response) {
+                        return;
+                    }
+                }
                 let handle = CallHandle(SlabKey::from_u64(owner.0));
                 if let Some(entry) = self.calls.get_mut(handle.0) {
                     entry.call.handle_sip(now, message);
@@ -467,6 +498,7 @@ impl Host {
 
     fn on_timeout(&mut self, now: Time) {
         self.dispatcher.handle_timeout(now);
+        self.registrations.on_timeout(now);
         while let Some((at, key)) = self.timers.pop_due(now) {
             let Some(entry) = self.calls.get_mut(key) else {
                 continue;

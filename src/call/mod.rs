@@ -14,6 +14,7 @@ mod host;
 mod http;
 mod inbound;
 mod ports;
+mod registrations;
 mod routing;
 
 pub use admission::{Admission, AdmissionControl};
@@ -26,6 +27,7 @@ pub use host::{
 pub use http::{HttpRequest, HttpResult};
 pub use inbound::{Call, CallCounters, CallHandle, CallOutput, CallParties, CallPlan, RtpSeed};
 pub use ports::PortPool;
+pub use registrations::RegistrationStats;
 pub use routing::{RouteTarget, Router};
 
 #[cfg(test)]

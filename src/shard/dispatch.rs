@@ -5,19 +5,7 @@
 //! receives a datagram looks up the Call-ID and hands the datagram to the
 //! owner, so every message of a call meets the same core.
 
-/// The shard (of `shards`) that owns the call with this Call-ID.
-pub fn owner_of(call_id: &[u8], shards: usize) -> usize {
-    if shards <= 1 {
-        return 0;
-    }
-    // FNV-1a: stable across runs and processes, cheap for short keys.
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for &byte in call_id {
-        hash ^= u64::from(byte);
-        hash = hash.wrapping_mul(0x0100_0000_01b3);
-    }
-    (hash % shards as u64) as usize
-}
+pub use crate::sip::owner_of;
 
 #[cfg(test)]
 mod tests {

@@ -76,6 +76,7 @@ pub(crate) fn host_config(sip_addr: std::net::SocketAddr, answer_delay: Duration
         sip_timers: crate::sip::SipTimers::default(),
         allowed_sources: Vec::new().into(),
         invite_rate_per_source: 0,
+        registrations: Vec::new().into(),
         wall: WallClock::new(origin()),
         rtp_ports: (20002, 20999),
         shards: 1,

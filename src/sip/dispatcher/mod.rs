@@ -40,8 +40,10 @@ use crate::sip::message::{
     ResponseParts,
 };
 use crate::sip::method::Method;
+use crate::sip::register::{Registration, RegistrationConfig};
 use crate::sip::sdp::Sdp;
 use crate::sip::settings::SipSettings;
+use crate::sip::shard_of::owner_of;
 use crate::sip::stats::SipStats;
 use crate::sip::transaction::TxKey;
 use crate::slab::{Slab, SlabKey};
@@ -106,6 +108,9 @@ pub struct Dispatcher {
     timers: DeadlineQueue<TimerRef>,
     transmits: VecDeque<Transmit>,
     stats: SipStats,
+    /// This shard's number and the number of shards: the Call-IDs we make
+    /// hash to this shard ([`owner_of`]).
+    shard: (usize, usize),
 }
 
 impl Dispatcher {
@@ -121,7 +126,14 @@ impl Dispatcher {
             timers: DeadlineQueue::new(),
             transmits: VecDeque::new(),
             stats: SipStats::default(),
+            shard: (0, 1),
         }
+    }
+
+    /// Tells the dispatcher it is shard `index` of `count`, so that the
+    /// Call-IDs it makes for outbound calls and registrations hash home.
+    pub fn set_shard(&mut self, index: usize, count: usize) {
+        self.shard = (index, count.max(1));
     }
 
     /// Feeds one received datagram; what it means for a dialog comes back.
@@ -177,22 +189,38 @@ impl Dispatcher {
     /// its first output, routed to `owner` from now on. The Call-ID is new
     /// (random, `@` our host).
     pub fn place_call(&mut self, now: Time, invite: OutboundInvite, owner: DialogOwner) -> Dialog {
-        let call_id = loop {
+        let call_id = self.new_call_id();
+        let local_tag = self.new_tag();
+        let seed = self.rng.u64(..);
+        self.stats.calls_placed += 1;
+        self.routes.insert(call_id.0.clone(), Route::Owned(owner));
+        Dialog::new_uac(self.config.clone(), call_id, invite, local_tag, seed, now)
+    }
+
+    /// A registration with a carrier (its responses are routed to `owner` by
+    /// its Call-ID, as a dialog's); call [`Registration::start`] to send the
+    /// first REGISTER.
+    pub fn register(&mut self, config: RegistrationConfig, owner: DialogOwner) -> Registration {
+        let call_id = self.new_call_id();
+        let seed = self.rng.u64(..);
+        self.routes.insert(call_id.0.clone(), Route::Owned(owner));
+        Registration::new(self.config.clone(), config, call_id.0, seed)
+    }
+
+    /// A Call-ID no dialog here uses, which hashes to this shard.
+    fn new_call_id(&mut self) -> CallId {
+        loop {
             let id = format!(
                 "{:016x}{:08x}@{}",
                 self.rng.u64(..),
                 self.rng.u32(..),
                 self.config.local_addr.ip()
             );
-            if !self.routes.contains_key(&id) {
-                break CallId(id);
+            let home = owner_of(id.as_bytes(), self.shard.1) == self.shard.0;
+            if home && !self.routes.contains_key(&id) {
+                return CallId(id);
             }
-        };
-        let local_tag = self.new_tag();
-        let seed = self.rng.u64(..);
-        self.stats.calls_placed += 1;
-        self.routes.insert(call_id.0.clone(), Route::Owned(owner));
-        Dialog::new_uac(self.config.clone(), call_id, invite, local_tag, seed, now)
+        }
     }
 
     /// Refuses a new INVITE with a final non-2xx `status` (after 100 Trying), in

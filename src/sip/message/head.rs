@@ -28,6 +28,9 @@ pub(super) struct RawMessage<'a> {
 pub(super) fn split_message(data: &[u8]) -> Result<RawMessage<'_>, ParseError> {
     let (head, rest) = locate_head(data)?;
     std::str::from_utf8(head).map_err(|_| ParseError::NotUtf8)?;
+    if has_control_character(head) {
+        return Err(ParseError::ControlCharacter);
+    }
     let mut lines = HeadLines::new(head);
     let start_line = lines.next().ok_or(ParseError::BadStartLine)??;
     // The start line is parsed with `ezk-sip-types`, whose values point into a `Bytes`.
@@ -44,6 +47,25 @@ pub(super) fn split_message(data: &[u8]) -> Result<RawMessage<'_>, ParseError> {
         headers,
         rest,
     })
+}
+
+/// Whether the head holds a control character other than HT, CR and LF that is not
+/// escaped by a `\\` (a quoted-pair, which RFC 3261 §25.1 allows inside quoted
+/// strings). A bare CR is left for [`HeadLines`] to refuse.
+fn has_control_character(head: &[u8]) -> bool {
+    let is_control =
+        |byte: u8| (byte < 0x20 && !matches!(byte, b'\t' | b'\r' | b'\n')) || byte == 0x7f;
+    if !head.iter().any(|&byte| is_control(byte)) {
+        return false;
+    }
+    let mut escaped = false;
+    for &byte in head {
+        if is_control(byte) && !escaped {
+            return true;
+        }
+        escaped = byte == b'\\' && !escaped;
+    }
+    false
 }
 
 fn as_text(line: &[u8]) -> Result<&str, ParseError> {
@@ -186,6 +208,16 @@ mod tests {
         assert_eq!(find_head_end(b"A\r\nB\r\n"), Some((4, 6)));
         assert_eq!(find_head_end(b"A\r\nB"), None);
         assert_eq!(find_head_end(b"\n"), Some((0, 1)));
+    }
+
+    #[test]
+    fn control_characters_only_escaped() {
+        assert!(!has_control_character(b"A: b\tc\r\n d"));
+        assert!(has_control_character(b"A: b\0c"));
+        assert!(has_control_character(b"A: b\x07"));
+        assert!(has_control_character(b"A: \x7f"));
+        assert!(!has_control_character(b"A: \"x\\\0y\\\x7f\""));
+        assert!(has_control_character(b"A: \"x\\\\\0\""));
     }
 
     #[test]

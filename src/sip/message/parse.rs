@@ -1,5 +1,21 @@
 //! `parse_message`: one UDP datagram to a [`Message`], with the mandatory headers
 //! checked and the body bounded by Content-Length (RFC 3261 §7, §18.3).
+//!
+//! What is refused (each a [`ParseError`], which the dispatcher turns into 400 with a
+//! `Warning` naming it, 416 or 505, or a counted drop):
+//! - a head that is not UTF-8, holds a control character (NUL, BEL, a bare CR…) other
+//!   than a `\`-escaped one inside a quoted string, or never ends;
+//! - a missing or unreadable Via, From, To, Call-ID or CSeq; Max-Forwards is optional
+//!   (peers omit it in practice) but must be a number 0–255 when present;
+//! - a single-valued header (From, To, Call-ID, CSeq, Max-Forwards, Content-Length,
+//!   Content-Type) given twice with different values (RFC 3261 §7.3.1); the same value
+//!   twice is taken once;
+//! - a CSeq method other than the request line's (§8.1.1.5);
+//! - a Content-Length that is not a decimal number or exceeds the bytes that follow
+//!   (§18.3); bytes beyond it are ignored.
+//!
+//! Everything the §25 grammar allows is accepted: LWS around separators, folded lines,
+//! compact and any-case header names, LF-only line ends, leading line breaks.
 
 use super::call_id::call_id_value;
 use super::head::{split_message, RawMessage};
@@ -33,16 +49,27 @@ pub enum ParseError {
     /// dispatcher answers such a request 416 instead of 400.
     #[error("Request-URI scheme is not sip or sips")]
     UnsupportedUriScheme,
+    /// The request line names a SIP version other than 2.0; the dispatcher answers 505.
+    #[error("SIP version not supported")]
+    UnsupportedVersion,
     /// A header line has no `name:` (empty name or no colon), or a CR without LF.
     #[error("malformed header line")]
     BadHeaderLine,
+    /// The head holds a control character (NUL, BEL, DEL…) outside a `\`-escape.
+    #[error("control character in the message head")]
+    ControlCharacter,
     /// A mandatory header (Via, From, To, Call-ID or CSeq, named by the value) is absent.
     #[error("missing {0} header")]
     MissingHeader(&'static str),
-    /// A mandatory header (named by the value) is empty or unreadable, or the CSeq
-    /// method differs from the request line's.
+    /// A header (named by the value) is empty or unreadable.
     #[error("malformed {0} header")]
     MalformedHeader(&'static str),
+    /// A single-valued header (named by the value) appears twice with different values.
+    #[error("{0} header given twice with different values")]
+    DuplicateHeader(&'static str),
+    /// The CSeq method differs from the request line's method.
+    #[error("CSeq method differs from the request method")]
+    CSeqMethodMismatch,
     /// Content-Length is not a decimal number.
     #[error("invalid Content-Length")]
     BadContentLength,
@@ -65,6 +92,7 @@ pub fn parse_message(data: &[u8]) -> Result<Message, ParseError> {
         headers,
         rest,
     } = split_message(data)?;
+    check_single_valued(&headers)?;
     let body = bound_body(&headers, rest)?;
     let head = read_head(headers, body)?;
     match start {
@@ -74,7 +102,7 @@ pub fn parse_message(data: &[u8]) -> Result<Message, ParseError> {
             sip_uri,
         } => {
             if head.cseq.method != method {
-                return Err(ParseError::MalformedHeader("CSeq"));
+                return Err(ParseError::CSeqMethodMismatch);
             }
             Ok(Message::Request(Request {
                 method,
@@ -89,6 +117,50 @@ pub fn parse_message(data: &[u8]) -> Result<Message, ParseError> {
             head,
         })),
     }
+}
+
+/// Headers that may appear once only (RFC 3261 §7.3.1), with their names for errors.
+const SINGLE_VALUED: [(Name, &str); 7] = [
+    (Name::FROM, "From"),
+    (Name::TO, "To"),
+    (Name::CALL_ID, "Call-ID"),
+    (Name::CSEQ, "CSeq"),
+    (Name::MAX_FORWARDS, "Max-Forwards"),
+    (Name::CONTENT_LENGTH, "Content-Length"),
+    (Name::CONTENT_TYPE, "Content-Type"),
+];
+
+/// Refuses a single-valued header given twice with different values.
+fn check_single_valued(headers: &Headers) -> Result<(), ParseError> {
+    for (name, label) in &SINGLE_VALUED {
+        let mut values = headers.get_raw(name);
+        if let Some(first) = values.next() {
+            if values.any(|value| value.as_str() != first.as_str()) {
+                return Err(ParseError::DuplicateHeader(label));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The Max-Forwards value (RFC 3261 §20.22: 0–255), `None` if absent;
+/// [`ParseError::MalformedHeader`] if it is not such a number.
+pub(crate) fn max_forwards(headers: &Headers) -> Result<Option<u8>, ParseError> {
+    let Some(value) = headers.get_raw(&Name::MAX_FORWARDS).next() else {
+        return Ok(None);
+    };
+    let value = value.as_str().trim();
+    if value.is_empty() || !value.bytes().all(|byte| byte.is_ascii_digit()) {
+        return Err(ParseError::MalformedHeader("Max-Forwards"));
+    }
+    let value = value.trim_start_matches('0');
+    if value.is_empty() {
+        return Ok(Some(0));
+    }
+    value
+        .parse()
+        .map(Some)
+        .map_err(|_| ParseError::MalformedHeader("Max-Forwards"))
 }
 
 fn bound_body(headers: &Headers, rest: &[u8]) -> Result<Bytes, ParseError> {
@@ -139,6 +211,7 @@ fn read_head(headers: Headers, body: Bytes) -> Result<MessageHead, ParseError> {
         .ok_or(ParseError::MalformedHeader("Call-ID"))?
         .to_owned();
     let cseq_text = first_value(&headers, &Name::CSEQ, "CSeq")?;
+    max_forwards(&headers)?;
     let cseq = parse_cseq(&cseq_text).ok_or(ParseError::MalformedHeader("CSeq"))?;
     let parsed_from = NameAddr::parse(&from).map_err(|_| ParseError::MalformedHeader("From"))?;
     let parsed_to = NameAddr::parse(&to).map_err(|_| ParseError::MalformedHeader("To"))?;

@@ -34,12 +34,19 @@ pub(super) fn parse_start_line(src: &Bytes, line: &str) -> Result<StartLine, Par
     else {
         return Err(ParseError::BadStartLine);
     };
-    if !is_token(method) || version != "SIP/2.0" {
+    if !is_token(method) {
         return Err(ParseError::BadStartLine);
+    }
+    if !version.eq_ignore_ascii_case("SIP/2.0") {
+        return Err(if is_other_version(version) {
+            ParseError::UnsupportedVersion
+        } else {
+            ParseError::BadStartLine
+        });
     }
     let scheme = uri.split(':').next().unwrap_or_default();
     if !(scheme.eq_ignore_ascii_case("sip") || scheme.eq_ignore_ascii_case("sips")) {
-        return Err(if uri.contains(':') {
+        return Err(if uri.contains(':') && is_scheme(scheme) {
             ParseError::UnsupportedUriScheme
         } else {
             ParseError::BadStartLine
@@ -55,6 +62,29 @@ pub(super) fn parse_start_line(src: &Bytes, line: &str) -> Result<StartLine, Par
         }
         _ => Err(ParseError::BadStartLine),
     }
+}
+
+/// RFC 3986 `scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." )`.
+fn is_scheme(scheme: &str) -> bool {
+    scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+        && scheme
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+}
+
+/// `SIP/<digits>.<digits>` (any case): a version, just not ours (answered 505).
+fn is_other_version(version: &str) -> bool {
+    let Some(number) = version
+        .get(..4)
+        .filter(|prefix| prefix.eq_ignore_ascii_case("SIP/"))
+        .and_then(|_| version.get(4..))
+    else {
+        return false;
+    };
+    let all_digits = |part: &str| !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit());
+    number
+        .split_once('.')
+        .is_some_and(|(major, minor)| all_digits(major) && all_digits(minor))
 }
 
 fn parse_status_line(src: &Bytes, line: &str) -> Result<StartLine, ParseError> {
@@ -101,6 +131,14 @@ mod tests {
         ));
         assert!(matches!(
             parse("INVITE sip:a@b SIP/3.0"),
+            Err(ParseError::UnsupportedVersion)
+        ));
+        assert!(matches!(
+            parse("INVITE <sip:a@b> SIP/2.0"),
+            Err(ParseError::BadStartLine)
+        ));
+        assert!(matches!(
+            parse("INVITE sip:a@b SIP/x"),
             Err(ParseError::BadStartLine)
         ));
         assert!(matches!(

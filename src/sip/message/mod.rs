@@ -5,6 +5,7 @@
 mod build;
 mod call_id;
 mod head;
+mod known;
 mod parse;
 mod salvage;
 mod start_line;

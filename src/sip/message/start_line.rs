@@ -64,6 +64,14 @@ pub(super) fn parse_start_line(src: &Bytes, line: &str) -> Result<StartLine, Par
     }
 }
 
+/// Whether `uri` passes as the Request-URI of a request line this parser accepts
+/// (so that a request we build with it parses on our side too).
+pub(crate) fn is_request_uri(uri: &str) -> bool {
+    let src = Bytes::from(format!("BYE {uri} SIP/2.0"));
+    std::str::from_utf8(&src)
+        .is_ok_and(|line| matches!(parse_start_line(&src, line), Ok(StartLine::Request { .. })))
+}
+
 /// RFC 3986 `scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." )`.
 fn is_scheme(scheme: &str) -> bool {
     scheme.starts_with(|c: char| c.is_ascii_alphabetic())
@@ -133,6 +141,12 @@ mod tests {
             parse("INVITE sip:a@b SIP/3.0"),
             Err(ParseError::UnsupportedVersion)
         ));
+        assert!(is_request_uri("sip:1000@127.0.0.1:5061;transport=udp"));
+        // Found by the dispatcher fuzz target: Contact URIs the URI type reads
+        // but a request line with them does not parse.
+        assert!(!is_request_uri("sip:r;"));
+        assert!(!is_request_uri("sip:caller@127.0.0.1:5061;tag="));
+        assert!(!is_request_uri("sip:a b"));
         assert!(matches!(
             parse("INVITE <sip:a@b> SIP/2.0"),
             Err(ParseError::BadStartLine)

@@ -2,13 +2,20 @@
 # Installs what the end-to-end tests (tests/e2e_*.rs) and the prompt generator
 # (prompts/generate.sh) need on Debian 12, as root, without prompts:
 #   sipp (package sip-tester, with its DTMF pcaps in /usr/share/sip-tester),
-#   espeak-ng and sox (only to regenerate the prompts; the WAVs are committed).
+#   espeak-ng and sox (only to regenerate the prompts; the WAVs are committed),
+#   and cargo-fuzz (with cargo, for scripts/fuzz.sh).
 # Installs only what is missing; running it again changes nothing.
 set -euo pipefail
 
 if [[ "$(id -u)" -ne 0 ]]; then
     echo "install-test-deps.sh: run as root (apt-get install)" >&2
     exit 1
+fi
+
+# cargo-fuzz (scripts/fuzz.sh) is not packaged by Debian: it comes from crates.io.
+if ! command -v cargo-fuzz >/dev/null 2>&1; then
+    echo "install-test-deps.sh: installing cargo-fuzz"
+    cargo install cargo-fuzz --locked
 fi
 
 # package  command-or-file that shows it is installed

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The one test command: installs what the tests need on a fresh Debian machine,
 # then checks formatting and lints and runs every unit, integration and
-# end-to-end test (sipp against the real binary, both io backends).
+# end-to-end test (sipp against the real binary, both io backends), then runs
+# each SIP fuzz target for 30 seconds (scripts/fuzz.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,3 +11,4 @@ cd "$(dirname "$0")/.."
 cargo fmt --all -- --check
 cargo clippy --all-targets --locked -- -D warnings
 cargo test --all-targets --locked
+./scripts/fuzz.sh 30

@@ -28,9 +28,21 @@
 //! which answers it (session refresh, hold and unhold, a new address or codec) or
 //! refuses it; INFO carries DTMF.
 //!
+//! Bad input (RFC 3261 §8.2): a datagram that does not parse is answered 400 with a
+//! `Warning: 399` saying what was wrong (missing or repeated headers, a bad
+//! Content-Length, control characters…), 416 for a non-SIP Request-URI or 505 for
+//! another SIP version, whenever it is a request with a Via; else it is counted and
+//! dropped ([`message::parse_message`] lists what is refused). Outside a dialog,
+//! Max-Forwards 0 gets 483 (not OPTIONS), a merged request 482, and a new INVITE with a
+//! body that is not SDP (or multipart with an SDP part) 415 with `Accept`.
+//! `tests/sip_corpus/` holds the messages that show it; `fuzz/` fuzzes the parsers and
+//! the dispatcher.
+//!
 //! Known limits: a re-INVITE without an offer is answered 488; UPDATE and the other
 //! known methods get 405, unknown methods 501, `Require`d extensions 420. The SDP
-//! answer has a single audio m-line.
+//! answer has a single audio m-line. A missing Max-Forwards is accepted, and the
+//! §8.2 checks (483, 415) are not applied to requests inside a dialog, whose refusal
+//! would strand the call.
 
 mod body;
 mod dialog;

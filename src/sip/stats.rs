@@ -16,6 +16,14 @@ pub struct SipStats {
     pub malformed_answered_400: u64,
     /// Requests with a non-SIP Request-URI answered with 416.
     pub unsupported_uri_answered_416: u64,
+    /// Malformed requests naming another SIP version, answered with 505.
+    pub unsupported_version_answered_505: u64,
+    /// Requests with Max-Forwards 0 answered with 483 (RFC 3261 §8.2 checks).
+    pub too_many_hops_answered_483: u64,
+    /// Merged requests (§8.2.2.2) answered with 482 by the dispatcher.
+    pub merged_answered_482: u64,
+    /// New INVITEs with a body type or encoding we do not take, answered with 415.
+    pub unsupported_body_answered_415: u64,
     /// Malformed datagrams that could not be answered.
     pub malformed_dropped: u64,
     /// Retransmissions sent: timer-driven (2xx, non-2xx finals, our BYE) or a stored
@@ -52,6 +60,10 @@ impl SipStats {
         self.responses += other.responses;
         self.malformed_answered_400 += other.malformed_answered_400;
         self.unsupported_uri_answered_416 += other.unsupported_uri_answered_416;
+        self.unsupported_version_answered_505 += other.unsupported_version_answered_505;
+        self.too_many_hops_answered_483 += other.too_many_hops_answered_483;
+        self.merged_answered_482 += other.merged_answered_482;
+        self.unsupported_body_answered_415 += other.unsupported_body_answered_415;
         self.malformed_dropped += other.malformed_dropped;
         self.retransmits_sent += other.retransmits_sent;
         self.request_retransmits_absorbed += other.request_retransmits_absorbed;

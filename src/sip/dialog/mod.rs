@@ -343,7 +343,7 @@ impl Dialog {
         tx.send_non_2xx(now, response.clone());
         let dest = tx.dest;
         self.transmit(dest, response);
-        self.terminate(TerminatedReason::Rejected);
+        self.terminate(now, TerminatedReason::Rejected);
         Ok(())
     }
 
@@ -405,12 +405,30 @@ impl Dialog {
     }
 
     /// Reports the end once.
-    fn terminate(&mut self, reason: TerminatedReason) {
+    fn terminate(&mut self, now: Time, reason: TerminatedReason) {
         if self.state != DialogState::Terminated {
             self.state = DialogState::Terminated;
+            self.refuse_pending_reinvite(now);
             self.pending
                 .push_back(Pending::Event(DialogEvent::Terminated(reason)));
         }
+    }
+
+    /// A re-INVITE still unanswered when the dialog ends gets 487 (RFC 3261
+    /// §15.1.2), so that its transaction ends too and the dialog can finish.
+    fn refuse_pending_reinvite(&mut self, now: Time) {
+        let Some(reinvite) = self.reinvite.as_mut().filter(|r| r.tx.is_proceeding()) else {
+            return;
+        };
+        let response = reinvite.request.response(
+            487,
+            &self.peer.local_tag,
+            Vec::new(),
+            &self.config.user_agent,
+        );
+        reinvite.tx.send_non_2xx(now, response.clone());
+        let dest = reinvite.tx.dest;
+        self.transmit(dest, response);
     }
 
     fn event(&mut self, event: DialogEvent) {

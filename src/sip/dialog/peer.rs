@@ -6,7 +6,6 @@ use super::outbound::OutboundInvite;
 use crate::sip::message::{build_response, serialize, EchoHeaders, MessageHead, ResponseParts};
 use crate::sip::name_addr::{uri_has_lr, NameAddr};
 use crate::sip::transaction::TxKey;
-use ezk_sip_types::uri::SipUri;
 use ezk_sip_types::{Headers, Name};
 use std::net::SocketAddr;
 
@@ -211,7 +210,7 @@ impl Peer {
             .first()
             .and_then(|route| NameAddr::parse(route).ok());
         match first_route {
-            Some(first) if !uri_has_lr(&first.uri) => {
+            Some(first) if !uri_has_lr(&first.uri) && is_sip_uri(&first.uri) => {
                 let mut routes: Vec<String> = self.route_set.iter().skip(1).cloned().collect();
                 routes.push(format!("<{}>", self.remote_target));
                 (first.uri, routes)
@@ -238,7 +237,7 @@ fn uri_socket_addr(uri: &str) -> Option<SocketAddr> {
 
 /// True if `uri` is a sip/sips URI our own parser accepts as a Request-URI.
 fn is_sip_uri(uri: &str) -> bool {
-    uri.parse::<SipUri>().is_ok()
+    crate::sip::message::is_request_uri(uri)
 }
 
 /// Removes a `tag` parameter from a From/To value (our To never has one, but a
@@ -301,6 +300,21 @@ CSeq: 5 INVITE\r\n{extra}Content-Length: 0\r\n\r\n"
     fn bye_text(call: &mut Peer) -> String {
         String::from_utf8(call.build_bye("z9hG4bKb", "10.0.0.1:5060".parse().unwrap(), "cp"))
             .unwrap()
+    }
+
+    /// Found by the dispatcher fuzz target: a Contact URI the URI type reads but
+    /// a request line does not made a BYE no one (we included) could parse.
+    #[test]
+    fn a_contact_that_makes_no_request_line_is_passed_over() {
+        for contact in ["<sip:r;>", "<sip:caller@192.0.2.1:5061;tag=>"] {
+            let mut call = call(&invite(&format!("Contact: {contact}\r\n")));
+            let text = bye_text(&mut call);
+            assert!(
+                text.starts_with("BYE sip:bob@192.0.2.1 SIP/2.0\r\n"),
+                "{text}"
+            );
+            assert!(parse_message(text.as_bytes()).is_ok(), "{text}");
+        }
     }
 
     #[test]

@@ -43,7 +43,7 @@ impl Dialog {
         };
         if bye.tx.on_response(now, response.status) == ClientResponse::Final && bye.report {
             bye.report = false;
-            self.terminate(TerminatedReason::ByeCompleted);
+            self.terminate(now, TerminatedReason::ByeCompleted);
         }
     }
 
@@ -247,7 +247,7 @@ impl Dialog {
         }
         self.end_offered(now, 487);
         self.event(DialogEvent::Cancelled);
-        self.terminate(TerminatedReason::Cancelled);
+        self.terminate(now, TerminatedReason::Cancelled);
     }
 
     fn on_bye(&mut self, now: Time, incoming: &IncomingRequest) {
@@ -272,7 +272,7 @@ impl Dialog {
             DialogState::Calling | DialogState::Confirmed | DialogState::Terminated => {}
         }
         self.event(DialogEvent::RemoteHangup);
-        self.terminate(TerminatedReason::RemoteHangup);
+        self.terminate(now, TerminatedReason::RemoteHangup);
     }
 
     /// INFO in the dialog: DTMF bodies become [`DialogEvent::Dtmf`]; other

@@ -88,7 +88,7 @@ impl Dialog {
                 if unacknowledged_2xx && self.state != super::DialogState::Terminated {
                     // §13.3.1.4: no ACK, so end the dialog with a BYE.
                     self.send_bye(now, false);
-                    self.terminate(TerminatedReason::AckTimeout);
+                    self.terminate(now, TerminatedReason::AckTimeout);
                 }
             }
         }
@@ -115,7 +115,7 @@ impl Dialog {
                 if unacknowledged_2xx && self.state == super::DialogState::Confirmed {
                     // §14.2: a 2xx to a re-INVITE never acknowledged ends the dialog.
                     self.send_bye(now, false);
-                    self.terminate(TerminatedReason::AckTimeout);
+                    self.terminate(now, TerminatedReason::AckTimeout);
                 }
             }
         }
@@ -163,7 +163,7 @@ impl Dialog {
                 self.bye = None;
                 self.stats.bye_timeouts += 1;
                 if report {
-                    self.terminate(TerminatedReason::ByeTimeout);
+                    self.terminate(now, TerminatedReason::ByeTimeout);
                 }
             }
             ClientTimeout::Expired => self.bye = None,

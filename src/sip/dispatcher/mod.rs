@@ -8,8 +8,9 @@
 //!   [`accept`](Dispatcher::accept)s it (getting the dialog) or
 //!   [`reject`](Dispatcher::reject)s it.
 //! - Everything else is answered here, statelessly or in the dispatcher's own
-//!   transactions (OPTIONS, 481 for unknown dialogs, 420, 400/416 for
-//!   malformed requests, rejected INVITEs and their ACKs and retransmissions).
+//!   transactions (OPTIONS, 481 for unknown dialogs, 420, 400/416/505 for
+//!   malformed requests, the §8.2 refusals 482/483/415 of `checks`, rejected
+//!   INVITEs and their ACKs and retransmissions).
 //! - A dialog whose owner is done with it but which still holds transactions
 //!   is [`release`](Dispatcher::release)d back here and lingers, answering
 //!   retransmissions, until its last transaction ends.
@@ -20,6 +21,7 @@
 //! lingering dialogs) sit in a [`DeadlineQueue`]: the next deadline is O(1), a
 //! wake-up costs O(due · log n).
 
+mod checks;
 mod own;
 
 #[cfg(test)]
@@ -49,6 +51,7 @@ use crate::sip::transaction::TxKey;
 use crate::slab::{Slab, SlabKey};
 use crate::time::Time;
 
+use checks::MergeKey;
 use own::OwnTx;
 
 /// An opaque number a dialog's owner chooses to find the dialog again (the call
@@ -105,6 +108,7 @@ pub struct Dispatcher {
     lingering: Slab<Lingering>,
     own: Slab<OwnTx>,
     own_by_key: HashMap<TxKey, SlabKey>,
+    own_by_merge: HashMap<MergeKey, SlabKey>,
     timers: DeadlineQueue<TimerRef>,
     transmits: VecDeque<Transmit>,
     stats: SipStats,
@@ -123,6 +127,7 @@ impl Dispatcher {
             lingering: Slab::new(),
             own: Slab::new(),
             own_by_key: HashMap::new(),
+            own_by_merge: HashMap::new(),
             timers: DeadlineQueue::new(),
             transmits: VecDeque::new(),
             stats: SipStats::default(),
@@ -376,7 +381,7 @@ impl Dispatcher {
                 None
             }
             Method::Invite => {
-                if self.absorb_retransmission(&incoming) {
+                if self.absorb_retransmission(&incoming) || self.refuse_loop(now, &incoming) {
                     return None;
                 }
                 let unsupported =
@@ -388,6 +393,9 @@ impl Dispatcher {
                 }
                 if incoming.request.head.to.tag().is_some() {
                     self.refuse_invite(now, &incoming, 481, Vec::new());
+                    return None;
+                }
+                if self.refuse_body(now, &incoming) {
                     return None;
                 }
                 let head = &incoming.request.head;
@@ -442,20 +450,20 @@ impl Dispatcher {
         self.routes.remove(&dialog.call_id().0);
     }
 
-    /// Answers a request that failed to parse with 400 (or 416 for a non-SIP
-    /// Request-URI) when its echo headers can be salvaged; never answers ACKs.
+    /// Answers a request that failed to parse with 400 and a Warning (416 for a
+    /// non-SIP Request-URI, 505 for another version) when it has a Via to answer
+    /// to; never answers ACKs.
     fn on_malformed(&mut self, from: SocketAddr, data: &[u8], error: &ParseError) {
         let Some(mut salvaged) = salvage_request(data).filter(|s| s.method != Method::Ack) else {
             self.stats.malformed_dropped += 1;
             return;
         };
-        let status = if *error == ParseError::UnsupportedUriScheme {
-            self.stats.unsupported_uri_answered_416 += 1;
-            416
-        } else {
-            self.stats.malformed_answered_400 += 1;
-            400
-        };
+        let (status, extra) = checks::malformed_answer(error, &self.config.local_addr.to_string());
+        match status {
+            416 => self.stats.unsupported_uri_answered_416 += 1,
+            505 => self.stats.unsupported_version_answered_505 += 1,
+            _ => self.stats.malformed_answered_400 += 1,
+        }
         if let Some(top) = salvaged.echo.vias.first_mut() {
             *top = stamp_received(top, from);
         }
@@ -463,6 +471,7 @@ impl Dispatcher {
         let parts = ResponseParts {
             to_tag: Some(&tag),
             server: &self.config.user_agent,
+            extra,
             ..ResponseParts::default()
         };
         let response = build_response(&salvaged.echo, status, &parts);

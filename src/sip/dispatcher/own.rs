@@ -4,6 +4,7 @@
 
 use ezk_sip_types::Name;
 
+use super::checks::MergeKey;
 use super::{Dispatcher, TimerRef};
 use crate::deadlines::{schedule, take_if_live};
 use crate::sip::incoming::IncomingRequest;
@@ -15,6 +16,7 @@ use crate::time::Time;
 /// One transaction the dispatcher answers itself.
 pub(super) struct OwnTx {
     key: TxKey,
+    merge: MergeKey,
     kind: OwnKind,
     scheduled: Option<Time>,
 }
@@ -75,7 +77,7 @@ impl Dispatcher {
 
     /// A non-INVITE request outside any dialog.
     pub(super) fn on_stray_non_invite(&mut self, now: Time, incoming: &IncomingRequest) {
-        if self.absorb_retransmission(incoming) {
+        if self.absorb_retransmission(incoming) || self.refuse_loop(now, incoming) {
             return;
         }
         if incoming.request.method != Method::Cancel {
@@ -124,12 +126,12 @@ impl Dispatcher {
         let response = incoming.response(status, &tag, extra, &self.config.user_agent);
         let tx =
             InviteServerTx::refused(now, incoming.source, response.clone(), self.config.timers);
-        self.insert_own(incoming.key.clone(), OwnKind::Invite(tx));
+        self.insert_own(incoming, OwnKind::Invite(tx));
         self.transmit(incoming.source, response);
     }
 
     /// Answers a non-INVITE request with a fresh To tag and remembers the answer.
-    fn respond(
+    pub(super) fn respond(
         &mut self,
         now: Time,
         incoming: &IncomingRequest,
@@ -140,20 +142,30 @@ impl Dispatcher {
         let response = incoming.response(status, &tag, extra, &self.config.user_agent);
         let tx =
             NonInviteServerTx::new(now, incoming.source, response.clone(), &self.config.timers);
-        self.insert_own(incoming.key.clone(), OwnKind::NonInvite(tx));
+        self.insert_own(incoming, OwnKind::NonInvite(tx));
         self.transmit(incoming.source, response);
     }
 
-    fn insert_own(&mut self, key: TxKey, kind: OwnKind) {
-        if let Some(old) = self.own_by_key.remove(&key) {
-            self.own.remove(old);
+    /// Keeps the transaction of `incoming`, findable by its key and, for the
+    /// merge check, by its [`MergeKey`] (the first transaction of a merge key
+    /// keeps it while it lives).
+    fn insert_own(&mut self, incoming: &IncomingRequest, kind: OwnKind) {
+        let key = incoming.key.clone();
+        if let Some(old) = self.own_by_key.get(&key).copied() {
+            self.remove_own(old);
         }
+        let merge = MergeKey::of(incoming);
         let slot = self.own.insert(OwnTx {
             key: key.clone(),
+            merge: merge.clone(),
             kind,
             scheduled: None,
         });
         self.own_by_key.insert(key, slot);
+        let merge_holder = self.own_by_merge.get(&merge).copied();
+        if merge_holder.is_none_or(|holder| self.own.get(holder).is_none()) {
+            self.own_by_merge.insert(merge, slot);
+        }
         self.reschedule_own(slot);
     }
 
@@ -173,6 +185,9 @@ impl Dispatcher {
         if let Some(own) = self.own.remove(slot) {
             if self.own_by_key.get(&own.key) == Some(&slot) {
                 self.own_by_key.remove(&own.key);
+            }
+            if self.own_by_merge.get(&own.merge) == Some(&slot) {
+                self.own_by_merge.remove(&own.merge);
             }
         }
     }

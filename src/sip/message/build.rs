@@ -62,21 +62,29 @@ pub struct ResponseParts<'a> {
     pub body: Option<(&'a str, &'a [u8])>,
 }
 
-/// Builds a response to the request whose headers are `echo`.
+/// Builds a response to the request whose headers are `echo`; an empty From, To,
+/// Call-ID or CSeq in `echo` is left out.
 pub fn build_response(echo: &EchoHeaders, status: u16, parts: &ResponseParts<'_>) -> Vec<u8> {
     let mut headers = Headers::with_capacity(8 + parts.extra.len());
     for via in &echo.vias {
         headers.insert(Name::VIA, via.as_str());
     }
-    headers.insert(Name::FROM, echo.from.as_str());
+    // Empty only when a malformed request lacked them: then they are left out.
+    if !echo.from.is_empty() {
+        headers.insert(Name::FROM, echo.from.as_str());
+    }
     match parts.to_tag {
+        _ if echo.to.is_empty() => {}
         Some(tag) if !to_has_tag(&echo.to) => {
             headers.insert(Name::TO, format!("{};tag={tag}", echo.to));
         }
         _ => headers.insert(Name::TO, echo.to.as_str()),
     }
-    headers.insert(Name::CALL_ID, echo.call_id.as_str());
-    headers.insert(Name::CSEQ, echo.cseq.as_str());
+    for (name, value) in [(Name::CALL_ID, &echo.call_id), (Name::CSEQ, &echo.cseq)] {
+        if !value.is_empty() {
+            headers.insert(name, value.as_str());
+        }
+    }
     for (name, value) in &parts.extra {
         headers.insert(name.clone(), value.as_str());
     }

@@ -15,6 +15,7 @@ use super::parse::ParseError;
 use super::start_line::{parse_start_line, StartLine};
 use crate::sip::header_value::unfold;
 use bytes::Bytes;
+use bytesstr::BytesStr;
 use ezk_sip_types::{Headers, Name};
 
 /// A message split into its parts; `rest` is everything after the blank line.
@@ -24,26 +25,107 @@ pub(super) struct RawMessage<'a> {
     pub rest: &'a [u8],
 }
 
-/// Splits `data` into start line, headers and the bytes after the head.
+/// Splits `data` into start line, headers and the bytes after the head. The head is
+/// copied once into a `Bytes`; the start line and every unfolded header value point
+/// into it (`ezk-sip-types` wants its values in `Bytes`).
 pub(super) fn split_message(data: &[u8]) -> Result<RawMessage<'_>, ParseError> {
     let (head, rest) = locate_head(data)?;
     std::str::from_utf8(head).map_err(|_| ParseError::NotUtf8)?;
-    let mut lines = HeadLines::new(head);
-    let start_line = lines.next().ok_or(ParseError::BadStartLine)??;
-    // The start line is parsed with `ezk-sip-types`, whose values point into a `Bytes`.
-    let src = Bytes::copy_from_slice(start_line);
-    let start = parse_start_line(&src, as_text(&src)?)?;
+    if has_control_character(head) {
+        return Err(ParseError::ControlCharacter);
+    }
+    let src = Bytes::copy_from_slice(head);
+    let mut lines = HeadLines::new(&src);
+    let start_line = as_text(lines.next().ok_or(ParseError::BadStartLine)??)?;
+    let start = parse_start_line(&src, start_line)?;
 
-    let mut headers = Headers::new();
+    let mut headers = Headers::with_capacity(16);
     for line in lines {
         let (name, value) = split_header_line(as_text(line?)?).ok_or(ParseError::BadHeaderLine)?;
-        headers.insert(Name::from(name), unfold(value));
+        headers.insert(header_name(name), header_value(&src, value));
     }
     Ok(RawMessage {
         start,
         headers,
         rest,
     })
+}
+
+/// A header value without surrounding whitespace: a slice of `src` (which `value`
+/// must lie in), or an unfolded copy when it is folded.
+fn header_value(src: &Bytes, value: &str) -> BytesStr {
+    if value.contains(['\r', '\n']) {
+        BytesStr::from(unfold(value))
+    } else {
+        BytesStr::from_parse(src, value.trim())
+    }
+}
+
+/// The names of the headers carrier trunks send most, with their compact forms,
+/// in about the order of how often they come.
+static COMMON_NAMES: [(&str, Name); 29] = [
+    ("via", Name::VIA),
+    ("from", Name::FROM),
+    ("to", Name::TO),
+    ("call-id", Name::CALL_ID),
+    ("cseq", Name::CSEQ),
+    ("contact", Name::CONTACT),
+    ("max-forwards", Name::MAX_FORWARDS),
+    ("content-length", Name::CONTENT_LENGTH),
+    ("content-type", Name::CONTENT_TYPE),
+    ("record-route", Name::RECORD_ROUTE),
+    ("route", Name::ROUTE),
+    ("allow", Name::ALLOW),
+    ("supported", Name::SUPPORTED),
+    ("user-agent", Name::USER_AGENT),
+    ("subject", Name::SUBJECT),
+    ("require", Name::REQUIRE),
+    ("session-expires", Name::SESSION_EXPIRES),
+    ("v", Name::VIA),
+    ("f", Name::FROM),
+    ("t", Name::TO),
+    ("i", Name::CALL_ID),
+    ("m", Name::CONTACT),
+    ("l", Name::CONTENT_LENGTH),
+    ("c", Name::CONTENT_TYPE),
+    ("k", Name::SUPPORTED),
+    ("s", Name::SUBJECT),
+    ("x", Name::SESSION_EXPIRES),
+    ("e", Name::CONTENT_ENCODING),
+    ("server", Name::SERVER),
+];
+
+/// The `Name` `ezk-sip-types` gives `name` (`Name::from` walks its whole table of
+/// ~170 names; the common ones are found here first).
+fn header_name(name: &str) -> Name {
+    COMMON_NAMES
+        .iter()
+        .find(|(common, _)| common.eq_ignore_ascii_case(name))
+        .map(|(_, known)| known.clone())
+        .unwrap_or_else(|| Name::from(name))
+}
+
+/// Whether the head holds a control character other than HT, CR and LF that is not
+/// escaped by a `\\` (a quoted-pair, which RFC 3261 §25.1 allows inside quoted
+/// strings). A bare CR is left for [`HeadLines`] to refuse.
+fn has_control_character(head: &[u8]) -> bool {
+    let is_control =
+        |byte: u8| (byte < 0x20 && !matches!(byte, b'\t' | b'\r' | b'\n')) || byte == 0x7f;
+    // Without early exit the common case (no control character) vectorizes.
+    if !head
+        .iter()
+        .fold(false, |found, &byte| found | is_control(byte))
+    {
+        return false;
+    }
+    let mut escaped = false;
+    for &byte in head {
+        if is_control(byte) && !escaped {
+            return true;
+        }
+        escaped = byte == b'\\' && !escaped;
+    }
+    false
 }
 
 fn as_text(line: &[u8]) -> Result<&str, ParseError> {
@@ -186,6 +268,39 @@ mod tests {
         assert_eq!(find_head_end(b"A\r\nB\r\n"), Some((4, 6)));
         assert_eq!(find_head_end(b"A\r\nB"), None);
         assert_eq!(find_head_end(b"\n"), Some((0, 1)));
+    }
+
+    #[test]
+    fn common_names_are_the_names_ezk_gives() {
+        for (common, known) in &COMMON_NAMES {
+            let upper = common.to_ascii_uppercase();
+            for spelling in [*common, upper.as_str()] {
+                assert_eq!(
+                    header_name(spelling).as_print_str(),
+                    Name::from(spelling).as_print_str()
+                );
+            }
+            assert_eq!(known.as_print_str(), Name::from(*common).as_print_str());
+        }
+        assert_eq!(header_name("X-Custom").as_print_str(), "X-Custom");
+    }
+
+    #[test]
+    fn values_are_trimmed_and_unfolded() {
+        let src = Bytes::from_static(b"  a b  |x,\r\n y ");
+        let text = std::str::from_utf8(&src).unwrap();
+        assert_eq!(header_value(&src, &text[..7]), "a b");
+        assert_eq!(header_value(&src, &text[8..]), "x, y");
+    }
+
+    #[test]
+    fn control_characters_only_escaped() {
+        assert!(!has_control_character(b"A: b\tc\r\n d"));
+        assert!(has_control_character(b"A: b\0c"));
+        assert!(has_control_character(b"A: b\x07"));
+        assert!(has_control_character(b"A: \x7f"));
+        assert!(!has_control_character(b"A: \"x\\\0y\\\x7f\""));
+        assert!(has_control_character(b"A: \"x\\\\\0\""));
     }
 
     #[test]

@@ -5,6 +5,7 @@
 mod build;
 mod call_id;
 mod head;
+mod known;
 mod parse;
 mod salvage;
 mod start_line;
@@ -12,6 +13,8 @@ mod via;
 
 pub use build::{build_response, reason_phrase, serialize, ResponseParts};
 pub use call_id::call_id_of;
+pub(crate) use parse::max_forwards;
+pub(crate) use start_line::is_request_uri;
 pub use parse::{parse_message, ParseError};
 pub use salvage::{salvage_request, Salvaged};
 pub use via::{stamp_received, TopVia};

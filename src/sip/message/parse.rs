@@ -1,8 +1,25 @@
 //! `parse_message`: one UDP datagram to a [`Message`], with the mandatory headers
 //! checked and the body bounded by Content-Length (RFC 3261 §7, §18.3).
+//!
+//! What is refused (each a [`ParseError`], which the dispatcher turns into 400 with a
+//! `Warning` naming it, 416 or 505, or a counted drop):
+//! - a head that is not UTF-8, holds a control character (NUL, BEL, a bare CR…) other
+//!   than a `\`-escaped one inside a quoted string, or never ends;
+//! - a missing or unreadable Via, From, To, Call-ID or CSeq; Max-Forwards is optional
+//!   (peers omit it in practice) but must be a number 0–255 when present;
+//! - a single-valued header (From, To, Call-ID, CSeq, Max-Forwards, Content-Length,
+//!   Content-Type) given twice with different values (RFC 3261 §7.3.1); the same value
+//!   twice is taken once;
+//! - a CSeq method other than the request line's (§8.1.1.5);
+//! - a Content-Length that is not a decimal number or exceeds the bytes that follow
+//!   (§18.3); bytes beyond it are ignored.
+//!
+//! Everything the §25 grammar allows is accepted: LWS around separators, folded lines,
+//! compact and any-case header names, LF-only line ends, leading line breaks.
 
 use super::call_id::call_id_value;
 use super::head::{split_message, RawMessage};
+use super::known::{KnownHeaders, Single};
 use super::start_line::StartLine;
 use super::{CSeq, EchoHeaders, Message, MessageHead, Request, Response, TopVia};
 use crate::sip::header_value::split_list;
@@ -33,16 +50,27 @@ pub enum ParseError {
     /// dispatcher answers such a request 416 instead of 400.
     #[error("Request-URI scheme is not sip or sips")]
     UnsupportedUriScheme,
+    /// The request line names a SIP version other than 2.0; the dispatcher answers 505.
+    #[error("SIP version not supported")]
+    UnsupportedVersion,
     /// A header line has no `name:` (empty name or no colon), or a CR without LF.
     #[error("malformed header line")]
     BadHeaderLine,
+    /// The head holds a control character (NUL, BEL, DEL…) outside a `\`-escape.
+    #[error("control character in the message head")]
+    ControlCharacter,
     /// A mandatory header (Via, From, To, Call-ID or CSeq, named by the value) is absent.
     #[error("missing {0} header")]
     MissingHeader(&'static str),
-    /// A mandatory header (named by the value) is empty or unreadable, or the CSeq
-    /// method differs from the request line's.
+    /// A header (named by the value) is empty or unreadable.
     #[error("malformed {0} header")]
     MalformedHeader(&'static str),
+    /// A single-valued header (named by the value) appears twice with different values.
+    #[error("{0} header given twice with different values")]
+    DuplicateHeader(&'static str),
+    /// The CSeq method differs from the request line's method.
+    #[error("CSeq method differs from the request method")]
+    CSeqMethodMismatch,
     /// Content-Length is not a decimal number.
     #[error("invalid Content-Length")]
     BadContentLength,
@@ -65,8 +93,7 @@ pub fn parse_message(data: &[u8]) -> Result<Message, ParseError> {
         headers,
         rest,
     } = split_message(data)?;
-    let body = bound_body(&headers, rest)?;
-    let head = read_head(headers, body)?;
+    let head = read_head(headers, rest)?;
     match start {
         StartLine::Request {
             method,
@@ -74,7 +101,7 @@ pub fn parse_message(data: &[u8]) -> Result<Message, ParseError> {
             sip_uri,
         } => {
             if head.cseq.method != method {
-                return Err(ParseError::MalformedHeader("CSeq"));
+                return Err(ParseError::CSeqMethodMismatch);
             }
             Ok(Message::Request(Request {
                 method,
@@ -91,12 +118,35 @@ pub fn parse_message(data: &[u8]) -> Result<Message, ParseError> {
     }
 }
 
-fn bound_body(headers: &Headers, rest: &[u8]) -> Result<Bytes, ParseError> {
-    let Some(value) = headers.get_raw(&Name::CONTENT_LENGTH).next() else {
+/// The Max-Forwards value of a header map (RFC 3261 §20.22: 0–255), `None` if absent;
+/// [`ParseError::MalformedHeader`] if it is not such a number.
+pub(crate) fn max_forwards(headers: &Headers) -> Result<Option<u8>, ParseError> {
+    headers
+        .get_raw(&Name::MAX_FORWARDS)
+        .next()
+        .map(|value| parse_max_forwards(value.as_str()))
+        .transpose()
+}
+
+fn parse_max_forwards(value: &str) -> Result<u8, ParseError> {
+    let value = value.trim();
+    if value.is_empty() || !value.bytes().all(|byte| byte.is_ascii_digit()) {
+        return Err(ParseError::MalformedHeader("Max-Forwards"));
+    }
+    match value.trim_start_matches('0') {
+        "" => Ok(0),
+        digits => digits
+            .parse()
+            .map_err(|_| ParseError::MalformedHeader("Max-Forwards")),
+    }
+}
+
+/// The body: `rest` cut to Content-Length, or all of it without one.
+fn bound_body(content_length: Option<&str>, rest: &[u8]) -> Result<Bytes, ParseError> {
+    let Some(value) = content_length else {
         return Ok(Bytes::copy_from_slice(rest));
     };
     let declared: usize = value
-        .as_str()
         .trim()
         .parse()
         .map_err(|_| ParseError::BadContentLength)?;
@@ -109,18 +159,25 @@ fn bound_body(headers: &Headers, rest: &[u8]) -> Result<Bytes, ParseError> {
     }
 }
 
-fn first_value(headers: &Headers, name: &Name, label: &'static str) -> Result<String, ParseError> {
-    match headers.get_raw(name).next() {
-        Some(value) if !value.as_str().trim().is_empty() => Ok(value.as_str().trim().to_owned()),
-        Some(_) => Err(ParseError::MalformedHeader(label)),
+/// A mandatory single-valued header's value, trimmed and not empty.
+fn required<'a>(single: &Single<'a>, label: &'static str) -> Result<&'a str, ParseError> {
+    match single.first.map(str::trim) {
+        Some("") => Err(ParseError::MalformedHeader(label)),
+        Some(value) => Ok(value),
         None => Err(ParseError::MissingHeader(label)),
     }
 }
 
-fn read_head(headers: Headers, body: Bytes) -> Result<MessageHead, ParseError> {
-    let vias: Vec<String> = headers
-        .get_raw(&Name::VIA)
-        .flat_map(|value| split_list(value.as_str()))
+fn read_head(headers: Headers, rest: &[u8]) -> Result<MessageHead, ParseError> {
+    let known = KnownHeaders::of(&headers);
+    if let Some(label) = known.conflicting() {
+        return Err(ParseError::DuplicateHeader(label));
+    }
+    let body = bound_body(known.content_length.first, rest)?;
+    let vias: Vec<String> = known
+        .via
+        .iter()
+        .flat_map(|value| split_list(value))
         .map(str::to_owned)
         .collect();
     let top_via = vias
@@ -128,35 +185,42 @@ fn read_head(headers: Headers, body: Bytes) -> Result<MessageHead, ParseError> {
         .ok_or(ParseError::MissingHeader("Via"))
         .and_then(|via| TopVia::parse(via).ok_or(ParseError::MalformedHeader("Via")))?;
 
-    let from = first_value(&headers, &Name::FROM, "From")?;
-    let to = first_value(&headers, &Name::TO, "To")?;
-    let call_id = headers
-        .get_raw(&Name::CALL_ID)
-        .next()
+    let from = required(&known.from, "From")?;
+    let to = required(&known.to, "To")?;
+    let call_id = known
+        .call_id
+        .first
         .ok_or(ParseError::MissingHeader("Call-ID"))?;
-    let call_id = call_id_value(call_id.as_str())
+    let call_id = call_id_value(call_id)
         .filter(|call_id| !call_id.contains(char::is_whitespace))
         .ok_or(ParseError::MalformedHeader("Call-ID"))?
         .to_owned();
-    let cseq_text = first_value(&headers, &Name::CSEQ, "CSeq")?;
-    let cseq = parse_cseq(&cseq_text).ok_or(ParseError::MalformedHeader("CSeq"))?;
-    let parsed_from = NameAddr::parse(&from).map_err(|_| ParseError::MalformedHeader("From"))?;
-    let parsed_to = NameAddr::parse(&to).map_err(|_| ParseError::MalformedHeader("To"))?;
+    let cseq = required(&known.cseq, "CSeq")?;
+    let cseq = parse_cseq(cseq).ok_or(ParseError::MalformedHeader("CSeq"))?;
+    if let Some(value) = known.max_forwards.first {
+        parse_max_forwards(value)?;
+    }
+    let parsed_from = NameAddr::parse(from).map_err(|_| ParseError::MalformedHeader("From"))?;
+    let parsed_to = NameAddr::parse(to).map_err(|_| ParseError::MalformedHeader("To"))?;
 
-    let record_route = headers
-        .get_raw(&Name::RECORD_ROUTE)
-        .flat_map(|value| split_list(value.as_str()))
+    let record_route = known
+        .record_route
+        .iter()
+        .flat_map(|value| split_list(value))
         .map(str::to_owned)
         .collect();
-    let contact = headers
-        .get_raw(&Name::CONTACT)
-        .flat_map(|value| split_list(value.as_str()))
+    let contact = known
+        .contact
+        .iter()
+        .flat_map(|value| split_list(value))
         .next()
         .and_then(|value| NameAddr::parse(value).ok());
-    let content_type = headers
-        .get_raw(&Name::CONTENT_TYPE)
-        .next()
-        .map(|value| value.as_str().trim().to_owned());
+    let content_type = known
+        .content_type
+        .first
+        .map(|value| value.trim().to_owned());
+    let (from, to) = (from.to_owned(), to.to_owned());
+    drop(known);
 
     Ok(MessageHead {
         echo: EchoHeaders {

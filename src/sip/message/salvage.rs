@@ -1,7 +1,8 @@
 //! Best-effort reading of a request that failed to parse, to decide whether a
-//! `400 Bad Request` can be sent: it needs a request start line and the Via, From, To,
-//! Call-ID and CSeq values to echo (RFC 3261 §8.2.6). Deliberately lenient and
-//! independent of the strict parser.
+//! `400 Bad Request` can be sent: it needs a request start line and a Via to answer
+//! to, and echoes whichever of From, To, Call-ID and CSeq it finds (RFC 3261 §8.2.6;
+//! a request missing one of them is still told what was wrong). Deliberately lenient
+//! and independent of the strict parser.
 
 use super::EchoHeaders;
 use crate::sip::header_value::split_list;
@@ -12,12 +13,13 @@ use crate::sip::method::{is_token, Method};
 pub struct Salvaged {
     /// The method token of the start line (the dispatcher never answers an ACK).
     pub method: Method,
-    /// The raw Via (split), From, To, Call-ID and CSeq values to copy into the 400/416.
+    /// The raw Via (split), From, To, Call-ID and CSeq values to copy into the
+    /// 400/416/505; the Vias are never empty, the others are empty when absent.
     pub echo: EchoHeaders,
 }
 
 /// Salvages method and echo headers from a request that failed to parse; `None` for
-/// responses and for requests lacking any mandatory header.
+/// responses and for requests without a Via.
 pub fn salvage_request(data: &[u8]) -> Option<Salvaged> {
     let text = String::from_utf8_lossy(data);
     let mut lines = unfolded_head_lines(&text).into_iter();
@@ -47,12 +49,7 @@ pub fn salvage_request(data: &[u8]) -> Option<Salvaged> {
             _ => {}
         }
     }
-    let complete = !echo.vias.is_empty()
-        && !echo.from.is_empty()
-        && !echo.to.is_empty()
-        && !echo.call_id.is_empty()
-        && !echo.cseq.is_empty();
-    complete.then(|| Salvaged {
+    (!echo.vias.is_empty()).then(|| Salvaged {
         method: Method::from_token(method),
         echo,
     })
@@ -96,13 +93,24 @@ f: <sip:x@y>;tag=1\r\nt: <sip:a@b>\r\ni: abc\r\nCSeq: 1\r\n INVITE\r\nl: x\r\n\r
     }
 
     #[test]
-    fn refuses_responses_and_incomplete_requests() {
+    fn salvages_what_is_there_of_an_incomplete_request() {
+        let salvaged = salvage_request(
+            b"INVITE sip:a@b SIP/2.0\r\nVia: x\r\nFrom: a\r\nTo: b\r\nCSeq: 1 INVITE\r\n\r\n",
+        )
+        .unwrap();
+        assert_eq!(salvaged.echo.vias, vec!["x"]);
+        assert_eq!(salvaged.echo.call_id, "");
+        assert_eq!(salvaged.echo.to, "b");
+    }
+
+    #[test]
+    fn refuses_responses_and_requests_without_via() {
         assert!(salvage_request(
             b"SIP/2.0 200 OK\r\nVia: x\r\nFrom: a\r\nTo: b\r\nCall-ID: c\r\nCSeq: 1 BYE\r\n\r\n"
         )
         .is_none());
         assert!(salvage_request(
-            b"INVITE sip:a@b SIP/2.0\r\nVia: x\r\nFrom: a\r\nTo: b\r\nCSeq: 1 INVITE\r\n\r\n"
+            b"INVITE sip:a@b SIP/2.0\r\nFrom: a\r\nTo: b\r\nCall-ID: c\r\nCSeq: 1 INVITE\r\n\r\n"
         )
         .is_none());
         assert!(salvage_request(b"").is_none());

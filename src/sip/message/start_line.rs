@@ -34,12 +34,19 @@ pub(super) fn parse_start_line(src: &Bytes, line: &str) -> Result<StartLine, Par
     else {
         return Err(ParseError::BadStartLine);
     };
-    if !is_token(method) || version != "SIP/2.0" {
+    if !is_token(method) {
         return Err(ParseError::BadStartLine);
+    }
+    if !version.eq_ignore_ascii_case("SIP/2.0") {
+        return Err(if is_other_version(version) {
+            ParseError::UnsupportedVersion
+        } else {
+            ParseError::BadStartLine
+        });
     }
     let scheme = uri.split(':').next().unwrap_or_default();
     if !(scheme.eq_ignore_ascii_case("sip") || scheme.eq_ignore_ascii_case("sips")) {
-        return Err(if uri.contains(':') {
+        return Err(if uri.contains(':') && is_scheme(scheme) {
             ParseError::UnsupportedUriScheme
         } else {
             ParseError::BadStartLine
@@ -55,6 +62,37 @@ pub(super) fn parse_start_line(src: &Bytes, line: &str) -> Result<StartLine, Par
         }
         _ => Err(ParseError::BadStartLine),
     }
+}
+
+/// Whether `uri` passes as the Request-URI of a request line this parser accepts
+/// (so that a request we build with it parses on our side too).
+pub(crate) fn is_request_uri(uri: &str) -> bool {
+    let src = Bytes::from(format!("BYE {uri} SIP/2.0"));
+    std::str::from_utf8(&src)
+        .is_ok_and(|line| matches!(parse_start_line(&src, line), Ok(StartLine::Request { .. })))
+}
+
+/// RFC 3986 `scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." )`.
+fn is_scheme(scheme: &str) -> bool {
+    scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+        && scheme
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+}
+
+/// `SIP/<digits>.<digits>` (any case): a version, just not ours (answered 505).
+fn is_other_version(version: &str) -> bool {
+    let Some(number) = version
+        .get(..4)
+        .filter(|prefix| prefix.eq_ignore_ascii_case("SIP/"))
+        .and_then(|_| version.get(4..))
+    else {
+        return false;
+    };
+    let all_digits = |part: &str| !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit());
+    number
+        .split_once('.')
+        .is_some_and(|(major, minor)| all_digits(major) && all_digits(minor))
 }
 
 fn parse_status_line(src: &Bytes, line: &str) -> Result<StartLine, ParseError> {
@@ -101,6 +139,20 @@ mod tests {
         ));
         assert!(matches!(
             parse("INVITE sip:a@b SIP/3.0"),
+            Err(ParseError::UnsupportedVersion)
+        ));
+        assert!(is_request_uri("sip:1000@127.0.0.1:5061;transport=udp"));
+        // Found by the dispatcher fuzz target: Contact URIs the URI type reads
+        // but a request line with them does not parse.
+        assert!(!is_request_uri("sip:r;"));
+        assert!(!is_request_uri("sip:caller@127.0.0.1:5061;tag="));
+        assert!(!is_request_uri("sip:a b"));
+        assert!(matches!(
+            parse("INVITE <sip:a@b> SIP/2.0"),
+            Err(ParseError::BadStartLine)
+        ));
+        assert!(matches!(
+            parse("INVITE sip:a@b SIP/x"),
             Err(ParseError::BadStartLine)
         ));
         assert!(matches!(

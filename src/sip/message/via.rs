@@ -7,6 +7,7 @@ use bytesstr::BytesStr;
 use ezk_sip_types::header::typed::Via;
 use ezk_sip_types::header::HeaderParse;
 use ezk_sip_types::host::Host;
+use std::fmt::Write as _;
 use std::net::{IpAddr, SocketAddr};
 
 /// The fields of the topmost Via that transaction matching needs.
@@ -39,11 +40,11 @@ impl TopVia {
             Host::IP6(ip) => Some(IpAddr::V6(*ip)),
             Host::Name(_) => None,
         };
-        let host = via.sent_by.host.to_string().to_ascii_lowercase();
-        let sent_by = match via.sent_by.port {
-            Some(port) => format!("{host}:{port}"),
-            None => host,
-        };
+        let mut sent_by = via.sent_by.host.to_string();
+        sent_by.make_ascii_lowercase();
+        if let Some(port) = via.sent_by.port {
+            let _ = write!(sent_by, ":{port}");
+        }
         Some(TopVia {
             transport: via.transport.to_string(),
             sent_by,

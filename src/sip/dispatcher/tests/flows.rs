@@ -490,3 +490,41 @@ fn a_second_reinvite_while_one_is_unanswered_gets_500_with_retry_after() {
     assert_eq!(h.statuses(), vec![488]);
     assert!(h.events().is_empty());
 }
+
+/// Found by the dispatcher fuzz target: a dialog that ended with a re-INVITE its
+/// owner never answered lingered in the dispatcher for ever.
+#[test]
+fn a_reinvite_left_unanswered_gets_487_when_the_dialog_ends_and_nothing_lingers() {
+    let mut h = Harness::new();
+    let tag = h.confirmed_call();
+    let reinvite = request("INVITE", "z9hG4bK-re1", Some(&tag), 2, SDP_OFFER);
+    h.send(1_000, &reinvite);
+    assert_eq!(h.events(), vec![Event::Reoffer { call: call_id() }]);
+    h.endpoint
+        .hangup(Time::from_millis(1_100), &call_id())
+        .unwrap();
+    let bye = parsed_request(&h.transmits()[0].payload);
+    h.send(1_200, &reply_to(&bye, 200));
+    assert_eq!(h.statuses(), vec![487]);
+    assert!(matches!(
+        h.events().as_slice(),
+        [Event::Terminated {
+            reason: TerminatedReason::ByeCompleted,
+            ..
+        }]
+    ));
+    // Its ACK ends the re-INVITE's transaction; the rest ends by Timer J/K.
+    h.send(1_300, &request("ACK", "z9hG4bK-re1", Some(&tag), 2, ""));
+    h.run_until(300_000);
+    assert_eq!(h.endpoint.dispatcher.lingering_dialogs(), 0);
+
+    // A BYE from the caller while the re-INVITE is unanswered: 200, then 487.
+    let mut h = Harness::new();
+    let tag = h.confirmed_call();
+    h.send(1_000, &reinvite);
+    h.events();
+    h.send(1_100, &request("BYE", "z9hG4bK-bye", Some(&tag), 3, ""));
+    assert_eq!(h.statuses(), vec![200, 487]);
+    h.run_until(300_000);
+    assert_eq!(h.endpoint.dispatcher.lingering_dialogs(), 0);
+}

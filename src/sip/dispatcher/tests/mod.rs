@@ -2,6 +2,8 @@
 //! owns its dialogs by Call-ID (as the call layer does), a harness, and builders for
 //! the requests a sipp-like caller sends.
 
+mod checks;
+mod corpus;
 mod flows;
 mod fuzz;
 mod outbound;

@@ -125,7 +125,10 @@ fn unanswerable_garbage_is_counted_and_dropped() {
     h.send(
         0,
         &invite()
-            .replace("Call-ID: 1-1234@127.0.0.1\r\n", "")
+            .replace(
+                "Via: SIP/2.0/UDP 127.0.0.1:5061;branch=z9hG4bK-1234-1-0\r\n",
+                "",
+            )
             .replace("Content-Length", "l: x\r\nX"),
     );
     h.send(0, "SIP/2.0 200 OK\r\nVia: broken\r\n\r\n");
@@ -134,6 +137,23 @@ fn unanswerable_garbage_is_counted_and_dropped() {
     h.send(0, &broken_ack);
     assert!(h.transmits().is_empty());
     assert_eq!(h.endpoint.stats().malformed_dropped, 4);
+}
+
+#[test]
+fn a_request_missing_a_header_is_told_which() {
+    let mut h = Harness::new();
+    h.send(0, &invite().replace("Call-ID: 1-1234@127.0.0.1\r\n", ""));
+    let sent = h.transmits();
+    assert_eq!(sent.len(), 1);
+    let text = String::from_utf8(sent[0].payload.clone()).unwrap();
+    assert!(text.starts_with("SIP/2.0 400 Bad Request\r\n"), "{text}");
+    assert!(
+        text.contains("\r\nWarning: 399 127.0.0.1:5060 \"missing Call-ID header\"\r\n"),
+        "{text}"
+    );
+    assert!(!text.contains("\r\nCall-ID:"), "{text}");
+    assert!(text.contains("\r\nCSeq: 1 INVITE\r\n"), "{text}");
+    assert_eq!(h.endpoint.stats().malformed_answered_400, 1);
 }
 
 #[test]

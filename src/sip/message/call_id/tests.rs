@@ -3,7 +3,7 @@
 //! repeated headers, CRLF and bare LF line ends), and it must never panic.
 
 use super::*;
-use crate::sip::message::{parse_message, Message};
+use crate::sip::message::{parse_message, Message, ParseError};
 use proptest::prelude::*;
 
 #[test]
@@ -145,16 +145,17 @@ fn the_peek_reads_the_call_id_the_parser_reads() {
             }
         }
     }
-    // The table is not vacuous: most variants parse, folded ones included.
-    assert!(accepted >= 900, "only {accepted} messages parsed");
+    // The table is not vacuous: most variants parse, folded ones included (those with
+    // a second, different Call-ID do not: a single-valued header given twice).
+    assert!(accepted >= 800, "only {accepted} messages parsed");
     assert!(
-        accepted_folded >= 300,
+        accepted_folded >= 240,
         "only {accepted_folded} folded parsed"
     );
 }
 
 #[test]
-fn the_first_call_id_header_wins_in_both() {
+fn two_call_ids_are_refused_and_the_peek_reads_the_first() {
     let data = message(
         START_LINES[0],
         "i: first@h",
@@ -162,7 +163,11 @@ fn the_first_call_id_header_wins_in_both() {
         "\r\n",
         false,
     );
-    assert_eq!(parsed_call_id(data.as_bytes()).as_deref(), Some("first@h"));
+    assert_eq!(
+        parse_message(data.as_bytes()).unwrap_err(),
+        ParseError::DuplicateHeader("Call-ID")
+    );
+    // The 400 is then sent by the shard of the first.
     assert_eq!(call_id_of(data.as_bytes()), Some(&b"first@h"[..]));
 }
 

@@ -202,7 +202,7 @@ fn other_errors() {
         ),
         (
             invite.replace("CSeq: 1 INVITE", "CSeq: 1 BYE"),
-            ParseError::MalformedHeader("CSeq"),
+            ParseError::CSeqMethodMismatch,
         ),
         (
             invite.replace("CSeq: 1 INVITE", "CSeq: one INVITE"),

@@ -516,7 +516,7 @@ impl Dialog {
         } else {
             TerminatedReason::Refused(response.status)
         };
-        self.terminate(reason);
+        self.terminate(now, reason);
     }
 
     /// Retries the INVITE with credentials for a 401/407; `false` when there
@@ -615,7 +615,7 @@ impl Dialog {
         }
         if let Some(reason) = ended {
             if self.state == DialogState::Calling {
-                self.terminate(reason);
+                self.terminate(now, reason);
             }
         }
     }

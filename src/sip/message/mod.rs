@@ -14,9 +14,9 @@ mod via;
 pub use build::{build_response, reason_phrase, serialize, ResponseParts};
 pub use call_id::call_id_of;
 pub(crate) use parse::max_forwards;
-pub(crate) use start_line::is_request_uri;
 pub use parse::{parse_message, ParseError};
 pub use salvage::{salvage_request, Salvaged};
+pub(crate) use start_line::is_request_uri;
 pub use via::{stamp_received, TopVia};
 
 use crate::sip::method::Method;

@@ -39,11 +39,12 @@ pub enum ParseError {
     /// A mandatory header (Via, From, To, Call-ID or CSeq, named by the value) is absent.
     #[error("missing {0} header")]
     MissingHeader(&'static str),
-    /// A mandatory header (named by the value) is empty or unreadable, or the CSeq
-    /// method differs from the request line's.
+    /// A mandatory header (named by the value) is empty, unreadable or repeated (From,
+    /// To, Call-ID, CSeq), has a `tag=` without a value (From, To), or the CSeq method
+    /// differs from the request line's.
     #[error("malformed {0} header")]
     MalformedHeader(&'static str),
-    /// Content-Length is not a decimal number.
+    /// Content-Length is not a decimal number, or appears twice.
     #[error("invalid Content-Length")]
     BadContentLength,
     /// Content-Length promises more bytes than follow the head (a truncated datagram).
@@ -92,9 +93,14 @@ pub fn parse_message(data: &[u8]) -> Result<Message, ParseError> {
 }
 
 fn bound_body(headers: &Headers, rest: &[u8]) -> Result<Bytes, ParseError> {
-    let Some(value) = headers.get_raw(&Name::CONTENT_LENGTH).next() else {
+    let mut values = headers.get_raw(&Name::CONTENT_LENGTH);
+    let Some(value) = values.next() else {
         return Ok(Bytes::copy_from_slice(rest));
     };
+    // Two Content-Lengths leave the body's end ambiguous, even when they agree.
+    if values.next().is_some() {
+        return Err(ParseError::BadContentLength);
+    }
     let declared: usize = value
         .as_str()
         .trim()
@@ -109,12 +115,33 @@ fn bound_body(headers: &Headers, rest: &[u8]) -> Result<Bytes, ParseError> {
     }
 }
 
-fn first_value(headers: &Headers, name: &Name, label: &'static str) -> Result<String, ParseError> {
-    match headers.get_raw(name).next() {
-        Some(value) if !value.as_str().trim().is_empty() => Ok(value.as_str().trim().to_owned()),
-        Some(_) => Err(ParseError::MalformedHeader(label)),
-        None => Err(ParseError::MissingHeader(label)),
+/// The value of a header that may appear once (From, To, Call-ID, CSeq: RFC 3261 §7.3.1
+/// allows repeating only headers whose value is a comma-separated list); a second one
+/// makes the header malformed.
+fn single_value(headers: &Headers, name: &Name, label: &'static str) -> Result<String, ParseError> {
+    let mut values = headers.get_raw(name);
+    match (values.next(), values.next()) {
+        (Some(value), None) if !value.as_str().trim().is_empty() => {
+            Ok(value.as_str().trim().to_owned())
+        }
+        (Some(_), _) => Err(ParseError::MalformedHeader(label)),
+        (None, _) => Err(ParseError::MissingHeader(label)),
     }
+}
+
+/// Reads From or To; a `tag=` without a value is malformed (`tag-param = "tag" EQUAL
+/// token`, RFC 3261 §25.1), not a missing tag.
+fn parse_party(value: &str, label: &'static str) -> Result<NameAddr, ParseError> {
+    let party = NameAddr::parse(value).map_err(|_| ParseError::MalformedHeader(label))?;
+    let empty_tag = party.params.split(';').skip(1).any(|param| {
+        param.split_once('=').is_some_and(|(name, value)| {
+            name.trim().eq_ignore_ascii_case("tag") && value.trim().is_empty()
+        })
+    });
+    if empty_tag {
+        return Err(ParseError::MalformedHeader(label));
+    }
+    Ok(party)
 }
 
 fn read_head(headers: Headers, body: Bytes) -> Result<MessageHead, ParseError> {
@@ -128,20 +155,17 @@ fn read_head(headers: Headers, body: Bytes) -> Result<MessageHead, ParseError> {
         .ok_or(ParseError::MissingHeader("Via"))
         .and_then(|via| TopVia::parse(via).ok_or(ParseError::MalformedHeader("Via")))?;
 
-    let from = first_value(&headers, &Name::FROM, "From")?;
-    let to = first_value(&headers, &Name::TO, "To")?;
-    let call_id = headers
-        .get_raw(&Name::CALL_ID)
-        .next()
-        .ok_or(ParseError::MissingHeader("Call-ID"))?;
-    let call_id = call_id_value(call_id.as_str())
+    let from = single_value(&headers, &Name::FROM, "From")?;
+    let to = single_value(&headers, &Name::TO, "To")?;
+    let call_id = single_value(&headers, &Name::CALL_ID, "Call-ID")?;
+    let call_id = call_id_value(&call_id)
         .filter(|call_id| !call_id.contains(char::is_whitespace))
         .ok_or(ParseError::MalformedHeader("Call-ID"))?
         .to_owned();
-    let cseq_text = first_value(&headers, &Name::CSEQ, "CSeq")?;
+    let cseq_text = single_value(&headers, &Name::CSEQ, "CSeq")?;
     let cseq = parse_cseq(&cseq_text).ok_or(ParseError::MalformedHeader("CSeq"))?;
-    let parsed_from = NameAddr::parse(&from).map_err(|_| ParseError::MalformedHeader("From"))?;
-    let parsed_to = NameAddr::parse(&to).map_err(|_| ParseError::MalformedHeader("To"))?;
+    let parsed_from = parse_party(&from, "From")?;
+    let parsed_to = parse_party(&to, "To")?;
 
     let record_route = headers
         .get_raw(&Name::RECORD_ROUTE)

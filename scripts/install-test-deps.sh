@@ -3,7 +3,9 @@
 # (prompts/generate.sh) need on Debian 12, as root, without prompts:
 #   sipp (package sip-tester, with its DTMF pcaps in /usr/share/sip-tester),
 #   espeak-ng and sox (only to regenerate the prompts; the WAVs are committed),
-#   and cargo-fuzz (with cargo, for scripts/fuzz.sh).
+#   cargo-fuzz (with cargo, for scripts/fuzz.sh), and
+#   libsofia-sip-ua-dev, libclang-dev and pkg-config for the `sofia` feature's
+#   differential test of the SIP parser (bindgen reads the sofia-sip headers).
 # Installs only what is missing; running it again changes nothing.
 set -euo pipefail
 
@@ -24,6 +26,9 @@ wanted=(
     "sip-tester sipp"
     "espeak-ng espeak-ng"
     "sox sox"
+    "libsofia-sip-ua-dev /usr/include/sofia-sip-1.12/sofia-sip/sip.h"
+    "libclang-dev /usr/share/doc/libclang-dev/copyright"
+    "pkg-config pkg-config"
 )
 
 missing=()
@@ -42,7 +47,7 @@ done
 mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u | sed '/^$/d')
 
 if [[ ${#missing[@]} -eq 0 ]]; then
-    echo "install-test-deps.sh: all present (sipp, espeak-ng, sox)"
+    echo "install-test-deps.sh: all present (sipp, espeak-ng, sox, sofia-sip, libclang, pkg-config)"
     exit 0
 fi
 
@@ -51,4 +56,5 @@ echo "install-test-deps.sh: installing ${missing[*]}"
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}"
 command -v sipp >/dev/null 2>&1 || { echo "install-test-deps.sh: sipp still missing" >&2; exit 1; }
+pkg-config --exists sofia-sip-ua || { echo "install-test-deps.sh: sofia-sip-ua still missing" >&2; exit 1; }
 echo "install-test-deps.sh: done"

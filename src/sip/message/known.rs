@@ -14,13 +14,18 @@ use ezk_sip_types::Headers;
 pub(super) struct Single<'a> {
     pub first: Option<&'a str>,
     pub conflicting: bool,
+    /// Given more than once (with the same value or not).
+    pub repeated: bool,
 }
 
 impl<'a> Single<'a> {
     fn push(&mut self, value: &'a str) {
         match self.first {
             None => self.first = Some(value),
-            Some(first) => self.conflicting |= first != value,
+            Some(first) => {
+                self.conflicting |= first != value;
+                self.repeated = true;
+            }
         }
     }
 }

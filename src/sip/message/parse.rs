@@ -141,6 +141,21 @@ fn parse_max_forwards(value: &str) -> Result<u8, ParseError> {
     }
 }
 
+/// Reads From or To; a `tag=` without a value is malformed (`tag-param = "tag" EQUAL
+/// token`, RFC 3261 §25.1), not a missing tag.
+fn parse_party(value: &str, label: &'static str) -> Result<NameAddr, ParseError> {
+    let party = NameAddr::parse(value).map_err(|_| ParseError::MalformedHeader(label))?;
+    let empty_tag = party.params.split(';').skip(1).any(|param| {
+        param.split_once('=').is_some_and(|(name, value)| {
+            name.trim().eq_ignore_ascii_case("tag") && value.trim().is_empty()
+        })
+    });
+    if empty_tag {
+        return Err(ParseError::MalformedHeader(label));
+    }
+    Ok(party)
+}
+
 /// The body: `rest` cut to Content-Length, or all of it without one.
 fn bound_body(content_length: Option<&str>, rest: &[u8]) -> Result<Bytes, ParseError> {
     let Some(value) = content_length else {
@@ -173,6 +188,10 @@ fn read_head(headers: Headers, rest: &[u8]) -> Result<MessageHead, ParseError> {
     if let Some(label) = known.conflicting() {
         return Err(ParseError::DuplicateHeader(label));
     }
+    // Two Content-Lengths leave the body's end ambiguous, even when they agree.
+    if known.content_length.repeated {
+        return Err(ParseError::BadContentLength);
+    }
     let body = bound_body(known.content_length.first, rest)?;
     let vias: Vec<String> = known
         .via
@@ -200,8 +219,8 @@ fn read_head(headers: Headers, rest: &[u8]) -> Result<MessageHead, ParseError> {
     if let Some(value) = known.max_forwards.first {
         parse_max_forwards(value)?;
     }
-    let parsed_from = NameAddr::parse(from).map_err(|_| ParseError::MalformedHeader("From"))?;
-    let parsed_to = NameAddr::parse(to).map_err(|_| ParseError::MalformedHeader("To"))?;
+    let parsed_from = parse_party(from, "From")?;
+    let parsed_to = parse_party(to, "To")?;
 
     let record_route = known
         .record_route

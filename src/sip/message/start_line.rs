@@ -1,7 +1,9 @@
 //! The first line of a message: `Method SP Request-URI SP SIP/2.0` or
 //! `SIP/2.0 SP Status-Code SP Reason-Phrase`, read with `ezk-sip-types`' `MessageLine`
 //! plus the stricter checks it does not make (exact method token, URI scheme, version,
-//! status range).
+//! status range). The version is matched without regard to case (RFC 3261 §7.1); a
+//! spelling other than `SIP/2.0` is rewritten before `MessageLine` reads the line, since
+//! it only knows the upper-case one.
 
 use super::parse::ParseError;
 use crate::sip::method::{is_token, Method};
@@ -25,6 +27,11 @@ pub(super) enum StartLine {
 
 /// Parses `line`, which must lie inside `src`.
 pub(super) fn parse_start_line(src: &Bytes, line: &str) -> Result<StartLine, ParseError> {
+    if let Some(upper) = with_upper_case_version(line) {
+        let src = Bytes::from(upper);
+        let line = std::str::from_utf8(&src).map_err(|_| ParseError::BadStartLine)?;
+        return parse_start_line(&src, line);
+    }
     if line.starts_with("SIP/") {
         return parse_status_line(src, line);
     }
@@ -95,6 +102,24 @@ fn is_other_version(version: &str) -> bool {
         .is_some_and(|(major, minor)| all_digits(major) && all_digits(minor))
 }
 
+/// `line` with its version spelled `SIP/2.0`, if it is spelled in another case (a status
+/// line's first word, a request line's last one); `None` if there is nothing to rewrite.
+fn with_upper_case_version(line: &str) -> Option<String> {
+    const VERSION: &str = "SIP/2.0";
+    let is_other_spelling = |word: &str| word.eq_ignore_ascii_case(VERSION) && word != VERSION;
+    let first = line.split_whitespace().next()?;
+    if is_other_spelling(first) && line.starts_with(first) {
+        return Some(format!("{VERSION}{}", line.get(first.len()..)?));
+    }
+    let trimmed = line.trim_end();
+    let last = trimmed.split_whitespace().next_back()?;
+    if is_other_spelling(last) {
+        let head = trimmed.get(..trimmed.len() - last.len())?;
+        return Some(format!("{head}{VERSION}{}", line.get(trimmed.len()..)?));
+    }
+    None
+}
+
 fn parse_status_line(src: &Bytes, line: &str) -> Result<StartLine, ParseError> {
     match MessageLine::parse(src)(line) {
         Ok((rest, MessageLine::Response(status_line))) if rest.trim().is_empty() => {
@@ -162,6 +187,32 @@ mod tests {
         assert!(matches!(
             parse("IN(VITE sip:a@b SIP/2.0"),
             Err(ParseError::BadStartLine)
+        ));
+    }
+
+    #[test]
+    fn the_version_is_case_insensitive() {
+        match parse("OPTIONS sip:a@b sip/2.0") {
+            Ok(StartLine::Request { method, uri, .. }) => {
+                assert_eq!(method, Method::Options);
+                assert_eq!(uri, "sip:a@b");
+            }
+            _ => panic!("expected a request line"),
+        }
+        match parse("Sip/2.0 180 Ringing") {
+            Ok(StartLine::Response { status, reason }) => {
+                assert_eq!(status, 180);
+                assert_eq!(reason, "Ringing");
+            }
+            _ => panic!("expected a status line"),
+        }
+        assert!(matches!(
+            parse("sip/3.0 200 OK"),
+            Err(ParseError::BadStartLine)
+        ));
+        assert!(matches!(
+            parse("INVITE sip:a@b sip/2.1"),
+            Err(ParseError::UnsupportedVersion)
         ));
     }
 

@@ -2,6 +2,7 @@
 //! matching, and stamping `received`/`rport` into it before echoing it in responses
 //! (RFC 3261 §18.2.1, RFC 3581).
 
+use crate::sip::header_value::find_param;
 use bytes::Bytes;
 use bytesstr::BytesStr;
 use ezk_sip_types::header::typed::Via;
@@ -27,8 +28,15 @@ pub struct TopVia {
 pub(crate) const BRANCH_MAGIC_COOKIE: &str = "z9hG4bK";
 
 impl TopVia {
-    /// Reads one Via value; `None` if it is not a valid Via.
+    /// Reads one Via value; `None` if it is not a valid Via, or its `branch=` has no
+    /// value (`via-branch = "branch" EQUAL token`). The parameter name is matched
+    /// without regard to case (RFC 3261 §7.3.1).
     pub fn parse(value: &str) -> Option<TopVia> {
+        let branch = match find_param(value, "branch") {
+            Some("") if has_empty_branch(value) => return None,
+            Some(branch) => branch.to_owned(),
+            None => String::new(),
+        };
         let value = BytesStr::from(value);
         let src: &Bytes = value.as_ref();
         let (rest, via) = Via::parse(src, value.as_str()).ok()?;
@@ -49,11 +57,7 @@ impl TopVia {
             transport: via.transport.to_string(),
             sent_by,
             sent_by_ip,
-            branch: via
-                .params
-                .get_val("branch")
-                .map(|branch| branch.to_string())
-                .unwrap_or_default(),
+            branch,
         })
     }
 
@@ -61,6 +65,15 @@ impl TopVia {
     pub fn has_rfc3261_branch(&self) -> bool {
         self.branch.starts_with(BRANCH_MAGIC_COOKIE)
     }
+}
+
+/// True if a `branch` parameter of `value` has an `=` but no value after it.
+fn has_empty_branch(value: &str) -> bool {
+    value.split(';').skip(1).any(|param| {
+        param.split_once('=').is_some_and(|(name, value)| {
+            name.trim().eq_ignore_ascii_case("branch") && value.trim().is_empty()
+        })
+    })
 }
 
 /// Adds `received=<source ip>` when the sent-by host is not the packet's source address,
@@ -108,6 +121,19 @@ mod tests {
         assert_eq!(named.sent_by, "proxy.example.com");
         assert_eq!(named.branch, "");
         assert!(TopVia::parse("garbage").is_none());
+    }
+
+    #[test]
+    fn branch_name_is_case_insensitive_and_needs_a_value() {
+        let upper = TopVia::parse("SIP/2.0/UDP 10.0.0.1;BRANCH=z9hG4bKUpper").unwrap();
+        assert_eq!(upper.branch, "z9hG4bKUpper");
+        assert!(upper.has_rfc3261_branch());
+        let spaced = TopVia::parse("SIP/2.0/UDP 10.0.0.1 ; Branch = z9hG4bKs ;rport").unwrap();
+        assert_eq!(spaced.branch, "z9hG4bKs");
+        assert!(TopVia::parse("SIP/2.0/UDP 10.0.0.1;branch=").is_none());
+        assert!(TopVia::parse("SIP/2.0/UDP 10.0.0.1;branch= ;rport").is_none());
+        let bare = TopVia::parse("SIP/2.0/UDP 10.0.0.1;branch").unwrap();
+        assert_eq!(bare.branch, "");
     }
 
     #[test]

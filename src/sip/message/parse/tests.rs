@@ -258,3 +258,80 @@ fn garbage_is_an_error_not_a_panic() {
         assert!(parse_message(data).is_err(), "{data:?}");
     }
 }
+
+#[test]
+fn single_headers_may_not_repeat() {
+    let invite = sipp_invite();
+    let second_length = format!("Max-Forwards: 70\r\nl: {}\r\n", SIPP_SDP.len());
+    let cases: Vec<(&str, &str, ParseError)> = vec![
+        (
+            "Call-ID: 1-1234@127.0.0.1\r\n",
+            "Call-ID: 1-1234@127.0.0.1\r\ni: other@127.0.0.1\r\n",
+            ParseError::DuplicateHeader("Call-ID"),
+        ),
+        (
+            "CSeq: 1 INVITE\r\n",
+            "CSeq: 1 INVITE\r\nCSeq: 2 INVITE\r\n",
+            ParseError::DuplicateHeader("CSeq"),
+        ),
+        (
+            "To: <sip:1000@127.0.0.1:5060>\r\n",
+            "To: <sip:1000@127.0.0.1:5060>\r\nt: <sip:2000@127.0.0.1>\r\n",
+            ParseError::DuplicateHeader("To"),
+        ),
+        (
+            "Max-Forwards: 70\r\n",
+            "Max-Forwards: 70\r\nFrom: <sip:other@127.0.0.1>;tag=2\r\n",
+            ParseError::DuplicateHeader("From"),
+        ),
+        (
+            "Max-Forwards: 70\r\n",
+            &second_length,
+            ParseError::BadContentLength,
+        ),
+    ];
+    for (line, doubled, expected) in cases {
+        let data = invite.replace(line, doubled);
+        assert_eq!(
+            parse_message(data.as_bytes()).unwrap_err(),
+            expected,
+            "{data}"
+        );
+    }
+}
+
+#[test]
+fn an_empty_tag_is_malformed() {
+    let invite = sipp_invite();
+    let empty_to = invite.replace(
+        "To: <sip:1000@127.0.0.1:5060>",
+        "To: <sip:1000@127.0.0.1:5060>;tag=",
+    );
+    assert_eq!(
+        parse_message(empty_to.as_bytes()).unwrap_err(),
+        ParseError::MalformedHeader("To")
+    );
+    let empty_from = invite.replace(";tag=1234SIPpTag001", "; TAG = ");
+    assert_eq!(
+        parse_message(empty_from.as_bytes()).unwrap_err(),
+        ParseError::MalformedHeader("From")
+    );
+    // A bare `tag` (a generic-param without value) is read as no tag.
+    let bare = invite.replace(";tag=1234SIPpTag001", ";tag");
+    assert_eq!(request(bare.as_bytes()).head.from.tag(), None);
+}
+
+#[test]
+fn lower_case_version_and_branch_name() {
+    let data = sipp_invite()
+        .replace(" SIP/2.0\r\nVia", " sip/2.0\r\nVia")
+        .replace(";branch=", ";Branch=");
+    let invite = request(data.as_bytes());
+    assert_eq!(invite.method, Method::Invite);
+    assert_eq!(invite.head.top_via.branch, "z9hG4bK-1234-1-0");
+    let empty_branch = sipp_invite().replace("branch=z9hG4bK-1234-1-0", "branch=");
+    assert_eq!(
+        parse_message(empty_branch.as_bytes()).unwrap_err(),
+        ParseError::MalformedHeader("Via")
+    );
+}

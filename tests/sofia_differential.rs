@@ -1,0 +1,290 @@
+//! Differential test of the SIP parser against sofia-sip, the SIP stack inside
+//! FreeSWITCH (`cargo test --features sofia --test sofia_differential`).
+//!
+//! Every message of `tests/sip_corpus/*.sip` and every file under `fuzz/corpus/*/` is
+//! parsed by `parse_message` and by libsofia-sip-ua (see `tests/sofia/mod.rs`). The two
+//! must agree on accepting or refusing it and, when both accept it, on the method or
+//! status code, Call-ID, CSeq, From and To tags, top Via branch, Content-Length and body
+//! length; `call_id_of` must also find the parser's Call-ID. Each disagreement is
+//! printed in a table. The test fails on any that `tests/sofia_known_differences.toml`
+//! does not list with the reason our behaviour is deliberate, and on entries of that
+//! list that no longer match a disagreement. docs/sip-conformance.md explains them.
+
+#![cfg(feature = "sofia")]
+
+mod sofia;
+
+use callplane::sip::call_id_of;
+use callplane::sip::message::{parse_message, Message, MessageHead};
+use ezk_sip_types::Name;
+use serde::Deserialize;
+use sofia::outcome::{Fields, Outcome};
+use std::collections::BTreeSet;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+/// One message to compare, named by its path relative to the crate root.
+struct Sample {
+    name: String,
+    data: Vec<u8>,
+}
+
+/// One entry of the allow list.
+#[derive(Deserialize)]
+struct Known {
+    file: String,
+    field: String,
+    why: String,
+}
+
+#[derive(Deserialize)]
+struct KnownList {
+    difference: Vec<Known>,
+}
+
+/// A field on which the parsers differ for one message.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct Disagreement {
+    file: String,
+    field: String,
+    ours: String,
+    sofia: String,
+}
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Regular files directly inside `dir`, sorted by name; none if it does not exist.
+fn files_in(dir: &Path, extension: Option<&str>) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut files: Vec<PathBuf> = entries
+        .filter_map(|entry| entry.ok().map(|entry| entry.path()))
+        .filter(|path| path.is_file())
+        .filter(|path| {
+            extension.is_none_or(|wanted| path.extension().is_some_and(|ext| ext == wanted))
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+/// The SIP corpus, then every fuzz corpus (`fuzz/corpus/<target>/*`), if present.
+fn samples() -> Vec<Sample> {
+    let root = root();
+    let mut paths = files_in(&root.join("tests/sip_corpus"), Some("sip"));
+    let mut fuzz_dirs: Vec<PathBuf> = std::fs::read_dir(root.join("fuzz/corpus"))
+        .map(|entries| {
+            entries
+                .filter_map(|entry| entry.ok().map(|entry| entry.path()))
+                .filter(|path| path.is_dir())
+                .collect()
+        })
+        .unwrap_or_default();
+    fuzz_dirs.sort();
+    for dir in fuzz_dirs {
+        paths.extend(files_in(&dir, None));
+    }
+    paths
+        .into_iter()
+        .map(|path| {
+            let data = std::fs::read(&path)
+                .unwrap_or_else(|error| panic!("reading {}: {error}", path.display()));
+            let name = path
+                .strip_prefix(&root)
+                .unwrap_or(&path)
+                .display()
+                .to_string();
+            Sample { name, data }
+        })
+        .collect()
+}
+
+/// callplane's parser, reduced to the compared fields.
+fn ours(data: &[u8]) -> Outcome {
+    match parse_message(data) {
+        Err(error) => Outcome::Rejected(error.to_string()),
+        Ok(Message::Request(request)) => {
+            Outcome::Accepted(fields(request.method.to_string(), &request.head))
+        }
+        Ok(Message::Response(response)) => {
+            Outcome::Accepted(fields(response.status.to_string(), &response.head))
+        }
+    }
+}
+
+fn fields(start: String, head: &MessageHead) -> Fields {
+    Fields {
+        start,
+        call_id: Some(head.echo.call_id.clone()),
+        cseq: Some(format!("{} {}", head.cseq.seq, head.cseq.method)),
+        from_tag: head.from.tag().map(str::to_owned),
+        to_tag: head.to.tag().map(str::to_owned),
+        via_branch: Some(head.top_via.branch.clone()).filter(|branch| !branch.is_empty()),
+        content_length: head
+            .headers
+            .get_raw(&Name::CONTENT_LENGTH)
+            .next()
+            .and_then(|value| value.as_str().trim().parse().ok()),
+        body_len: head.body.len(),
+    }
+}
+
+fn verdict(outcome: &Outcome) -> String {
+    match outcome {
+        Outcome::Accepted(_) => "accepted".to_owned(),
+        Outcome::Rejected(why) => format!("rejected ({why})"),
+    }
+}
+
+/// Every field on which the two outcomes differ, plus `call_id_of` against the
+/// parser's Call-ID.
+fn compare(sample: &Sample) -> Vec<Disagreement> {
+    let ours = ours(&sample.data);
+    let sofia = sofia::parse(&sample.data);
+    let disagreement = |field: &str, ours: String, sofia: String| Disagreement {
+        file: sample.name.clone(),
+        field: field.to_owned(),
+        ours,
+        sofia,
+    };
+    let mut found = Vec::new();
+    match (&ours, &sofia) {
+        (Outcome::Accepted(ours), Outcome::Accepted(sofia)) => {
+            for ((field, ours), (_, sofia)) in ours.named().into_iter().zip(sofia.named()) {
+                if ours != sofia {
+                    found.push(disagreement(field, ours, sofia));
+                }
+            }
+        }
+        (Outcome::Rejected(_), Outcome::Rejected(_)) => {}
+        _ => found.push(disagreement("verdict", verdict(&ours), verdict(&sofia))),
+    }
+    if let Outcome::Accepted(fields) = &ours {
+        let peek = call_id_of(&sample.data).map(|id| String::from_utf8_lossy(id).into_owned());
+        if peek != fields.call_id {
+            found.push(disagreement(
+                "call_id_of",
+                format!("{peek:?}"),
+                "(the parser's Call-ID) ".to_owned() + &format!("{:?}", fields.call_id),
+            ));
+        }
+    }
+    found
+}
+
+fn known_differences() -> Vec<Known> {
+    let path = root().join("tests/sofia_known_differences.toml");
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|error| panic!("reading {}: {error}", path.display()));
+    let list: KnownList =
+        toml::from_str(&text).unwrap_or_else(|error| panic!("parsing {}: {error}", path.display()));
+    for known in &list.difference {
+        assert!(
+            !known.why.trim().is_empty(),
+            "{}: the entry for {} / {} gives no reason",
+            path.display(),
+            known.file,
+            known.field
+        );
+    }
+    list.difference
+}
+
+fn table(rows: &[(&Disagreement, Option<&Known>)]) -> String {
+    let mut out = String::new();
+    for (row, known) in rows {
+        let status = if known.is_some() { "known" } else { "NEW" };
+        let _ = writeln!(
+            out,
+            "{status:5} | {} | {} | ours: {} | sofia: {}",
+            row.file, row.field, row.ours, row.sofia
+        );
+    }
+    out
+}
+
+#[test]
+fn parser_agrees_with_sofia_sip() {
+    let samples = samples();
+    assert!(
+        samples.len() >= 30,
+        "the SIP corpus went missing: {} messages",
+        samples.len()
+    );
+    let known = known_differences();
+    let mut disagreements: Vec<Disagreement> = samples.iter().flat_map(compare).collect();
+    disagreements.sort();
+
+    let rows: Vec<(&Disagreement, Option<&Known>)> = disagreements
+        .iter()
+        .map(|row| {
+            let entry = known
+                .iter()
+                .find(|known| known.file == row.file && known.field == row.field);
+            (row, entry)
+        })
+        .collect();
+    let accepted_by_both = samples
+        .iter()
+        .filter(|sample| {
+            matches!(ours(&sample.data), Outcome::Accepted(_))
+                && matches!(sofia::parse(&sample.data), Outcome::Accepted(_))
+        })
+        .count();
+    println!(
+        "compared {} messages ({accepted_by_both} accepted by both); {} disagreements:\n{}",
+        samples.len(),
+        disagreements.len(),
+        table(&rows)
+    );
+
+    let unexplained: Vec<_> = rows.iter().filter(|(_, known)| known.is_none()).collect();
+    let matched: BTreeSet<(&str, &str)> = disagreements
+        .iter()
+        .map(|row| (row.file.as_str(), row.field.as_str()))
+        .collect();
+    let stale: Vec<String> = known
+        .iter()
+        .filter(|known| !matched.contains(&(known.file.as_str(), known.field.as_str())))
+        .map(|known| format!("{} / {}", known.file, known.field))
+        .collect();
+    assert!(
+        unexplained.is_empty() && stale.is_empty(),
+        "{} disagreements with sofia-sip are not in tests/sofia_known_differences.toml:\n{}\n\
+         entries there that match no disagreement any more: {stale:?}",
+        unexplained.len(),
+        table(&unexplained.into_iter().copied().collect::<Vec<_>>()),
+    );
+}
+
+/// The oracle itself reads what sofia reads: the fields of a carrier INVITE, and a
+/// refusal for a message without Call-ID. Without this, an oracle that read nothing
+/// could agree with a parser that read nothing.
+#[test]
+fn sofia_oracle_reads_a_carrier_invite() {
+    let read = |name: &str| {
+        let path = root().join("tests/sip_corpus").join(name);
+        std::fs::read(&path).unwrap_or_else(|error| panic!("reading {}: {error}", path.display()))
+    };
+    let expected = Fields {
+        start: "INVITE".to_owned(),
+        call_id: Some("7f3e2a1b9c8d4e5f@203.0.113.10".to_owned()),
+        cseq: Some("102 INVITE".to_owned()),
+        from_tag: Some("as7d6f5".to_owned()),
+        to_tag: None,
+        via_branch: Some("z9hG4bK1a2b3c4d5e6f".to_owned()),
+        content_length: Some(234),
+        body_len: 234,
+    };
+    assert_eq!(
+        sofia::parse(&read("diff-invite-carrier.sip")),
+        Outcome::Accepted(expected)
+    );
+    assert!(matches!(
+        sofia::parse(&read("diff-bad-missing-call-id.sip")),
+        Outcome::Rejected(_)
+    ));
+}

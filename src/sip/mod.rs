@@ -47,6 +47,7 @@ mod requirements;
 pub mod sdp;
 mod settings;
 mod stats;
+pub mod stream;
 mod timers;
 mod transaction;
 

@@ -17,6 +17,8 @@ pub(super) struct OwnTx {
     key: TxKey,
     kind: OwnKind,
     scheduled: Option<Time>,
+    /// The link its request came by (its retransmissions' link).
+    link: crate::sip::event::Link,
 }
 
 enum OwnKind {
@@ -152,6 +154,7 @@ impl Dispatcher {
             key: key.clone(),
             kind,
             scheduled: None,
+            link: self.link,
         });
         self.own_by_key.insert(key, slot);
         self.reschedule_own(slot);
@@ -185,6 +188,7 @@ impl Dispatcher {
         if !take_if_live(&mut own.scheduled, at) {
             return;
         }
+        self.link = own.link;
         match &mut own.kind {
             OwnKind::NonInvite(tx) => {
                 if tx.ends_at <= now {

@@ -226,7 +226,7 @@ impl HostIo for Shell<'_> {
     fn transmit(&mut self, transmit: Transmit, data: &[u8]) {
         black_box(transmit.dest);
         match transmit.socket {
-            Socket::Sip => {
+            Socket::Sip | Socket::SipTcp(_) => {
                 self.out.sip += 1;
                 (self.on_sip)(data);
             }
@@ -243,7 +243,10 @@ impl HostIo for Shell<'_> {
         self.out.events += 1;
         match event {
             HostEvent::Cdr(_) => self.out.cdrs += 1,
-            HostEvent::BindRtp { .. } | HostEvent::CloseRtp { .. } | HostEvent::Http { .. } => {}
+            HostEvent::BindRtp { .. }
+            | HostEvent::CloseRtp { .. }
+            | HostEvent::Http { .. }
+            | HostEvent::ConnInUse { .. } => {}
         }
         None
     }

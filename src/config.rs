@@ -168,8 +168,15 @@ pub struct FlowsConfig {
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SipConfig {
-    /// Address and port SIP over UDP listens on.
+    /// Address and port SIP listens on: UDP, and TCP unless `tcp = false`.
     pub listen: SocketAddr,
+    /// SIP over TCP on `listen` too (RFC 3261 §18); false: UDP only.
+    pub tcp: bool,
+    /// A TCP connection without traffic this long is closed, unless a call
+    /// still uses it.
+    pub tcp_idle_secs: u64,
+    /// TCP connections one shard holds at most; more are refused.
+    pub tcp_max_connections: usize,
     /// Ring (180) this long before answering; 0 answers at once.
     pub answer_delay_ms: u64,
     /// Sent in the Server header.
@@ -194,6 +201,9 @@ impl Default for SipConfig {
         let rfc = crate::sip::SipTimers::default();
         SipConfig {
             listen: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 5060),
+            tcp: true,
+            tcp_idle_secs: 300,
+            tcp_max_connections: 1024,
             answer_delay_ms: 0,
             user_agent: format!("callplane/{}", env!("CARGO_PKG_VERSION")),
             advertised_address: None,
@@ -206,6 +216,15 @@ impl Default for SipConfig {
 }
 
 impl SipConfig {
+    /// The TCP transport's settings, `None` when TCP is off.
+    pub fn tcp_settings(&self) -> Option<crate::shard::TcpSettings> {
+        self.tcp.then(|| crate::shard::TcpSettings {
+            max_connections: self.tcp_max_connections.max(1),
+            idle: std::time::Duration::from_secs(self.tcp_idle_secs.max(1)),
+            limits: crate::sip::stream::StreamLimits::default(),
+        })
+    }
+
     /// The transaction timers these settings give.
     pub fn timers(&self) -> crate::sip::SipTimers {
         crate::sip::SipTimers {

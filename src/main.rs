@@ -231,6 +231,7 @@ fn serve(args: ServeArgs) -> Result<(), String> {
         http,
         clock,
         pin_threads: config.server.pin_threads,
+        tcp: config.sip.tcp_settings(),
     })
     .map_err(|err| format!("cannot start shards: {err}"))?;
 

@@ -59,6 +59,10 @@ impl RtpSocket {
 pub enum Socket {
     /// The shard's SIP socket.
     Sip,
+    /// SIP over TCP: this connection when it is open and connected to `dest`,
+    /// else any open connection to `dest`, else (a request) a new one; a
+    /// response with no connection left is dropped (see [`sip::Link::Tcp`]).
+    SipTcp(Option<sip::ConnRef>),
     /// A call's RTP socket.
     Rtp(RtpSocket),
     /// The RTCP socket (RTP port + 1) of a call's RTP socket.
@@ -96,6 +100,14 @@ pub enum HostEvent {
         /// The socket to close.
         socket: RtpSocket,
     },
+    /// A call started (`in_use`) or stopped using the stream connection
+    /// `conn` for its dialog: a connection in use is not closed for idleness.
+    ConnInUse {
+        /// The connection the call's INVITE came on.
+        conn: sip::ConnRef,
+        /// Started (true) or stopped (false).
+        in_use: bool,
+    },
     /// Append this record to the CDR file.
     Cdr(Box<CdrRecord>),
     /// Perform this request and, when `reply`, feed the answer back as [`Input::Http`].
@@ -117,6 +129,16 @@ pub enum Input<'a> {
         /// Its source address.
         from: SocketAddr,
         /// The datagram.
+        data: &'a [u8],
+    },
+    /// A SIP message framed on a TCP connection, for a call this shard
+    /// owns (or a new one).
+    SipStream {
+        /// The connection's peer address.
+        from: SocketAddr,
+        /// The connection (possibly another shard's) it came on.
+        conn: sip::ConnRef,
+        /// One complete message.
         data: &'a [u8],
     },
     /// A datagram on an RTP socket.
@@ -319,7 +341,10 @@ impl Host {
         let now = self.now;
         self.registrations.start_once(now);
         match input {
-            Input::Sip { from, data } => self.on_sip(now, from, data),
+            Input::Sip { from, data } => self.on_sip(now, from, sip::Link::Udp, data),
+            Input::SipStream { from, conn, data } => {
+                self.on_sip(now, from, sip::Link::Tcp(Some(conn)), data)
+            }
             Input::Rtp { socket, from, data } => self.on_rtp(now, socket, from, data, false),
             Input::Rtcp { socket, from, data } => self.on_rtp(now, socket, from, data, true),
             Input::Timeout => self.on_timeout(now),
@@ -460,8 +485,14 @@ impl Host {
         }
     }
 
-    fn on_sip(&mut self, now: Time, from: SocketAddr, data: &[u8]) {
-        match self.dispatcher.handle_datagram(now, from, data) {
+    fn on_sip(&mut self, now: Time, from: SocketAddr, link: sip::Link, data: &[u8]) {
+        let routed = match link {
+            sip::Link::Tcp(Some(conn)) => {
+                self.dispatcher.handle_stream_message(now, from, conn, data)
+            }
+            link => self.dispatcher.handle_message(now, from, link, data),
+        };
+        match routed {
             None => {}
             Some(Routed::NewInvite(invite)) => self.incoming_call(now, *invite),
             Some(Routed::Dialog { owner, message }) => {
@@ -641,6 +672,10 @@ impl Host {
             shard: self.config.shard,
             jitter: self.config.jitter,
         };
+        if let sip::Link::Tcp(Some(conn)) = invite.link() {
+            self.events
+                .push_back(HostEvent::ConnInUse { conn, in_use: true });
+        }
         let dialog = self
             .dispatcher
             .accept(invite, DialogOwner(handle.0.to_u64()));
@@ -719,7 +754,14 @@ impl Host {
         if let Some(cdr) = entry.call.cdr() {
             self.events.push_back(HostEvent::Cdr(Box::new(cdr)));
         }
-        self.dispatcher.release(entry.call.into_dialog());
+        let dialog = entry.call.into_dialog();
+        if let sip::Link::Tcp(Some(conn)) = dialog.link() {
+            self.events.push_back(HostEvent::ConnInUse {
+                conn,
+                in_use: false,
+            });
+        }
+        self.dispatcher.release(dialog);
     }
 }
 
@@ -736,8 +778,12 @@ fn sip_transmit(transmit: sip::Transmit, buf: &mut [u8]) -> Option<Transmit> {
     match buf.get_mut(..len) {
         Some(out) => {
             out.copy_from_slice(&transmit.payload);
+            let socket = match transmit.link {
+                sip::Link::Udp => Socket::Sip,
+                sip::Link::Tcp(conn) => Socket::SipTcp(conn),
+            };
             Some(Transmit {
-                socket: Socket::Sip,
+                socket,
                 dest: transmit.dest,
                 len,
             })

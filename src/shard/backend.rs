@@ -84,6 +84,8 @@ pub enum Completion {
     },
     /// Another thread called [`Waker::wake`].
     Wake,
+    /// The descriptor given to [`IoBackend::watch_readable`] is readable.
+    Ready,
 }
 
 /// Counters a backend keeps about its own work.
@@ -167,6 +169,12 @@ pub trait IoBackend {
     /// currently delivered (twice, or a number never handed out) does nothing
     /// but count [`BackendStats::stale_releases`].
     fn release(&mut self, slot: usize);
+    /// Reports [`Completion::Ready`] whenever `fd` is readable: one
+    /// descriptor per backend (the shell's TCP epoll instance; a second call
+    /// replaces the first). Level-triggered: reported again at later waits
+    /// while it stays readable. The descriptor must outlive the backend's use
+    /// of it (the shell drops it after the backend).
+    fn watch_readable(&mut self, fd: std::os::fd::RawFd) -> io::Result<()>;
     /// The local address of an open socket; `None` once `token` is closed.
     fn local_addr(&self, token: Token) -> Option<SocketAddr>;
     /// Counters.

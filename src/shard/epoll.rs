@@ -31,6 +31,8 @@ use super::sockaddr::{empty_storage, read_sockaddr, write_sockaddr};
 use super::waker::Waker;
 
 const WAKE_KEY: u64 = u64::MAX;
+/// The key of the descriptor of [`IoBackend::watch_readable`].
+const READY_KEY: u64 = u64::MAX - 1;
 const MAX_EVENTS: usize = 256;
 const SEND_BATCH: usize = 64;
 
@@ -435,7 +437,9 @@ impl IoBackend for EpollBackend {
         }
         for i in 0..n as usize {
             let key = self.events[i].u64;
-            if key == WAKE_KEY {
+            if key == READY_KEY {
+                out.push(Completion::Ready);
+            } else if key == WAKE_KEY {
                 let mut value: u64 = 0;
                 // SAFETY: non-blocking eventfd read into a valid u64.
                 unsafe {
@@ -466,6 +470,10 @@ impl IoBackend for EpollBackend {
             live.delivered = live.delivered.saturating_sub(1);
         }
         self.finish_close_if_idle(token);
+    }
+
+    fn watch_readable(&mut self, fd: std::os::fd::RawFd) -> io::Result<()> {
+        self.ctl(libc::EPOLL_CTL_ADD, fd, READY_KEY)
     }
 
     fn local_addr(&self, token: Token) -> Option<SocketAddr> {

@@ -31,6 +31,7 @@ use super::cdr_writer::CdrSink;
 use super::clock::Clock;
 use super::dispatch::owner_of;
 use super::http::HttpPool;
+use super::tcp::{Received, Route, TcpSettings, TcpTransport};
 use super::{ShardMsg, ShardPeer};
 
 /// How many receives a SIP socket keeps in flight.
@@ -136,6 +137,8 @@ pub(crate) struct ShardLoop {
     pub(crate) http: HttpPool,
     /// The SIP address every shard binds with SO_REUSEPORT.
     pub(crate) sip_listen: SocketAddr,
+    /// SIP over TCP on `sip_listen` too, with these settings.
+    pub(crate) tcp_settings: Option<TcpSettings>,
     /// SIP datagrams dropped because the owner shard's inbox was full.
     pub(crate) forward_drops: u64,
 }
@@ -143,6 +146,10 @@ pub(crate) struct ShardLoop {
 /// The loop's working state beside what it owns.
 struct Running {
     sockets: SocketTable,
+    /// The TCP listener and connections, when TCP is on.
+    tcp: Option<TcpTransport>,
+    /// Messages read from TCP, being fed.
+    received: Vec<Received>,
     completions: Vec<Completion>,
     buf: Vec<u8>,
     deadline: Time,
@@ -176,7 +183,12 @@ impl ShardLoop {
             if self.drained(&running, now) {
                 break;
             }
-            match wait_for(running.deadline, now, running.shutdown_at.is_some()) {
+            let tcp_deadline = running
+                .tcp
+                .as_ref()
+                .map_or(Time::NEVER, TcpTransport::next_deadline);
+            let deadline = running.deadline.min(tcp_deadline);
+            match wait_for(deadline, now, running.shutdown_at.is_some()) {
                 Some(timeout) if !timeout.is_zero() && timeout <= BATCH_HORIZON + TIMER_SLACK => {
                     self.backend
                         .wait_batch(timeout, WAKE_BATCH, &mut running.completions)?
@@ -185,6 +197,9 @@ impl ShardLoop {
             }
             let now = self.clock.now();
             self.feed_completions(now, &mut running);
+            if let Some(tcp) = running.tcp.as_mut() {
+                tcp.handle_timeout(now);
+            }
             self.host.handle_input(now, Input::Timeout);
             self.drain(now, &mut running);
         }
@@ -199,14 +214,25 @@ impl ShardLoop {
             .register(sip_socket, SIP_RECV_DEPTH, SIP_DATAGRAM)?;
         let mut sockets = SocketTable::default();
         sockets.insert_sip(sip_token);
+        let tcp = match self.tcp_settings {
+            Some(settings) => {
+                let tcp = TcpTransport::listen(self.index, self.sip_listen, settings)?;
+                self.backend.watch_readable(tcp.raw_fd())?;
+                Some(tcp)
+            }
+            None => None,
+        };
         log::info!(
-            "shard {}: io backend: {}, SIP on {}",
+            "shard {}: io backend: {}, SIP on {} (UDP{})",
             self.index,
             self.backend.name(),
-            self.sip_listen
+            self.sip_listen,
+            if tcp.is_some() { ", TCP" } else { "" }
         );
         Ok(Running {
             sockets,
+            tcp,
+            received: Vec::new(),
             completions: Vec::with_capacity(256),
             buf: vec![0u8; SIP_DATAGRAM],
             deadline: Time::NEVER,
@@ -239,6 +265,7 @@ impl ShardLoop {
                     self.backend.release(slot);
                 }
                 Completion::Wake => self.read_inbox(now, running),
+                Completion::Ready => self.read_tcp(now, running),
             }
             self.drain(now, running);
         }
@@ -286,6 +313,39 @@ impl ShardLoop {
         }
     }
 
+    /// Serves the TCP connections: each message read goes to its Call-ID's
+    /// owner, with its connection, and the host is drained after each.
+    fn read_tcp(&mut self, now: Time, running: &mut Running) {
+        let mut received = std::mem::take(&mut running.received);
+        if let Some(tcp) = running.tcp.as_mut() {
+            tcp.poll(now, &mut received);
+        }
+        for message in received.drain(..) {
+            let owner = crate::sip::call_id_of(&message.data)
+                .map(|id| owner_of(id, self.peers.len()))
+                .unwrap_or(self.index);
+            if owner == self.index {
+                let input = Input::SipStream {
+                    from: message.from,
+                    conn: message.conn,
+                    data: &message.data,
+                };
+                self.host.handle_input(now, input);
+                self.drain(now, running);
+            } else if let Some(peer) = self.peers.get(owner) {
+                let sent = peer.try_send(ShardMsg::SipStream {
+                    from: message.from,
+                    conn: message.conn,
+                    data: message.data,
+                });
+                if !sent {
+                    self.forward_drops += 1;
+                }
+            }
+        }
+        running.received = received;
+    }
+
     /// Messages from other threads.
     fn read_inbox(&mut self, now: Time, running: &mut Running) {
         while let Ok(message) = self.inbox.try_recv() {
@@ -293,6 +353,31 @@ impl ShardLoop {
                 ShardMsg::Sip { from, data } => self
                     .host
                     .handle_input(now, Input::Sip { from, data: &data }),
+                ShardMsg::SipStream { from, conn, data } => self.host.handle_input(
+                    now,
+                    Input::SipStream {
+                        from,
+                        conn,
+                        data: &data,
+                    },
+                ),
+                ShardMsg::TcpSend {
+                    conn,
+                    dest,
+                    data,
+                    response,
+                } => {
+                    if let Some(tcp) = running.tcp.as_mut() {
+                        // Forwarded once at most: a reference naming yet
+                        // another shard is not passed on.
+                        let _ = tcp.send(now, Some(conn), dest, &data, response);
+                    }
+                }
+                ShardMsg::ConnInUse { conn, in_use } => {
+                    if let Some(tcp) = running.tcp.as_mut() {
+                        tcp.set_in_use(conn, in_use);
+                    }
+                }
                 ShardMsg::Http { call, result } => {
                     self.host.handle_input(now, Input::Http { call, result })
                 }
@@ -321,8 +406,11 @@ impl ShardLoop {
         let reply_to = self.peers.get(self.index).cloned();
         let mut io = ShellIo {
             index: self.index,
+            now,
             backend: self.backend.as_mut(),
             sockets: &mut running.sockets,
+            tcp: running.tcp.as_mut(),
+            peers: &self.peers,
             cdr: &self.cdr,
             http: &self.http,
             reply_to,
@@ -336,6 +424,14 @@ impl ShardLoop {
             .wait(Some(Duration::ZERO), &mut running.completions)?;
         let sip = self.host.sip_stats();
         let stats = self.backend.stats();
+        if let Some(tcp) = running.tcp.as_ref() {
+            log::info!(
+                "shard {}: TCP: {} connection(s) open; {:?}",
+                self.index,
+                tcp.connections(),
+                tcp.stats()
+            );
+        }
         log::info!(
             "shard {}: stopped; datagrams in {} out {}, syscalls {}, forward drops {}; calls {:?}; SIP {:?}",
             self.index,
@@ -367,8 +463,11 @@ fn wait_for(deadline: Time, now: Time, shutting_down: bool) -> Option<Duration> 
 /// The shell as the host's drain loop sees it.
 struct ShellIo<'a> {
     index: usize,
+    now: Time,
     backend: &'a mut dyn IoBackend,
     sockets: &'a mut SocketTable,
+    tcp: Option<&'a mut TcpTransport>,
+    peers: &'a [ShardPeer],
     cdr: &'a CdrSink,
     http: &'a HttpPool,
     reply_to: Option<ShardPeer>,
@@ -381,9 +480,40 @@ impl ShellIo<'_> {
     }
 }
 
+impl ShellIo<'_> {
+    /// A SIP message for TCP: written here, or handed to the shard holding
+    /// its connection; dropped when TCP is off.
+    fn send_tcp(&mut self, hint: Option<crate::sip::ConnRef>, dest: SocketAddr, data: &[u8]) {
+        let Some(tcp) = self.tcp.as_deref_mut() else {
+            return;
+        };
+        let response = data.starts_with(b"SIP/2.0 ");
+        if let Route::Forward(owner) = tcp.send(self.now, hint, dest, data, response) {
+            if let (Some(peer), Some(conn)) = (self.peers.get(owner), hint) {
+                let sent = peer.try_send(ShardMsg::TcpSend {
+                    conn,
+                    dest,
+                    data: data.to_vec(),
+                    response,
+                });
+                if !sent {
+                    log::debug!(
+                        "shard {}: inbox of shard {owner} full; TCP message dropped",
+                        self.index
+                    );
+                }
+            }
+        }
+    }
+}
+
 impl HostIo for ShellIo<'_> {
     fn transmit(&mut self, transmit: Transmit, data: &[u8]) {
         let token = match transmit.socket {
+            call::Socket::SipTcp(hint) => {
+                self.send_tcp(hint, transmit.dest, data);
+                return;
+            }
             call::Socket::Sip => self.sockets.sip,
             call::Socket::Rtp(socket) => self.sockets.tokens_of(socket).map(|(rtp, _)| rtp),
             call::Socket::Rtcp(socket) => self.sockets.tokens_of(socket).map(|(_, rtcp)| rtcp),
@@ -419,6 +549,16 @@ impl HostIo for ShellIo<'_> {
                 if let Some((rtp, rtcp)) = self.sockets.remove_rtp(socket) {
                     self.backend.close(rtp);
                     self.backend.close(rtcp);
+                }
+                None
+            }
+            HostEvent::ConnInUse { conn, in_use } => {
+                if TcpTransport::shard_of(conn) == self.index {
+                    if let Some(tcp) = self.tcp.as_deref_mut() {
+                        tcp.set_in_use(conn, in_use);
+                    }
+                } else if let Some(peer) = self.peers.get(TcpTransport::shard_of(conn)) {
+                    peer.send(ShardMsg::ConnInUse { conn, in_use });
                 }
                 None
             }

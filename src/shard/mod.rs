@@ -14,6 +14,7 @@ mod epoll;
 mod event_loop;
 mod http;
 mod sockaddr;
+mod tcp;
 mod uring;
 mod waker;
 
@@ -26,6 +27,7 @@ pub use clock::Clock;
 pub use dispatch::owner_of;
 pub use event_loop::bind_reuseport;
 pub use http::{HttpPool, HttpWorkers};
+pub use tcp::{TcpSettings, TcpStats};
 pub use waker::Waker;
 
 use std::net::SocketAddr;
@@ -50,6 +52,35 @@ pub enum ShardMsg {
         from: SocketAddr,
         /// The datagram as received, unparsed.
         data: Vec<u8>,
+    },
+    /// A SIP message framed on another shard's TCP connection, for a call
+    /// this shard owns; answers go back through [`ShardMsg::TcpSend`].
+    SipStream {
+        /// The connection's peer address.
+        from: SocketAddr,
+        /// The connection (the sending shard's).
+        conn: crate::sip::ConnRef,
+        /// One complete message.
+        data: Vec<u8>,
+    },
+    /// A SIP message to write on a TCP connection this shard holds.
+    TcpSend {
+        /// The connection the core named.
+        conn: crate::sip::ConnRef,
+        /// Where the message goes (another connection to it, or a new one,
+        /// if `conn` is gone).
+        dest: SocketAddr,
+        /// The serialized message.
+        data: Vec<u8>,
+        /// Whether it is a response (dropped, not reconnected, without a connection).
+        response: bool,
+    },
+    /// A call on another shard started or stopped using this shard's connection.
+    ConnInUse {
+        /// The connection.
+        conn: crate::sip::ConnRef,
+        /// Started (true) or stopped (false).
+        in_use: bool,
     },
     /// The result of an HTTP request a call on this shard made.
     Http {
@@ -116,6 +147,8 @@ pub struct ServerPlan {
     pub clock: Clock,
     /// Pin shard thread `i` to core `i` (modulo the core count).
     pub pin_threads: bool,
+    /// SIP over TCP on the SIP address too; `None`: UDP only.
+    pub tcp: Option<TcpSettings>,
 }
 
 /// A running server: its shards' threads and the way to stop them.
@@ -129,6 +162,9 @@ impl Server {
     /// Starts one thread per shard.
     pub fn start(plan: ServerPlan) -> std::io::Result<Server> {
         ensure_address_free(plan.host.sip_addr)?;
+        if plan.tcp.is_some() {
+            ensure_tcp_address_free(plan.host.sip_addr)?;
+        }
         let shards = plan.shards.max(1);
         let mut inboxes = Vec::with_capacity(shards);
         let mut peers = Vec::with_capacity(shards);
@@ -166,6 +202,7 @@ impl Server {
             let clock = plan.clock;
             let io = plan.io;
             let pin = plan.pin_threads;
+            let tcp_settings = plan.tcp;
             let thread = std::thread::Builder::new()
                 .name(format!("shard-{index}"))
                 .spawn(move || {
@@ -187,6 +224,7 @@ impl Server {
                             cdr,
                             http,
                             sip_listen,
+                            tcp_settings,
                             forward_drops: 0,
                         }
                         .run()
@@ -244,6 +282,18 @@ fn ensure_address_free(addr: SocketAddr) -> std::io::Result<()> {
         Err(err) => Err(std::io::Error::new(
             err.kind(),
             format!("SIP address {addr} is in use ({err}); is another callplane running?"),
+        )),
+    }
+}
+
+/// Refuses to start when the SIP TCP port is taken (say, by another
+/// callplane: SO_REUSEPORT would otherwise share it silently).
+fn ensure_tcp_address_free(addr: SocketAddr) -> std::io::Result<()> {
+    match std::net::TcpListener::bind(addr) {
+        Ok(_probe) => Ok(()),
+        Err(err) => Err(std::io::Error::new(
+            err.kind(),
+            format!("SIP TCP address {addr} is in use ({err}); set [sip] tcp = false to run without TCP"),
         )),
     }
 }

@@ -71,6 +71,8 @@ const KIND_SEND: u64 = 2;
 const KIND_WAKE: u64 = 3;
 const KIND_CANCEL: u64 = 4;
 const KIND_CANCEL_WAKE: u64 = 5;
+/// The poll of the descriptor of [`IoBackend::watch_readable`].
+const KIND_READY: u64 = 6;
 
 /// User data of an operation: kind, arm sequence (24 bits) and slot index.
 fn user_data(kind: u64, seq: u32, index: usize) -> u64 {
@@ -159,6 +161,11 @@ pub(crate) struct UringBackend {
     wake_fd: i32,
     wake_buf: Box<u64>,
     wake_armed: bool,
+    /// The descriptor of [`IoBackend::watch_readable`] and whether its
+    /// one-shot poll is in the kernel (re-armed at the next `wait`, after the
+    /// shell has served what was ready).
+    ready_fd: Option<i32>,
+    ready_armed: bool,
     /// Per slot index: receives pushed and not reaped (a check: never above 1).
     kernel_recvs: Vec<u8>,
     /// The most `kernel_recvs` ever reached for one slot.
@@ -200,6 +207,8 @@ impl UringBackend {
             wake_fd: waker.raw_fd(),
             wake_buf: Box::new(0),
             wake_armed: false,
+            ready_fd: None,
+            ready_armed: false,
             kernel_recvs: Vec::new(),
             max_kernel_recvs: 0,
             scratch: Vec::new(),
@@ -253,6 +262,18 @@ impl UringBackend {
         }
         log::error!("io_uring submission queue still full; operation deferred or dropped");
         false
+    }
+
+    /// Arms the one-shot poll of the watched descriptor, if it is not armed.
+    fn arm_ready(&mut self) {
+        let Some(fd) = self.ready_fd.filter(|_| !self.ready_armed) else {
+            return;
+        };
+        let entry = opcode::PollAdd::new(types::Fd(fd), libc::POLLIN as u32)
+            .build()
+            .user_data(user_data(KIND_READY, 0, 0));
+        // SAFETY: a poll points at no memory of ours.
+        self.ready_armed = unsafe { self.push(&entry) };
     }
 
     fn arm_wake(&mut self) {
@@ -691,6 +712,12 @@ impl IoBackend for UringBackend {
         self.arm_recv(slot_index);
     }
 
+    fn watch_readable(&mut self, fd: std::os::fd::RawFd) -> io::Result<()> {
+        self.ready_fd = Some(fd);
+        self.arm_ready();
+        Ok(())
+    }
+
     fn local_addr(&self, token: Token) -> Option<SocketAddr> {
         match self.live(token) {
             Some(live) if !live.closing => live.socket.as_ref()?.local_addr().ok(),
@@ -717,6 +744,7 @@ impl UringBackend {
         out: &mut Vec<Completion>,
     ) -> io::Result<()> {
         self.retry_deferred();
+        self.arm_ready();
         self.stats.syscalls += 1;
         let result = match timeout {
             Some(t) if t.is_zero() => {
@@ -757,6 +785,10 @@ impl UringBackend {
                     out.push(Completion::Wake);
                     self.arm_wake();
                 }
+                KIND_READY => {
+                    self.ready_armed = false;
+                    out.push(Completion::Ready);
+                }
                 KIND_CANCEL if result == -libc::EALREADY => {
                     self.pending_cancels.push(user_data(KIND_RECV, seq, index));
                 }
@@ -782,10 +814,14 @@ impl Drop for UringBackend {
         if self.wake_armed {
             self.push_cancel(user_data(KIND_WAKE, 0, 0));
         }
+        if self.ready_armed {
+            self.push_cancel(user_data(KIND_READY, 0, 0));
+        }
         // Reap until the kernel holds none of our operations (bounded).
         let deadline = Instant::now() + Duration::from_secs(1);
         loop {
             let in_kernel = self.wake_armed
+                || self.ready_armed
                 || self.send_slots.iter().any(|s| s.in_kernel)
                 || self
                     .recv_slots
@@ -828,6 +864,7 @@ impl Drop for UringBackend {
                         }
                     }
                     KIND_WAKE => self.wake_armed = false,
+                    KIND_READY => self.ready_armed = false,
                     _ => {}
                 }
             }

@@ -14,14 +14,70 @@ impl fmt::Display for CallId {
     }
 }
 
-/// A datagram to send.
+/// One connection of the shell's stream transport, named opaquely: the shell
+/// packs into it whatever finds the connection again (its shard, its table
+/// slot, a generation), the SIP core only hands it back.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ConnRef(pub u64);
+
+/// The transport a message came by, or must leave by.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Link {
+    /// A UDP datagram from (to) the shard's SIP socket.
+    #[default]
+    Udp,
+    /// TCP. For a message that arrived: the connection it came on. For a
+    /// message to send: the connection to use when it is still open and
+    /// connected to the destination; `None` (or a closed one): any open
+    /// connection to the destination, else — for a request — a new one.
+    /// A response whose connection is gone is dropped (RFC 3261 §18.2.2
+    /// allows a new connection to the Via's sent-by; we do not open one).
+    Tcp(Option<ConnRef>),
+}
+
+impl Link {
+    /// Whether the transport is reliable and stream-framed (no retransmissions
+    /// of requests or non-2xx responses, §17.1.1.2 and §17.2.1).
+    pub fn is_stream(self) -> bool {
+        matches!(self, Link::Tcp(_))
+    }
+
+    /// The transport token of a Via header (`SIP/2.0/UDP`).
+    pub(crate) fn via_name(self) -> &'static str {
+        match self {
+            Link::Udp => "UDP",
+            Link::Tcp(_) => "TCP",
+        }
+    }
+
+    /// The URI parameter a Contact carries for it (empty for UDP, the default).
+    pub(crate) fn uri_param(self) -> &'static str {
+        match self {
+            Link::Udp => "",
+            Link::Tcp(_) => ";transport=tcp",
+        }
+    }
+}
+
+/// A message to send.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Transmit {
     /// Where to send it: the source address of the request being answered, or the
     /// INVITE's source address for our own BYE.
     pub dest: SocketAddr,
-    /// One complete serialized SIP message, to go out as one UDP datagram.
+    /// One complete serialized SIP message, to go out as one UDP datagram (or
+    /// written whole on a stream).
     pub payload: Vec<u8>,
+    /// The transport (and connection) it leaves by.
+    pub link: Link,
+}
+
+impl Transmit {
+    /// Whether the payload is a response (on a stream whose connection is
+    /// gone it is dropped; a request opens a new connection).
+    pub fn is_response(&self) -> bool {
+        self.payload.starts_with(b"SIP/2.0 ")
+    }
 }
 
 /// Why a dialog ended.

@@ -3,7 +3,7 @@
 
 use std::net::SocketAddr;
 
-use crate::sip::event::CallId;
+use crate::sip::event::{CallId, Link};
 use ezk_sip_types::Name;
 
 use crate::sip::message::{build_response, EchoHeaders, Request, Response, ResponseParts};
@@ -16,6 +16,8 @@ use crate::sip::transaction::TxKey;
 #[derive(Clone, Debug)]
 pub struct IncomingRequest {
     pub(crate) source: SocketAddr,
+    /// The transport (and connection) it came by.
+    pub(crate) link: Link,
     pub(crate) key: TxKey,
     pub(crate) echo: EchoHeaders,
     pub(crate) request: Request,
@@ -82,6 +84,11 @@ impl IncomingInvite {
     /// Where the INVITE came from (responses go there).
     pub fn source(&self) -> SocketAddr {
         self.incoming.source
+    }
+
+    /// The transport (and connection) the INVITE came by.
+    pub fn link(&self) -> Link {
+        self.incoming.link
     }
 
     /// User part of the Request-URI — the dialled number — user parameters removed.

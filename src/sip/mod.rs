@@ -1,7 +1,13 @@
-//! SIP for callplane: a sans-IO RFC 3261 user agent over UDP that answers inbound calls
+//! SIP for callplane: a sans-IO RFC 3261 user agent over UDP and TCP that answers inbound calls
 //! from carrier trunks, places outbound calls through them, and hangs both up.
 //!
 //! - [`message`]: parsing datagrams, serializing messages, [`call_id_of`] for dispatch.
+//! - [`stream`]: framing messages out of a TCP connection's bytes (Content-Length,
+//!   keep-alive pings, bounded buffers).
+//! - Every message carries a [`Link`] (UDP, or TCP with the shell's [`ConnRef`]):
+//!   answers leave on the connection the request came on, a dialog's own requests
+//!   by the dialog's transport, with `SIP/2.0/TCP` in the Via; an outbound INVITE
+//!   over [`MAX_UDP_REQUEST`] bytes moves to TCP (§18.1.1).
 //! - [`sdp`]: reading offers, [`negotiate`] (PCMU/PCMA + telephone-event), [`build_answer`].
 //! - [`Dispatcher`]: parses each datagram, answers what belongs to no dialog, and
 //!   routes the rest to the [`Dialog`] of its Call-ID ([`Routed`]).
@@ -61,14 +67,15 @@ pub mod sdp;
 mod settings;
 mod shard_of;
 mod stats;
+pub mod stream;
 mod timers;
 mod transaction;
 
-pub use dialog::{Dialog, DialogEvent, DialogOutput, OutboundInvite};
+pub use dialog::{Dialog, DialogEvent, DialogOutput, OutboundInvite, MAX_UDP_REQUEST};
 pub use digest::Credentials;
 pub use dispatcher::{DialogOwner, Dispatcher, DispatcherOutput, Routed};
 pub use error::SipError;
-pub use event::{CallId, TerminatedReason, Transmit};
+pub use event::{CallId, ConnRef, Link, TerminatedReason, Transmit};
 pub use incoming::{DialogMessage, IncomingInvite, IncomingRequest};
 pub use message::call_id_of;
 pub use method::Method;

@@ -15,6 +15,8 @@
 //! Failure (a final non-2xx we cannot answer, or Timer F): retry after 30 s,
 //! doubling up to 30 min (RFC 5626 §4.5's shape without the jitter, which a
 //! single binding per trunk does not need).
+//!
+//! REGISTERs go over UDP.
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -24,7 +26,7 @@ use std::time::Duration;
 use ezk_sip_types::{Headers, Name};
 
 use crate::sip::digest::{Challenge, Credentials};
-use crate::sip::event::Transmit;
+use crate::sip::event::{Link, Transmit};
 use crate::sip::message::{serialize, Response};
 use crate::sip::settings::SipSettings;
 use crate::sip::transaction::{ClientResponse, ClientTimeout, NonInviteClientTx};
@@ -198,6 +200,7 @@ impl Registration {
                         let transmit = Transmit {
                             dest: tx.dest,
                             payload: tx.request.clone(),
+                            link: Link::Udp,
                         };
                         self.pending
                             .push_back(RegistrationOutput::Transmit(transmit));
@@ -341,6 +344,7 @@ impl Registration {
             .push_back(RegistrationOutput::Transmit(Transmit {
                 dest,
                 payload: request,
+                link: Link::Udp,
             }));
     }
 }

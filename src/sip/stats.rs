@@ -49,6 +49,14 @@ pub struct SipStats {
     pub auth_challenges_answered: u64,
     /// 2xx from further forks of our INVITE, acknowledged and ended with BYE.
     pub forks_released: u64,
+    /// Retransmissions not sent because the message travels on a stream
+    /// (requests and non-2xx responses are not retransmitted over TCP).
+    pub retransmits_suppressed: u64,
+    /// Messages that arrived framed on a stream connection (TCP).
+    pub stream_messages: u64,
+    /// Requests we would have sent over UDP that went over TCP for their size
+    /// (RFC 3261 §18.1.1: over 1300 bytes).
+    pub moved_to_tcp: u64,
 }
 
 impl SipStats {
@@ -76,5 +84,8 @@ impl SipStats {
         self.calls_placed += other.calls_placed;
         self.auth_challenges_answered += other.auth_challenges_answered;
         self.forks_released += other.forks_released;
+        self.retransmits_suppressed += other.retransmits_suppressed;
+        self.stream_messages += other.stream_messages;
+        self.moved_to_tcp += other.moved_to_tcp;
     }
 }

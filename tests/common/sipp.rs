@@ -89,6 +89,12 @@ impl Sipp {
         }
     }
 
+    /// Over TCP, every call on one connection (`-t t1`); the scenario's
+    /// `[transport]` becomes `TCP`.
+    pub fn tcp(self) -> Sipp {
+        self.arg("-t").arg("t1")
+    }
+
     /// The address to call.
     pub fn target(mut self, target: SocketAddr) -> Sipp {
         self.target = Some(target);

@@ -390,7 +390,8 @@ pub(crate) struct ShellIo<'a> {
 impl HostIo for ShellIo<'_> {
     fn transmit(&mut self, transmit: Transmit, data: &[u8]) {
         let from = match transmit.socket {
-            Socket::Sip => {
+            // The simulated trunk speaks UDP only; a TCP message is a SIP one.
+            Socket::Sip | Socket::SipTcp(_) => {
                 if let Ok(Message::Request(request)) = parse_message(data) {
                     let key = (
                         request.call_id().to_string(),
@@ -425,6 +426,7 @@ impl HostIo for ShellIo<'_> {
 
     fn event(&mut self, event: HostEvent) -> Option<Input<'static>> {
         match event {
+            HostEvent::ConnInUse { .. } => {}
             HostEvent::BindRtp { socket, addr, rtcp } => {
                 let taken = &self.shell.taken_ports;
                 if taken.contains(&addr.port()) || taken.contains(&rtcp.port()) {

@@ -30,7 +30,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use crate::sip::error::SipError;
-use crate::sip::event::{CallId, TerminatedReason, Transmit};
+use crate::sip::event::{CallId, Link, TerminatedReason, Transmit};
 use crate::sip::incoming::{DialogMessage, IncomingRequest};
 use crate::sip::message::{build_response, ResponseParts};
 use crate::sip::sdp::Sdp;
@@ -39,7 +39,7 @@ use crate::sip::stats::SipStats;
 use crate::sip::transaction::{InviteServerTx, NonInviteClientTx, NonInviteServerTx, TxKey};
 use crate::time::Time;
 
-pub use outbound::OutboundInvite;
+pub use outbound::{OutboundInvite, MAX_UDP_REQUEST};
 pub(crate) use peer::Peer;
 
 /// Status sent when `hangup` is called before the call was answered.
@@ -145,7 +145,7 @@ pub struct Dialog {
     ack_sdp: Option<Sdp>,
     /// A re-INVITE being answered, until its ACK (or Timer H).
     reinvite: Option<Reinvite>,
-    /// The client side of a dialog we created ([`Dialog::new_uac`]).
+    /// The client side of a dialog we created ([`Dialog::new_uac_over`]).
     uac: Option<Box<outbound::Uac>>,
     /// The far end's SDP in a response to our INVITE, until taken.
     remote_sdp: Option<Sdp>,
@@ -165,6 +165,7 @@ impl Dialog {
     ) -> Dialog {
         let IncomingRequest {
             source,
+            link,
             key,
             echo,
             request,
@@ -175,7 +176,8 @@ impl Dialog {
         };
         let trying = build_response(&echo, 100, &parts);
         let timers = config.timers;
-        let peer = Peer::new(source, &request.head, echo, key, local_tag);
+        let mut peer = Peer::new(source, &request.head, echo, key, local_tag);
+        peer.link = link;
         let rng = fastrand::Rng::with_seed(rng_seed);
         let mut dialog = Dialog::blank(config, call_id, peer, DialogState::Offered, rng);
         dialog.invite_tx = Some(InviteServerTx::new(source, trying.clone(), timers));
@@ -214,6 +216,12 @@ impl Dialog {
     /// The Call-ID.
     pub fn call_id(&self) -> &CallId {
         &self.call_id
+    }
+
+    /// The transport of the dialog (its INVITE's; for an outbound call, TCP
+    /// when the INVITE was too large for UDP).
+    pub fn link(&self) -> Link {
+        self.peer.link
     }
 
     /// A message the dispatcher routed here.
@@ -261,7 +269,11 @@ impl Dialog {
     /// Answers the pending re-INVITE with 200 OK carrying `sdp_answer`;
     /// retransmitted until its ACK.
     pub fn answer_reinvite(&mut self, now: Time, sdp_answer: &str) -> Result<(), SipError> {
-        let contact = format!("<sip:callplane@{}>", self.config.local_addr);
+        let contact = format!(
+            "<sip:callplane@{}{}>",
+            self.config.local_addr,
+            self.peer.link.uri_param()
+        );
         let reinvite = self.reinvite.as_mut().ok_or(SipError::WrongState)?;
         if !reinvite.tx.is_proceeding() {
             return Err(SipError::WrongState);
@@ -437,11 +449,25 @@ impl Dialog {
 
     fn transmit(&mut self, dest: SocketAddr, payload: Vec<u8>) {
         self.stats.transmits += 1;
-        self.pending
-            .push_back(Pending::Transmit(Transmit { dest, payload }));
+        let link = self.peer.link;
+        self.pending.push_back(Pending::Transmit(Transmit {
+            dest,
+            payload,
+            link,
+        }));
     }
 
+    /// A timer-driven resend (or a stored response for a retransmitted
+    /// request). On a stream only a 2xx to INVITE is resent (§13.3.1.4: the
+    /// UAS core resends it until the ACK whatever the transport), and the ACK
+    /// answering a resent 2xx; other requests and responses rely on the
+    /// transport (§17.1.1.2, §17.2.1).
     fn retransmit(&mut self, dest: SocketAddr, payload: Vec<u8>) {
+        let always = payload.starts_with(b"SIP/2.0 2") || payload.starts_with(b"ACK ");
+        if self.peer.link.is_stream() && !always {
+            self.stats.retransmits_suppressed += 1;
+            return;
+        }
         self.stats.retransmits_sent += 1;
         self.transmit(dest, payload);
     }

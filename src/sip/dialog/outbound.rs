@@ -14,7 +14,7 @@ use ezk_sip_types::{Headers, Name};
 use super::{Dialog, DialogEvent, DialogState};
 use crate::sip::body::extract_sdp;
 use crate::sip::digest::{Challenge, Credentials};
-use crate::sip::event::TerminatedReason;
+use crate::sip::event::{Link, TerminatedReason};
 use crate::sip::message::{serialize, Response};
 use crate::sip::method::ALLOWED_METHODS;
 use crate::sip::sdp::Sdp;
@@ -26,6 +26,10 @@ use crate::time::Time;
 /// Answers to digest challenges per call before giving up: one, and more only
 /// while the server says our nonce was merely stale.
 const MAX_AUTH_ATTEMPTS: u8 = 3;
+
+/// The largest request sent over UDP when the path MTU is unknown: 200 bytes
+/// under 1500 (RFC 3261 §18.1.1); a larger one goes over TCP.
+pub const MAX_UDP_REQUEST: usize = 1300;
 
 /// An outbound call to place: what goes into its INVITE.
 #[derive(Clone, Debug, PartialEq)]
@@ -78,6 +82,8 @@ pub(super) struct Uac {
     ack: Option<Vec<u8>>,
     /// BYEs to 2xx of other forks (branch, transaction).
     forks: Vec<(String, NonInviteClientTx)>,
+    /// The transport our Via and Contact name.
+    link: Link,
 }
 
 impl Uac {
@@ -113,7 +119,11 @@ impl Uac {
     ) -> Vec<u8> {
         let mut headers = self.common_headers("INVITE", call_id, local_tag, local_addr);
         headers.insert(Name::TO, self.invite.to.as_str());
-        headers.insert(Name::CONTACT, format!("<sip:callplane@{local_addr}>"));
+        let param = self.link.uri_param();
+        headers.insert(
+            Name::CONTACT,
+            format!("<sip:callplane@{local_addr}{param}>"),
+        );
         if let Some((name, value)) = &self.authorization {
             headers.insert(name.clone(), value.as_str());
         }
@@ -212,7 +222,10 @@ impl Uac {
     ) {
         headers.insert(
             Name::VIA,
-            format!("SIP/2.0/UDP {local_addr};branch={branch};rport"),
+            format!(
+                "SIP/2.0/{} {local_addr};branch={branch};rport",
+                self.link.via_name()
+            ),
         );
         headers.insert(Name::MAX_FORWARDS, "70");
         headers.insert(Name::FROM, format!("{};tag={local_tag}", self.invite.from));
@@ -225,14 +238,17 @@ impl Uac {
 }
 
 impl Dialog {
-    /// A dialog for an outbound call; its INVITE is the first output.
-    pub(crate) fn new_uac(
+    /// A dialog for an outbound call by `link`; its INVITE is the first
+    /// output. Over UDP, an INVITE larger than [`MAX_UDP_REQUEST`] goes over
+    /// TCP instead (RFC 3261 §18.1.1), and so does the rest of the dialog.
+    pub(crate) fn new_uac_over(
         config: std::sync::Arc<crate::sip::settings::SipSettings>,
         call_id: crate::sip::event::CallId,
         invite: OutboundInvite,
         local_tag: String,
         rng_seed: u64,
         now: Time,
+        link: Link,
     ) -> Dialog {
         let mut rng = fastrand::Rng::with_seed(rng_seed);
         let branch = format!("z9hG4bK{:016x}", rng.u64(..));
@@ -251,7 +267,10 @@ impl Dialog {
             early_tags: Vec::new(),
             ack: None,
             forks: Vec::new(),
+            link,
         };
+        let mut peer = peer;
+        peer.link = link;
         let mut dialog = Dialog::blank(config, call_id, peer, DialogState::Calling, rng);
         dialog.uac = Some(Box::new(uac));
         dialog.send_invite(now);
@@ -275,12 +294,25 @@ impl Dialog {
         let Some(uac) = self.uac.as_mut() else {
             return;
         };
-        let request = uac.build_invite(
+        let mut request = uac.build_invite(
             &self.call_id.0,
             &self.peer.local_tag,
             self.config.local_addr,
             &self.config.user_agent,
         );
+        if uac.link == Link::Udp && request.len() > MAX_UDP_REQUEST {
+            // §18.1.1: too close to the path MTU for UDP; the dialog moves to
+            // TCP (a retried INVITE, with credentials, only grows).
+            uac.link = Link::Tcp(None);
+            self.peer.link = Link::Tcp(None);
+            self.stats.moved_to_tcp += 1;
+            request = uac.build_invite(
+                &self.call_id.0,
+                &self.peer.local_tag,
+                self.config.local_addr,
+                &self.config.user_agent,
+            );
+        }
         let dest = uac.invite.dest;
         uac.tx = Some(InviteClientTx::new(
             now,

@@ -3,6 +3,7 @@
 //! the INVITE and the BYE we send in the dialog.
 
 use super::outbound::OutboundInvite;
+use crate::sip::event::Link;
 use crate::sip::message::{build_response, serialize, EchoHeaders, MessageHead, ResponseParts};
 use crate::sip::name_addr::{uri_has_lr, NameAddr};
 use crate::sip::transaction::TxKey;
@@ -29,6 +30,9 @@ pub(crate) struct Peer {
     /// SIP URI (anything else could not be routed to anyway).
     pub route_set: Vec<String>,
     pub local_cseq: u32,
+    /// The transport of the dialog: our Via and Contact name it, and every
+    /// message of the dialog leaves by it.
+    pub link: Link,
 }
 
 impl Peer {
@@ -63,6 +67,7 @@ impl Peer {
                 .cloned()
                 .collect(),
             local_cseq: 0,
+            link: Link::Udp,
         }
     }
 
@@ -83,7 +88,11 @@ impl Peer {
     ) -> Vec<u8> {
         let mut extra = Vec::new();
         if (101..300).contains(&status) {
-            extra.push((Name::CONTACT, format!("<sip:callplane@{local_addr}>")));
+            let param = self.link.uri_param();
+            extra.push((
+                Name::CONTACT,
+                format!("<sip:callplane@{local_addr}{param}>"),
+            ));
             for route in &self.record_route {
                 extra.push((Name::RECORD_ROUTE, route.clone()));
             }
@@ -124,7 +133,10 @@ impl Peer {
         let mut headers = Headers::with_capacity(10 + routes.len());
         headers.insert(
             Name::VIA,
-            format!("SIP/2.0/UDP {local_addr};branch={branch};rport"),
+            format!(
+                "SIP/2.0/{} {local_addr};branch={branch};rport",
+                self.link.via_name()
+            ),
         );
         headers.insert(Name::MAX_FORWARDS, "70");
         headers.insert(
@@ -170,6 +182,7 @@ impl Peer {
             record_route: Vec::new(),
             route_set: invite.route.clone(),
             local_cseq: cseq,
+            link: Link::Udp,
         }
     }
 

@@ -15,7 +15,13 @@
 //!   is [`release`](Dispatcher::release)d back here and lingers, answering
 //!   retransmissions, until its last transaction ends.
 //!
-//! Inputs: [`Dispatcher::handle_datagram`] and [`Dispatcher::handle_timeout`];
+//! Every message carries its [`Link`]: a UDP datagram, or a message framed on
+//! a TCP connection ([`Dispatcher::handle_stream_message`]). What answers it
+//! leaves by the same link (the same connection, §18.2.2); nothing is
+//! retransmitted on a stream except 2xx to INVITE (§17.2.1, §13.3.1.4).
+//!
+//! Inputs: [`Dispatcher::handle_datagram`], [`Dispatcher::handle_stream_message`]
+//! and [`Dispatcher::handle_timeout`];
 //! output: [`Dispatcher::poll_output`]. **After every input, drain
 //! `poll_output` until it returns `Timeout`.** Timers (its own transactions,
 //! lingering dialogs) sit in a [`DeadlineQueue`]: the next deadline is O(1), a
@@ -35,7 +41,7 @@ use crate::deadlines::{schedule, take_if_live, DeadlineQueue};
 use crate::sip::body::extract_sdp;
 use crate::sip::dialog::{Dialog, DialogOutput, OutboundInvite};
 use crate::sip::error::SipError;
-use crate::sip::event::{CallId, Transmit};
+use crate::sip::event::{CallId, ConnRef, Link, Transmit};
 use crate::sip::incoming::{DialogMessage, IncomingInvite, IncomingRequest};
 use crate::sip::message::{
     build_response, parse_message, salvage_request, stamp_received, Message, ParseError, Request,
@@ -111,6 +117,9 @@ pub struct Dispatcher {
     own_by_merge: HashMap<MergeKey, SlabKey>,
     timers: DeadlineQueue<TimerRef>,
     transmits: VecDeque<Transmit>,
+    /// The link of the message (or own transaction) being handled: what the
+    /// dispatcher sends in answer leaves by it.
+    link: Link,
     stats: SipStats,
     /// This shard's number and the number of shards: the Call-IDs we make
     /// hash to this shard ([`owner_of`]).
@@ -130,6 +139,7 @@ impl Dispatcher {
             own_by_merge: HashMap::new(),
             timers: DeadlineQueue::new(),
             transmits: VecDeque::new(),
+            link: Link::Udp,
             stats: SipStats::default(),
             shard: (0, 1),
         }
@@ -143,7 +153,40 @@ impl Dispatcher {
 
     /// Feeds one received datagram; what it means for a dialog comes back.
     pub fn handle_datagram(&mut self, now: Time, from: SocketAddr, data: &[u8]) -> Option<Routed> {
-        self.stats.datagrams += 1;
+        self.handle_message(now, from, Link::Udp, data)
+    }
+
+    /// Feeds one message framed on the stream connection `conn` (whose peer is
+    /// `from`); answers go back on it.
+    pub fn handle_stream_message(
+        &mut self,
+        now: Time,
+        from: SocketAddr,
+        conn: ConnRef,
+        data: &[u8],
+    ) -> Option<Routed> {
+        self.stats.stream_messages += 1;
+        self.handle_message(now, from, Link::Tcp(Some(conn)), data)
+    }
+
+    /// Feeds one message that came by `link`.
+    pub fn handle_message(
+        &mut self,
+        now: Time,
+        from: SocketAddr,
+        link: Link,
+        data: &[u8],
+    ) -> Option<Routed> {
+        self.link = link;
+        let routed = self.on_message(now, from, data);
+        self.link = Link::Udp;
+        routed
+    }
+
+    fn on_message(&mut self, now: Time, from: SocketAddr, data: &[u8]) -> Option<Routed> {
+        if !self.link.is_stream() {
+            self.stats.datagrams += 1;
+        }
         if is_keepalive(data) {
             self.stats.keepalives += 1;
             return None;
@@ -193,13 +236,35 @@ impl Dispatcher {
     /// Places an outbound call: a dialog whose INVITE (to `invite.dest`) is
     /// its first output, routed to `owner` from now on. The Call-ID is new
     /// (random, `@` our host).
+    ///
+    /// Over UDP; an INVITE over 1300 bytes goes over TCP instead (§18.1.1).
     pub fn place_call(&mut self, now: Time, invite: OutboundInvite, owner: DialogOwner) -> Dialog {
+        self.place_call_over(now, invite, owner, Link::Udp)
+    }
+
+    /// [`Dispatcher::place_call`] by `link`: [`Link::Tcp`]`(None)` connects
+    /// to `invite.dest` (or reuses an open connection to it).
+    pub fn place_call_over(
+        &mut self,
+        now: Time,
+        invite: OutboundInvite,
+        owner: DialogOwner,
+        link: Link,
+    ) -> Dialog {
         let call_id = self.new_call_id();
         let local_tag = self.new_tag();
         let seed = self.rng.u64(..);
         self.stats.calls_placed += 1;
         self.routes.insert(call_id.0.clone(), Route::Owned(owner));
-        Dialog::new_uac(self.config.clone(), call_id, invite, local_tag, seed, now)
+        Dialog::new_uac_over(
+            self.config.clone(),
+            call_id,
+            invite,
+            local_tag,
+            seed,
+            now,
+            link,
+        )
     }
 
     /// A registration with a carrier (its responses are routed to `owner` by
@@ -257,8 +322,10 @@ impl Dispatcher {
             ..ResponseParts::default()
         };
         let trying = build_response(&incoming.echo, 100, &parts);
+        self.link = incoming.link;
         self.transmit(incoming.source, trying);
         self.refuse_invite(now, &incoming, status, extra);
+        self.link = Link::Udp;
         Ok(())
     }
 
@@ -289,6 +356,7 @@ impl Dispatcher {
 
     /// Runs every timer of the dispatcher due at `now`.
     pub fn handle_timeout(&mut self, now: Time) {
+        self.link = Link::Udp;
         while let Some((at, timer)) = self.timers.pop_due(now) {
             match timer {
                 TimerRef::Own(key) => self.run_own_timer(now, at, key),
@@ -356,6 +424,7 @@ impl Dispatcher {
         }
         let incoming = IncomingRequest {
             source,
+            link: self.link,
             key,
             echo,
             request,
@@ -480,10 +549,21 @@ impl Dispatcher {
 
     fn transmit(&mut self, dest: SocketAddr, payload: Vec<u8>) {
         self.stats.transmits += 1;
-        self.transmits.push_back(Transmit { dest, payload });
+        let link = self.link;
+        self.transmits.push_back(Transmit {
+            dest,
+            payload,
+            link,
+        });
     }
 
+    /// Resends a stored response of the dispatcher's own: never on a stream
+    /// (its requests are not retransmitted either, and no 2xx is stored here).
     fn retransmit(&mut self, dest: SocketAddr, payload: Vec<u8>) {
+        if self.link.is_stream() {
+            self.stats.retransmits_suppressed += 1;
+            return;
+        }
         self.stats.retransmits_sent += 1;
         self.transmit(dest, payload);
     }

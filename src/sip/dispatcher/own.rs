@@ -19,6 +19,8 @@ pub(super) struct OwnTx {
     merge: MergeKey,
     kind: OwnKind,
     scheduled: Option<Time>,
+    /// The link its request came by (its retransmissions' link).
+    link: crate::sip::event::Link,
 }
 
 enum OwnKind {
@@ -160,6 +162,7 @@ impl Dispatcher {
             merge: merge.clone(),
             kind,
             scheduled: None,
+            link: self.link,
         });
         self.own_by_key.insert(key, slot);
         let merge_holder = self.own_by_merge.get(&merge).copied();
@@ -200,6 +203,7 @@ impl Dispatcher {
         if !take_if_live(&mut own.scheduled, at) {
             return;
         }
+        self.link = own.link;
         match &mut own.kind {
             OwnKind::NonInvite(tx) => {
                 if tx.ends_at <= now {

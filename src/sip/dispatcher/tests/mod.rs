@@ -8,6 +8,7 @@ mod flows;
 mod fuzz;
 mod outbound;
 mod requests;
+mod stream;
 
 use super::{DialogOwner, Dispatcher, DispatcherOutput, Routed};
 use crate::sip::dialog::{Dialog, DialogEvent, DialogOutput};

@@ -121,6 +121,13 @@ pub struct SipConfig {
     /// New INVITEs per second one source address may send (0: no limit);
     /// past it they get 503 with `Retry-After`.
     pub invite_rate_per_source: u32,
+    /// Session timers (RFC 4028): the shortest `Session-Expires` accepted,
+    /// in seconds; a shorter one gets 422 with `Min-SE`. The RFC's floor is
+    /// 90 (values down to 1 are accepted, for tests, with a warning).
+    pub min_session_expires_s: u32,
+    /// The session interval we ask for, in seconds, when a caller asks for
+    /// none (callplane then refreshes it); 0: none unless the caller asks.
+    pub session_expires_s: u32,
 }
 
 impl Default for SipConfig {
@@ -135,11 +142,21 @@ impl Default for SipConfig {
             t2_ms: rfc.t2.as_millis() as u64,
             t4_ms: rfc.t4.as_millis() as u64,
             invite_rate_per_source: 0,
+            min_session_expires_s: 90,
+            session_expires_s: 0,
         }
     }
 }
 
 impl SipConfig {
+    /// The session-timer settings of every dialog.
+    pub fn session_timer(&self) -> crate::sip::SessionTimerSettings {
+        crate::sip::SessionTimerSettings {
+            min_se: self.min_session_expires_s,
+            session_expires: self.session_expires_s,
+        }
+    }
+
     /// The transaction timers these settings give.
     pub fn timers(&self) -> crate::sip::SipTimers {
         crate::sip::SipTimers {
@@ -287,6 +304,12 @@ impl Config {
             ConfigError(format!("config error in {origin}:{location} {message}"))
         })?;
         config.validate(origin)?;
+        if config.sip.min_session_expires_s < 90 {
+            log::warn!(
+                "{origin}: sip.min_session_expires_s = {} is below RFC 4028's minimum of 90 s (for tests only)",
+                config.sip.min_session_expires_s
+            );
+        }
         Ok(config)
     }
 
@@ -346,6 +369,16 @@ impl Config {
         }
         if self.sip.t4_ms == 0 || self.sip.t4_ms > 600_000 {
             return fail("sip.t4_ms", "must be between 1 and 600000");
+        }
+        if !(1..=86_400).contains(&self.sip.min_session_expires_s) {
+            return fail("sip.min_session_expires_s", "must be between 1 and 86400");
+        }
+        let expires = self.sip.session_expires_s;
+        if expires != 0 && !(self.sip.min_session_expires_s..=86_400).contains(&expires) {
+            return fail(
+                "sip.session_expires_s",
+                "must be 0 or between sip.min_session_expires_s and 86400",
+            );
         }
         if self.rtp.port_min == 0 || self.rtp.port_min > self.rtp.port_max {
             return fail("rtp.port_min", "must be between 1 and rtp.port_max");

@@ -27,7 +27,7 @@ use crate::deadlines::{schedule, take_if_live, DeadlineQueue};
 use crate::media::PromptCatalog;
 use crate::sip::{
     self, negotiate, DialogOwner, Dispatcher, DispatcherOutput, IncomingInvite, Routed,
-    SipSettings, SipTimers,
+    SessionTimerSettings, SipSettings, SipTimers,
 };
 use crate::slab::{Slab, SlabKey};
 use crate::time::{Time, WallClock};
@@ -187,6 +187,9 @@ pub struct HostConfig {
     pub answer_delay: Duration,
     /// T1, T2 and T4 of every SIP transaction.
     pub sip_timers: SipTimers,
+    /// Session timers (RFC 4028): the shortest interval accepted (422
+    /// below it) and the one we ask for.
+    pub session_timer: SessionTimerSettings,
     /// The source ranges new calls may come from (the trunks'); empty: any.
     /// An INVITE from elsewhere gets 403 and is counted, with no CDR.
     pub allowed_sources: Arc<[ipnet::IpNet]>,
@@ -276,6 +279,7 @@ impl Host {
                 local_addr: config.sip_advertised.unwrap_or(config.sip_addr),
                 user_agent: config.user_agent.clone(),
                 timers: config.sip_timers,
+                session_timer: config.session_timer,
             },
             seed ^ 0x5151_5151,
         );
@@ -571,6 +575,17 @@ impl Host {
         if self.draining {
             return self.reject_unrouted(now, invite, parties, 503, HangupCause::Shutdown);
         }
+        if let Some(min_se) = invite.session_interval_too_brief(&self.config.session_timer) {
+            log::debug!("INVITE from {source} asks a session interval below {min_se} s: 422");
+            let extra = vec![(ezk_sip_types::Name::MIN_SE, min_se.to_string())];
+            return self.reject_unrouted_with(
+                now,
+                invite,
+                parties,
+                (422, extra),
+                HangupCause::SessionIntervalTooSmall,
+            );
+        }
         let Some(target) = self.router.route(&parties.to).cloned() else {
             return self.reject_unrouted(now, invite, parties, 404, HangupCause::NoRoute);
         };
@@ -639,8 +654,20 @@ impl Host {
         status: u16,
         cause: HangupCause,
     ) {
+        self.reject_unrouted_with(now, invite, parties, (status, Vec::new()), cause);
+    }
+
+    /// [`Host::reject_unrouted`] with extra headers in the final response.
+    fn reject_unrouted_with(
+        &mut self,
+        now: Time,
+        invite: IncomingInvite,
+        parties: CallParties,
+        (status, extra): (u16, Vec<(ezk_sip_types::Name, String)>),
+        cause: HangupCause,
+    ) {
         self.stats.calls_rejected += 1;
-        if let Err(err) = self.dispatcher.reject(now, invite, status) {
+        if let Err(err) = self.dispatcher.reject_with(now, invite, status, extra) {
             log::warn!(
                 "call {}: cannot reject with {status}: {err}",
                 parties.sip_call

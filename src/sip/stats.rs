@@ -41,6 +41,10 @@ pub struct SipStats {
     pub auth_challenges_answered: u64,
     /// 2xx from further forks of our INVITE, acknowledged and ended with BYE.
     pub forks_released: u64,
+    /// Session refreshes (RFC 4028) we sent.
+    pub session_refreshes_sent: u64,
+    /// Sessions ended with BYE because no refresh came in time, or ours failed.
+    pub session_expiries: u64,
 }
 
 impl SipStats {
@@ -64,5 +68,7 @@ impl SipStats {
         self.calls_placed += other.calls_placed;
         self.auth_challenges_answered += other.auth_challenges_answered;
         self.forks_released += other.forks_released;
+        self.session_refreshes_sent += other.session_refreshes_sent;
+        self.session_expiries += other.session_expiries;
     }
 }

@@ -253,6 +253,7 @@ impl Dialog {
             forks: Vec::new(),
         };
         let mut dialog = Dialog::blank(config, call_id, peer, DialogState::Calling, rng);
+        dialog.local_sdp = Some(uac.invite.sdp_offer.clone());
         dialog.uac = Some(Box::new(uac));
         dialog.send_invite(now);
         dialog

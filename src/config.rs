@@ -596,6 +596,36 @@ mod tests {
     }
 
     #[test]
+    fn session_timer_settings_default_to_the_rfc_minimum_and_are_checked() {
+        let config = Config::parse("", "c.toml").unwrap();
+        assert_eq!(
+            config.sip.session_timer(),
+            crate::sip::SessionTimerSettings {
+                min_se: 90,
+                session_expires: 0
+            }
+        );
+        let text = "[sip]\nmin_session_expires_s = 1\nsession_expires_s = 1800\n";
+        let config = Config::parse(text, "c.toml").unwrap();
+        assert_eq!(config.sip.session_timer().min_se, 1);
+        assert_eq!(config.sip.session_timer().session_expires, 1800);
+        let err = Config::parse("[sip]\nmin_session_expires_s = 0\n", "c.toml")
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            err,
+            "config error in c.toml: sip.min_session_expires_s: must be between 1 and 86400"
+        );
+        let err = Config::parse("[sip]\nsession_expires_s = 30\n", "c.toml")
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            err,
+            "config error in c.toml: sip.session_expires_s: must be 0 or between sip.min_session_expires_s and 86400"
+        );
+    }
+
+    #[test]
     fn trunks_allow_addresses_and_ranges() {
         let config = Config::parse(
             "[[trunk]]\nname = \"a\"\nallow = [\"192.0.2.0/24\", \"198.51.100.7\"]\n",

@@ -223,6 +223,8 @@ pub struct HostStats {
     pub unsupported_commands: u64,
     /// Prompts flows named that the catalog lacks.
     pub missing_prompts: u64,
+    /// Offerless re-INVITEs whose ACK carried no usable answer (the session stayed).
+    pub unusable_ack_answers: u64,
     /// Ports the shell could not bind.
     pub bind_failures: u64,
     /// New INVITEs refused with 403 because no trunk allows their source.
@@ -703,6 +705,7 @@ impl Host {
         let counters = entry.call.counters();
         self.stats.unsupported_commands += counters.unsupported_commands;
         self.stats.missing_prompts += counters.missing_prompts;
+        self.stats.unusable_ack_answers += counters.unusable_ack_answers;
         self.stats.calls_answered += u64::from(counters.answered);
         self.stats.calls_rejected += u64::from(counters.rejected);
         if let Some(socket) = self.sockets.remove(entry.socket.0) {

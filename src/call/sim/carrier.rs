@@ -171,7 +171,7 @@ impl CallScript {
     }
 
     /// Sends a re-INVITE without an offer `after` the answer; its ACK answers
-    /// callplane's offer with `direction`.
+    /// callplane's offer with `direction` (empty: the ACK has no body).
     pub(crate) fn reinvite_without_offer(
         mut self,
         after: Duration,
@@ -1226,7 +1226,8 @@ impl CarrierCall {
             .offerless_cseqs
             .iter()
             .find(|(seq, _)| *seq == cseq && response.status < 300)
-            .map(|(_, direction)| *direction);
+            .map(|(_, direction)| *direction)
+            .filter(|direction| !direction.is_empty());
         let ip = self.rtp_addr.ip();
         let answer = answering.map(|direction| {
             format!(

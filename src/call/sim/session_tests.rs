@@ -62,6 +62,30 @@ fn offerless_reinvites_get_our_offer_and_the_acks_answer_holds_and_resumes() {
 }
 
 #[test]
+fn an_ack_without_the_answer_leaves_the_session_and_is_counted() {
+    let mut sim = Sim::new(SimConfig::demo(11));
+    sim.place(
+        CallScript::new("nosdp-2", Time::ZERO)
+            .reinvite_without_offer(Duration::from_millis(500), "")
+            .press(Duration::from_millis(3_000), 1),
+    );
+    assert!(sim.run_until_idle(Time::from_millis(60_000)));
+    let report = sim.report("nosdp-2");
+    assert_eq!(report.reinvite_answers.len(), 1, "{report:?}");
+    let [at_answer] = report.rtp_at_reinvite[..] else {
+        panic!("one answer expected: {report:?}");
+    };
+    assert!(
+        report.rtp_received > at_answer + 20,
+        "media went on: {report:?}"
+    );
+    let cdr = sim.cdr("nosdp-2");
+    assert_eq!(cdr.digits, vec!["1".to_string()]);
+    assert_eq!(cdr.hangup_cause, HangupCause::NormalClearing);
+    assert_eq!(sim.host.stats().unusable_ack_answers, 1);
+}
+
+#[test]
 fn a_session_interval_below_the_minimum_is_refused_with_422() {
     let mut sim = sim_with(router(PATIENT));
     sim.place(CallScript::new("brief", Time::ZERO).session_timer(30, Some("uac")));

@@ -480,3 +480,38 @@ fn a_configured_interval_applies_to_callers_that_ask_none() {
     assert_eq!(header(&ok, &Name::SESSION_EXPIRES), None);
     assert!(requests_until(&mut h, 3_600_000).is_empty());
 }
+
+#[test]
+fn an_offer_crossing_our_refresh_reinvite_gets_491_and_one_before_the_ack_too() {
+    let mut h = harness(90, 0);
+    let (tag, _) = timed_call(&mut h, "Session-Expires: 90\r\n");
+    let sent = requests_until(&mut h, 45_000);
+    assert_eq!(sent[0].1.method, Method::Invite, "our refresh re-INVITE");
+    h.send(
+        45_050,
+        &request("INVITE", "z9hG4bK-x1", Some(&tag), 2, SDP_OFFER),
+    );
+    assert_eq!(h.statuses(), vec![491]);
+    h.send(
+        45_060,
+        &request("UPDATE", "z9hG4bK-x2", Some(&tag), 3, SDP_OFFER),
+    );
+    assert_eq!(h.statuses(), vec![491]);
+    assert!(h.events().is_empty());
+    // Once ours is answered, offers are taken again.
+    h.send(45_100, &reply_to(&sent[0].1, 200));
+    h.transmits();
+    h.send(
+        45_200,
+        &request("UPDATE", "z9hG4bK-x3", Some(&tag), 4, SDP_OFFER),
+    );
+    assert_eq!(h.events(), vec![Event::Reoffer { call: call_id() }]);
+    // A re-INVITE before the ACK of our 200 to the INVITE: 491.
+    let mut h = Harness::new();
+    let tag = h.answered_call();
+    h.send(
+        50,
+        &request("INVITE", "z9hG4bK-y1", Some(&tag), 2, SDP_OFFER),
+    );
+    assert_eq!(h.statuses(), vec![491]);
+}

@@ -351,6 +351,8 @@ impl Dialog {
             &self.config.user_agent,
         );
         let dest = reinvite.tx.dest;
+        // Refused: no offer of ours awaits an answer in its ACK.
+        reinvite.offerless = false;
         if reinvite.update {
             let key = reinvite.request.key.clone();
             self.reinvite = None;

@@ -128,6 +128,20 @@ fn an_offerless_reinvite_gets_our_offer_and_its_ack_carries_the_answer() {
         }]
     );
     assert_eq!(h.endpoint.active_dialogs(), 1);
+    // Refused by the owner: its ACK answers nothing, and offers are taken again.
+    h.send(30_000, &request("INVITE", "z9hG4bK-re3", Some(&tag), 4, ""));
+    assert_eq!(h.events(), vec![Event::OfferRequested { call: call_id() }]);
+    h.endpoint
+        .reject_reinvite(Time::from_millis(30_000), &call_id(), 488)
+        .unwrap();
+    assert_eq!(h.statuses(), vec![488]);
+    h.send(30_100, &request("ACK", "z9hG4bK-re3", Some(&tag), 4, ""));
+    assert!(h.events().is_empty());
+    h.send(
+        30_200,
+        &request("UPDATE", "z9hG4bK-up9", Some(&tag), 5, SDP_OFFER),
+    );
+    assert_eq!(h.events(), vec![Event::Reoffer { call: call_id() }]);
 }
 
 #[test]

@@ -11,6 +11,10 @@
 //!
 //! **After every input, drain `poll_output` until it returns `Timeout`.**
 //!
+//! Mid-dialog offers (re-INVITE with or without SDP, UPDATE) are handed to
+//! the owner (`requests.rs`); the session timer (RFC 4028) runs in the dialog
+//! itself (`refresh.rs`): it refreshes or ends the call with BYE on its own.
+//!
 //! A dialog holds a handful of transactions (its INVITE, our BYE, the requests
 //! it answered), so finding one is a short linear walk inside the dialog;
 //! nothing here is shared with other dialogs. Every dialog reports exactly one

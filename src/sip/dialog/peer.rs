@@ -1,6 +1,7 @@
 //! The far end of an inbound dialog as its INVITE described it (RFC 3261 §12):
-//! tags, remote target, route set and local CSeq, plus building the responses to
-//! the INVITE and the BYE we send in the dialog.
+//! tags, remote target, route set, local CSeq and whether it allows UPDATE, plus
+//! building the responses to the INVITE and the requests we send in the dialog
+//! (BYE, ACK, our session refreshes).
 
 use super::outbound::OutboundInvite;
 use crate::sip::header_value::split_list;

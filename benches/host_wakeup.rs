@@ -199,6 +199,7 @@ fn new_host(flow: &str, seed: u64) -> Host {
             user_agent: "callplane-bench".into(),
             answer_delay: Duration::ZERO,
             sip_timers: SipTimers::default(),
+            session_timer: Default::default(),
             allowed_sources: Vec::new().into(),
             invite_rate_per_source: 0,
             registrations: Vec::new().into(),

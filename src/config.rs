@@ -194,6 +194,13 @@ pub struct SipConfig {
     /// New INVITEs per second one source address may send (0: no limit);
     /// past it they get 503 with `Retry-After`.
     pub invite_rate_per_source: u32,
+    /// Session timers (RFC 4028): the shortest `Session-Expires` accepted,
+    /// in seconds; a shorter one gets 422 with `Min-SE`. The RFC's floor is
+    /// 90 (values down to 1 are accepted, for tests, with a warning).
+    pub min_session_expires_s: u32,
+    /// The session interval we ask for, in seconds, when a caller asks for
+    /// none (callplane then refreshes it); 0: none unless the caller asks.
+    pub session_expires_s: u32,
 }
 
 impl Default for SipConfig {
@@ -211,6 +218,8 @@ impl Default for SipConfig {
             t2_ms: rfc.t2.as_millis() as u64,
             t4_ms: rfc.t4.as_millis() as u64,
             invite_rate_per_source: 0,
+            min_session_expires_s: 90,
+            session_expires_s: 0,
         }
     }
 }
@@ -223,6 +232,14 @@ impl SipConfig {
             idle: std::time::Duration::from_secs(self.tcp_idle_secs.max(1)),
             limits: crate::sip::stream::StreamLimits::default(),
         })
+    }
+
+    /// The session-timer settings of every dialog.
+    pub fn session_timer(&self) -> crate::sip::SessionTimerSettings {
+        crate::sip::SessionTimerSettings {
+            min_se: self.min_session_expires_s,
+            session_expires: self.session_expires_s,
+        }
     }
 
     /// The transaction timers these settings give.
@@ -372,6 +389,12 @@ impl Config {
             ConfigError(format!("config error in {origin}:{location} {message}"))
         })?;
         config.validate(origin)?;
+        if config.sip.min_session_expires_s < 90 {
+            log::warn!(
+                "{origin}: sip.min_session_expires_s = {} is below RFC 4028's minimum of 90 s (for tests only)",
+                config.sip.min_session_expires_s
+            );
+        }
         Ok(config)
     }
 
@@ -457,6 +480,16 @@ impl Config {
         }
         if self.sip.t4_ms == 0 || self.sip.t4_ms > 600_000 {
             return fail("sip.t4_ms", "must be between 1 and 600000");
+        }
+        if !(1..=86_400).contains(&self.sip.min_session_expires_s) {
+            return fail("sip.min_session_expires_s", "must be between 1 and 86400");
+        }
+        let expires = self.sip.session_expires_s;
+        if expires != 0 && !(self.sip.min_session_expires_s..=86_400).contains(&expires) {
+            return fail(
+                "sip.session_expires_s",
+                "must be 0 or between sip.min_session_expires_s and 86400",
+            );
         }
         if self.rtp.port_min == 0 || self.rtp.port_min > self.rtp.port_max {
             return fail("rtp.port_min", "must be between 1 and rtp.port_max");
@@ -708,6 +741,36 @@ username = \"acct\"\npassword = \"pw\"\n",
             "[[trunk]]\nname = \"c\"\nregister = true\nproxy = \"carrier.example:5060\"\n"
         )
         .ends_with("line 4: invalid socket address syntax"));
+    }
+
+    #[test]
+    fn session_timer_settings_default_to_the_rfc_minimum_and_are_checked() {
+        let config = Config::parse("", "c.toml").unwrap();
+        assert_eq!(
+            config.sip.session_timer(),
+            crate::sip::SessionTimerSettings {
+                min_se: 90,
+                session_expires: 0
+            }
+        );
+        let text = "[sip]\nmin_session_expires_s = 1\nsession_expires_s = 1800\n";
+        let config = Config::parse(text, "c.toml").unwrap();
+        assert_eq!(config.sip.session_timer().min_se, 1);
+        assert_eq!(config.sip.session_timer().session_expires, 1800);
+        let err = Config::parse("[sip]\nmin_session_expires_s = 0\n", "c.toml")
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            err,
+            "config error in c.toml: sip.min_session_expires_s: must be between 1 and 86400"
+        );
+        let err = Config::parse("[sip]\nsession_expires_s = 30\n", "c.toml")
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            err,
+            "config error in c.toml: sip.session_expires_s: must be 0 or between sip.min_session_expires_s and 86400"
+        );
     }
 
     #[test]

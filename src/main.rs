@@ -217,6 +217,7 @@ fn serve(args: ServeArgs) -> Result<(), String> {
             user_agent: config.sip.user_agent.clone(),
             answer_delay: Duration::from_millis(config.sip.answer_delay_ms),
             sip_timers: config.sip.timers(),
+            session_timer: config.sip.session_timer(),
             allowed_sources: config.allowed_sources().into(),
             invite_rate_per_source: config.sip.invite_rate_per_source,
             wall: clock.wall_clock(),

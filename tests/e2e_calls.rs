@@ -1,7 +1,8 @@
 //! End-to-end single calls against the callplane binary, each under both io
 //! backends: the demo flow with digit 1 and digit 2 (CDR, the audio the caller
-//! hears, callplane's BYE), CANCEL while ringing (487), and an offer with no
-//! common codec (488).
+//! hears, callplane's BYE), CANCEL while ringing (487), an offer with no
+//! common codec (488), late offers, hold and unhold by re-INVITE with and
+//! without an offer, and session timers (RFC 4028) that end the call.
 
 mod common;
 
@@ -26,7 +27,16 @@ common::for_each_backend! {
     offer_without_common_codec_gets_488 => offer_without_common_codec;
     late_offer_is_answered_in_the_ack => late_offer;
     hold_and_unhold_by_reinvite => hold_and_unhold;
+    hold_and_unhold_by_offerless_reinvite => offerless_hold_and_unhold;
+    refreshed_session_expires_later => refreshed_session_expires;
+    unrefreshed_session_ends_with_bye => unrefreshed_session_ends;
 }
+
+/// The session interval the session-timer scenarios ask for, in seconds
+/// (the server's minimum is lowered to 1 for them).
+const SESSION_EXPIRES_S: u64 = 4;
+/// When the refreshing scenario refreshes, after its ACK.
+const REFRESH_DELAY_MS: u64 = 1500;
 
 fn call_pressing_1(backend: Backend) {
     call_pressing(backend, '1', "sales", "support");
@@ -261,4 +271,68 @@ fn late_offer(backend: Backend) {
 /// recvonly and sendrecv answers), then the demo flow finishes as usual.
 fn hold_and_unhold(backend: Backend) {
     press_one_through(backend, "hold", "uac_hold_unhold.xml", 1500);
+}
+
+/// Hold and unhold by re-INVITEs without SDP: callplane offers in each 200
+/// (the scenario checks sendrecv), the ACKs answer sendonly, then sendrecv.
+fn offerless_hold_and_unhold(backend: Backend) {
+    press_one_through(backend, "offerless", "uac_reinvite_no_sdp.xml", 1500);
+}
+
+/// Runs a session-timer scenario against a server whose minimum session
+/// interval is 1 s; returns the call's length from answer to end (CDR).
+fn session_timer_call(backend: Backend, tag: &str, scenario: &str) -> Duration {
+    let dir = TestDir::new(&format!("{tag}-{}", backend.cli_value()));
+    let options = ServerOptions {
+        config: Some("[sip]\nmin_session_expires_s = 1\n".to_string()),
+        ..ServerOptions::default()
+    };
+    let server = Server::start(backend, dir.path(), &options);
+    let name = scenario.trim_end_matches(".xml");
+    let mut sipp = Sipp::new(scenario, name, dir.path())
+        .target(server.sip_addr())
+        .set("se", SESSION_EXPIRES_S.to_string())
+        .timeout(Duration::from_secs(30));
+    if scenario == "uac_session_timer.xml" {
+        sipp = sipp.set("refresh_delay_ms", REFRESH_DELAY_MS.to_string());
+    }
+    let run = sipp.run();
+    run.assert_passed(1);
+    let mut cdrs = server.wait_for_cdrs(1, Duration::from_secs(5));
+    assert_eq!(cdrs.len(), 1, "one call, one CDR: {cdrs:#?}");
+    let cdr = cdrs.remove(0);
+    assert_eq!(cdr.str("hangup_cause"), "session_expired", "{}", cdr.json);
+    assert_eq!(cdr.str("hangup_side"), "callplane", "{}", cdr.json);
+    assert_eq!(cdr.int("sip_status"), 200, "{}", cdr.json);
+    let at = |field: &str| {
+        chrono::DateTime::parse_from_rfc3339(cdr.str(field))
+            .unwrap_or_else(|err| panic!("CDR {field}: {err} in {}", cdr.json))
+    };
+    (at("end_time") - at("answer_time"))
+        .to_std()
+        .unwrap_or_else(|err| panic!("CDR ends before its answer: {err} in {}", cdr.json))
+}
+
+/// The caller refreshes once (a re-INVITE 1.5 s after its ACK) and then
+/// stops: callplane's BYE comes when the refreshed session is due, 4 − 4/3 s
+/// after the refresh — later than it would have without the refresh.
+fn refreshed_session_expires(backend: Backend) {
+    let lasted = session_timer_call(backend, "session-refreshed", "uac_session_timer.xml");
+    assert!(
+        (Duration::from_millis(3_700)..=Duration::from_millis(6_000)).contains(&lasted),
+        "{lasted:?}"
+    );
+}
+
+/// The caller never refreshes: callplane's BYE comes 4 − 4/3 s after the answer.
+fn unrefreshed_session_ends(backend: Backend) {
+    let lasted = session_timer_call(
+        backend,
+        "session-unrefreshed",
+        "uac_session_timer_no_refresh.xml",
+    );
+    assert!(
+        (Duration::from_millis(2_200)..=Duration::from_millis(3_600)).contains(&lasted),
+        "{lasted:?}"
+    );
 }

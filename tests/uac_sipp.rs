@@ -43,6 +43,7 @@ impl Uac {
             local_addr,
             user_agent: "callplane-test".into(),
             timers: SipTimers::default(),
+            session_timer: Default::default(),
         };
         Uac {
             socket,

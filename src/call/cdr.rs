@@ -43,6 +43,14 @@ pub enum HangupCause {
     NoMediaAnswer,
     /// No RTP port could be opened (503).
     MediaUnavailable,
+    /// The caller was to refresh the session (RFC 4028) and did not before
+    /// it expired: callplane hung up with BYE.
+    SessionExpired,
+    /// callplane refreshed the session and got no response, 408 or 481: it
+    /// hung up with BYE.
+    RefreshFailed,
+    /// The INVITE's `Session-Expires` was below our minimum (422 with `Min-SE`).
+    SessionIntervalTooSmall,
     /// The server is shutting down.
     Shutdown,
     /// The flow ended without a hangup node: no edge for an outcome, a safety limit.

@@ -27,7 +27,7 @@ use crate::deadlines::{schedule, take_if_live, DeadlineQueue};
 use crate::media::PromptCatalog;
 use crate::sip::{
     self, negotiate, DialogMessage, DialogOwner, Dispatcher, DispatcherOutput, IncomingInvite,
-    Routed, SipSettings, SipTimers,
+    Routed, SessionTimerSettings, SipSettings, SipTimers,
 };
 use crate::slab::{Slab, SlabKey};
 use crate::time::{Time, WallClock};
@@ -210,6 +210,9 @@ pub struct HostConfig {
     pub answer_delay: Duration,
     /// T1, T2 and T4 of every SIP transaction.
     pub sip_timers: SipTimers,
+    /// Session timers (RFC 4028): the shortest interval accepted (422
+    /// below it) and the one we ask for.
+    pub session_timer: SessionTimerSettings,
     /// The source ranges new calls may come from (the trunks'); empty: any.
     /// An INVITE from elsewhere gets 403 and is counted, with no CDR.
     pub allowed_sources: Arc<[ipnet::IpNet]>,
@@ -246,6 +249,8 @@ pub struct HostStats {
     pub unsupported_commands: u64,
     /// Prompts flows named that the catalog lacks.
     pub missing_prompts: u64,
+    /// Offerless re-INVITEs whose ACK carried no usable answer (the session stayed).
+    pub unusable_ack_answers: u64,
     /// Ports the shell could not bind.
     pub bind_failures: u64,
     /// New INVITEs refused with 403 because no trunk allows their source.
@@ -303,6 +308,7 @@ impl Host {
                 local_addr: config.sip_advertised.unwrap_or(config.sip_addr),
                 user_agent: config.user_agent.clone(),
                 timers: config.sip_timers,
+                session_timer: config.session_timer,
             },
             seed ^ 0x5151_5151,
         );
@@ -634,6 +640,17 @@ impl Host {
         if self.draining {
             return self.reject_unrouted(now, invite, parties, 503, HangupCause::Shutdown);
         }
+        if let Some(min_se) = invite.session_interval_too_brief(&self.config.session_timer) {
+            log::debug!("INVITE from {source} asks a session interval below {min_se} s: 422");
+            let extra = vec![(ezk_sip_types::Name::MIN_SE, min_se.to_string())];
+            return self.reject_unrouted_with(
+                now,
+                invite,
+                parties,
+                (422, extra),
+                HangupCause::SessionIntervalTooSmall,
+            );
+        }
         let Some(target) = self.router.route(&parties.to).cloned() else {
             return self.reject_unrouted(now, invite, parties, 404, HangupCause::NoRoute);
         };
@@ -706,8 +723,20 @@ impl Host {
         status: u16,
         cause: HangupCause,
     ) {
+        self.reject_unrouted_with(now, invite, parties, (status, Vec::new()), cause);
+    }
+
+    /// [`Host::reject_unrouted`] with extra headers in the final response.
+    fn reject_unrouted_with(
+        &mut self,
+        now: Time,
+        invite: IncomingInvite,
+        parties: CallParties,
+        (status, extra): (u16, Vec<(ezk_sip_types::Name, String)>),
+        cause: HangupCause,
+    ) {
         self.stats.calls_rejected += 1;
-        if let Err(err) = self.dispatcher.reject(now, invite, status) {
+        if let Err(err) = self.dispatcher.reject_with(now, invite, status, extra) {
             log::warn!(
                 "call {}: cannot reject with {status}: {err}",
                 parties.sip_call
@@ -743,6 +772,7 @@ impl Host {
         let counters = entry.call.counters();
         self.stats.unsupported_commands += counters.unsupported_commands;
         self.stats.missing_prompts += counters.missing_prompts;
+        self.stats.unusable_ack_answers += counters.unusable_ack_answers;
         self.stats.calls_answered += u64::from(counters.answered);
         self.stats.calls_rejected += u64::from(counters.rejected);
         if let Some(socket) = self.sockets.remove(entry.socket.0) {

@@ -31,8 +31,8 @@ use crate::media::{
     Codec, MediaConfig, MediaEvent, MediaOutput, MediaSession, Prompt, PromptCatalog,
 };
 use crate::sip::{
-    build_answer, build_offer, negotiate, AudioCodec, CallId, Dialog, DialogEvent, DialogMessage,
-    DialogOutput, Negotiated, TerminatedReason, Transmit,
+    build_answer, build_offer, negotiate, sdp::Direction, AudioCodec, CallId, Dialog, DialogEvent,
+    DialogMessage, DialogOutput, Negotiated, TerminatedReason, Transmit,
 };
 use crate::slab::SlabKey;
 use crate::time::{Time, WallClock};
@@ -169,6 +169,9 @@ pub struct CallCounters {
     pub answered: bool,
     /// Whether callplane refused the call with a final non-2xx.
     pub rejected: bool,
+    /// Offerless re-INVITEs whose ACK carried no usable answer to our offer
+    /// (the session stayed as it was).
+    pub unusable_ack_answers: u64,
 }
 
 /// One call.
@@ -593,6 +596,79 @@ impl Call {
         self.negotiated = Some(negotiated);
     }
 
+    /// A re-INVITE without an offer (RFC 6337 §5.3): we offer our current
+    /// session (its codec and telephone-event, sendrecv so that a caller
+    /// who held us can resume) at a new `o=` version; the answer comes in the
+    /// ACK ([`Call::on_ack_answer`]).
+    fn on_offer_requested(&mut self) {
+        let now = self.now;
+        let current = self
+            .negotiated
+            .clone()
+            .filter(|_| self.phase == Phase::Active);
+        let Some(current) = current else {
+            if let Err(err) = self.dialog.reject_reinvite(now, 488) {
+                log::warn!(
+                    "call {}: cannot refuse a re-INVITE: {err}",
+                    self.parties.sip_call
+                );
+            }
+            return;
+        };
+        self.sdp_version += 1;
+        let offer = Negotiated {
+            direction: Direction::SendRecv,
+            ..current
+        };
+        let sdp = build_answer(
+            self.seed.sdp_session_id,
+            self.sdp_version,
+            self.local_rtp.ip(),
+            self.local_rtp.port(),
+            &offer,
+        );
+        if let Err(err) = self.dialog.answer_reinvite(now, &sdp) {
+            log::warn!(
+                "call {}: cannot answer a re-INVITE: {err}",
+                self.parties.sip_call
+            );
+        }
+    }
+
+    /// The ACK of an offerless re-INVITE carries the answer to our offer:
+    /// the media follows it (hold, unhold, a new address or codec). Without
+    /// a usable answer the session stays as it was, and it is counted
+    /// ([`CallCounters::unusable_ack_answers`]).
+    fn on_ack_answer(&mut self) {
+        let answer = self.dialog.take_ack_sdp();
+        let negotiated = match answer.as_ref().map(negotiate) {
+            Some(Ok(negotiated)) if self.phase == Phase::Active => negotiated,
+            other => {
+                self.counters.unusable_ack_answers += 1;
+                let why = match other {
+                    Some(Err(err)) => format!("unusable ({err})"),
+                    Some(Ok(_)) => "too late (the call is ending)".to_string(),
+                    None => "missing".to_string(),
+                };
+                log::info!(
+                    "call {}: the ACK's answer to our re-INVITE offer is {why}; the session stays",
+                    self.parties.sip_call
+                );
+                return;
+            }
+        };
+        if let Some(media) = self.media.as_mut() {
+            media.renegotiate(
+                negotiated.remote_rtp,
+                codec_of(negotiated.codec),
+                negotiated.codec_pt,
+                negotiated.dtmf_pt,
+                negotiated.we_send(),
+            );
+        }
+        self.negotiated = Some(negotiated);
+    }
+
     /// Media flows and the flow starts.
     fn start_media(&mut self, negotiated: Negotiated) {
         let now = self.now;
@@ -627,6 +703,8 @@ impl Call {
                 }
             }
             DialogEvent::Reoffer => self.on_reoffer(),
+            DialogEvent::OfferRequested => self.on_offer_requested(),
+            DialogEvent::AnswerInAck => self.on_ack_answer(),
             // Only dialogs we create with an INVITE of ours report these.
             DialogEvent::Progress(_) | DialogEvent::Answered => {}
             DialogEvent::Dtmf(digit) => {
@@ -652,8 +730,14 @@ impl Call {
                 }
             }
             DialogEvent::Terminated(reason) => {
-                if reason == TerminatedReason::AckTimeout && self.phase == Phase::Active {
-                    self.finish(HangupCause::AckTimeout, HangupSide::Callplane);
+                let ended_by_sip = match reason {
+                    TerminatedReason::AckTimeout => Some(HangupCause::AckTimeout),
+                    TerminatedReason::SessionExpired => Some(HangupCause::SessionExpired),
+                    TerminatedReason::RefreshFailed => Some(HangupCause::RefreshFailed),
+                    _ => None,
+                };
+                if let Some(cause) = ended_by_sip.filter(|_| self.phase == Phase::Active) {
+                    self.finish(cause, HangupSide::Callplane);
                     let directive = self
                         .session
                         .resume(Outcome::CallerHangup, self.plan.wall.at(now));

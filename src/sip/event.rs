@@ -103,4 +103,11 @@ pub enum TerminatedReason {
     /// We hung up our outbound call before it was answered: CANCEL, then 487
     /// (or no final response within 64·T1 of the CANCEL).
     CancelledLocally,
+    /// The far end was to refresh the session (RFC 4028) and did not before
+    /// `expires − min(32 s, expires/3)`, or our own refreshes kept failing
+    /// until the session expired; a BYE was sent.
+    SessionExpired,
+    /// Our session refresh got no response or a 408/481 (RFC 4028 §10); a
+    /// BYE was sent.
+    RefreshFailed,
 }

@@ -9,6 +9,8 @@ use ezk_sip_types::Name;
 use crate::sip::message::{build_response, EchoHeaders, Request, Response, ResponseParts};
 use crate::sip::name_addr::uri_user;
 use crate::sip::sdp::Sdp;
+use crate::sip::session_timer::TimerRequest;
+use crate::sip::settings::SessionTimerSettings;
 use crate::sip::transaction::TxKey;
 
 /// A request with its server-transaction key and its echo headers, the top Via
@@ -114,6 +116,13 @@ impl IncomingInvite {
     /// The parsed offer; `None` if the INVITE had none or it did not parse.
     pub fn sdp(&self) -> Option<&Sdp> {
         self.sdp.as_ref()
+    }
+
+    /// The `Min-SE` to refuse this INVITE with (422, RFC 4028 §9) when its
+    /// `Session-Expires` is below `settings.min_se` or its own `Min-SE`;
+    /// `None` when it is acceptable or absent.
+    pub fn session_interval_too_brief(&self, settings: &SessionTimerSettings) -> Option<u32> {
+        TimerRequest::read(&self.incoming.request.head).too_brief(settings)
     }
 
     /// Whether the INVITE carried an SDP body at all (parsable or not). One

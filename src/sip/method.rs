@@ -27,7 +27,8 @@ pub enum Method {
     Refer,
     /// Mid-dialog application data (RFC 6086): DTMF bodies are taken, others get 415.
     Info,
-    /// Session update before or after answer (RFC 3311); not handled, answered 405.
+    /// Session update (RFC 3311): in a confirmed dialog an offer is answered
+    /// like a re-INVITE's, no offer is a session refresh; outside a dialog, 481.
     Update,
     /// Acknowledges a reliable provisional response (RFC 3262); not handled, answered 405.
     Prack,
@@ -40,7 +41,7 @@ pub enum Method {
 }
 
 /// Methods the endpoint itself handles; sent in `Allow` headers.
-pub(crate) const ALLOWED_METHODS: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO";
+pub(crate) const ALLOWED_METHODS: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE";
 
 impl Method {
     /// The method named by `token` (exact, case-sensitive match).

@@ -30,9 +30,13 @@
 //! An INVITE without SDP (late offer) is answered with our offer in the 200 OK; the
 //! caller's answer is taken from its ACK ([`Dialog::take_ack_sdp`]).
 //!
-//! A re-INVITE with an offer is handed to the dialog's owner ([`DialogEvent::Reoffer`]),
-//! which answers it (session refresh, hold and unhold, a new address or codec) or
-//! refuses it; INFO carries DTMF.
+//! A re-INVITE or an UPDATE (RFC 3311) with an offer is handed to the dialog's owner
+//! ([`DialogEvent::Reoffer`]), which answers it (session refresh, hold and unhold, a
+//! new address or codec) or refuses it. A re-INVITE without an offer asks the owner
+//! for one ([`DialogEvent::OfferRequested`]); it goes in the 200 and the answer comes
+//! in the ACK ([`DialogEvent::AnswerInAck`]). An UPDATE without an offer is a session
+//! refresh, answered 200 (in the early dialog too). An offer crossing one of ours gets
+//! 491, one crossing an unanswered one 500 with `Retry-After`. INFO carries DTMF.
 //!
 //! Bad input (RFC 3261 §8.2): a datagram that does not parse is answered 400 with a
 //! `Warning: 399` saying what was wrong (missing or repeated headers, a bad
@@ -44,11 +48,23 @@
 //! `tests/sip_corpus/` holds the messages that show it; `fuzz/` fuzzes the parsers and
 //! the dispatcher.
 //!
-//! Known limits: a re-INVITE without an offer is answered 488; UPDATE and the other
-//! known methods get 405, unknown methods 501, `Require`d extensions 420. The SDP
-//! answer has a single audio m-line. A missing Max-Forwards is accepted, and the
-//! §8.2 checks (483, 415) are not applied to requests inside a dialog, whose refusal
-//! would strand the call.
+//! Session timers (RFC 4028, [`SessionTimerSettings`]): a too brief `Session-Expires`
+//! gets 422 with `Min-SE` (the call layer checks the INVITE with
+//! [`IncomingInvite::session_interval_too_brief`], the dialog every refresh); the 2xx
+//! names the refresher; the dialog ends the call with BYE when the far end's refresh
+//! does not come ([`TerminatedReason::SessionExpired`]) and sends its own refresh
+//! (UPDATE, or a re-INVITE with the SDP last sent) at half the interval when we
+//! refresh ([`TerminatedReason::RefreshFailed`] when it goes unanswered, 408 or 481).
+//!
+//! Known limits: an UPDATE with an offer in the early dialog gets 500 (no reliable
+//! provisional responses, so the INVITE's own offer is still open); the answer in
+//! the 2xx to our refresh re-INVITE is not applied (a refresh keeps the session);
+//! outbound dialogs ask for no session timer of their own (they honour one a
+//! re-INVITE or UPDATE from the far end asks for). PRACK and the other known
+//! methods get 405, unknown methods 501, `Require`d extensions other than `timer`
+//! 420. The SDP answer has a single audio m-line. A missing Max-Forwards
+//! is accepted, and the §8.2 checks (483, 415) are not applied to requests inside a
+//! dialog, whose refusal would strand the call.
 
 mod body;
 mod dialog;
@@ -64,6 +80,7 @@ mod name_addr;
 mod register;
 mod requirements;
 pub mod sdp;
+mod session_timer;
 mod settings;
 mod shard_of;
 mod stats;
@@ -82,7 +99,7 @@ pub use method::Method;
 pub use name_addr::NameAddr;
 pub use register::{Registration, RegistrationConfig, RegistrationEvent, RegistrationOutput};
 pub use sdp::{build_answer, build_offer, negotiate, AudioCodec, NegotiateError, Negotiated, Sdp};
-pub use settings::SipSettings;
+pub use settings::{SessionTimerSettings, SipSettings};
 pub use shard_of::owner_of;
 pub use stats::SipStats;
 pub use timers::{SipTimers, T1, T2, T4};

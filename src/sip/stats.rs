@@ -57,6 +57,10 @@ pub struct SipStats {
     /// Requests we would have sent over UDP that went over TCP for their size
     /// (RFC 3261 §18.1.1: over 1300 bytes).
     pub moved_to_tcp: u64,
+    /// Session refreshes (RFC 4028) we sent.
+    pub session_refreshes_sent: u64,
+    /// Sessions ended with BYE because no refresh came in time, or ours failed.
+    pub session_expiries: u64,
 }
 
 impl SipStats {
@@ -87,5 +91,7 @@ impl SipStats {
         self.retransmits_suppressed += other.retransmits_suppressed;
         self.stream_messages += other.stream_messages;
         self.moved_to_tcp += other.moved_to_tcp;
+        self.session_refreshes_sent += other.session_refreshes_sent;
+        self.session_expiries += other.session_expiries;
     }
 }

@@ -87,6 +87,12 @@ pub(crate) struct CallScript {
     /// re-INVITEs sent this long after the answer, offering this direction
     /// (`sendrecv`, `sendonly`, `inactive`…).
     pub(crate) reinvites: Vec<(Duration, &'static str)>,
+    /// re-INVITEs without an offer sent this long after the answer; their ACK
+    /// answers callplane's offer with this direction.
+    pub(crate) offerless_reinvites: Vec<(Duration, &'static str)>,
+    /// `Session-Expires` (seconds, `refresher` parameter) and `Supported:
+    /// timer` on the INVITE and the re-INVITEs.
+    pub(crate) session_expires: Option<(u32, Option<&'static str>)>,
     /// The carrier's own BYE, this long after the answer.
     pub(crate) hang_up_after: Option<Duration>,
     /// A CANCEL this long after the INVITE, if no final response came by then.
@@ -116,6 +122,8 @@ impl CallScript {
             presses: Vec::new(),
             info_presses: Vec::new(),
             reinvites: Vec::new(),
+            offerless_reinvites: Vec::new(),
+            session_expires: None,
             hang_up_after: None,
             cancel_after: None,
             acknowledge: true,
@@ -159,6 +167,28 @@ impl CallScript {
     /// Sends a re-INVITE `after` the answer, offering `direction`.
     pub(crate) fn reinvite(mut self, after: Duration, direction: &'static str) -> CallScript {
         self.reinvites.push((after, direction));
+        self
+    }
+
+    /// Sends a re-INVITE without an offer `after` the answer; its ACK answers
+    /// callplane's offer with `direction` (empty: the ACK has no body).
+    pub(crate) fn reinvite_without_offer(
+        mut self,
+        after: Duration,
+        direction: &'static str,
+    ) -> CallScript {
+        self.offerless_reinvites.push((after, direction));
+        self
+    }
+
+    /// Asks for a session timer of `secs` (RFC 4028) with `Supported: timer`
+    /// and `refresher` (`uac`, `uas`, or none) on the INVITE and re-INVITEs.
+    pub(crate) fn session_timer(
+        mut self,
+        secs: u32,
+        refresher: Option<&'static str>,
+    ) -> CallScript {
+        self.session_expires = Some((secs, refresher));
         self
     }
 
@@ -250,6 +280,11 @@ pub(crate) struct CallReport {
     pub(crate) reinvite_answers: Vec<(u16, String)>,
     /// RTP packets received at each re-INVITE's answer (a running count).
     pub(crate) rtp_at_reinvite: Vec<u32>,
+    /// `Session-Expires` and `Require` of the first 2xx to the INVITE.
+    pub(crate) ok_session_expires: Option<String>,
+    pub(crate) ok_require: Option<String>,
+    /// Callplane's session refreshes received (INVITE or UPDATE), in order.
+    pub(crate) refreshes_received: Vec<String>,
 }
 
 impl CallReport {
@@ -399,8 +434,10 @@ struct CarrierCall {
     bye_at: Option<Time>,
     /// INFO key presses still to send, earliest first.
     info_due: VecDeque<(Time, char)>,
-    /// re-INVITEs still to send, earliest first.
-    reinvites_due: VecDeque<(Time, &'static str)>,
+    /// re-INVITEs still to send, earliest first (with an offer or not).
+    reinvites_due: VecDeque<(Time, &'static str, bool)>,
+    /// CSeqs of the offerless re-INVITEs sent and the direction their ACK answers.
+    offerless_cseqs: Vec<(u32, &'static str)>,
     /// CSeq of the last in-dialog request the carrier sent.
     cseq: u32,
     bye: Option<Outgoing>,
@@ -471,6 +508,7 @@ impl Carrier {
             bye_at: None,
             info_due: VecDeque::new(),
             reinvites_due: VecDeque::new(),
+            offerless_cseqs: Vec::new(),
             // INFOs count from 10, clear of the INVITE's 1 and the BYE's 2.
             cseq: 9,
             bye: None,
@@ -589,7 +627,7 @@ impl CarrierCall {
         let reinvite_at = self
             .reinvites_due
             .front()
-            .map_or(Time::NEVER, |(at, _)| *at);
+            .map_or(Time::NEVER, |(at, _, _)| *at);
         let bye = self
             .bye
             .as_ref()
@@ -667,11 +705,15 @@ impl CarrierCall {
                 });
             }
         }
-        while self.reinvites_due.front().is_some_and(|(at, _)| *at <= now) {
-            let Some((_, direction)) = self.reinvites_due.pop_front() else {
+        while self
+            .reinvites_due
+            .front()
+            .is_some_and(|(at, _, _)| *at <= now)
+        {
+            let Some((_, direction, offer)) = self.reinvites_due.pop_front() else {
                 break;
             };
-            if let Some(reinvite) = self.reinvite_request(config, direction) {
+            if let Some(reinvite) = self.reinvite_request(config, direction, offer) {
                 out.push_back(to_host(config, reinvite));
             }
         }
@@ -771,6 +813,13 @@ impl CarrierCall {
                 out.push_back(to_host(config, ok));
             }
             Method::Ack => {}
+            Method::Invite | Method::Update => {
+                self.report
+                    .refreshes_received
+                    .push(request.method.as_str().to_string());
+                let ok = build_response(&request.head.echo, 200, &ResponseParts::default());
+                out.push_back(to_host(config, ok));
+            }
             _ => {
                 let ok = build_response(&request.head.echo, 200, &ResponseParts::default());
                 out.push_back(to_host(config, ok));
@@ -865,6 +914,12 @@ impl CarrierCall {
             Some(SocketAddr::new(ip, media.port))
         });
         self.report.answer_sdp = Some(body);
+        let header = |name: &ezk_sip_types::Name| {
+            let mut values = response.head.headers.get_raw(name);
+            values.next().map(|value| value.as_str().to_string())
+        };
+        self.report.ok_session_expires = header(&ezk_sip_types::Name::SESSION_EXPIRES);
+        self.report.ok_require = header(&ezk_sip_types::Name::REQUIRE);
         let target = response
             .head
             .contact
@@ -894,11 +949,11 @@ impl CarrierCall {
             .collect();
         infos.sort();
         self.info_due = infos.into();
-        let mut reinvites: Vec<(Time, &'static str)> = self
-            .script
-            .reinvites
-            .iter()
-            .map(|&(after, direction)| (now + after, direction))
+        let offered = self.script.reinvites.iter().map(|&(a, d)| (a, d, true));
+        let offerless = self.script.offerless_reinvites.iter();
+        let mut reinvites: Vec<(Time, &'static str, bool)> = offered
+            .chain(offerless.map(|&(a, d)| (a, d, false)))
+            .map(|(after, direction, offer)| (now + after, direction, offer))
             .collect();
         reinvites.sort();
         self.reinvites_due = reinvites.into();
@@ -1042,12 +1097,13 @@ impl CarrierCall {
             "Content-Type: application/sdp\r\n"
         };
         format!(
-            "INVITE {uri} SIP/2.0\r\nVia: SIP/2.0/UDP {via};branch={branch}\r\nFrom: {from}\r\nTo: <{uri}>\r\nCall-ID: {call_id}\r\nCSeq: 1 INVITE\r\nContact: <sip:carrier@{via}>\r\nMax-Forwards: 70\r\n{content_type}Content-Length: {len}\r\n\r\n{sdp}",
+            "INVITE {uri} SIP/2.0\r\nVia: SIP/2.0/UDP {via};branch={branch}\r\nFrom: {from}\r\nTo: <{uri}>\r\nCall-ID: {call_id}\r\nCSeq: 1 INVITE\r\nContact: <sip:carrier@{via}>\r\n{session}Max-Forwards: 70\r\n{content_type}Content-Length: {len}\r\n\r\n{sdp}",
             uri = self.request_uri(config),
             via = config.sip_addr,
             branch = self.invite_branch(),
             from = self.caller_header(config),
             call_id = self.script.call_id,
+            session = self.session_headers(),
             len = sdp.len(),
         )
         .into_bytes()
@@ -1071,6 +1127,17 @@ impl CarrierCall {
         let body = (!sdp.is_empty()).then_some(("application/sdp", sdp.as_str()));
         let branch = format!("z9hG4bK-{}-ack", self.script.call_id);
         self.dialog_request(config, dialog, "ACK", &branch, 1, "", body)
+    }
+
+    /// `Session-Expires` and `Supported` header lines, if the script asks a timer.
+    fn session_headers(&self) -> String {
+        match self.script.session_expires {
+            Some((secs, Some(refresher))) => {
+                format!("Session-Expires: {secs};refresher={refresher}\r\nSupported: timer\r\n")
+            }
+            Some((secs, None)) => format!("Session-Expires: {secs}\r\nSupported: timer\r\n"),
+            None => String::new(),
+        }
     }
 
     /// A request inside the dialog, to its target: `extra` header lines (each
@@ -1116,10 +1183,19 @@ impl CarrierCall {
         .into_bytes()
     }
 
-    /// A re-INVITE in the dialog offering our stream with `direction`.
-    fn reinvite_request(&mut self, config: &CarrierConfig, direction: &str) -> Option<Vec<u8>> {
+    /// A re-INVITE in the dialog offering our stream with `direction`, or
+    /// (without `offer`) offering nothing.
+    fn reinvite_request(
+        &mut self,
+        config: &CarrierConfig,
+        direction: &'static str,
+        offer: bool,
+    ) -> Option<Vec<u8>> {
         self.dialog.as_ref()?;
         self.cseq += 1;
+        if !offer {
+            self.offerless_cseqs.push((self.cseq, direction));
+        }
         let ip = self.rtp_addr.ip();
         let sdp = format!(
             "v=0\r\no=carrier 1 {version} IN IP4 {ip}\r\ns=-\r\nc=IN IP4 {ip}\r\nt=0 0\r\nm=audio {port} RTP/AVP 0 {TELEPHONE_EVENT_PT}\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:{TELEPHONE_EVENT_PT} telephone-event/8000\r\na={direction}\r\n",
@@ -1127,9 +1203,13 @@ impl CarrierCall {
             port = self.rtp_addr.port(),
         );
         let branch = format!("z9hG4bK-{}-re-{}", self.script.call_id, self.cseq);
-        let contact = format!("Contact: <sip:carrier@{}>\r\n", config.sip_addr);
+        let contact = format!(
+            "Contact: <sip:carrier@{}>\r\n{}",
+            config.sip_addr,
+            self.session_headers()
+        );
         let dialog = self.dialog.as_ref()?;
-        let body = Some(("application/sdp", sdp.as_str()));
+        let body = offer.then_some(("application/sdp", sdp.as_str()));
         Some(self.dialog_request(config, dialog, "INVITE", &branch, self.cseq, &contact, body))
     }
 
@@ -1142,7 +1222,21 @@ impl CarrierCall {
         } else {
             format!("z9hG4bK-{}-re-{cseq}", self.script.call_id)
         };
-        Some(self.dialog_request(config, dialog, "ACK", &branch, cseq, "", None))
+        let answering = self
+            .offerless_cseqs
+            .iter()
+            .find(|(seq, _)| *seq == cseq && response.status < 300)
+            .map(|(_, direction)| *direction)
+            .filter(|direction| !direction.is_empty());
+        let ip = self.rtp_addr.ip();
+        let answer = answering.map(|direction| {
+            format!(
+                "v=0\r\no=carrier 1 {cseq} IN IP4 {ip}\r\ns=-\r\nc=IN IP4 {ip}\r\nt=0 0\r\nm=audio {port} RTP/AVP 0 {TELEPHONE_EVENT_PT}\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:{TELEPHONE_EVENT_PT} telephone-event/8000\r\na={direction}\r\n",
+                port = self.rtp_addr.port(),
+            )
+        });
+        let body = answer.as_deref().map(|sdp| ("application/sdp", sdp));
+        Some(self.dialog_request(config, dialog, "ACK", &branch, cseq, "", body))
     }
 
     /// An INFO carrying `digit` as `application/dtmf-relay`, in the dialog.

@@ -74,6 +74,7 @@ pub(crate) fn host_config(sip_addr: std::net::SocketAddr, answer_delay: Duration
         user_agent: "callplane-test".into(),
         answer_delay,
         sip_timers: crate::sip::SipTimers::default(),
+        session_timer: crate::sip::SessionTimerSettings::default(),
         allowed_sources: Vec::new().into(),
         invite_rate_per_source: 0,
         registrations: Vec::new().into(),

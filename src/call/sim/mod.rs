@@ -21,6 +21,7 @@ pub(crate) mod network;
 
 mod call_tests;
 mod media_tests;
+mod session_tests;
 mod tests;
 
 use std::net::SocketAddr;

@@ -11,6 +11,10 @@
 //!
 //! **After every input, drain `poll_output` until it returns `Timeout`.**
 //!
+//! Mid-dialog offers (re-INVITE with or without SDP, UPDATE) are handed to
+//! the owner (`requests.rs`); the session timer (RFC 4028) runs in the dialog
+//! itself (`refresh.rs`): it refreshes or ends the call with BYE on its own.
+//!
 //! A dialog holds a handful of transactions (its INVITE, our BYE, the requests
 //! it answered), so finding one is a short linear walk inside the dialog;
 //! nothing here is shared with other dialogs. Every dialog reports exactly one
@@ -22,6 +26,7 @@
 mod info_dtmf;
 mod outbound;
 mod peer;
+mod refresh;
 mod requests;
 mod timeouts;
 
@@ -34,6 +39,7 @@ use crate::sip::event::{CallId, Link, TerminatedReason, Transmit};
 use crate::sip::incoming::{DialogMessage, IncomingRequest};
 use crate::sip::message::{build_response, ResponseParts};
 use crate::sip::sdp::Sdp;
+use crate::sip::session_timer::{SessionClock, SessionTimer, TimerRequest};
 use crate::sip::settings::SipSettings;
 use crate::sip::stats::SipStats;
 use crate::sip::transaction::{InviteServerTx, NonInviteClientTx, NonInviteServerTx, TxKey};
@@ -75,9 +81,19 @@ pub enum DialogEvent {
     /// A key pressed, carried in a SIP INFO (`application/dtmf-relay` or
     /// `application/dtmf`); 200 already sent.
     Dtmf(char),
-    /// A re-INVITE with a new offer ([`Dialog::take_reoffer`]): answer it with
-    /// [`Dialog::answer_reinvite`] or refuse it with [`Dialog::reject_reinvite`].
+    /// A re-INVITE or an UPDATE with a new offer ([`Dialog::take_reoffer`]):
+    /// answer it with [`Dialog::answer_reinvite`] or refuse it with
+    /// [`Dialog::reject_reinvite`].
     Reoffer,
+    /// A re-INVITE without an offer (RFC 3261 §14.1, RFC 6337): answer it
+    /// with our offer through [`Dialog::answer_reinvite`] (or refuse it with
+    /// [`Dialog::reject_reinvite`]); the answer comes in its ACK
+    /// ([`DialogEvent::AnswerInAck`]).
+    OfferRequested,
+    /// The ACK of our 200 to an offerless re-INVITE arrived: its SDP, the
+    /// answer to our offer, is in [`Dialog::take_ack_sdp`] (`None` when it
+    /// carried none, or none that parsed).
+    AnswerInAck,
     /// A provisional response (101–199) to our INVITE, from an early dialog;
     /// an SDP it carried (early media) is in [`Dialog::take_remote_sdp`].
     Progress(u16),
@@ -106,13 +122,21 @@ enum Pending {
     Event(DialogEvent),
 }
 
-/// A re-INVITE in the dialog and its transaction.
+/// A re-INVITE (or an UPDATE) in the dialog and its transaction.
 #[derive(Debug)]
 struct Reinvite {
     request: IncomingRequest,
+    /// The INVITE server transaction (unused for an UPDATE, which is
+    /// answered in a non-INVITE one).
     tx: InviteServerTx,
     /// Its offer, until the owner takes it.
     offer: Option<Sdp>,
+    /// It came without an offer: our 2xx carries one, its ACK the answer.
+    offerless: bool,
+    /// An UPDATE (RFC 3311), not a re-INVITE.
+    update: bool,
+    /// The session timer its 2xx establishes.
+    timer: Option<SessionTimer>,
 }
 
 /// Our BYE in flight.
@@ -149,6 +173,14 @@ pub struct Dialog {
     uac: Option<Box<outbound::Uac>>,
     /// The far end's SDP in a response to our INVITE, until taken.
     remote_sdp: Option<Sdp>,
+    /// The session timer our 200 to the INVITE will establish.
+    offered_timer: Option<SessionTimer>,
+    /// The session timer running (RFC 4028), from our 2xx on.
+    session: Option<SessionClock>,
+    /// Our session refresh in flight (UPDATE or re-INVITE).
+    refresh: Option<refresh::OurRefresh>,
+    /// The SDP we last sent (answer or offer): the body of a re-INVITE refresh.
+    local_sdp: Option<String>,
     rng: fastrand::Rng,
     pending: VecDeque<Pending>,
     stats: SipStats,
@@ -179,7 +211,10 @@ impl Dialog {
         let mut peer = Peer::new(source, &request.head, echo, key, local_tag);
         peer.link = link;
         let rng = fastrand::Rng::with_seed(rng_seed);
+        let timer_request = TimerRequest::read(&request.head);
+        let offered_timer = timer_request.negotiate(&config.session_timer, None);
         let mut dialog = Dialog::blank(config, call_id, peer, DialogState::Offered, rng);
+        dialog.offered_timer = offered_timer;
         dialog.invite_tx = Some(InviteServerTx::new(source, trying.clone(), timers));
         dialog.transmit(source, trying);
         dialog
@@ -207,6 +242,10 @@ impl Dialog {
             reinvite: None,
             uac: None,
             remote_sdp: None,
+            offered_timer: None,
+            session: None,
+            refresh: None,
+            local_sdp: None,
             rng,
             pending: VecDeque::with_capacity(4),
             stats: SipStats::default(),
@@ -249,12 +288,15 @@ impl Dialog {
             && self.server_txs.is_empty()
             && self.bye.is_none()
             && self.reinvite.is_none()
+            && self.refresh.is_none()
             && self.outbound_idle()
             && self.pending.is_empty()
     }
 
     /// The SDP the confirming ACK carried, once (the answer when our 200 held
-    /// the offer); `None` if it had none or it did not parse.
+    /// the offer: to a late-offer INVITE, [`DialogEvent::Confirmed`], or to an
+    /// offerless re-INVITE, [`DialogEvent::AnswerInAck`]); `None` if it had
+    /// none or it did not parse.
     pub fn take_ack_sdp(&mut self) -> Option<Sdp> {
         self.ack_sdp.take()
     }
@@ -266,9 +308,11 @@ impl Dialog {
             .and_then(|reinvite| reinvite.offer.take())
     }
 
-    /// Answers the pending re-INVITE with 200 OK carrying `sdp_answer`;
-    /// retransmitted until its ACK.
-    pub fn answer_reinvite(&mut self, now: Time, sdp_answer: &str) -> Result<(), SipError> {
+    /// Answers the pending re-INVITE or UPDATE with 200 OK carrying `sdp`:
+    /// the answer to its offer ([`DialogEvent::Reoffer`]), or our offer
+    /// when it had none ([`DialogEvent::OfferRequested`]). A re-INVITE's 200
+    /// is retransmitted until its ACK. The 200 refreshes the session timer.
+    pub fn answer_reinvite(&mut self, now: Time, sdp: &str) -> Result<(), SipError> {
         let contact = format!(
             "<sip:callplane@{}{}>",
             self.config.local_addr,
@@ -278,20 +322,36 @@ impl Dialog {
         if !reinvite.tx.is_proceeding() {
             return Err(SipError::WrongState);
         }
+        let mut extra = vec![(ezk_sip_types::Name::CONTACT, contact)];
+        extra.extend(
+            reinvite
+                .timer
+                .iter()
+                .flat_map(SessionTimer::response_headers),
+        );
         let response = reinvite.request.response_with_body(
             200,
             &self.peer.local_tag,
-            vec![(ezk_sip_types::Name::CONTACT, contact)],
+            extra,
             &self.config.user_agent,
-            Some(("application/sdp", sdp_answer.as_bytes())),
+            Some(("application/sdp", sdp.as_bytes())),
         );
-        reinvite.tx.send_2xx(now, response.clone());
-        let dest = reinvite.tx.dest;
+        let (dest, timer) = (reinvite.tx.dest, reinvite.timer);
+        if reinvite.update {
+            let key = reinvite.request.key.clone();
+            self.reinvite = None;
+            self.remember_response(now, key, dest, response.clone());
+        } else {
+            reinvite.tx.send_2xx(now, response.clone());
+        }
+        self.local_sdp = Some(sdp.to_owned());
+        self.session_refreshed(now, timer);
         self.transmit(dest, response);
         Ok(())
     }
 
-    /// Refuses the pending re-INVITE (e.g. 488); the session stays as it was.
+    /// Refuses the pending re-INVITE or UPDATE (e.g. 488); the session stays
+    /// as it was.
     pub fn reject_reinvite(&mut self, now: Time, status: u16) -> Result<(), SipError> {
         if !(300..=699).contains(&status) {
             return Err(SipError::InvalidStatus(status));
@@ -306,8 +366,16 @@ impl Dialog {
             Vec::new(),
             &self.config.user_agent,
         );
-        reinvite.tx.send_non_2xx(now, response.clone());
         let dest = reinvite.tx.dest;
+        // Refused: no offer of ours awaits an answer in its ACK.
+        reinvite.offerless = false;
+        if reinvite.update {
+            let key = reinvite.request.key.clone();
+            self.reinvite = None;
+            self.remember_response(now, key, dest, response.clone());
+        } else {
+            reinvite.tx.send_non_2xx(now, response.clone());
+        }
         self.transmit(dest, response);
         Ok(())
     }
@@ -334,12 +402,16 @@ impl Dialog {
 
     /// Sends 200 OK with `sdp_answer` as body, our To tag and
     /// `Contact: <sip:callplane@local_addr>`; retransmitted until the ACK arrives.
+    /// With a session timer (RFC 4028) the 200 carries `Session-Expires` (and
+    /// `Require: timer` when the caller supports it), and the timer starts.
     pub fn answer(&mut self, now: Time, sdp_answer: &str) -> Result<(), SipError> {
         let response = self.offered_response(200, Some(sdp_answer))?;
         let tx = self.invite_tx.as_mut().ok_or(SipError::WrongState)?;
         tx.send_2xx(now, response.clone());
         let dest = tx.dest;
         self.state = DialogState::Answered;
+        self.local_sdp = Some(sdp_answer.to_owned());
+        self.session_refreshed(now, self.offered_timer);
         self.transmit(dest, response);
         Ok(())
     }
@@ -387,12 +459,19 @@ impl Dialog {
     /// A response to the INVITE while the call is still offered.
     fn offered_response(&self, status: u16, sdp: Option<&str>) -> Result<Vec<u8>, SipError> {
         match self.state {
-            DialogState::Offered => Ok(self.peer.invite_response(
-                status,
-                self.config.local_addr,
-                &self.config.user_agent,
-                sdp,
-            )),
+            DialogState::Offered => {
+                let timer = self.offered_timer.filter(|_| status == 200);
+                Ok(self.peer.invite_response(
+                    status,
+                    self.config.local_addr,
+                    &self.config.user_agent,
+                    sdp,
+                    timer
+                        .iter()
+                        .flat_map(SessionTimer::response_headers)
+                        .collect(),
+                ))
+            }
             DialogState::Terminated => Err(SipError::UnknownCall),
             _ => Err(SipError::WrongState),
         }

@@ -272,6 +272,7 @@ impl Dialog {
         let mut peer = peer;
         peer.link = link;
         let mut dialog = Dialog::blank(config, call_id, peer, DialogState::Calling, rng);
+        dialog.local_sdp = Some(uac.invite.sdp_offer.clone());
         dialog.uac = Some(Box::new(uac));
         dialog.send_invite(now);
         dialog

@@ -1,9 +1,11 @@
 //! The far end of an inbound dialog as its INVITE described it (RFC 3261 §12):
-//! tags, remote target, route set and local CSeq, plus building the responses to
-//! the INVITE and the BYE we send in the dialog.
+//! tags, remote target, route set, local CSeq and whether it allows UPDATE, plus
+//! building the responses to the INVITE and the requests we send in the dialog
+//! (BYE, ACK, our session refreshes).
 
 use super::outbound::OutboundInvite;
 use crate::sip::event::Link;
+use crate::sip::header_value::split_list;
 use crate::sip::message::{build_response, serialize, EchoHeaders, MessageHead, ResponseParts};
 use crate::sip::name_addr::{uri_has_lr, NameAddr};
 use crate::sip::transaction::TxKey;
@@ -33,6 +35,8 @@ pub(crate) struct Peer {
     /// The transport of the dialog: our Via and Contact name it, and every
     /// message of the dialog leaves by it.
     pub link: Link,
+    /// The far end's `Allow` lists UPDATE: our session refreshes use it.
+    pub allows_update: bool,
 }
 
 impl Peer {
@@ -68,6 +72,7 @@ impl Peer {
                 .collect(),
             local_cseq: 0,
             link: Link::Udp,
+            allows_update: allows_update(head),
         }
     }
 
@@ -85,8 +90,8 @@ impl Peer {
         local_addr: SocketAddr,
         server: &str,
         sdp: Option<&str>,
+        mut extra: Vec<(Name, String)>,
     ) -> Vec<u8> {
-        let mut extra = Vec::new();
         if (101..300).contains(&status) {
             let param = self.link.uri_param();
             extra.push((
@@ -129,8 +134,24 @@ impl Peer {
         local_addr: SocketAddr,
         user_agent: &str,
     ) -> Vec<u8> {
+        self.build_request_with(method, cseq, branch, local_addr, user_agent, &[], None)
+    }
+
+    /// [`Peer::build_request`] with `extra` headers and a `body` (content
+    /// type, text).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn build_request_with(
+        &self,
+        method: &str,
+        cseq: u32,
+        branch: &str,
+        local_addr: SocketAddr,
+        user_agent: &str,
+        extra: &[(Name, String)],
+        body: Option<(&str, &str)>,
+    ) -> Vec<u8> {
         let (request_uri, routes) = self.request_target();
-        let mut headers = Headers::with_capacity(10 + routes.len());
+        let mut headers = Headers::with_capacity(12 + routes.len() + extra.len());
         headers.insert(
             Name::VIA,
             format!(
@@ -152,7 +173,17 @@ impl Peer {
         if !user_agent.is_empty() {
             headers.insert(Name::USER_AGENT, user_agent);
         }
-        serialize(&format!("{method} {request_uri} SIP/2.0"), &headers, &[])
+        for (name, value) in extra {
+            headers.insert(name.clone(), value.as_str());
+        }
+        let body = match body {
+            Some((content_type, text)) => {
+                headers.insert(Name::CONTENT_TYPE, content_type);
+                text.as_bytes()
+            }
+            None => &[],
+        };
+        serialize(&format!("{method} {request_uri} SIP/2.0"), &headers, body)
     }
 
     /// The peer of a dialog we are creating with `invite`: our From and its
@@ -183,6 +214,7 @@ impl Peer {
             route_set: invite.route.clone(),
             local_cseq: cseq,
             link: Link::Udp,
+            allows_update: false,
         }
     }
 
@@ -195,6 +227,7 @@ impl Peer {
         self.remote_tag = head.to.tag().map(str::to_owned);
         self.echo.from = head.echo.to.clone();
         self.invite_cseq = head.cseq.seq;
+        self.allows_update = allows_update(head);
         if let Some(contact) = head.contact.as_ref().filter(|c| is_sip_uri(&c.uri)) {
             self.remote_target = contact.uri.clone();
         }
@@ -231,6 +264,14 @@ impl Peer {
             _ => (self.remote_target.clone(), self.route_set.clone()),
         }
     }
+}
+
+/// Whether the message's `Allow` lists UPDATE.
+fn allows_update(head: &MessageHead) -> bool {
+    head.headers
+        .get_raw(&Name::ALLOW)
+        .flat_map(|value| split_list(value.as_str()))
+        .any(|method| method == "UPDATE")
 }
 
 /// The `host:port` of a sip URI whose host is an IP literal (port 5060 when
@@ -375,8 +416,13 @@ CSeq: 5 INVITE\r\n{extra}Content-Length: 0\r\n\r\n"
         let head = invite("");
         let call = call(&head);
         assert!(!call.matches_in_dialog(&head));
-        let response =
-            call.invite_response(200, "10.0.0.1:5060".parse().unwrap(), "cp", Some("v=0\r\n"));
+        let response = call.invite_response(
+            200,
+            "10.0.0.1:5060".parse().unwrap(),
+            "cp",
+            Some("v=0\r\n"),
+            Vec::new(),
+        );
         let text = String::from_utf8(response).unwrap();
         assert!(text.contains("To: <sip:1000@10.0.0.1>;tag=lt\r\n"));
         assert!(text.contains("Contact: <sip:callplane@10.0.0.1:5060>\r\n"));
@@ -386,6 +432,7 @@ CSeq: 5 INVITE\r\n{extra}Content-Length: 0\r\n\r\n"
             "10.0.0.1:5060".parse().unwrap(),
             "cp",
             None,
+            Vec::new(),
         ))
         .unwrap();
         assert!(!rejected.contains("Contact"));

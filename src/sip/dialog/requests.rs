@@ -1,6 +1,12 @@
 //! Requests and responses inside a dialog: INVITE retransmissions and
-//! re-INVITEs, ACK, CANCEL, BYE, OPTIONS and everything refused, and the final
-//! response to our BYE.
+//! re-INVITEs (with or without an offer), UPDATE (RFC 3311), ACK, CANCEL,
+//! BYE, OPTIONS and everything refused, and the final response to our BYE.
+//!
+//! Offer/answer glare: a re-INVITE or an UPDATE with an offer while one of
+//! ours is outstanding (our refresh re-INVITE, or our offer in the 200 to an
+//! offerless re-INVITE, awaiting its ACK) gets 491; one while another is being
+//! answered gets 500 with `Retry-After`. A `Session-Expires` below our
+//! minimum gets 422 with `Min-SE`.
 
 use ezk_sip_types::Name;
 
@@ -13,11 +19,28 @@ use crate::sip::message::Response;
 use crate::sip::method::{Method, ALLOWED_METHODS};
 use crate::sip::requirements::unsupported_extensions;
 use crate::sip::sdp::Sdp;
-use crate::sip::transaction::{ClientResponse, InviteAck, InviteServerTx, NonInviteServerTx};
+use crate::sip::session_timer::{SessionTimer, TimerRequest};
+use crate::sip::transaction::{
+    ClientResponse, InviteAck, InviteServerTx, NonInviteServerTx, TxKey,
+};
 use crate::time::Time;
 
-/// Status for an INVITE inside an established dialog: session changes are not supported.
+/// Status for a re-INVITE whose body is no SDP we can read, or that comes
+/// before the dialog can take one.
 const REINVITE_STATUS: u16 = 488;
+
+/// `Retry-After` seconds of a 500 to a request that crosses one being answered.
+const RETRY_AFTER_SECS: &str = "2";
+
+/// What an offer-carrying request found in the dialog.
+enum OfferState {
+    /// Nothing in the way.
+    Free,
+    /// Another re-INVITE or UPDATE is being answered: 500 with `Retry-After`.
+    Busy,
+    /// An offer of ours awaits its answer: 491.
+    Glare,
+}
 
 impl Dialog {
     pub(super) fn on_request(&mut self, now: Time, incoming: IncomingRequest) {
@@ -29,7 +52,7 @@ impl Dialog {
     }
 
     pub(super) fn on_response(&mut self, now: Time, response: &Response) {
-        if self.on_outbound_response(now, response) {
+        if self.on_outbound_response(now, response) || self.on_refresh_response(now, response) {
             return;
         }
         let head = &response.head;
@@ -89,10 +112,11 @@ impl Dialog {
         self.refuse_invite(now, incoming, status, Vec::new());
     }
 
-    /// An INVITE inside the dialog. With an offer, once the dialog is
-    /// confirmed, its owner answers it ([`DialogEvent::Reoffer`]); while another
-    /// re-INVITE is unanswered, 500 with `Retry-After` (§14.2); without an
-    /// offer (we would have to offer and take the answer from the ACK), 488.
+    /// An INVITE inside the dialog, once the dialog is confirmed: with an
+    /// offer its owner answers it ([`DialogEvent::Reoffer`]); without one the
+    /// owner offers in the 200 ([`DialogEvent::OfferRequested`]) and the
+    /// answer comes in the ACK. Glare and too brief session intervals are
+    /// refused here (see the module doc); a body that is no readable SDP gets 488.
     fn on_reinvite(&mut self, now: Time, incoming: &IncomingRequest) {
         if let Some(pending) = &self.reinvite {
             if pending.request.key == incoming.key {
@@ -108,21 +132,142 @@ impl Dialog {
                 }
                 return;
             }
-            if pending.tx.is_proceeding() {
-                let extra = vec![(Name::RETRY_AFTER, "2".to_owned())];
+        }
+        match self.offer_state() {
+            OfferState::Busy => {
+                let extra = vec![(Name::RETRY_AFTER, RETRY_AFTER_SECS.to_owned())];
                 return self.refuse_invite(now, incoming, 500, extra);
             }
+            OfferState::Glare => return self.refuse_invite(now, incoming, 491, Vec::new()),
+            OfferState::Free => {}
         }
+        if self.state == DialogState::Answered {
+            // Our 200 is not acknowledged yet: the caller may try again later.
+            return self.refuse_invite(now, incoming, 491, Vec::new());
+        }
+        if self.state != DialogState::Confirmed {
+            return self.refuse_invite(now, incoming, REINVITE_STATUS, Vec::new());
+        }
+        let timer = match self.refresh_timer(&incoming.request.head) {
+            Ok(timer) => timer,
+            Err(min_se) => {
+                let extra = vec![(Name::MIN_SE, min_se.to_string())];
+                return self.refuse_invite(now, incoming, 422, extra);
+            }
+        };
         let head = &incoming.request.head;
+        let offer = match extract_sdp(head.content_type.as_deref(), &head.body) {
+            None if head.body.is_empty() => None,
+            body => match body.and_then(|body| Sdp::parse(body).ok()) {
+                Some(offer) => Some(offer),
+                None => return self.refuse_invite(now, incoming, REINVITE_STATUS, Vec::new()),
+            },
+        };
+        let offerless = offer.is_none();
+        self.reinvite = Some(Reinvite {
+            request: incoming.clone(),
+            tx: InviteServerTx::new(incoming.source, Vec::new(), self.config.timers),
+            offer,
+            offerless,
+            update: false,
+            timer,
+        });
+        self.event(if offerless {
+            DialogEvent::OfferRequested
+        } else {
+            DialogEvent::Reoffer
+        });
+    }
+
+    /// Whether an offer may be taken now.
+    fn offer_state(&self) -> OfferState {
+        if let Some(pending) = &self.reinvite {
+            if pending.tx.is_proceeding() {
+                return OfferState::Busy;
+            }
+            if pending.offerless && !pending.update {
+                return OfferState::Glare;
+            }
+        }
+        if self.refresh_offer_outstanding() {
+            return OfferState::Glare;
+        }
+        OfferState::Free
+    }
+
+    /// The session timer a refresh request (`head`) asks for, or the
+    /// `Min-SE` of the 422 it deserves.
+    fn refresh_timer(
+        &self,
+        head: &crate::sip::message::MessageHead,
+    ) -> Result<Option<SessionTimer>, u32> {
+        let request = TimerRequest::read(head);
+        let settings = &self.config.session_timer;
+        if let Some(min_se) = request.too_brief(settings) {
+            return Err(min_se);
+        }
+        Ok(request.negotiate(settings, self.session.map(|clock| clock.timer)))
+    }
+
+    /// UPDATE (RFC 3311). Confirmed: with an offer the owner answers it as a
+    /// re-offer ([`DialogEvent::Reoffer`], 200 with the answer); without one
+    /// it is a session refresh, answered 200 at once. Early (our 180 sent,
+    /// no final response): without an offer 200, with one 500 and
+    /// `Retry-After` (the INVITE's own offer is still unanswered).
+    fn on_update(&mut self, now: Time, incoming: &IncomingRequest) {
+        let head = &incoming.request.head;
+        let matches = self.state != DialogState::Terminated && self.peer.matches_in_dialog(head);
+        if !matches {
+            return self.respond(now, incoming, 481, None, Vec::new());
+        }
+        let has_body = !head.body.is_empty();
+        let contact = (
+            Name::CONTACT,
+            format!("<sip:callplane@{}>", self.config.local_addr),
+        );
+        if self.state != DialogState::Confirmed {
+            if has_body {
+                let extra = vec![(Name::RETRY_AFTER, RETRY_AFTER_SECS.to_owned())];
+                return self.respond(now, incoming, 500, None, extra);
+            }
+            return self.respond(now, incoming, 200, None, vec![contact]);
+        }
+        if has_body {
+            match self.offer_state() {
+                OfferState::Busy => {
+                    let extra = vec![(Name::RETRY_AFTER, RETRY_AFTER_SECS.to_owned())];
+                    return self.respond(now, incoming, 500, None, extra);
+                }
+                OfferState::Glare => return self.respond(now, incoming, 491, None, Vec::new()),
+                OfferState::Free => {}
+            }
+        }
+        let timer = match self.refresh_timer(head) {
+            Ok(timer) => timer,
+            Err(min_se) => {
+                let extra = vec![(Name::MIN_SE, min_se.to_string())];
+                return self.respond(now, incoming, 422, None, extra);
+            }
+        };
+        if !has_body {
+            let mut extra = vec![contact];
+            extra.extend(timer.iter().flat_map(SessionTimer::response_headers));
+            self.respond(now, incoming, 200, None, extra);
+            self.session_refreshed(now, timer);
+            return;
+        }
         let offer = extract_sdp(head.content_type.as_deref(), &head.body)
             .and_then(|body| Sdp::parse(body).ok());
-        if self.state != DialogState::Confirmed || offer.is_none() {
-            return self.refuse_invite(now, incoming, REINVITE_STATUS, Vec::new());
+        if offer.is_none() {
+            return self.respond(now, incoming, REINVITE_STATUS, None, Vec::new());
         }
         self.reinvite = Some(Reinvite {
             request: incoming.clone(),
             tx: InviteServerTx::new(incoming.source, Vec::new(), self.config.timers),
             offer,
+            offerless: false,
+            update: true,
+            timer,
         });
         self.event(DialogEvent::Reoffer);
     }
@@ -163,12 +308,19 @@ impl Dialog {
             return;
         }
         let head = &incoming.request.head;
-        if let Some(reinvite) = self.reinvite.as_mut() {
+        if let Some(reinvite) = self.reinvite.as_mut().filter(|r| !r.update) {
             let for_reinvite = reinvite.request.request.head.cseq.seq == head.cseq.seq
                 && self.peer.matches_in_dialog(head);
             if for_reinvite {
-                reinvite.tx.on_ack(now);
+                let for_2xx = reinvite.tx.on_ack(now) == InviteAck::For2xx;
                 reinvite.tx.stop_2xx_retransmission();
+                if for_2xx && reinvite.offerless {
+                    // The answer to the offer in our 200 (once: the flag clears).
+                    reinvite.offerless = false;
+                    self.ack_sdp = extract_sdp(head.content_type.as_deref(), &head.body)
+                        .and_then(|body| Sdp::parse(body).ok());
+                    self.event(DialogEvent::AnswerInAck);
+                }
                 return;
             }
         }
@@ -195,6 +347,15 @@ impl Dialog {
     }
 
     fn on_non_invite(&mut self, now: Time, incoming: &IncomingRequest) {
+        let pending_update = self
+            .reinvite
+            .as_ref()
+            .is_some_and(|r| r.update && r.request.key == incoming.key);
+        if pending_update {
+            // Its owner has not answered yet: nothing to resend.
+            self.stats.request_retransmits_absorbed += 1;
+            return;
+        }
         if let Some((_, tx)) = self.server_txs.iter().find(|(key, _)| *key == incoming.key) {
             let (dest, response) = (tx.dest, tx.response.clone());
             self.stats.request_retransmits_absorbed += 1;
@@ -212,6 +373,7 @@ impl Dialog {
             Method::Cancel => self.on_cancel(now, incoming),
             Method::Bye => self.on_bye(now, incoming),
             Method::Info => self.on_info(now, incoming),
+            Method::Update => self.on_update(now, incoming),
             Method::Options => {
                 let extra = vec![
                     (Name::ALLOW, ALLOWED_METHODS.to_owned()),
@@ -303,6 +465,7 @@ impl Dialog {
             self.config.local_addr,
             &self.config.user_agent,
             None,
+            Vec::new(),
         );
         let Some(tx) = self.invite_tx.as_mut() else {
             return;
@@ -327,10 +490,22 @@ impl Dialog {
             None => self.new_tag(),
         };
         let response = incoming.response(status, &tag, extra, &self.config.user_agent);
-        self.server_txs.push((
-            incoming.key.clone(),
-            NonInviteServerTx::new(now, incoming.source, response.clone(), &self.config.timers),
-        ));
+        self.remember_response(now, incoming.key.clone(), incoming.source, response.clone());
         self.transmit(incoming.source, response);
+    }
+
+    /// Keeps a final response to a non-INVITE request for its retransmissions
+    /// (Timer J).
+    pub(super) fn remember_response(
+        &mut self,
+        now: Time,
+        key: TxKey,
+        dest: std::net::SocketAddr,
+        response: Vec<u8>,
+    ) {
+        self.server_txs.push((
+            key,
+            NonInviteServerTx::new(now, dest, response, &self.config.timers),
+        ));
     }
 }

@@ -1,6 +1,6 @@
 //! A dialog's timers: retransmissions of its responses and of our BYE, Timer H
-//! (BYE for an unacknowledged 2xx), Timer F for our BYE, and the end of each
-//! transaction. A dialog holds a handful of transactions, so its next deadline
+//! (BYE for an unacknowledged 2xx), Timer F for our BYE, the session timer
+//! (`refresh.rs`), and the end of each transaction. A dialog holds a handful of transactions, so its next deadline
 //! is the minimum of a few values, not a scan of anything shared.
 
 use super::Dialog;
@@ -46,6 +46,7 @@ impl Dialog {
         self.server_txs.retain(|(_, tx)| tx.ends_at > now);
         self.run_bye_timer(now);
         self.run_outbound_timers(now);
+        self.run_session_timer(now);
     }
 
     /// The earliest instant a timer of the dialog is due ([`Time::NEVER`]: none).
@@ -60,7 +61,8 @@ impl Dialog {
         let bye = self.bye.as_ref().map(|bye| bye.tx.deadline());
         let reinvite = self.reinvite.as_ref().and_then(|r| r.tx.deadline());
         let outbound = self.outbound_deadline();
-        [invite, refused, server, bye, reinvite, outbound]
+        let session = self.session_deadline();
+        [invite, refused, server, bye, reinvite, outbound, session]
             .into_iter()
             .flatten()
             .min()

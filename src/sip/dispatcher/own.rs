@@ -100,7 +100,9 @@ impl Dispatcher {
                 };
                 self.respond(now, incoming, status, Vec::new());
             }
-            Method::Bye | Method::Info => self.respond(now, incoming, 481, Vec::new()),
+            Method::Bye | Method::Info | Method::Update => {
+                self.respond(now, incoming, 481, Vec::new())
+            }
             Method::Options => {
                 let extra = vec![
                     (Name::ALLOW, ALLOWED_METHODS.to_owned()),

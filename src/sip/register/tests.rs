@@ -13,6 +13,7 @@ fn registration(credentials: bool) -> Registration {
         local_addr: "127.0.0.1:5060".parse().unwrap(),
         user_agent: "callplane-test".into(),
         timers: SipTimers::default(),
+        session_timer: Default::default(),
     };
     let config = RegistrationConfig {
         registrar: "sip:carrier.example".into(),

@@ -9,6 +9,7 @@ fn dispatcher() -> Dispatcher {
         local_addr: local(),
         user_agent: "callplane-test".into(),
         timers: SipTimers::default(),
+        session_timer: Default::default(),
     };
     Dispatcher::new(config, 3)
 }

@@ -8,6 +8,7 @@ mod flows;
 mod fuzz;
 mod outbound;
 mod requests;
+mod session;
 mod stream;
 
 use super::{DialogOwner, Dispatcher, DispatcherOutput, Routed};
@@ -50,6 +51,13 @@ pub(super) enum Event {
     },
     Reoffer {
         call: CallId,
+    },
+    OfferRequested {
+        call: CallId,
+    },
+    AnswerInAck {
+        call: CallId,
+        sdp: Option<Sdp>,
     },
     Terminated {
         call: CallId,
@@ -161,6 +169,19 @@ impl Ua {
         })
     }
 
+    /// Answers an offerless re-INVITE with our offer `sdp`.
+    pub(super) fn offer_in_reinvite(
+        &mut self,
+        now: Time,
+        call: &CallId,
+        sdp: &str,
+    ) -> Result<(), SipError> {
+        self.with(call, |dialog| {
+            assert!(dialog.take_reoffer().is_none(), "no offer came");
+            dialog.answer_reinvite(now, sdp)
+        })
+    }
+
     pub(super) fn reject_reinvite(
         &mut self,
         now: Time,
@@ -214,6 +235,11 @@ impl Ua {
                             DialogEvent::RemoteHangup => Event::RemoteHangup { call },
                             DialogEvent::Dtmf(digit) => Event::Dtmf { call, digit },
                             DialogEvent::Reoffer => Event::Reoffer { call },
+                            DialogEvent::OfferRequested => Event::OfferRequested { call },
+                            DialogEvent::AnswerInAck => Event::AnswerInAck {
+                                call,
+                                sdp: dialog.take_ack_sdp(),
+                            },
                             DialogEvent::Progress(_) | DialogEvent::Answered => {
                                 unreachable!("the test user agent places no calls")
                             }
@@ -310,6 +336,7 @@ impl Harness {
         let config = SipSettings {
             local_addr: local(),
             user_agent: "callplane-test".into(),
+            session_timer: Default::default(),
             timers,
         };
         Harness {

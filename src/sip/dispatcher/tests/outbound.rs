@@ -48,6 +48,7 @@ impl Caller {
         let config = SipSettings {
             local_addr: local(),
             user_agent: "callplane-test".into(),
+            session_timer: Default::default(),
             timers: SipTimers::default(),
         };
         let mut dispatcher = Dispatcher::new(config, 11);

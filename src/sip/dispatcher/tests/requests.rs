@@ -23,7 +23,7 @@ fn options_is_answered_200_in_and_out_of_dialog() {
     assert!(ok[0].head.to.tag().is_some());
     assert_eq!(
         header(&ok[0], &Name::ALLOW).as_deref(),
-        Some("INVITE, ACK, CANCEL, BYE, OPTIONS, INFO")
+        Some("INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE")
     );
     assert_eq!(
         header(&ok[0], &Name::ACCEPT).as_deref(),
@@ -49,9 +49,9 @@ fn known_but_unsupported_methods_get_405_and_unknown_ones_501() {
     assert_eq!(refused[0].status, 405);
     assert_eq!(
         header(&refused[0], &Name::ALLOW).as_deref(),
-        Some("INVITE, ACK, CANCEL, BYE, OPTIONS, INFO")
+        Some("INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE")
     );
-    for (index, method) in ["SUBSCRIBE", "NOTIFY", "REFER", "UPDATE", "PRACK", "MESSAGE"]
+    for (index, method) in ["SUBSCRIBE", "NOTIFY", "REFER", "PRACK", "MESSAGE"]
         .into_iter()
         .enumerate()
     {
@@ -63,8 +63,10 @@ fn known_but_unsupported_methods_get_405_and_unknown_ones_501() {
     }
     h.send(0, &request("FROBNICATE", "z9hG4bK-f", None, 1, ""));
     assert_eq!(h.statuses(), vec![501]);
-    // INFO needs a dialog.
+    // INFO and UPDATE need a dialog.
     h.send(0, &request("INFO", "z9hG4bK-i", None, 1, ""));
+    assert_eq!(h.statuses(), vec![481]);
+    h.send(0, &request("UPDATE", "z9hG4bK-u", None, 1, ""));
     assert_eq!(h.statuses(), vec![481]);
     assert!(h.events().is_empty());
 }

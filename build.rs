@@ -1,12 +1,51 @@
-//! Build script. Without the `sofia` feature it does nothing. With it, it finds the
+//! Build script. It embeds the SIP corpus (`tests/sip_corpus/*.sip`) for the
+//! dispatcher's corpus test, which as part of the sans-IO core reads no files:
+//! `$OUT_DIR/sip_corpus.rs` lists every file with `include_bytes!`.
+//!
+//! Without the `sofia` feature it does nothing more. With it, it finds the
 //! system's libsofia-sip-ua with pkg-config and generates Rust bindings (into `OUT_DIR`)
 //! to the few parts of its message parser that `tests/sofia_differential.rs` uses. The
 //! bindings are only included by that test; the library and the binary never see them.
 
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");
+    embed_sip_corpus();
     #[cfg(feature = "sofia")]
     sofia::generate();
+}
+
+/// Writes `$OUT_DIR/sip_corpus.rs`: `CORPUS_FILES`, (file name, bytes) of every
+/// `.sip` file in `tests/sip_corpus`, sorted by name.
+fn embed_sip_corpus() {
+    use std::fmt::Write as _;
+    let manifest_dir = std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
+    let out_dir = std::env::var("OUT_DIR").expect("cargo sets OUT_DIR");
+    let dir = std::path::Path::new(&manifest_dir).join("tests/sip_corpus");
+    println!("cargo:rerun-if-changed={}", dir.display());
+    let mut names: Vec<String> = match std::fs::read_dir(&dir) {
+        Ok(entries) => entries
+            .filter_map(Result::ok)
+            .map(|entry| entry.file_name().to_string_lossy().into_owned())
+            .filter(|name| name.ends_with(".sip"))
+            .collect(),
+        Err(_) => Vec::new(),
+    };
+    names.sort();
+    let mut code = String::from(
+        "/// Every `.sip` file of `tests/sip_corpus`: (name, bytes), sorted by name.\n\
+         pub(super) const CORPUS_FILES: &[(&str, &[u8])] = &[\n",
+    );
+    for name in &names {
+        let path = dir.join(name);
+        let _ = writeln!(
+            code,
+            "    ({name:?}, include_bytes!({:?})),",
+            path.display().to_string()
+        );
+    }
+    code.push_str("];\n");
+    let target = std::path::Path::new(&out_dir).join("sip_corpus.rs");
+    std::fs::write(&target, code).expect("write sip_corpus.rs into OUT_DIR");
 }
 
 #[cfg(feature = "sofia")]

@@ -5,7 +5,6 @@
 
 use super::*;
 use serde::Deserialize;
-use std::path::{Path, PathBuf};
 
 #[derive(Debug, Deserialize)]
 struct Manifest {
@@ -33,18 +32,26 @@ enum Expect {
     Drop(String),
 }
 
-fn corpus_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/sip_corpus")
+/// The corpus, embedded by the build script (the core reads no files).
+mod embedded {
+    include!(concat!(env!("OUT_DIR"), "/sip_corpus.rs"));
 }
 
+const MANIFEST: &str = include_str!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/sip_corpus.toml"
+));
+
 fn manifest() -> Manifest {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/sip_corpus.toml");
-    let text = std::fs::read_to_string(&path).expect("read the corpus manifest");
-    toml::from_str(&text).expect("parse the corpus manifest")
+    toml::from_str(MANIFEST).expect("parse the corpus manifest")
 }
 
 fn read(file: &str) -> Vec<u8> {
-    std::fs::read(corpus_dir().join(file)).unwrap_or_else(|err| panic!("read {file}: {err}"))
+    embedded::CORPUS_FILES
+        .iter()
+        .find(|(name, _)| *name == file)
+        .map(|(_, bytes)| bytes.to_vec())
+        .unwrap_or_else(|| panic!("{file} is not in tests/sip_corpus"))
 }
 
 /// The counter `name` of `stats`.
@@ -177,10 +184,9 @@ fn every_corpus_message_gets_its_expected_outcome() {
 fn the_manifest_names_every_corpus_file_once() {
     let mut listed: Vec<String> = manifest().message.into_iter().map(|e| e.file).collect();
     listed.sort();
-    let mut files: Vec<String> = std::fs::read_dir(corpus_dir())
-        .expect("list the corpus")
-        .map(|entry| entry.expect("a directory entry").file_name())
-        .map(|name| name.to_string_lossy().into_owned())
+    let mut files: Vec<String> = embedded::CORPUS_FILES
+        .iter()
+        .map(|(name, _)| (*name).to_owned())
         // diff-*.sip are the sofia-sip differential's seed set
         // (tests/sofia_differential.rs), compared with sofia, not with an outcome here.
         .filter(|name| !name.starts_with("diff-"))

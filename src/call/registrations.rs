@@ -134,8 +134,12 @@ impl Registrations {
         None
     }
 
-    /// The earliest registration timer.
+    /// The earliest registration timer; before the first input, at once (so
+    /// the shell feeds a timeout that starts them even on a quiet server).
     pub(crate) fn deadline(&self) -> Time {
+        if !self.started && !self.list.is_empty() {
+            return Time::ZERO;
+        }
         self.deadline
     }
 
@@ -158,5 +162,51 @@ fn log_event(registration: &Registration, event: &RegistrationEvent) {
             status.map_or("no response".to_owned(), |s| s.to_string()),
             retry_at.as_millis() / 1000
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sip::{SipSettings, SipTimers};
+
+    #[test]
+    fn a_registration_asks_for_a_first_input_at_once_and_then_sends_its_register() {
+        let settings = SipSettings {
+            local_addr: "127.0.0.1:5060".parse().unwrap(),
+            user_agent: String::new(),
+            timers: SipTimers::default(),
+            session_timer: Default::default(),
+        };
+        let mut dispatcher = Dispatcher::new(settings, 3);
+        let config = RegistrationConfig {
+            registrar: "sip:carrier.example".into(),
+            aor: "sip:acct@carrier.example".into(),
+            dest: "192.0.2.5:5060".parse().unwrap(),
+            contact_user: "acct".into(),
+            credentials: None,
+            expires: std::time::Duration::from_secs(600),
+        };
+        let mut registrations = Registrations::new(&[config], &mut dispatcher);
+        assert_eq!(
+            registrations.deadline(),
+            Time::ZERO,
+            "a quiet shard still starts it"
+        );
+        assert!(
+            registrations.poll_transmit().is_none(),
+            "nothing before the first input"
+        );
+        registrations.start_once(Time::from_millis(5));
+        let register = registrations.poll_transmit().expect("the first REGISTER");
+        assert!(register
+            .payload
+            .starts_with(b"REGISTER sip:carrier.example SIP/2.0\r\n"));
+        assert!(registrations.poll_transmit().is_none());
+        assert!(
+            registrations.deadline() > Time::from_millis(5),
+            "Timer E next"
+        );
+        assert!(Registrations::new(&[], &mut dispatcher).deadline() == Time::NEVER);
     }
 }

@@ -235,7 +235,8 @@ impl ShardLoop {
             received: Vec::new(),
             completions: Vec::with_capacity(256),
             buf: vec![0u8; SIP_DATAGRAM],
-            deadline: Time::NEVER,
+            // At once: the host gets a first input (and starts its registrations).
+            deadline: Time::ZERO,
             shutdown_at: None,
         })
     }

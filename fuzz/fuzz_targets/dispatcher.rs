@@ -67,6 +67,7 @@ impl Driver {
             local_addr: "127.0.0.1:5060".parse().expect("a socket address"),
             user_agent: "callplane-fuzz".into(),
             timers: SipTimers::default(),
+            session_timer: Default::default(),
         };
         Driver {
             dispatcher: Dispatcher::new(settings, 7),

@@ -584,16 +584,7 @@ impl Call {
             );
             return;
         }
-        if let Some(media) = self.media.as_mut() {
-            media.renegotiate(
-                negotiated.remote_rtp,
-                codec_of(negotiated.codec),
-                negotiated.codec_pt,
-                negotiated.dtmf_pt,
-                negotiated.we_send(),
-            );
-        }
-        self.negotiated = Some(negotiated);
+        self.follow(negotiated);
     }
 
     /// A re-INVITE without an offer (RFC 6337 §5.3): we offer our current
@@ -657,6 +648,11 @@ impl Call {
                 return;
             }
         };
+        self.follow(negotiated);
+    }
+
+    /// The media follows a newly negotiated session (address, codec, direction).
+    fn follow(&mut self, negotiated: Negotiated) {
         if let Some(media) = self.media.as_mut() {
             media.renegotiate(
                 negotiated.remote_rtp,

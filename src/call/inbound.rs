@@ -553,7 +553,6 @@ impl Call {
     /// media follows it; an offer we cannot take is refused with 488 and the
     /// session stays as it was.
     fn on_reoffer(&mut self) {
-        let now = self.now;
         let offer = self.dialog.take_reoffer();
         let usable = offer
             .as_ref()
@@ -561,30 +560,12 @@ impl Call {
             .and_then(Result::ok)
             .filter(|_| self.phase == Phase::Active);
         let Some(negotiated) = usable else {
-            if let Err(err) = self.dialog.reject_reinvite(now, 488) {
-                log::warn!(
-                    "call {}: cannot refuse a re-INVITE: {err}",
-                    self.parties.sip_call
-                );
-            }
+            self.refuse_reinvite();
             return;
         };
-        self.sdp_version += 1;
-        let sdp = build_answer(
-            self.seed.sdp_session_id,
-            self.sdp_version,
-            self.local_rtp.ip(),
-            self.local_rtp.port(),
-            &negotiated,
-        );
-        if let Err(err) = self.dialog.answer_reinvite(now, &sdp) {
-            log::warn!(
-                "call {}: cannot answer a re-INVITE: {err}",
-                self.parties.sip_call
-            );
-            return;
+        if self.answer_reinvite_with(&negotiated) {
+            self.follow(negotiated);
         }
-        self.follow(negotiated);
     }
 
     /// A re-INVITE without an offer (RFC 6337 §5.3): we offer our current
@@ -592,37 +573,51 @@ impl Call {
     /// who held us can resume) at a new `o=` version; the answer comes in the
     /// ACK ([`Call::on_ack_answer`]).
     fn on_offer_requested(&mut self) {
-        let now = self.now;
         let current = self
             .negotiated
             .clone()
             .filter(|_| self.phase == Phase::Active);
         let Some(current) = current else {
-            if let Err(err) = self.dialog.reject_reinvite(now, 488) {
-                log::warn!(
-                    "call {}: cannot refuse a re-INVITE: {err}",
-                    self.parties.sip_call
-                );
-            }
+            self.refuse_reinvite();
             return;
         };
-        self.sdp_version += 1;
         let offer = Negotiated {
             direction: Direction::SendRecv,
             ..current
         };
+        self.answer_reinvite_with(&offer);
+    }
+
+    /// Refuses the pending re-INVITE or UPDATE with 488; the session stays.
+    fn refuse_reinvite(&mut self) {
+        if let Err(err) = self.dialog.reject_reinvite(self.now, 488) {
+            log::warn!(
+                "call {}: cannot refuse a re-INVITE: {err}",
+                self.parties.sip_call
+            );
+        }
+    }
+
+    /// Answers the pending re-INVITE or UPDATE with our description of
+    /// `session` at a new `o=` version; `false` if the dialog refused.
+    fn answer_reinvite_with(&mut self, session: &Negotiated) -> bool {
+        self.sdp_version += 1;
         let sdp = build_answer(
             self.seed.sdp_session_id,
             self.sdp_version,
             self.local_rtp.ip(),
             self.local_rtp.port(),
-            &offer,
+            session,
         );
-        if let Err(err) = self.dialog.answer_reinvite(now, &sdp) {
-            log::warn!(
-                "call {}: cannot answer a re-INVITE: {err}",
-                self.parties.sip_call
-            );
+        match self.dialog.answer_reinvite(self.now, &sdp) {
+            Ok(()) => true,
+            Err(err) => {
+                log::warn!(
+                    "call {}: cannot answer a re-INVITE: {err}",
+                    self.parties.sip_call
+                );
+                false
+            }
         }
     }
 

@@ -13,6 +13,7 @@
 //! breaks the seeded determinism of the sans-IO core, and wants its own typed
 //! request model; the scheme itself is a page of code.
 
+use ezk_sip_types::Name;
 use md5::Md5;
 use sha2::{Digest, Sha256};
 
@@ -220,6 +221,33 @@ impl Challenge {
     }
 }
 
+/// Answers to challenges for one request before it counts as refused: one,
+/// and more only while the server says our nonce was merely stale.
+const MAX_ANSWERS: u8 = 3;
+
+/// The challenge of a 401 (`WWW-Authenticate`) or 407 (`Proxy-Authenticate`)
+/// response with `headers` that we can answer, and the header our answer goes
+/// in (`Authorization` or `Proxy-Authorization`).
+pub(crate) fn challenge_of(
+    status: u16,
+    headers: &ezk_sip_types::Headers,
+) -> Option<(Name, Challenge)> {
+    let (challenge_name, answer_name) = if status == 407 {
+        (Name::PROXY_AUTHENTICATE, Name::PROXY_AUTHORIZATION)
+    } else {
+        (Name::WWW_AUTHENTICATE, Name::AUTHORIZATION)
+    };
+    let offered = headers.get_raw(&challenge_name).map(|value| value.as_str());
+    Challenge::pick(offered).map(|challenge| (answer_name, challenge))
+}
+
+/// Whether `challenge` should be answered after `answered` earlier answers
+/// for the same request: the first always, later ones only for a stale
+/// nonce (the same credentials are never sent twice), at most three.
+pub(crate) fn may_answer(answered: u8, challenge: &Challenge) -> bool {
+    answered == 0 || (answered < MAX_ANSWERS && challenge.stale)
+}
+
 /// Escapes `"` and `\` for a quoted-string.
 fn quote(text: &str) -> String {
     text.replace('\\', "\\\\").replace('"', "\\\"")
@@ -412,6 +440,26 @@ opaque=\"FQhe/qaU925kfnzjCev0ciny7QMkPqMAFRtzCUYo5tdS\"";
             Err(DigestError::NotDigest)
         );
         assert_eq!(Challenge::parse(""), Err(DigestError::NotDigest));
+    }
+
+    #[test]
+    fn a_407_is_answered_in_proxy_authorization_and_only_stale_nonces_twice() {
+        let mut headers = ezk_sip_types::Headers::new();
+        headers.insert(Name::PROXY_AUTHENTICATE, "Digest realm=\"r\", nonce=\"n\"");
+        let (name, challenge) = challenge_of(407, &headers).unwrap();
+        assert_eq!(name, Name::PROXY_AUTHORIZATION);
+        assert!(
+            challenge_of(401, &headers).is_none(),
+            "a 401 reads WWW-Authenticate"
+        );
+        assert!(may_answer(0, &challenge));
+        assert!(!may_answer(1, &challenge));
+        let stale = Challenge {
+            stale: true,
+            ..challenge
+        };
+        assert!(may_answer(2, &stale));
+        assert!(!may_answer(3, &stale));
     }
 
     #[test]

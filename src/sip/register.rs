@@ -25,7 +25,7 @@ use std::time::Duration;
 
 use ezk_sip_types::{Headers, Name};
 
-use crate::sip::digest::{Challenge, Credentials};
+use crate::sip::digest::{challenge_of, may_answer, Challenge, Credentials};
 use crate::sip::event::{Link, Transmit};
 use crate::sip::message::{serialize, Response};
 use crate::sip::settings::SipSettings;
@@ -36,9 +36,6 @@ use crate::time::Time;
 const FIRST_RETRY: Duration = Duration::from_secs(30);
 /// Longest wait between retries.
 const MAX_RETRY: Duration = Duration::from_secs(1800);
-/// Answers to challenges for one REGISTER before it counts as failed (more
-/// only while the nonce is merely stale).
-const MAX_AUTH_ATTEMPTS: u8 = 3;
 
 /// What to register.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -269,20 +266,11 @@ impl Registration {
     /// Prepares the Authorization for a 401/407; `false` when there is
     /// nothing (more) to answer with.
     fn answer_challenge(&mut self, response: &Response) -> bool {
-        let (challenge_name, answer_name) = if response.status == 407 {
-            (Name::PROXY_AUTHENTICATE, Name::PROXY_AUTHORIZATION)
-        } else {
-            (Name::WWW_AUTHENTICATE, Name::AUTHORIZATION)
-        };
-        let offered = response.head.headers.get_raw(&challenge_name);
-        let Some(challenge) = Challenge::pick(offered.map(|value| value.as_str())) else {
+        let Some((answer_name, challenge)) = challenge_of(response.status, &response.head.headers)
+        else {
             return false;
         };
-        if self.config.credentials.is_none() {
-            return false;
-        }
-        let again = self.auth_attempts > 0;
-        if self.auth_attempts >= MAX_AUTH_ATTEMPTS || (again && !challenge.stale) {
+        if self.config.credentials.is_none() || !may_answer(self.auth_attempts, &challenge) {
             return false;
         }
         self.auth_attempts += 1;
@@ -300,7 +288,7 @@ impl Registration {
 
     fn send_register(&mut self, now: Time) {
         self.cseq += 1;
-        let branch = format!("z9hG4bK{:016x}", self.rng.u64(..));
+        let branch = crate::sip::dialog::new_branch(&mut self.rng);
         let local_addr = self.settings.local_addr;
         let mut headers = Headers::with_capacity(12);
         headers.insert(

@@ -479,7 +479,7 @@ impl Dialog {
 
     /// Sends a BYE in the dialog. With `report`, its end reports `Terminated`.
     fn send_bye(&mut self, now: Time, report: bool) {
-        let branch = format!("z9hG4bK{:016x}", self.rng.u64(..));
+        let branch = self.new_branch();
         let request = self
             .peer
             .build_bye(&branch, self.config.local_addr, &self.config.user_agent);
@@ -554,4 +554,14 @@ impl Dialog {
     fn new_tag(&mut self) -> String {
         format!("{:016x}", self.rng.u64(..))
     }
+
+    /// A fresh RFC 3261 Via branch (magic cookie and 64 random bits).
+    fn new_branch(&mut self) -> String {
+        new_branch(&mut self.rng)
+    }
+}
+
+/// A fresh RFC 3261 Via branch drawn from `rng`.
+pub(crate) fn new_branch(rng: &mut fastrand::Rng) -> String {
+    format!("z9hG4bK{:016x}", rng.u64(..))
 }

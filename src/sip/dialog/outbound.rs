@@ -13,7 +13,7 @@ use ezk_sip_types::{Headers, Name};
 
 use super::{Dialog, DialogEvent, DialogState};
 use crate::sip::body::extract_sdp;
-use crate::sip::digest::{Challenge, Credentials};
+use crate::sip::digest::{challenge_of, may_answer, Credentials};
 use crate::sip::event::{Link, TerminatedReason};
 use crate::sip::message::{serialize, Response};
 use crate::sip::method::ALLOWED_METHODS;
@@ -22,10 +22,6 @@ use crate::sip::transaction::{
     ClientTimeout, InviteClientResponse, InviteClientTimeout, InviteClientTx, NonInviteClientTx,
 };
 use crate::time::Time;
-
-/// Answers to digest challenges per call before giving up: one, and more only
-/// while the server says our nonce was merely stale.
-const MAX_AUTH_ATTEMPTS: u8 = 3;
 
 /// The largest request sent over UDP when the path MTU is unknown: 200 bytes
 /// under 1500 (RFC 3261 §18.1.1); a larger one goes over TCP.
@@ -164,23 +160,12 @@ impl Uac {
     /// the response's To.
     fn build_non_2xx_ack(
         &self,
-        branch: &str,
-        cseq: u32,
         call_id: &str,
         local_tag: &str,
         local_addr: SocketAddr,
         response_to: &str,
     ) -> Vec<u8> {
-        let mut headers = Headers::with_capacity(8 + self.invite.route.len());
-        self.write_common(
-            &mut headers,
-            "ACK",
-            branch,
-            cseq,
-            call_id,
-            local_tag,
-            local_addr,
-        );
+        let mut headers = self.common_headers("ACK", call_id, local_tag, local_addr);
         headers.insert(Name::TO, response_to);
         serialize(
             &format!("ACK {} SIP/2.0", self.invite.request_uri),
@@ -189,6 +174,9 @@ impl Uac {
         )
     }
 
+    /// Via (the current attempt's branch), Max-Forwards, From, Call-ID,
+    /// CSeq (its number, `method`) and Route: what every request of the
+    /// INVITE transaction shares.
     fn common_headers(
         &self,
         method: &str,
@@ -197,43 +185,22 @@ impl Uac {
         local_addr: SocketAddr,
     ) -> Headers {
         let mut headers = Headers::with_capacity(12 + self.invite.route.len());
-        self.write_common(
-            &mut headers,
-            method,
-            &self.branch,
-            self.cseq,
-            call_id,
-            local_tag,
-            local_addr,
-        );
-        headers
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn write_common(
-        &self,
-        headers: &mut Headers,
-        method: &str,
-        branch: &str,
-        cseq: u32,
-        call_id: &str,
-        local_tag: &str,
-        local_addr: SocketAddr,
-    ) {
         headers.insert(
             Name::VIA,
             format!(
-                "SIP/2.0/{} {local_addr};branch={branch};rport",
-                self.link.via_name()
+                "SIP/2.0/{} {local_addr};branch={};rport",
+                self.link.via_name(),
+                self.branch
             ),
         );
         headers.insert(Name::MAX_FORWARDS, "70");
         headers.insert(Name::FROM, format!("{};tag={local_tag}", self.invite.from));
         headers.insert(Name::CALL_ID, call_id);
-        headers.insert(Name::CSEQ, format!("{cseq} {method}"));
+        headers.insert(Name::CSEQ, format!("{} {method}", self.cseq));
         for route in &self.invite.route {
             headers.insert(Name::ROUTE, route.as_str());
         }
+        headers
     }
 }
 
@@ -251,7 +218,7 @@ impl Dialog {
         link: Link,
     ) -> Dialog {
         let mut rng = fastrand::Rng::with_seed(rng_seed);
-        let branch = format!("z9hG4bK{:016x}", rng.u64(..));
+        let branch = super::new_branch(&mut rng);
         let cseq = 1;
         let key = crate::sip::transaction::TxKey::of_our_invite(&branch);
         let peer = super::Peer::new_uac(&invite, &call_id.0, local_tag, key, cseq);
@@ -470,7 +437,7 @@ impl Dialog {
     fn on_accepted(&mut self, now: Time, response: &Response) {
         let head = &response.head;
         self.peer.confirm_uac(head);
-        let branch = format!("z9hG4bK{:016x}", self.rng.u64(..));
+        let branch = self.new_branch();
         let ack = self.peer.build_request(
             "ACK",
             self.peer.invite_cseq,
@@ -503,8 +470,8 @@ impl Dialog {
     fn release_fork(&mut self, now: Time, response: &Response) {
         let mut fork = self.peer.clone();
         fork.confirm_uac(&response.head);
-        let ack_branch = format!("z9hG4bK{:016x}", self.rng.u64(..));
-        let bye_branch = format!("z9hG4bK{:016x}", self.rng.u64(..));
+        let ack_branch = self.new_branch();
+        let bye_branch = self.new_branch();
         let local_addr = self.config.local_addr;
         let ua = self.config.user_agent.clone();
         let ack = fork.build_request("ACK", fork.invite_cseq, &ack_branch, local_addr, &ua);
@@ -526,14 +493,7 @@ impl Dialog {
         let Some(uac) = self.uac.as_mut() else {
             return;
         };
-        let ack = uac.build_non_2xx_ack(
-            &uac.branch,
-            uac.cseq,
-            &call_id,
-            &self.peer.local_tag,
-            local_addr,
-            &head.echo.to,
-        );
+        let ack = uac.build_non_2xx_ack(&call_id, &self.peer.local_tag, local_addr, &head.echo.to);
         let Some(tx) = uac.tx.as_mut() else {
             return;
         };
@@ -556,27 +516,17 @@ impl Dialog {
     /// is nothing (more) to answer with.
     fn answer_challenge(&mut self, now: Time, response: &Response) -> bool {
         let cnonce = format!("{:016x}", self.rng.u64(..));
-        let branch = format!("z9hG4bK{:016x}", self.rng.u64(..));
+        let branch = self.new_branch();
         let Some(uac) = self.uac.as_mut() else {
             return false;
         };
-        let (challenge_name, answer_name) = if response.status == 407 {
-            (Name::PROXY_AUTHENTICATE, Name::PROXY_AUTHORIZATION)
-        } else {
-            (Name::WWW_AUTHENTICATE, Name::AUTHORIZATION)
-        };
-        let headers = &response.head.headers;
-        let challenge =
-            Challenge::pick(headers.get_raw(&challenge_name).map(|value| value.as_str()));
-        let (Some(credentials), Some(challenge)) = (uac.invite.credentials.as_ref(), challenge)
+        let challenge = challenge_of(response.status, &response.head.headers);
+        let (Some(credentials), Some((answer_name, challenge))) =
+            (uac.invite.credentials.as_ref(), challenge)
         else {
             return false;
         };
-        let again = uac.auth_attempts > 0;
-        if uac.cancel_requested()
-            || uac.auth_attempts >= MAX_AUTH_ATTEMPTS
-            || (again && !challenge.stale)
-        {
+        if uac.cancel_requested() || !may_answer(uac.auth_attempts, &challenge) {
             return false;
         }
         uac.auth_attempts += 1;

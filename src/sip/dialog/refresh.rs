@@ -126,7 +126,7 @@ impl Dialog {
     /// Sends our refresh: UPDATE if the far end allows it, else a re-INVITE
     /// with the SDP we last sent.
     fn send_refresh(&mut self, now: Time, timer: SessionTimer) {
-        let branch = format!("z9hG4bK{:016x}", self.rng.u64(..));
+        let branch = self.new_branch();
         self.peer.local_cseq += 1;
         let cseq = self.peer.local_cseq;
         let local_addr = self.config.local_addr;
@@ -188,7 +188,7 @@ impl Dialog {
                 InviteClientResponse::Provisional | InviteClientResponse::Stray => false,
                 InviteClientResponse::Accepted => {
                     // §13.2.2.4: the 2xx is acknowledged by the dialog, on a new branch.
-                    let branch = format!("z9hG4bK{:016x}", self.rng.u64(..));
+                    let branch = super::new_branch(&mut self.rng);
                     let ack = self
                         .peer
                         .build_request("ACK", refresh.cseq, &branch, local_addr, ua);

@@ -79,16 +79,14 @@ fn samples() -> Vec<Sample> {
     let root = root();
     let mut paths = files_in(&root.join("tests/sip_corpus"), Some("sip"));
     let with_fuzz = std::env::var_os("SOFIA_DIFF_FUZZ").is_some_and(|value| value == "1");
-    let fuzz_root = root.join("fuzz/corpus");
-    let fuzz_root = if with_fuzz { fuzz_root } else { PathBuf::new() };
-    let mut fuzz_dirs: Vec<PathBuf> = std::fs::read_dir(fuzz_root)
-        .map(|entries| {
-            entries
-                .filter_map(|entry| entry.ok().map(|entry| entry.path()))
-                .filter(|path| path.is_dir())
-                .collect()
-        })
-        .unwrap_or_default();
+    let fuzz_corpus = with_fuzz.then(|| std::fs::read_dir(root.join("fuzz/corpus")));
+    let mut fuzz_dirs: Vec<PathBuf> = match fuzz_corpus {
+        Some(Ok(entries)) => entries
+            .filter_map(|entry| entry.ok().map(|entry| entry.path()))
+            .filter(|path| path.is_dir())
+            .collect(),
+        _ => Vec::new(),
+    };
     fuzz_dirs.sort();
     for dir in fuzz_dirs {
         paths.extend(files_in(&dir, None));

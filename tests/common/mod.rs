@@ -10,6 +10,8 @@
 #![allow(dead_code, unused_imports, unused_macros)]
 
 pub mod cdr;
+pub mod impair;
+pub mod pcap;
 pub mod ports;
 pub mod rtp;
 pub mod server;

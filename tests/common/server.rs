@@ -75,6 +75,8 @@ pub struct Server {
     child: Option<Child>,
     backend: Backend,
     sip: SocketAddr,
+    /// The `--rtp-ports` range (empty for a server started with no arguments).
+    rtp_ports: std::ops::RangeInclusive<u16>,
     data_dir: PathBuf,
     log_path: PathBuf,
 }
@@ -139,6 +141,7 @@ impl Server {
             child: Some(child),
             backend,
             sip: SocketAddr::from((Ipv4Addr::LOCALHOST, sip_port)),
+            rtp_ports: rtp_min..=rtp_max,
             data_dir,
             log_path,
         };
@@ -165,6 +168,7 @@ impl Server {
             child: Some(child),
             backend,
             sip: SocketAddr::from((Ipv4Addr::LOCALHOST, 5060)),
+            rtp_ports: 1..=0,
             data_dir: work_dir.join("callplane-data"),
             log_path,
         };
@@ -175,6 +179,11 @@ impl Server {
     /// The server's SIP address (what sipp calls).
     pub fn sip_addr(&self) -> SocketAddr {
         self.sip
+    }
+
+    /// The RTP ports it was given (`--rtp-ports`).
+    pub fn rtp_ports(&self) -> std::ops::RangeInclusive<u16> {
+        self.rtp_ports.clone()
     }
 
     /// The backend it was started with.

@@ -46,7 +46,8 @@ fn any_port() -> SocketAddr {
 /// Sends datagrams numbered `0..count` (4 bytes, big-endian), `gap` apart.
 fn send_numbered(from: &UdpSocket, to: SocketAddr, count: u32, gap: Duration) {
     for n in 0..count {
-        from.send_to(&n.to_be_bytes(), to).expect("send a numbered datagram");
+        from.send_to(&n.to_be_bytes(), to)
+            .expect("send a numbered datagram");
         if !gap.is_zero() {
             thread::sleep(gap);
         }
@@ -118,20 +119,45 @@ fn clean_settings_make_a_clean_pipe_both_ways() {
 
     let expected: Vec<u32> = (0..300).collect();
     let numbers = |got: &[(u32, SocketAddr)]| got.iter().map(|(n, _)| *n).collect::<Vec<_>>();
-    assert_eq!(numbers(&at_server), expected, "every datagram once, in order");
-    assert_eq!(numbers(&at_client), expected, "every datagram once, in order");
-    assert!(at_server.iter().all(|(_, from)| *from == relay.server_facing()));
-    assert!(at_client.iter().all(|(_, from)| *from == relay.client_facing(0)));
+    assert_eq!(
+        numbers(&at_server),
+        expected,
+        "every datagram once, in order"
+    );
+    assert_eq!(
+        numbers(&at_client),
+        expected,
+        "every datagram once, in order"
+    );
+    assert!(at_server
+        .iter()
+        .all(|(_, from)| *from == relay.server_facing()));
+    assert!(at_client
+        .iter()
+        .all(|(_, from)| *from == relay.client_facing(0)));
 
     let stats = relay.stop();
     for direction in [stats.to_server, stats.to_client] {
-        assert_eq!((direction.received, direction.forwarded), (300, 300), "{stats}");
         assert_eq!(
-            (direction.dropped, direction.held, direction.reordered, direction.duplicated),
+            (direction.received, direction.forwarded),
+            (300, 300),
+            "{stats}"
+        );
+        assert_eq!(
+            (
+                direction.dropped,
+                direction.held,
+                direction.reordered,
+                direction.duplicated
+            ),
             (0, 0, 0, 0),
             "{stats}"
         );
-        assert_eq!((direction.overflow, direction.unroutable), (0, 0), "{stats}");
+        assert_eq!(
+            (direction.overflow, direction.unroutable),
+            (0, 0),
+            "{stats}"
+        );
     }
 }
 
@@ -262,9 +288,15 @@ fn several_routes_share_the_server_facing_socket() {
     let mut from_routes = BTreeSet::new();
     let mut buf = [0u8; 16];
     for _ in 0..servers.len() {
-        let (len, from) = client.recv_from(&mut buf).expect("a datagram at the client");
+        let (len, from) = client
+            .recv_from(&mut buf)
+            .expect("a datagram at the client");
         assert_eq!(len, 1);
-        assert_eq!(from, relay.client_facing(usize::from(buf[0])), "its own route");
+        assert_eq!(
+            from,
+            relay.client_facing(usize::from(buf[0])),
+            "its own route"
+        );
         from_routes.insert(from);
     }
     assert_eq!(from_routes.len(), servers.len());

@@ -216,7 +216,10 @@ impl RelayStats {
 
 impl fmt::Display for RelayStats {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (name, stats) in [("to server", &self.to_server), ("to client", &self.to_client)] {
+        for (name, stats) in [
+            ("to server", &self.to_server),
+            ("to client", &self.to_client),
+        ] {
             writeln!(
                 f,
                 "{name}: received {}, forwarded {}, dropped {}, held {}, reordered {}, \
@@ -255,7 +258,8 @@ pub struct RelayBuilder {
 impl RelayBuilder {
     /// The same impairment both ways.
     pub fn impair_both(self, impairment: Impairment) -> RelayBuilder {
-        self.impair_to_server(impairment).impair_to_client(impairment)
+        self.impair_to_server(impairment)
+            .impair_to_client(impairment)
     }
 
     /// What happens to datagrams from the client to the server.
@@ -629,7 +633,9 @@ impl Worker {
         let hold = lane.rng.f64() * 100.0 < impairment.reorder_percent;
         let duplicate = lane.rng.f64() * 100.0 < impairment.duplicate_percent;
         let jitter = impairment.jitter.mul_f64(lane.rng.f64());
-        let window = impairment.reorder_window.mul_f64(0.5 + 0.5 * lane.rng.f64());
+        let window = impairment
+            .reorder_window
+            .mul_f64(0.5 + 0.5 * lane.rng.f64());
         self.count(direction, |s| s.received += 1);
         if lose {
             self.count(direction, |s| s.dropped += 1);
@@ -672,8 +678,12 @@ impl Worker {
                 .map(|(at, _)| at);
             let Some(at) = next else { return };
             let pending = self.pending.swap_remove(at);
-            let (route, direction, index, held) =
-                (pending.route, pending.direction, pending.index, pending.held);
+            let (route, direction, index, held) = (
+                pending.route,
+                pending.direction,
+                pending.index,
+                pending.held,
+            );
             self.send(pending);
             if held {
                 continue;
@@ -697,8 +707,13 @@ impl Worker {
 
     fn send(&mut self, pending: Pending) {
         let lane = self.routes[pending.route].lane(pending.direction);
-        let reordered = lane.highest_sent.is_some_and(|highest| pending.index < highest);
-        lane.highest_sent = Some(lane.highest_sent.map_or(pending.index, |h| h.max(pending.index)));
+        let reordered = lane
+            .highest_sent
+            .is_some_and(|highest| pending.index < highest);
+        lane.highest_sent = Some(
+            lane.highest_sent
+                .map_or(pending.index, |h| h.max(pending.index)),
+        );
         let socket = match pending.direction {
             Direction::ToServer => &self.server_socket,
             Direction::ToClient => &self.routes[pending.route].socket,

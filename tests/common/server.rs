@@ -75,7 +75,7 @@ pub struct Server {
     child: Option<Child>,
     backend: Backend,
     sip: SocketAddr,
-    /// The `--rtp-ports` range (empty for a server started with no arguments).
+    /// Its RTP port range (`--rtp-ports`, or the embedded default).
     rtp_ports: std::ops::RangeInclusive<u16>,
     data_dir: PathBuf,
     log_path: PathBuf,
@@ -168,7 +168,8 @@ impl Server {
             child: Some(child),
             backend,
             sip: SocketAddr::from((Ipv4Addr::LOCALHOST, 5060)),
-            rtp_ports: 1..=0,
+            // The embedded default.
+            rtp_ports: 20_000..=29_999,
             data_dir: work_dir.join("callplane-data"),
             log_path,
         };

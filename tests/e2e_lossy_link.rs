@@ -46,7 +46,10 @@ common::for_each_backend! {
 }
 
 /// The relays' seed; `CALLPLANE_IMPAIR_SEED` replaces it to explore others.
-const SEED: u64 = 0x5EED_1055;
+/// A call sends about three SIP datagrams each way, so at 2 % a seed may
+/// duplicate none of one direction's ~160: this one duplicates 3 and 2 of the
+/// first 140 (0x5EED_1055 duplicated none toward callplane).
+const SEED: u64 = 0x5EED_1057;
 const CALLS: u64 = 50;
 /// Calls at once, and new calls a second.
 const AT_ONCE: u64 = 10;
@@ -177,15 +180,13 @@ fn fifty_lossy_calls(backend: Backend) {
     // The link really was bad, both ways, for SIP and for RTP.
     assert_impaired("SIP", &sip_stats, &figures);
     assert_impaired("RTP", &rtp_stats, &figures);
-    let sip_duplicates = sip_stats.to_server.duplicated + sip_stats.to_client.duplicated;
-    assert!(
-        sip_duplicates > 0,
-        "no SIP datagram was duplicated\n{figures}"
-    );
-    assert!(
-        rtp_stats.to_server.duplicated > 0 && rtp_stats.to_client.duplicated > 0,
-        "RTP duplicated both ways\n{figures}"
-    );
+    for (what, stats) in [("SIP", &sip_stats), ("RTP", &rtp_stats)] {
+        assert!(
+            stats.to_server.duplicated > 0 && stats.to_client.duplicated > 0,
+            "{what} duplicated both ways (a seed may duplicate none of a few \
+             hundred SIP datagrams: pick one that does)\n{figures}"
+        );
+    }
 
     // callplane's RTP went through the relay to the sink, and only through it.
     assert!(

@@ -18,8 +18,9 @@
 //! relay's server-facing socket, so callplane's RTP reaches the relay both before
 //! and after symmetric RTP latches (it latches on where sipp's RTP really comes
 //! from: the relay at A). callplane answers SIP to the request's source and sends
-//! its BYE there: the relay. Every call must complete, and every CDR must be
-//! right, with RTP figures that match what the RTP relay counted.
+//! its BYE there: the relay. Every call must complete; callplane's answers must
+//! name the advertised addresses, never the bound one (NAT); and every CDR must
+//! be right, with RTP figures that match what the RTP relay counted.
 //!
 //! **The BYE nobody answers.** callplane hangs up and the caller never answers
 //! the BYE: the CDR is written when the call ends, not after Timer F (32 s), while
@@ -37,7 +38,8 @@ use std::time::{Duration, Instant};
 use common::impair::{Impairment, Relay, RelayStats};
 use common::pcap::write_tone_pcap;
 use common::{
-    heavy_test_lock, ports, Backend, Cdr, RtpListener, Server, ServerOptions, Sipp, TestDir,
+    heavy_test_lock, ports, Backend, Cdr, RtpListener, Server, ServerOptions, Sipp, SippRun,
+    TestDir,
 };
 
 common::for_each_backend! {
@@ -123,7 +125,7 @@ fn fifty_lossy_calls(backend: Backend) {
     let _one_at_a_time = heavy_test_lock();
     let started = Instant::now();
     let seed = seed();
-    eprintln!("lossy link seed: {seed} (set CALLPLANE_IMPAIR_SEED to change it)");
+    eprintln!("lossy link seed: {seed} ({seed:#x}; set CALLPLANE_IMPAIR_SEED to change it)");
     let dir = TestDir::new(&format!("lossy-{}", backend.cli_value()));
     let pcap = dir.path().join("tone.pcap");
     write_tone_pcap(&pcap, RTP_PACKETS, 0x70E5_0001, 1000);
@@ -176,6 +178,7 @@ fn fifty_lossy_calls(backend: Backend) {
     let capture = sink.finish();
     let figures = format!("seed {seed}\nSIP relay:\n{sip_stats}RTP relay:\n{rtp_stats}");
     run.assert_passed(CALLS);
+    assert_answers_name_the_relay(&run, sip_front_addr);
 
     // The link really was bad, both ways, for SIP and for RTP.
     assert_impaired("SIP", &sip_stats, &figures);
@@ -279,6 +282,44 @@ fn fifty_lossy_calls(backend: Backend) {
         "{backend:?}: {CALLS} lossy calls in {:?}\n{totals}",
         started.elapsed()
     );
+}
+
+/// callplane's answers name its advertised addresses (NAT): the SIP relay in
+/// Contact, the RTP relay's address in the SDP; never the bound 127.0.0.1.
+fn assert_answers_name_the_relay(run: &SippRun, sip_front: SocketAddr) {
+    let answers: Vec<String> = run
+        .received_messages()
+        .into_iter()
+        .filter(|message| {
+            message.trim_start().starts_with("SIP/2.0 200") && message.contains("m=audio")
+        })
+        .collect();
+    assert!(
+        answers.len() >= CALLS as usize,
+        "a 200 OK with SDP per call: {} received\n{}",
+        answers.len(),
+        run.diagnostics()
+    );
+    let contact = format!("@{sip_front}");
+    let connection = format!("c=IN IP4 {RELAY_IP}");
+    for answer in &answers {
+        let contact_line = answer
+            .lines()
+            .find(|line| line.to_ascii_lowercase().starts_with("contact:"))
+            .unwrap_or_default();
+        assert!(
+            contact_line.contains(&contact),
+            "Contact names {sip_front}: {answer}"
+        );
+        assert!(
+            answer.lines().any(|line| line.trim() == connection),
+            "the SDP names {RELAY_IP}: {answer}"
+        );
+        assert!(
+            !answer.contains("c=IN IP4 127.0.0.1"),
+            "the SDP names the bound address: {answer}"
+        );
+    }
 }
 
 /// Each direction of `stats` saw loss, holds and reordering, and lost no more

@@ -230,7 +230,7 @@ const MAX_ANSWERS: u8 = 3;
 /// in (`Authorization` or `Proxy-Authorization`).
 pub(crate) fn challenge_of(
     status: u16,
-    headers: &ezk_sip_types::Headers,
+    headers: &crate::sip::message::HeaderMap,
 ) -> Option<(Name, Challenge)> {
     let (challenge_name, answer_name) = if status == 407 {
         (Name::PROXY_AUTHENTICATE, Name::PROXY_AUTHORIZATION)
@@ -444,8 +444,11 @@ opaque=\"FQhe/qaU925kfnzjCev0ciny7QMkPqMAFRtzCUYo5tdS\"";
 
     #[test]
     fn a_407_is_answered_in_proxy_authorization_and_only_stale_nonces_twice() {
-        let mut headers = ezk_sip_types::Headers::new();
-        headers.insert(Name::PROXY_AUTHENTICATE, "Digest realm=\"r\", nonce=\"n\"");
+        let mut headers = crate::sip::message::HeaderMap::default();
+        headers.push(
+            Name::PROXY_AUTHENTICATE,
+            "Digest realm=\"r\", nonce=\"n\"".into(),
+        );
         let (name, challenge) = challenge_of(407, &headers).unwrap();
         assert_eq!(name, Name::PROXY_AUTHORIZATION);
         assert!(

@@ -5,16 +5,27 @@
 use super::EchoHeaders;
 use crate::sip::header_value::find_param;
 use crate::sip::name_addr::NameAddr;
+use bytesstr::BytesStr;
 use ezk_sip_types::{Headers, Name, StatusCode};
 use std::fmt::Write as _;
 
 /// Writes a message: start line, headers (any Content-Length among them replaced by
 /// the real body length), blank line, body. Line breaks inside values become spaces.
 pub fn serialize(start_line: &str, headers: &Headers, body: &[u8]) -> Vec<u8> {
-    let mut head = String::with_capacity(256 + headers.printed_len());
+    serialize_lines(start_line, headers.iter(), body)
+}
+
+/// [`serialize`] for any sequence of header lines (a parsed message's
+/// [`HeaderMap`](super::HeaderMap) among them).
+pub fn serialize_lines<'a>(
+    start_line: &str,
+    headers: impl IntoIterator<Item = (&'a Name, &'a BytesStr)>,
+    body: &[u8],
+) -> Vec<u8> {
+    let mut head = String::with_capacity(512);
     head.push_str(&single_line(start_line));
     head.push_str("\r\n");
-    for (name, value) in headers.iter() {
+    for (name, value) in headers {
         if *name == Name::CONTENT_LENGTH {
             continue;
         }

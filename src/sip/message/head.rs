@@ -3,25 +3,26 @@
 //! and [`call_id_of`](super::call_id_of) (the dispatch peek) both find the head with
 //! [`locate_head`], cut it into logical lines with [`HeadLines`] (folded continuation
 //! lines stay inside their line, RFC 3261 §7.3.1) and split each line with
-//! [`split_header_line`]. The parser then unfolds the values into `ezk-sip-types`'
-//! `Headers` map, whose `Name` resolves compact and oddly cased names.
+//! [`split_header_line`]. The parser then unfolds the values into a [`HeaderMap`],
+//! each under the `ezk-sip-types` `Name` that resolves compact and oddly cased names.
 //!
 //! The line splitting used to be `ezk-sip-types`' `PullParser` and `Line::parse`; they
 //! need the head copied into a `Bytes` buffer with a clean `CRLF CRLF` appended (the pull
 //! parser reads past the head otherwise), which the per-datagram peek cannot afford. The
 //! functions here follow the same rules on a borrowed head.
 
+use super::header_map::HeaderMap;
 use super::parse::ParseError;
 use super::start_line::{parse_start_line, StartLine};
 use crate::sip::header_value::unfold;
 use bytes::Bytes;
 use bytesstr::BytesStr;
-use ezk_sip_types::{Headers, Name};
+use ezk_sip_types::Name;
 
 /// A message split into its parts; `rest` is everything after the blank line.
 pub(super) struct RawMessage<'a> {
     pub start: StartLine,
-    pub headers: Headers,
+    pub headers: HeaderMap,
     pub rest: &'a [u8],
 }
 
@@ -39,10 +40,10 @@ pub(super) fn split_message(data: &[u8]) -> Result<RawMessage<'_>, ParseError> {
     let start_line = as_text(lines.next().ok_or(ParseError::BadStartLine)??)?;
     let start = parse_start_line(&src, start_line)?;
 
-    let mut headers = Headers::with_capacity(16);
+    let mut headers = HeaderMap::with_capacity(16);
     for line in lines {
         let (name, value) = split_header_line(as_text(line?)?).ok_or(ParseError::BadHeaderLine)?;
-        headers.insert(header_name(name), header_value(&src, value));
+        headers.push(header_name(name), header_value(&src, value));
     }
     Ok(RawMessage {
         start,

@@ -1,13 +1,13 @@
 //! The headers the parser itself reads (Via, From, To, Call-ID, CSeq, Max-Forwards,
 //! Content-Length, Content-Type, Contact, Record-Route), found in one pass over the
-//! `ezk-sip-types` header map.
+//! message's [`HeaderMap`].
 //!
-//! `Headers::get_raw` walks the map comparing names as strings, case-insensitively
-//! and against every compact form; a dozen such lookups were a third of a parse. The
-//! map's names are already resolved (`Name::from` maps `v`, `VIA`… to the one `Via`),
-//! so here each entry is told apart by its canonical print name instead.
+//! A lookup by name compares names as strings, case-insensitively and against every
+//! compact form; a dozen such lookups were a third of a parse. The map's names are
+//! already resolved (`Name::from` maps `v`, `VIA`… to the one `Via`), so here each
+//! entry is told apart by its canonical print name instead.
 
-use ezk_sip_types::Headers;
+use super::HeaderMap;
 
 /// One single-valued header: its first value and whether a later one differs.
 #[derive(Default)]
@@ -47,7 +47,7 @@ pub(super) struct KnownHeaders<'a> {
 
 impl<'a> KnownHeaders<'a> {
     /// Collects them from `headers` in one pass.
-    pub(super) fn of(headers: &'a Headers) -> KnownHeaders<'a> {
+    pub(super) fn of(headers: &'a HeaderMap) -> KnownHeaders<'a> {
         let mut known = KnownHeaders::default();
         for (name, value) in headers.iter() {
             let value = value.as_str();
@@ -91,7 +91,7 @@ mod tests {
 
     #[test]
     fn compact_and_odd_case_names_land_in_their_header() {
-        let mut headers = Headers::new();
+        let mut headers = HeaderMap::default();
         for (name, value) in [
             ("v", "SIP/2.0/UDP a"),
             ("VIA", "SIP/2.0/UDP b"),
@@ -102,7 +102,7 @@ mod tests {
             ("Content-Length", "0"),
             ("X-Via", "not a via"),
         ] {
-            headers.insert(Name::from(name), value);
+            headers.push(Name::from(name), value.into());
         }
         let known = KnownHeaders::of(&headers);
         assert_eq!(known.via, vec!["SIP/2.0/UDP a", "SIP/2.0/UDP b"]);

@@ -5,14 +5,16 @@
 mod build;
 mod call_id;
 mod head;
+mod header_map;
 mod known;
 mod parse;
 mod salvage;
 mod start_line;
 mod via;
 
-pub use build::{build_response, reason_phrase, serialize, ResponseParts};
+pub use build::{build_response, reason_phrase, serialize, serialize_lines, ResponseParts};
 pub use call_id::call_id_of;
+pub use header_map::HeaderMap;
 pub(crate) use parse::max_forwards;
 pub use parse::{parse_message, ParseError};
 pub use salvage::{salvage_request, Salvaged};
@@ -23,7 +25,6 @@ use crate::sip::method::Method;
 use crate::sip::name_addr::NameAddr;
 use bytes::Bytes;
 use ezk_sip_types::uri::SipUri;
-use ezk_sip_types::Headers;
 
 /// A parsed datagram.
 #[derive(Clone, Debug)]
@@ -82,7 +83,7 @@ pub struct MessageHead {
     /// Content-Type value, if present.
     pub content_type: Option<String>,
     /// All header lines, unfolded, compact names resolved.
-    pub headers: Headers,
+    pub headers: HeaderMap,
     /// The body, bounded by Content-Length.
     pub body: Bytes,
 }
@@ -119,9 +120,9 @@ impl Request {
 
     /// Writes the request back out (CRLF line ends, fresh Content-Length).
     pub fn to_bytes(&self) -> Vec<u8> {
-        serialize(
+        serialize_lines(
             &format!("{} {} SIP/2.0", self.method, self.uri),
-            &self.head.headers,
+            self.head.headers.iter(),
             &self.head.body,
         )
     }
@@ -135,9 +136,9 @@ impl Response {
 
     /// Writes the response back out (CRLF line ends, fresh Content-Length).
     pub fn to_bytes(&self) -> Vec<u8> {
-        serialize(
+        serialize_lines(
             &format!("SIP/2.0 {} {}", self.status, self.reason),
-            &self.head.headers,
+            self.head.headers.iter(),
             &self.head.body,
         )
     }

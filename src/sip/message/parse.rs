@@ -21,12 +21,13 @@ use super::call_id::call_id_value;
 use super::head::{split_message, RawMessage};
 use super::known::{KnownHeaders, Single};
 use super::start_line::StartLine;
+use super::HeaderMap;
 use super::{CSeq, EchoHeaders, Message, MessageHead, Request, Response, TopVia};
 use crate::sip::header_value::split_list;
 use crate::sip::method::{is_token, Method};
 use crate::sip::name_addr::NameAddr;
 use bytes::Bytes;
-use ezk_sip_types::{Headers, Name};
+use ezk_sip_types::Name;
 use thiserror::Error;
 
 /// Why a datagram is not a usable SIP message.
@@ -120,7 +121,7 @@ pub fn parse_message(data: &[u8]) -> Result<Message, ParseError> {
 
 /// The Max-Forwards value of a header map (RFC 3261 §20.22: 0–255), `None` if absent;
 /// [`ParseError::MalformedHeader`] if it is not such a number.
-pub(crate) fn max_forwards(headers: &Headers) -> Result<Option<u8>, ParseError> {
+pub(crate) fn max_forwards(headers: &HeaderMap) -> Result<Option<u8>, ParseError> {
     headers
         .get_raw(&Name::MAX_FORWARDS)
         .next()
@@ -183,7 +184,7 @@ fn required<'a>(single: &Single<'a>, label: &'static str) -> Result<&'a str, Par
     }
 }
 
-fn read_head(headers: Headers, rest: &[u8]) -> Result<MessageHead, ParseError> {
+fn read_head(headers: HeaderMap, rest: &[u8]) -> Result<MessageHead, ParseError> {
     let known = KnownHeaders::of(&headers);
     if let Some(label) = known.conflicting() {
         return Err(ParseError::DuplicateHeader(label));

@@ -1,6 +1,13 @@
-//! The topmost Via: reading it (through `ezk-sip-types`' typed `Via`) for transaction
-//! matching, and stamping `received`/`rport` into it before echoing it in responses
-//! (RFC 3261 §18.2.1, RFC 3581).
+//! The topmost Via: reading it for transaction matching, and stamping
+//! `received`/`rport` into it before echoing it in responses (RFC 3261 §18.2.1,
+//! RFC 3581).
+//!
+//! Reading goes through `ezk-sip-types`' typed `Via` (its nom grammar handles LWS,
+//! IPv6 references and the rest of §25), except for the plain form carriers send
+//! nearly always (`SIP/2.0/UDP 192.0.2.1:5060;branch=…`), which [`plain_sent_by`]
+//! reads by hand: the typed parse was a seventh of parsing a whole INVITE. The hand
+//! path takes only a strict subset of what the grammar allows and hands anything else
+//! to the typed parse, so the two cannot disagree on what is accepted.
 
 use crate::sip::header_value::find_param;
 use bytes::Bytes;
@@ -37,33 +44,121 @@ impl TopVia {
             Some(branch) => branch.to_owned(),
             None => String::new(),
         };
-        let value = BytesStr::from(value);
-        let src: &Bytes = value.as_ref();
-        let (rest, via) = Via::parse(src, value.as_str()).ok()?;
-        if !rest.trim().is_empty() {
-            return None;
+        if let Some((transport, host, port)) = plain_sent_by(value) {
+            let sent_by_ip = host.parse::<std::net::Ipv4Addr>().ok().map(IpAddr::V4);
+            let mut sent_by = String::with_capacity(host.len() + 6);
+            sent_by.push_str(host);
+            sent_by.make_ascii_lowercase();
+            if let Some(port) = port {
+                let _ = write!(sent_by, ":{port}");
+            }
+            return Some(TopVia {
+                transport: transport.to_owned(),
+                sent_by,
+                sent_by_ip,
+                branch,
+            });
         }
-        let sent_by_ip = match &via.sent_by.host {
-            Host::IP4(ip) => Some(IpAddr::V4(*ip)),
-            Host::IP6(ip) => Some(IpAddr::V6(*ip)),
-            Host::Name(_) => None,
-        };
-        let mut sent_by = via.sent_by.host.to_string();
-        sent_by.make_ascii_lowercase();
-        if let Some(port) = via.sent_by.port {
-            let _ = write!(sent_by, ":{port}");
-        }
-        Some(TopVia {
-            transport: via.transport.to_string(),
-            sent_by,
-            sent_by_ip,
-            branch,
-        })
+        typed_top_via(value, branch)
     }
 
     /// True if the branch carries the RFC 3261 magic cookie.
     pub fn has_rfc3261_branch(&self) -> bool {
         self.branch.starts_with(BRANCH_MAGIC_COOKIE)
+    }
+}
+
+/// Reads a Via through `ezk-sip-types`' typed parse; `branch` was read already.
+fn typed_top_via(value: &str, branch: String) -> Option<TopVia> {
+    let value = BytesStr::from(value);
+    let src: &Bytes = value.as_ref();
+    let (rest, via) = Via::parse(src, value.as_str()).ok()?;
+    if !rest.trim().is_empty() {
+        return None;
+    }
+    let sent_by_ip = match &via.sent_by.host {
+        Host::IP4(ip) => Some(IpAddr::V4(*ip)),
+        Host::IP6(ip) => Some(IpAddr::V6(*ip)),
+        Host::Name(_) => None,
+    };
+    let mut sent_by = via.sent_by.host.to_string();
+    sent_by.make_ascii_lowercase();
+    if let Some(port) = via.sent_by.port {
+        let _ = write!(sent_by, ":{port}");
+    }
+    Some(TopVia {
+        transport: via.transport.to_string(),
+        sent_by,
+        sent_by_ip,
+        branch,
+    })
+}
+
+/// The transport, host and port of a Via in its plain form: `SIP/2.0/` and an
+/// upper-case transport, one space, a dotted IPv4 address or a host name (letters,
+/// digits and inner hyphens in dot-separated labels, not all digits), an optional
+/// port without leading zeros, then only `;name` or `;name=value` parameters of token
+/// characters, no whitespace anywhere else. `None` for anything else, which the
+/// typed parse then reads (or refuses).
+fn plain_sent_by(value: &str) -> Option<(&str, &str, Option<u16>)> {
+    let rest = value.strip_prefix("SIP/2.0/")?;
+    let (transport, rest) = rest.split_once(' ')?;
+    if !matches!(transport, "UDP" | "TCP" | "TLS" | "SCTP" | "WS" | "WSS") {
+        return None;
+    }
+    let (sent_by, params) = rest.split_once(';').unwrap_or((rest, ""));
+    let (host, port) = match sent_by.split_once(':') {
+        Some((host, port)) => (host, Some(plain_port(port)?)),
+        None => (sent_by, None),
+    };
+    let params_plain = if rest.contains(';') {
+        params.split(';').all(plain_param)
+    } else {
+        true
+    };
+    (plain_host(host) && params_plain).then_some((transport, host, port))
+}
+
+fn plain_port(port: &str) -> Option<u16> {
+    let digits_only = !port.is_empty() && port.bytes().all(|byte| byte.is_ascii_digit());
+    if !digits_only || port.starts_with('0') || port.len() > 5 {
+        return None;
+    }
+    port.parse().ok()
+}
+
+fn plain_host(host: &str) -> bool {
+    if host
+        .bytes()
+        .all(|byte| byte.is_ascii_digit() || byte == b'.')
+    {
+        return host.parse::<std::net::Ipv4Addr>().is_ok();
+    }
+    host.split('.').all(|label| {
+        let bytes = label.as_bytes();
+        !bytes.is_empty()
+            && bytes
+                .iter()
+                .all(|byte| byte.is_ascii_alphanumeric() || *byte == b'-')
+            && bytes.first().is_some_and(u8::is_ascii_alphanumeric)
+            && bytes.last().is_some_and(u8::is_ascii_alphanumeric)
+    })
+}
+
+fn plain_param(param: &str) -> bool {
+    let is_token = |text: &str| {
+        !text.is_empty()
+            && text.bytes().all(|byte| {
+                byte.is_ascii_alphanumeric()
+                    || matches!(
+                        byte,
+                        b'-' | b'.' | b'!' | b'%' | b'*' | b'_' | b'+' | b'`' | b'\'' | b'~'
+                    )
+            })
+    };
+    match param.split_once('=') {
+        Some((name, value)) => is_token(name) && is_token(value),
+        None => is_token(param),
     }
 }
 
@@ -134,6 +229,48 @@ mod tests {
         assert!(TopVia::parse("SIP/2.0/UDP 10.0.0.1;branch= ;rport").is_none());
         let bare = TopVia::parse("SIP/2.0/UDP 10.0.0.1;branch").unwrap();
         assert_eq!(bare.branch, "");
+    }
+
+    #[test]
+    fn plain_and_typed_readings_agree() {
+        let plain = [
+            "SIP/2.0/UDP 127.0.0.1:5061;branch=z9hG4bK-1234-1-0",
+            "SIP/2.0/TCP Proxy.Example.com;rport;branch=z9hG4bKx",
+            "SIP/2.0/UDP 10.0.0.1",
+            "SIP/2.0/TLS a-b.example:5061;received=192.0.2.1;branch=z9hG4bK.1~2",
+        ];
+        for value in plain {
+            assert!(
+                plain_sent_by(value).is_some(),
+                "{value} takes the plain path"
+            );
+        }
+        let typed_only = [
+            "SIP/2.0/UDP [2001:db8::1]:5060;branch=z9hG4bKa",
+            "SIP / 2.0 / UDP 10.0.0.1;branch=z9hG4bKa",
+            "sip/2.0/udp 10.0.0.1;branch=z9hG4bKa",
+            "SIP/2.0/UDP 10.0.0.1:05060;branch=z9hG4bKa",
+            "SIP/2.0/UDP 10.0.0.1 ;branch=z9hG4bKa",
+            "SIP/2.0/UDP 10.0.0.1;;branch=z9hG4bKa",
+            "SIP/2.0/UDP 10.0.0.1;branch=z9hG4bKa;",
+            "SIP/2.0/UDP 010.0.0.1;branch=z9hG4bKa",
+            "SIP/2.0/UDP -bad.example;branch=z9hG4bKa",
+            "SIP/2.0/UDP 10.0.0.1;branch=\"q\"",
+            "SIP/2.0/UDP 10.0.0.1:99999",
+            "SIP/2.0/XYZ 10.0.0.1",
+        ];
+        for value in typed_only {
+            assert!(
+                plain_sent_by(value).is_none(),
+                "{value} goes to the typed parse"
+            );
+        }
+        for value in plain {
+            let hand = TopVia::parse(value).unwrap();
+            let branch = find_param(value, "branch").unwrap_or_default().to_owned();
+            let typed = typed_top_via(value, branch).unwrap();
+            assert_eq!(hand, typed, "{value}");
+        }
     }
 
     #[test]

@@ -23,7 +23,7 @@ fn options_is_answered_200_in_and_out_of_dialog() {
     assert!(ok[0].head.to.tag().is_some());
     assert_eq!(
         header(&ok[0], &Name::ALLOW).as_deref(),
-        Some("INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE")
+        Some("INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, PRACK")
     );
     assert_eq!(
         header(&ok[0], &Name::ACCEPT).as_deref(),
@@ -49,7 +49,7 @@ fn known_but_unsupported_methods_get_405_and_unknown_ones_501() {
     assert_eq!(refused[0].status, 405);
     assert_eq!(
         header(&refused[0], &Name::ALLOW).as_deref(),
-        Some("INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE")
+        Some("INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, PRACK")
     );
     for (index, method) in ["SUBSCRIBE", "NOTIFY", "REFER", "PRACK", "MESSAGE"]
         .into_iter()

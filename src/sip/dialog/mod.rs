@@ -14,6 +14,8 @@
 //! Mid-dialog offers (re-INVITE with or without SDP, UPDATE) are handed to
 //! the owner (`requests.rs`); the session timer (RFC 4028) runs in the dialog
 //! itself (`refresh.rs`): it refreshes or ends the call with BYE on its own.
+//! Reliable provisionals (RFC 3262: our 183 with early media, its PRACK, the
+//! 2xx held for it) are in `prack.rs`.
 //!
 //! A dialog holds a handful of transactions (its INVITE, our BYE, the requests
 //! it answered), so finding one is a short linear walk inside the dialog;

@@ -234,6 +234,7 @@ fn route_target(route: &RouteConfig, env: &FlowEnv, index: usize) -> Result<Rout
     Ok(RouteTarget {
         program,
         dest_xform: route.dest_xform.clone().map(Arc::new),
+        early_media: route.early_media,
     })
 }
 

@@ -360,6 +360,11 @@ pub struct RouteConfig {
     pub destination: Option<Destination>,
     /// Variables set on entry (values may use `${...}` templates).
     pub dest_xform: Option<serde_json::Map<String, serde_json::Value>>,
+    /// Calls on this route start with early media (183 Session Progress)
+    /// and are answered when the flow answers, as a flow's own
+    /// `earlyMedia`/`early_media` asks.
+    #[serde(default)]
+    pub early_media: bool,
 }
 
 /// A configuration problem, displayed as one line.

@@ -1,7 +1,8 @@
 //! Outbound calls from callplane's SIP core to sipp playing the called carrier:
 //! answered calls hung up by either side, a refusal, a 401 digest challenge
 //! answered with credentials that sipp verifies itself (and wrong credentials
-//! refused), and a call cancelled while ringing. The core is driven over a
+//! refused), a call cancelled while ringing, and a reliable 183 (RFC 3262)
+//! that we PRACK before the carrier answers. The core is driven over a
 //! real UDP socket by the small loop below, as a shard drives it.
 
 mod common;
@@ -317,4 +318,42 @@ fn calls_complete_through_a_carrier_that_loses_a_fifth_of_its_messages() {
             .all(|o| *o == Some(DialogEvent::Terminated(TerminatedReason::RemoteHangup))),
         "{outcomes:?}"
     );
+}
+
+#[test]
+fn a_reliable_183_from_the_carrier_is_pracked_before_the_answer() {
+    let dir = TestDir::new("uac-100rel");
+    let carrier =
+        Sipp::new("uas_100rel.xml", "carrier", dir.path()).timeout(Duration::from_secs(20));
+    let (target, carrier) = start(carrier);
+    let mut uac = Uac::bind();
+    uac.call(target, None);
+    uac.run_until(Duration::from_secs(15), |e| answered(e) || terminated(e));
+    uac.hangup();
+    uac.run_until(Duration::from_secs(10), terminated);
+    // sipp passes only if our INVITE said Supported: 100rel and our PRACK's
+    // RAck named its 183, before it answered.
+    let run = carrier.join().expect("sipp thread");
+    run.assert_passed(1);
+    assert_eq!(
+        uac.events,
+        [
+            DialogEvent::Progress(183),
+            DialogEvent::Answered,
+            DialogEvent::Terminated(TerminatedReason::ByeCompleted)
+        ],
+        "{}",
+        run.diagnostics()
+    );
+    let pracks: Vec<String> = run
+        .received_messages()
+        .into_iter()
+        .filter(|m| m.trim_start().starts_with("PRACK sip:carrier@"))
+        .collect();
+    assert_eq!(
+        pracks.len(),
+        1,
+        "one PRACK, to the 183's Contact: {pracks:?}"
+    );
+    assert!(pracks[0].contains("RAck: 1 1 INVITE"), "{}", pracks[0]);
 }

@@ -55,6 +55,9 @@ pub enum HangupCause {
     Shutdown,
     /// The flow ended without a hangup node: no edge for an outcome, a safety limit.
     FlowEnded,
+    /// Our reliable 183 (RFC 3262) was never PRACKed: the INVITE was refused
+    /// with 504.
+    PrackTimeout,
 }
 
 /// One finished call, as the IO shell writes it.
@@ -85,6 +88,9 @@ pub struct CdrRecord {
     pub hangup_side: HangupSide,
     /// The final SIP status of the INVITE: 200 when answered, else the rejection.
     pub sip_status: u16,
+    /// Whether the call had early media (183 Session Progress with our SDP,
+    /// prompts played before the answer or the rejection).
+    pub early_media: bool,
     /// Every digit string a gather returned, in order.
     pub digits: Vec<String>,
     /// Node ids in the order the flow visited them.

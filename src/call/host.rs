@@ -680,6 +680,7 @@ impl Host {
             rtcp_seed: self.rng.u64(..),
         };
         let plan = CallPlan {
+            early_media: target.early_media || target.program.early_media(),
             program: target.program,
             env: self.router.env().clone(),
             dest_xform: target.dest_xform,
@@ -754,6 +755,7 @@ impl Host {
             hangup_cause: cause,
             hangup_side: HangupSide::Callplane,
             sip_status: status,
+            early_media: false,
             digits: Vec::new(),
             nodes: Vec::new(),
             flow_end: None,

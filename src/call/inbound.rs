@@ -117,6 +117,9 @@ pub struct CallPlan {
     pub prompts: Arc<PromptCatalog>,
     /// How long to ring (180) before answering; zero answers at once.
     pub answer_delay: Duration,
+    /// The flow or its route asks for early media: a 183 with our answer
+    /// first, the 200 when the flow answers (or needs an answered call).
+    pub early_media: bool,
     /// Maps core time to UTC for schedules and date conditions.
     pub wall: WallClock,
     /// The shard that owns the call (for the CDR).
@@ -132,6 +135,9 @@ enum Phase {
     Starting,
     /// 180 sent; answering at the instant given.
     Ringing { answer_at: Time },
+    /// 183 sent with our answer: media flows and the flow runs, unanswered,
+    /// until it answers, needs an answered call or refuses the call.
+    Early,
     /// 200 sent with our offer (late offer); media and the flow start when the
     /// ACK brings the answer.
     AwaitingAnswer,
@@ -169,6 +175,8 @@ pub struct CallCounters {
     pub answered: bool,
     /// Whether callplane refused the call with a final non-2xx.
     pub rejected: bool,
+    /// Whether the call had early media (a 183 with our SDP).
+    pub early_media: bool,
     /// Offerless re-INVITEs whose ACK carried no usable answer to our offer
     /// (the session stayed as it was).
     pub unusable_ack_answers: u64,
@@ -293,6 +301,11 @@ impl Call {
         self.counters
     }
 
+    /// Whether the flow runs with the caller there: answered, or in early media.
+    fn flow_live(&self) -> bool {
+        matches!(self.phase, Phase::Active | Phase::Early)
+    }
+
     /// The call's dialog, handed back when the call is retired.
     pub fn into_dialog(self) -> Dialog {
         self.dialog
@@ -314,6 +327,10 @@ impl Call {
         self.now = now;
         match self.phase {
             Phase::Starting | Phase::Ringing { .. } => {
+                self.reject(503, HangupCause::MediaUnavailable)
+            }
+            Phase::Early => {
+                self.flow_running = false;
                 self.reject(503, HangupCause::MediaUnavailable)
             }
             Phase::AwaitingAnswer | Phase::Active => {
@@ -395,7 +412,9 @@ impl Call {
     pub fn shutdown(&mut self, now: Time) {
         self.now = now;
         match self.phase {
-            Phase::Starting | Phase::Ringing { .. } => self.reject(503, HangupCause::Shutdown),
+            Phase::Starting | Phase::Ringing { .. } | Phase::Early => {
+                self.reject(503, HangupCause::Shutdown)
+            }
             Phase::AwaitingAnswer | Phase::Active => {
                 self.flow_running = false;
                 self.hangup(HangupCause::Shutdown);
@@ -468,6 +487,15 @@ impl Call {
 
     /// Rings or answers, once: the RTP address is settled by now.
     fn start(&mut self) {
+        if self.plan.early_media {
+            match self.negotiated.clone() {
+                Some(negotiated) => return self.early_now(negotiated),
+                None => log::info!(
+                    "call {}: early media needs an offer in the INVITE; answering at once",
+                    self.parties.sip_call
+                ),
+            }
+        }
         if self.plan.answer_delay.is_zero() {
             self.answer_now();
         } else {
@@ -488,8 +516,15 @@ impl Call {
         }
     }
 
-    /// Rejects the call before it was answered.
+    /// Rejects the call before it was answered; the flow stops.
     fn reject(&mut self, status: u16, cause: HangupCause) {
+        self.refuse(status, cause);
+        self.flow_running = false;
+    }
+
+    /// Sends a final non-2xx to a call not answered; a flow that asked for
+    /// it goes on to its end (and its `on_complete_flow_id` chain).
+    fn refuse(&mut self, status: u16, cause: HangupCause) {
         if let Err(err) = self.dialog.reject(self.now, status) {
             log::warn!(
                 "call {}: cannot reject with {status}: {err}",
@@ -498,8 +533,53 @@ impl Call {
         }
         self.counters.rejected = true;
         self.sip_status = status;
-        self.flow_running = false;
         self.finish(cause, HangupSide::Callplane);
+    }
+
+    /// Sends 183 Session Progress with our answer (reliably when the caller
+    /// supports 100rel): media starts and the flow runs before the answer.
+    fn early_now(&mut self, negotiated: Negotiated) {
+        let sdp = build_answer(
+            self.seed.sdp_session_id,
+            self.sdp_version,
+            self.local_rtp.ip(),
+            self.local_rtp.port(),
+            &negotiated,
+        );
+        match self.dialog.early_media(self.now, &sdp) {
+            Ok(_reliable) => {
+                self.counters.early_media = true;
+                self.sip_status = 183;
+                self.start_media(negotiated, Phase::Early);
+            }
+            Err(err) => {
+                log::warn!("call {}: cannot send 183: {err}", self.parties.sip_call);
+                self.answer_now();
+            }
+        }
+    }
+
+    /// The flow answers a call in early media: the 200 carries the answer
+    /// the 183 carried; media and the flow go on.
+    fn answer_early(&mut self) {
+        let Some(negotiated) = self.negotiated.clone() else {
+            return;
+        };
+        let sdp = build_answer(
+            self.seed.sdp_session_id,
+            self.sdp_version,
+            self.local_rtp.ip(),
+            self.local_rtp.port(),
+            &negotiated,
+        );
+        if let Err(err) = self.dialog.answer(self.now, &sdp) {
+            log::warn!("call {}: cannot answer: {err}", self.parties.sip_call);
+            return;
+        }
+        self.counters.answered = true;
+        self.sip_status = 200;
+        self.answer = Some(self.now);
+        self.phase = Phase::Active;
     }
 
     /// Sends the 200 OK: with our answer, or with our offer for a late offer.
@@ -522,7 +602,7 @@ impl Call {
         self.sip_status = 200;
         self.answer = Some(now);
         match self.negotiated.clone() {
-            Some(negotiated) => self.start_media(negotiated),
+            Some(negotiated) => self.start_media(negotiated, Phase::Active),
             None => self.phase = Phase::AwaitingAnswer,
         }
     }
@@ -534,7 +614,7 @@ impl Call {
         match answer.as_ref().map(negotiate) {
             Some(Ok(negotiated)) => {
                 self.negotiated = Some(negotiated.clone());
-                self.start_media(negotiated);
+                self.start_media(negotiated, Phase::Active);
             }
             other => {
                 let why = match other {
@@ -660,10 +740,10 @@ impl Call {
         self.negotiated = Some(negotiated);
     }
 
-    /// Media flows and the flow starts.
-    fn start_media(&mut self, negotiated: Negotiated) {
+    /// Media flows and the flow starts, in `phase` (answered, or early media).
+    fn start_media(&mut self, negotiated: Negotiated, phase: Phase) {
         let now = self.now;
-        self.phase = Phase::Active;
+        self.phase = phase;
         self.media = Some(MediaSession::new(
             MediaConfig {
                 codec: codec_of(negotiated.codec),
@@ -699,7 +779,7 @@ impl Call {
             // Only dialogs we create with an INVITE of ours report these.
             DialogEvent::Progress(_) | DialogEvent::Answered => {}
             DialogEvent::Dtmf(digit) => {
-                if self.phase == Phase::Active {
+                if self.flow_live() {
                     self.on_digit(digit);
                 }
             }
@@ -709,7 +789,7 @@ impl Call {
                 self.finish(HangupCause::Cancelled, HangupSide::Caller);
             }
             DialogEvent::RemoteHangup => {
-                let was_active = self.phase == Phase::Active;
+                let was_active = self.flow_live();
                 self.finish(HangupCause::CallerHangup, HangupSide::Caller);
                 if was_active && self.flow_running {
                     let directive = self
@@ -727,6 +807,19 @@ impl Call {
                     TerminatedReason::RefreshFailed => Some(HangupCause::RefreshFailed),
                     _ => None,
                 };
+                if reason == TerminatedReason::PrackTimeout && self.flow_live() {
+                    // Our reliable 183 was never PRACKed: the INVITE got 504.
+                    log::info!(
+                        "call {}: no PRACK for our reliable 183; refused with 504",
+                        self.parties.sip_call
+                    );
+                    self.sip_status = 504;
+                    self.counters.answered = false;
+                    self.answer = None;
+                    self.counters.rejected = true;
+                    self.flow_running = false;
+                    self.finish(HangupCause::PrackTimeout, HangupSide::Callplane);
+                }
                 if let Some(cause) = ended_by_sip.filter(|_| self.phase == Phase::Active) {
                     self.finish(cause, HangupSide::Callplane);
                     let directive = self
@@ -745,7 +838,7 @@ impl Call {
     }
 
     fn on_media_event(&mut self, event: MediaEvent) {
-        if self.phase != Phase::Active {
+        if !self.flow_live() {
             return;
         }
         match event {
@@ -787,6 +880,7 @@ impl Call {
             hangup_cause: cause,
             hangup_side: side,
             sip_status: self.sip_status,
+            early_media: self.counters.early_media,
             digits,
             nodes,
             flow_end: self.flow_end.clone(),
@@ -897,7 +991,10 @@ impl Call {
     /// `None` when the call now waits for media, a timer or the network.
     fn execute(&mut self, command: Command) -> Option<Outcome> {
         let now = self.now;
-        let caller_present = self.phase == Phase::Active;
+        let caller_present = self.flow_live();
+        if self.phase == Phase::Early && needs_answer(&command) {
+            self.answer_early();
+        }
         match command {
             Command::Http {
                 method,
@@ -923,12 +1020,23 @@ impl Call {
                     Some(Outcome::Done)
                 }
             }
+            Command::Hangup {
+                sip_status, reason, ..
+            } if self.phase == Phase::Early => {
+                // Never answered: the refusal goes out after the announcement.
+                let status = sip_status
+                    .or_else(|| reason.as_deref().and_then(status_of_reason))
+                    .unwrap_or(EARLY_HANGUP_STATUS);
+                self.refuse(status, HangupCause::NormalClearing);
+                Some(Outcome::Done)
+            }
             Command::Hangup { .. } => {
                 self.hangup(HangupCause::NormalClearing);
                 Some(Outcome::Done)
             }
             _ if !caller_present => Some(Outcome::Failed("the call has ended".into())),
             Command::Answer { .. } => Some(Outcome::Done),
+
             Command::Play { audio, times, .. } => match self.resolve_all(&audio) {
                 Ok(prompts) if prompts.is_empty() => Some(Outcome::Done),
                 Ok(prompts) => {
@@ -1038,6 +1146,9 @@ impl Call {
     }
 
     fn hangup(&mut self, cause: HangupCause) {
+        if self.phase == Phase::Early {
+            return self.refuse(EARLY_HANGUP_STATUS, cause);
+        }
         if matches!(self.phase, Phase::Active | Phase::AwaitingAnswer) {
             if let Err(err) = self.dialog.hangup(self.now) {
                 log::warn!("call {}: cannot hang up: {err}", self.parties.sip_call);
@@ -1063,6 +1174,39 @@ impl Call {
         if self.phase != Phase::Ended {
             self.phase = Phase::Ending;
         }
+    }
+}
+
+/// The status a call in early media is refused with when the flow hangs up
+/// without naming one (as a hangup before the answer always was).
+const EARLY_HANGUP_STATUS: u16 = 480;
+
+/// Whether a command needs an answered call: a call in early media is
+/// answered before it runs. Playing, sleeping, HTTP and hanging up do not.
+fn needs_answer(command: &Command) -> bool {
+    match command {
+        Command::Answer { .. }
+        | Command::Gather { .. }
+        | Command::SendDigits { .. }
+        | Command::RecordStart { .. }
+        | Command::RecordStop { .. }
+        | Command::Connect { .. } => true,
+        Command::Play { .. } | Command::Sleep { .. } | Command::Http { .. } => false,
+        Command::Hangup { .. } => false,
+    }
+}
+
+/// The SIP status a hangup `reason` word names, for a call never answered
+/// (VoIPBIN's `hangup` reasons): `busy` 486, `noanswer` 480, `declined` 603,
+/// `unallocated`/`not_found` 404, `gone` 410; other reasons name none.
+fn status_of_reason(reason: &str) -> Option<u16> {
+    match reason.trim().to_ascii_lowercase().as_str() {
+        "busy" => Some(486),
+        "noanswer" | "no_answer" => Some(480),
+        "declined" | "decline" | "rejected" => Some(603),
+        "unallocated" | "not_found" | "notfound" => Some(404),
+        "gone" => Some(410),
+        _ => None,
     }
 }
 

@@ -21,6 +21,8 @@ pub struct RouteTarget {
     pub program: Arc<Program>,
     /// Variables set when a call enters the flow (`dest_xform` in the config).
     pub dest_xform: Option<Arc<Map<String, Value>>>,
+    /// The route asks for early media (`early_media` in the config).
+    pub early_media: bool,
 }
 
 impl RouteTarget {
@@ -29,6 +31,7 @@ impl RouteTarget {
         RouteTarget {
             program,
             dest_xform: None,
+            early_media: false,
         }
     }
 }

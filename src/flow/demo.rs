@@ -108,7 +108,8 @@ mod tests {
             session.resume(Outcome::Done, now()),
             Directive::Execute(Command::Hangup {
                 node: "hangup".into(),
-                reason: None
+                reason: None,
+                sip_status: None,
             })
         );
         assert_eq!(

@@ -107,6 +107,9 @@ pub enum TerminatedReason {
     /// `expires − min(32 s, expires/3)`, or our own refreshes kept failing
     /// until the session expired; a BYE was sent.
     SessionExpired,
+    /// Our reliable provisional (RFC 3262) got no PRACK within 64·T1: the
+    /// INVITE was refused with a 5xx.
+    PrackTimeout,
     /// Our session refresh got no response or a 408/481 (RFC 4028 §10); a
     /// BYE was sent.
     RefreshFailed,

@@ -30,7 +30,8 @@ pub enum Method {
     /// Session update (RFC 3311): in a confirmed dialog an offer is answered
     /// like a re-INVITE's, no offer is a session refresh; outside a dialog, 481.
     Update,
-    /// Acknowledges a reliable provisional response (RFC 3262); not handled, answered 405.
+    /// Acknowledges a reliable provisional response (RFC 3262): matched by its
+    /// `RAck` in the dialog (200, else 481); outside a dialog, 481.
     Prack,
     /// Instant message (RFC 3428); not handled, answered 405.
     Message,
@@ -41,7 +42,7 @@ pub enum Method {
 }
 
 /// Methods the endpoint itself handles; sent in `Allow` headers.
-pub(crate) const ALLOWED_METHODS: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE";
+pub(crate) const ALLOWED_METHODS: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, PRACK";
 
 impl Method {
     /// The method named by `token` (exact, case-sensitive match).

@@ -1,9 +1,11 @@
-//! `Require` (RFC 3261 §8.2.2.3): callplane supports one option tag, `timer`
-//! (session timers, RFC 4028); every other tag a request requires is answered
-//! 420 with `Unsupported`.
+//! `Require` (RFC 3261 §8.2.2.3): callplane supports two option tags, `timer`
+//! (session timers, RFC 4028) and `100rel` (reliable provisional responses,
+//! RFC 3262); every other tag a request requires is answered 420 with
+//! `Unsupported`.
 
 use ezk_sip_types::Name;
 
+use crate::sip::dialog::REL100_TAG;
 use crate::sip::header_value::split_list;
 use crate::sip::message::Request;
 use crate::sip::session_timer::TIMER_TAG;
@@ -15,7 +17,7 @@ pub(crate) fn unsupported_extensions(request: &Request) -> Vec<String> {
         .headers
         .get_raw(&Name::REQUIRE)
         .flat_map(|value| split_list(value.as_str()))
-        .filter(|tag| !tag.eq_ignore_ascii_case(TIMER_TAG))
+        .filter(|tag| !tag.eq_ignore_ascii_case(TIMER_TAG) && !tag.eq_ignore_ascii_case(REL100_TAG))
         .map(str::to_owned)
         .collect()
 }

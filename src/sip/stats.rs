@@ -61,6 +61,18 @@ pub struct SipStats {
     pub session_refreshes_sent: u64,
     /// Sessions ended with BYE because no refresh came in time, or ours failed.
     pub session_expiries: u64,
+    /// Reliable provisional responses (RFC 3262) we sent, first copies only.
+    pub reliable_provisionals_sent: u64,
+    /// Retransmissions of our reliable provisionals awaiting their PRACK.
+    pub reliable_provisionals_resent: u64,
+    /// PRACKs that acknowledged one of our reliable provisionals.
+    pub pracks_received: u64,
+    /// PRACKs whose `RAck` matched nothing outstanding (answered 481).
+    pub unmatched_pracks: u64,
+    /// Reliable provisionals never PRACKed within 64·T1 (the INVITE got a 5xx).
+    pub prack_timeouts: u64,
+    /// PRACKs we sent for a far end's reliable provisionals.
+    pub pracks_sent: u64,
 }
 
 impl SipStats {
@@ -93,5 +105,11 @@ impl SipStats {
         self.moved_to_tcp += other.moved_to_tcp;
         self.session_refreshes_sent += other.session_refreshes_sent;
         self.session_expiries += other.session_expiries;
+        self.reliable_provisionals_sent += other.reliable_provisionals_sent;
+        self.reliable_provisionals_resent += other.reliable_provisionals_resent;
+        self.pracks_received += other.pracks_received;
+        self.unmatched_pracks += other.unmatched_pracks;
+        self.prack_timeouts += other.prack_timeouts;
+        self.pracks_sent += other.pracks_sent;
     }
 }

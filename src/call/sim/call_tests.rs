@@ -650,3 +650,38 @@ fn behind_nat_the_answer_names_the_advertised_addresses_and_binds_the_local_one(
     assert_eq!(report.final_status, Some(200));
     assert_eq!(sim.cdrs().len(), 1);
 }
+
+/// A node graph that asks for early media, plays the welcome prompt and
+/// refuses the call with 404: a "number not in service" announcement.
+const NOT_IN_SERVICE: &str = r#"{"id": "nis", "version": 1, "earlyMedia": true,
+  "nodes": [
+    {"id": "entry", "type": "entry", "data": {"kind": "entry"}},
+    {"id": "notice", "type": "play", "data": {"kind": "play", "promptId": "welcome"}},
+    {"id": "end", "type": "hangup", "data": {"kind": "hangup", "sipStatus": 404}}],
+  "edges": [
+    {"id": "e1", "source": "entry", "target": "notice"},
+    {"id": "e2", "source": "notice", "target": "end"}]}"#;
+
+#[test]
+fn early_media_plays_the_announcement_in_a_183_then_refuses_with_the_flow_status() {
+    let config = SimConfig::demo(11).with_router(router(NOT_IN_SERVICE));
+    let mut sim = Sim::new(config);
+    sim.place(CallScript::new("call-nis", Time::ZERO));
+    sim.run_for(Duration::from_secs(10));
+    let report = sim.report("call-nis");
+    assert!(report.invite_responses.contains(&183), "{report:?}");
+    assert_eq!(report.final_status, Some(404), "{report:?}");
+    assert_eq!(report.oks_received, 0, "never answered: {report:?}");
+    // The fixture's welcome prompt lasts 400 ms: 20 packets, all of it heard.
+    assert_eq!(
+        report.rtp_loud, 20,
+        "the announcement was heard: {report:?}"
+    );
+    let cdr = sim.cdr("call-nis");
+    assert!(cdr.early_media);
+    assert_eq!(cdr.sip_status, 404);
+    assert_eq!(cdr.answer, None);
+    assert_eq!(cdr.nodes, ["entry", "notice", "end"]);
+    assert!(cdr.media.as_ref().is_some_and(|m| m.rtp.sent >= 20));
+    assert_eq!(sim.host.active_calls(), 0);
+}

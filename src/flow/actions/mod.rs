@@ -30,6 +30,7 @@ use crate::flow::template::Template;
 /// Reads and compiles an action-array flow.
 pub(crate) fn read_action_array(value: &Value) -> Result<Compiled, Vec<Problem>> {
     let mut sink = Sink::default();
+    let mut early_media = false;
     let (id, name, version, on_complete, actions, actions_path) = match value {
         Value::Array(items) => (
             "flow".to_owned(),
@@ -55,6 +56,9 @@ pub(crate) fn read_action_array(value: &Value) -> Result<Compiled, Vec<Problem>>
                 .optional_string("on_complete_flow_id", &mut sink.errors)
                 .ok()
                 .flatten();
+            early_media = root
+                .bool_or("early_media", false, &mut sink.errors)
+                .unwrap_or(false);
             if let Some(flow_id) = &on_complete {
                 sink.reference(
                     ReferenceKind::Flow,
@@ -83,6 +87,7 @@ pub(crate) fn read_action_array(value: &Value) -> Result<Compiled, Vec<Problem>>
         Some(program) if sink.errors.is_empty() => Ok(Compiled {
             program: program
                 .with_on_complete(on_complete)
+                .with_early_media(early_media)
                 .with_references(std::mem::take(&mut sink.references)),
             warnings: sink.warnings,
         }),

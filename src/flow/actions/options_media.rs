@@ -159,11 +159,18 @@ pub(crate) fn read_sleep(option: &Fields<'_>, sink: &mut Sink) -> Read<ActionRea
     ))))
 }
 
-/// `hangup`: optional `reason`.
+/// `hangup`: optional `reason` and `sip_status` (400–699: the status a call
+/// not yet answered is refused with).
 pub(crate) fn read_hangup(option: &Fields<'_>, sink: &mut Sink) -> Read<ActionRead> {
-    option.warn_unknown(&["reason", "reference_id"], &mut sink.warnings);
+    option.warn_unknown(
+        &["reason", "reference_id", "sip_status"],
+        &mut sink.warnings,
+    );
+    let reason = option.optional_template("reason", &mut sink.errors);
+    let sip_status = option.optional_sip_status("sip_status", &mut sink.errors);
     let mut read = ActionRead::new(Step::Hangup {
-        reason: option.optional_template("reason", &mut sink.errors)?,
+        reason: reason?,
+        sip_status: sip_status?,
     });
     read.continues = false;
     read.failure_continues = false;

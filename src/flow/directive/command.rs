@@ -16,7 +16,7 @@
 //! {"command": "http",         "node": ID, "method": "POST", "url": S, "headers": {S: S},
 //!                             "body": S|null, "timeout_ms": N, "wait": BOOL}
 //! {"command": "sleep",        "node": ID, "duration_ms": N}
-//! {"command": "hangup",       "node": ID, "reason": S|null}
+//! {"command": "hangup",       "node": ID, "reason": S|null, "sip_status": N|null}
 //! ```
 //!
 //! `KIND` is one of `dial`, `ring_group`, `queue`, `forward`, `transfer`,
@@ -216,6 +216,9 @@ pub enum Command {
         /// The reason the flow gave for hanging up, for the call's records; none if it
         /// gave none.
         reason: Option<String>,
+        /// The final SIP status (400–699) a call not yet answered is refused
+        /// with; none: the call layer's default (480).
+        sip_status: Option<u16>,
     },
 }
 

@@ -195,11 +195,18 @@ pub(crate) fn read_collect(data: &Fields<'_>, sink: &mut Sink) -> Read<Step> {
     }))
 }
 
-/// `hangup`: optional `reason`.
+/// `hangup`: optional `reason` and `sipStatus` (400–699: the status a call
+/// not yet answered is refused with).
 pub(crate) fn read_hangup(data: &Fields<'_>, sink: &mut Sink) -> Read<Step> {
-    data.warn_unknown(&["kind", "label", "reason"], &mut sink.warnings);
+    data.warn_unknown(
+        &["kind", "label", "reason", "sipStatus"],
+        &mut sink.warnings,
+    );
+    let reason = data.optional_template("reason", &mut sink.errors);
+    let sip_status = data.optional_sip_status("sipStatus", &mut sink.errors);
     Ok(Step::Hangup {
-        reason: data.optional_template("reason", &mut sink.errors)?,
+        reason: reason?,
+        sip_status: sip_status?,
     })
 }
 

@@ -93,8 +93,9 @@ pub(crate) fn read_node_graph(value: &Value) -> Result<Compiled, Vec<Problem>> {
         &["onCompleteFlowId", "on_complete_flow_id"],
         &mut sink,
     );
+    let early_media = root.bool_or("earlyMedia", false, &mut sink.errors).ok();
     let (nodes, edges) = read_parts(&root, &mut sink);
-    let (Some(id), Some(version)) = (id, version) else {
+    let (Some(id), Some(version), Some(early_media)) = (id, version, early_media) else {
         return Err(sink.errors);
     };
     let header = GraphHeader {
@@ -105,7 +106,10 @@ pub(crate) fn read_node_graph(value: &Value) -> Result<Compiled, Vec<Problem>> {
         on_complete,
         format: FlowFormat::NodeGraph,
     };
-    finish(header, "", nodes, edges, sink)
+    finish(header, "", nodes, edges, sink).map(|compiled| Compiled {
+        program: compiled.program.with_early_media(early_media),
+        ..compiled
+    })
 }
 
 /// The follow-up flow id under the first of `keys` that is present.

@@ -135,6 +135,10 @@ fn read_data(kind: NodeKind, data: &Fields<'_>, sink: &mut Sink) -> Read<Step> {
         NodeKind::HttpRequest => read_http_request(data, sink),
         NodeKind::SetVar => read_set_var(data, sink),
         NodeKind::Callback | NodeKind::LastCalledUser => read_fall_through(data, kind.name(), sink),
+        NodeKind::Answer => {
+            data.warn_unknown(&["kind", "label"], &mut sink.warnings);
+            Ok(Step::Answer)
+        }
         NodeKind::Hangup => read_hangup(data, sink),
     }
 }

@@ -29,6 +29,8 @@ pub(crate) enum NodeKind {
     SetVar,
     Callback,
     LastCalledUser,
+    /// Answers a call in early media (200 OK); a no-op on an answered call.
+    Answer,
     Hangup,
 }
 
@@ -53,6 +55,7 @@ pub(super) const ALL_KINDS: &[NodeKind] = &[
     NodeKind::SetVar,
     NodeKind::Callback,
     NodeKind::LastCalledUser,
+    NodeKind::Answer,
     NodeKind::Hangup,
 ];
 
@@ -84,6 +87,7 @@ impl NodeKind {
             NodeKind::SetVar => "setVar",
             NodeKind::Callback => "callback",
             NodeKind::LastCalledUser => "lastCalledUser",
+            NodeKind::Answer => "answer",
             NodeKind::Hangup => "hangup",
         }
     }
@@ -96,9 +100,11 @@ impl NodeKind {
     /// The outcomes the kind can return, besides a menu's `digit:N`.
     pub(crate) fn outcomes(self) -> &'static [&'static str] {
         match self {
-            NodeKind::Entry | NodeKind::SetVar | NodeKind::Callback | NodeKind::LastCalledUser => {
-                &[DONE]
-            }
+            NodeKind::Entry
+            | NodeKind::SetVar
+            | NodeKind::Callback
+            | NodeKind::LastCalledUser
+            | NodeKind::Answer => &[DONE],
             NodeKind::Start
             | NodeKind::Play
             | NodeKind::Say
@@ -129,7 +135,8 @@ impl NodeKind {
             | NodeKind::Say
             | NodeKind::SetVar
             | NodeKind::Callback
-            | NodeKind::LastCalledUser => &[DONE],
+            | NodeKind::LastCalledUser
+            | NodeKind::Answer => &[DONE],
             NodeKind::Menu => &[TIMEOUT, INVALID],
             NodeKind::Collect => &[COLLECTED, TIMEOUT, INVALID],
             NodeKind::Dial | NodeKind::RingGroup | NodeKind::Forward | NodeKind::Transfer => {

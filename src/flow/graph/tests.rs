@@ -68,7 +68,7 @@ fn reports_all_problems_of_a_broken_document_at_once() {
         [
             "nodes[1].data.maxDigits: expected an integer ≥ 1, got \"two\"",
             "nodes[2].type: \"say\" disagrees with data.kind \"play\"",
-            "nodes[4].data.kind: unknown node kind \"fax\" (supported: entry, start, play, say, menu, collect, dial, ringGroup, enqueue, forward, transfer, conference, voicemail, condition, timeCondition, httpRequest, setVar, callback, lastCalledUser, hangup)",
+            "nodes[4].data.kind: unknown node kind \"fax\" (supported: entry, start, play, say, menu, collect, dial, ringGroup, enqueue, forward, transfer, conference, voicemail, condition, timeCondition, httpRequest, setVar, callback, lastCalledUser, answer, hangup)",
             "edges[2].sourceHandle: expected a non-empty string, got 5",
             "nodes[3].id: duplicate node id \"menu\" (first at nodes[1])",
             "edges[2].id: duplicate edge id \"e1\" (first at edges[0])",
@@ -396,4 +396,38 @@ fn references_carry_their_paths() {
         ]
     );
     assert_eq!(compiled.program.on_complete_flow_id(), Some("acw"));
+}
+
+#[test]
+fn early_media_and_a_hangup_status_are_read_in_both_formats() {
+    let mut graph = one_node(json!({"kind": "hangup", "sipStatus": 404}));
+    graph["earlyMedia"] = json!(true);
+    let compiled = read_node_graph(&graph).expect("graph loads");
+    assert!(compiled.program.early_media());
+    assert_eq!(
+        compiled.program.nodes()[0].step,
+        Step::Hangup {
+            reason: None,
+            sip_status: Some(404)
+        }
+    );
+    assert!(!read_node_graph(&one_node(json!({"kind": "answer"})))
+        .expect("answer node loads")
+        .program
+        .early_media());
+    assert_eq!(
+        node_errors(json!({"kind": "hangup", "sipStatus": 200})),
+        vec!["nodes[0].data.sipStatus: expected a SIP status from 400 to 699, got 200"]
+    );
+    let actions = json!({"id": "a", "early_media": true, "actions": [
+        {"type": "hangup", "option": {"reason": "busy", "sip_status": 486}}]});
+    let loaded = crate::flow::load_flow_value(&actions).expect("actions load");
+    assert!(loaded.program.early_media());
+    assert_eq!(
+        loaded.program.nodes()[0].step,
+        Step::Hangup {
+            reason: Some(crate::flow::Template::literal("busy")),
+            sip_status: Some(486)
+        }
+    );
 }

@@ -123,10 +123,11 @@ impl Session {
                     duration: *duration,
                 },
             ),
-            Step::Hangup { reason } => (
+            Step::Hangup { reason, sip_status } => (
                 Wait::Hangup,
                 Command::Hangup {
                     reason: render_optional(vars, trace, &id, reason.as_ref()),
+                    sip_status: *sip_status,
                     node: id,
                 },
             ),

@@ -151,6 +151,7 @@ pub struct Program {
     format: FlowFormat,
     on_complete_flow_id: Option<String>,
     references: Vec<Reference>,
+    early_media: bool,
 }
 
 impl Program {
@@ -187,6 +188,7 @@ impl Program {
             format: FlowFormat::NodeGraph,
             on_complete_flow_id: None,
             references: Vec::new(),
+            early_media: false,
         })
     }
 
@@ -199,12 +201,16 @@ impl Program {
             start: NodeIndex(0),
             nodes: vec![ProgramNode {
                 id: "hangup".into(),
-                step: Step::Hangup { reason: None },
+                step: Step::Hangup {
+                    reason: None,
+                    sip_status: None,
+                },
                 exits: Exits::default(),
             }],
             format: FlowFormat::NodeGraph,
             on_complete_flow_id: None,
             references: Vec::new(),
+            early_media: false,
         }
     }
 
@@ -218,6 +224,19 @@ impl Program {
     pub fn with_on_complete(mut self, flow_id: Option<String>) -> Program {
         self.on_complete_flow_id = flow_id;
         self
+    }
+
+    /// The same program asking for early media: the call is not answered
+    /// at once; prompts play in a 183 Session Progress until the flow
+    /// answers, or reaches a step that needs an answered call.
+    pub fn with_early_media(mut self, early_media: bool) -> Program {
+        self.early_media = early_media;
+        self
+    }
+
+    /// Whether the flow asks for early media ([`Program::with_early_media`]).
+    pub fn early_media(&self) -> bool {
+        self.early_media
     }
 
     /// The same program with its outside references listed.
@@ -350,7 +369,10 @@ mod tests {
     }
 
     fn hangup() -> Step {
-        Step::Hangup { reason: None }
+        Step::Hangup {
+            reason: None,
+            sip_status: None,
+        }
     }
 
     #[test]

@@ -67,6 +67,9 @@ pub enum Step {
     Hangup {
         /// The reason handed on with the hangup, if the flow gave one.
         reason: Option<Template>,
+        /// The final SIP status (400–699) for a call not yet answered: the
+        /// INVITE is refused with it (after any early media) instead of 480.
+        sip_status: Option<u16>,
     },
     /// Pure: an action this engine does not perform; reported and skipped (`done`).
     Skip {

@@ -99,6 +99,28 @@ impl<'v> Fields<'v> {
         }
     }
 
+    /// An optional SIP final status a call may be refused with (400 to 699).
+    pub(crate) fn optional_sip_status(
+        &self,
+        key: &str,
+        errors: &mut Vec<Problem>,
+    ) -> Read<Option<u16>> {
+        match self.present(key) {
+            None | Some(Value::Null) => Ok(None),
+            Some(value) => match value.as_u64().and_then(|n| u16::try_from(n).ok()) {
+                Some(status) if (400..=699).contains(&status) => Ok(Some(status)),
+                _ => Err(self.wrong(
+                    key,
+                    format!(
+                        "expected a SIP status from 400 to 699, got {}",
+                        describe(value)
+                    ),
+                    errors,
+                )),
+            },
+        }
+    }
+
     /// An optional integer in `min..=max`, `default` when absent.
     pub(crate) fn i32_or(
         &self,

@@ -14,6 +14,8 @@
 //! Mid-dialog offers (re-INVITE with or without SDP, UPDATE) are handed to
 //! the owner (`requests.rs`); the session timer (RFC 4028) runs in the dialog
 //! itself (`refresh.rs`): it refreshes or ends the call with BYE on its own.
+//! Reliable provisionals (RFC 3262: our 183 with early media, its PRACK, the
+//! 2xx held for it) are in `prack.rs`.
 //!
 //! A dialog holds a handful of transactions (its INVITE, our BYE, the requests
 //! it answered), so finding one is a short linear walk inside the dialog;
@@ -26,6 +28,7 @@
 mod info_dtmf;
 mod outbound;
 mod peer;
+mod prack;
 mod refresh;
 mod requests;
 mod timeouts;
@@ -47,6 +50,7 @@ use crate::time::Time;
 
 pub use outbound::{OutboundInvite, MAX_UDP_REQUEST};
 pub(crate) use peer::Peer;
+pub(crate) use prack::REL100_TAG;
 
 /// Status sent when `hangup` is called before the call was answered.
 const HANGUP_BEFORE_ANSWER_STATUS: u16 = 480;
@@ -181,6 +185,9 @@ pub struct Dialog {
     refresh: Option<refresh::OurRefresh>,
     /// The SDP we last sent (answer or offer): the body of a re-INVITE refresh.
     local_sdp: Option<String>,
+    /// Reliable provisionals (RFC 3262): what the INVITE allows, the one
+    /// awaiting its PRACK, a 2xx held back for it.
+    reliability: prack::Reliability,
     rng: fastrand::Rng,
     pending: VecDeque<Pending>,
     stats: SipStats,
@@ -213,8 +220,11 @@ impl Dialog {
         let rng = fastrand::Rng::with_seed(rng_seed);
         let timer_request = TimerRequest::read(&request.head);
         let offered_timer = timer_request.negotiate(&config.session_timer, None);
+        let rel100 = prack::Rel100::read(&request.head);
         let mut dialog = Dialog::blank(config, call_id, peer, DialogState::Offered, rng);
         dialog.offered_timer = offered_timer;
+        let rseq = dialog.rng.u32(1..1 << 31);
+        dialog.reliability = prack::Reliability::new(rel100, rseq);
         dialog.invite_tx = Some(InviteServerTx::new(source, trying.clone(), timers));
         dialog.transmit(source, trying);
         dialog
@@ -246,6 +256,7 @@ impl Dialog {
             session: None,
             refresh: None,
             local_sdp: None,
+            reliability: prack::Reliability::default(),
             rng,
             pending: VecDeque::with_capacity(4),
             stats: SipStats::default(),
@@ -289,6 +300,7 @@ impl Dialog {
             && self.bye.is_none()
             && self.reinvite.is_none()
             && self.refresh.is_none()
+            && self.reliability.unacked.is_none()
             && self.outbound_idle()
             && self.pending.is_empty()
     }
@@ -390,26 +402,78 @@ impl Dialog {
         &self.stats
     }
 
-    /// Sends 180 Ringing (with our To tag, Contact and Record-Route).
-    pub fn ring(&mut self, _now: Time) -> Result<(), SipError> {
-        let response = self.offered_response(180, None)?;
+    /// Sends 180 Ringing (with our To tag, Contact and Record-Route);
+    /// reliably (RFC 3262) when the INVITE requires `100rel`.
+    pub fn ring(&mut self, now: Time) -> Result<(), SipError> {
+        self.provisional(now, 180, None).map(|_| ())
+    }
+
+    /// Sends 183 Session Progress with `sdp_answer` (early media). It is
+    /// reliable (`Require: 100rel`, `RSeq`; retransmitted until its PRACK)
+    /// when the INVITE supports or requires `100rel`; a later
+    /// [`Dialog::answer`] then waits for that PRACK. Returns whether it is
+    /// reliable. The SDP is the answer: the 200 must carry the same one.
+    pub fn early_media(&mut self, now: Time, sdp_answer: &str) -> Result<bool, SipError> {
+        let reliable = self.provisional(now, 183, Some(sdp_answer))?;
+        self.local_sdp = Some(sdp_answer.to_owned());
+        Ok(reliable)
+    }
+
+    /// Whether the INVITE supports or requires reliable provisionals.
+    pub fn peer_supports_100rel(&self) -> bool {
+        self.reliability.rel100 != prack::Rel100::No
+    }
+
+    /// Sends a provisional response; `true` when it went reliably.
+    fn provisional(&mut self, now: Time, status: u16, sdp: Option<&str>) -> Result<bool, SipError> {
+        let reliable = self.reliability.rel100.reliable(sdp.is_some());
+        if reliable && self.reliability.unacked.is_some() {
+            // §3: no second reliable provisional before the first is PRACKed.
+            return Err(SipError::WrongState);
+        }
+        let rseq = reliable.then(|| self.reliability.take_rseq());
+        let extra = match rseq {
+            Some(rseq) => vec![
+                (ezk_sip_types::Name::REQUIRE, prack::REL100_TAG.to_owned()),
+                (ezk_sip_types::Name::RSEQ, rseq.to_string()),
+            ],
+            None => Vec::new(),
+        };
+        let response = self.offered_response_with(status, sdp, extra)?;
         let tx = self.invite_tx.as_mut().ok_or(SipError::WrongState)?;
         tx.send_provisional(response.clone());
         let dest = tx.dest;
+        if let Some(rseq) = rseq {
+            self.stats.reliable_provisionals_sent += 1;
+            self.hold_reliable(now, rseq, dest, response.clone(), sdp.is_some());
+        }
         self.transmit(dest, response);
-        Ok(())
+        Ok(reliable)
     }
 
     /// Sends 200 OK with `sdp_answer` as body, our To tag and
     /// `Contact: <sip:callplane@local_addr>`; retransmitted until the ACK arrives.
     /// With a session timer (RFC 4028) the 200 carries `Session-Expires` (and
     /// `Require: timer` when the caller supports it), and the timer starts.
+    ///
+    /// After a reliable 183 that carried the answer, the 200 is held until
+    /// its PRACK (RFC 3262 §3) and goes out then.
     pub fn answer(&mut self, now: Time, sdp_answer: &str) -> Result<(), SipError> {
+        let waits = self
+            .reliability
+            .unacked
+            .as_ref()
+            .is_some_and(|unacked| unacked.carries_sdp);
+        if waits && self.state == DialogState::Offered {
+            self.reliability.deferred_answer = Some(sdp_answer.to_owned());
+            return Ok(());
+        }
         let response = self.offered_response(200, Some(sdp_answer))?;
         let tx = self.invite_tx.as_mut().ok_or(SipError::WrongState)?;
         tx.send_2xx(now, response.clone());
         let dest = tx.dest;
         self.state = DialogState::Answered;
+        self.drop_reliable();
         self.local_sdp = Some(sdp_answer.to_owned());
         self.session_refreshed(now, self.offered_timer);
         self.transmit(dest, response);
@@ -426,6 +490,7 @@ impl Dialog {
         let tx = self.invite_tx.as_mut().ok_or(SipError::WrongState)?;
         tx.send_non_2xx(now, response.clone());
         let dest = tx.dest;
+        self.drop_reliable();
         self.transmit(dest, response);
         self.terminate(now, TerminatedReason::Rejected);
         Ok(())
@@ -458,18 +523,26 @@ impl Dialog {
 
     /// A response to the INVITE while the call is still offered.
     fn offered_response(&self, status: u16, sdp: Option<&str>) -> Result<Vec<u8>, SipError> {
+        self.offered_response_with(status, sdp, Vec::new())
+    }
+
+    /// [`Dialog::offered_response`] with `extra` headers.
+    fn offered_response_with(
+        &self,
+        status: u16,
+        sdp: Option<&str>,
+        mut extra: Vec<(ezk_sip_types::Name, String)>,
+    ) -> Result<Vec<u8>, SipError> {
         match self.state {
             DialogState::Offered => {
                 let timer = self.offered_timer.filter(|_| status == 200);
+                extra.extend(timer.iter().flat_map(SessionTimer::response_headers));
                 Ok(self.peer.invite_response(
                     status,
                     self.config.local_addr,
                     &self.config.user_agent,
                     sdp,
-                    timer
-                        .iter()
-                        .flat_map(SessionTimer::response_headers)
-                        .collect(),
+                    extra,
                 ))
             }
             DialogState::Terminated => Err(SipError::UnknownCall),
@@ -499,6 +572,7 @@ impl Dialog {
     fn terminate(&mut self, now: Time, reason: TerminatedReason) {
         if self.state != DialogState::Terminated {
             self.state = DialogState::Terminated;
+            self.drop_reliable();
             self.refuse_pending_reinvite(now);
             self.pending
                 .push_back(Pending::Event(DialogEvent::Terminated(reason)));

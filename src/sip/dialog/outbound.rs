@@ -76,8 +76,12 @@ pub(super) struct Uac {
     early_tags: Vec<String>,
     /// The ACK of the 2xx, resent for each retransmission of it.
     ack: Option<Vec<u8>>,
-    /// BYEs to 2xx of other forks (branch, transaction).
+    /// Our non-INVITE requests outside the confirmed dialog (branch,
+    /// transaction): BYEs to 2xx of other forks, PRACKs in early dialogs.
     forks: Vec<(String, NonInviteClientTx)>,
+    /// The last RSeq PRACKed in each early dialog (To tag, RSeq): a
+    /// retransmitted reliable provisional is not reported again.
+    pracked: Vec<(String, u32)>,
     /// The transport our Via and Contact name.
     link: Link,
 }
@@ -124,6 +128,7 @@ impl Uac {
             headers.insert(name.clone(), value.as_str());
         }
         headers.insert(Name::ALLOW, ALLOWED_METHODS);
+        headers.insert(Name::SUPPORTED, super::prack::REL100_TAG);
         if !ua.is_empty() {
             headers.insert(Name::USER_AGENT, ua);
         }
@@ -234,6 +239,7 @@ impl Dialog {
             early_tags: Vec::new(),
             ack: None,
             forks: Vec::new(),
+            pracked: Vec::new(),
             link,
         };
         let mut peer = peer;
@@ -357,7 +363,7 @@ impl Dialog {
             }
             return true;
         }
-        if *method == crate::sip::Method::Bye {
+        if matches!(method, crate::sip::Method::Bye | crate::sip::Method::Prack) {
             if let Some((_, tx)) = uac.forks.iter_mut().find(|(b, _)| b == branch) {
                 tx.on_response(now, response.status);
                 return true;
@@ -424,12 +430,52 @@ impl Dialog {
                 uac.early_tags.push(tag.to_owned());
             }
         }
+        if let Some((tag, rseq)) = reliable_rseq(head) {
+            match uac.pracked.iter_mut().find(|(known, _)| *known == tag) {
+                Some((_, last)) if rseq <= *last => {
+                    // A retransmission of one already PRACKed (RFC 3262 §4).
+                    self.stats.request_retransmits_absorbed += 1;
+                    return;
+                }
+                Some((_, last)) => *last = rseq,
+                None => uac.pracked.push((tag, rseq)),
+            }
+            self.send_prack(now, head, rseq);
+        }
         if let Some(sdp) = extract_sdp(head.content_type.as_deref(), &head.body)
             .and_then(|body| Sdp::parse(body).ok())
         {
             self.remote_sdp = Some(sdp);
         }
         self.event(DialogEvent::Progress(response.status));
+    }
+
+    /// PRACK (RFC 3262 §4) for the reliable provisional `head` in its early
+    /// dialog: `RAck: RSeq CSeq INVITE`, sent to its Contact (or along its
+    /// Record-Route), in a non-INVITE transaction of its own.
+    fn send_prack(&mut self, now: Time, head: &crate::sip::message::MessageHead, rseq: u32) {
+        let mut early = self.peer.clone();
+        early.confirm_uac(head);
+        self.peer.local_cseq += 1;
+        let cseq = self.peer.local_cseq;
+        let branch = self.new_branch();
+        let rack = format!("{rseq} {} INVITE", head.cseq.seq);
+        let request = early.build_request_with(
+            "PRACK",
+            cseq,
+            &branch,
+            self.config.local_addr,
+            &self.config.user_agent,
+            &[(Name::RACK, rack)],
+            None,
+        );
+        let dest = early.source;
+        let tx = NonInviteClientTx::new(now, dest, request.clone(), self.config.timers);
+        if let Some(uac) = self.uac.as_mut() {
+            uac.forks.push((branch, tx));
+        }
+        self.stats.pracks_sent += 1;
+        self.transmit(dest, request);
     }
 
     /// The first 2xx: the dialog is confirmed by our ACK (sent by the dialog,
@@ -612,4 +658,18 @@ impl Dialog {
     pub(super) fn outbound_idle(&self) -> bool {
         self.uac.as_ref().is_none_or(|uac| uac.is_idle())
     }
+}
+
+/// The early dialog's To tag and the RSeq of a reliable provisional
+/// (`Require: 100rel` with an `RSeq`); `None` for an unreliable one.
+fn reliable_rseq(head: &crate::sip::message::MessageHead) -> Option<(String, u32)> {
+    if !super::prack::lists_tag(head, &Name::REQUIRE, super::prack::REL100_TAG) {
+        return None;
+    }
+    let rseq = head
+        .headers
+        .get_raw(&Name::RSEQ)
+        .next()
+        .and_then(|value| value.as_str().trim().parse().ok())?;
+    Some((head.to.tag()?.to_owned(), rseq))
 }

@@ -374,6 +374,7 @@ impl Dialog {
             Method::Bye => self.on_bye(now, incoming),
             Method::Info => self.on_info(now, incoming),
             Method::Update => self.on_update(now, incoming),
+            Method::Prack => self.on_prack(now, incoming),
             Method::Options => {
                 let extra = vec![
                     (Name::ALLOW, ALLOWED_METHODS.to_owned()),
@@ -459,7 +460,8 @@ impl Dialog {
     }
 
     /// Sends a final non-2xx to the INVITE of a call that has not been answered.
-    fn end_offered(&mut self, now: Time, status: u16) {
+    pub(super) fn end_offered(&mut self, now: Time, status: u16) {
+        self.drop_reliable();
         let response = self.peer.invite_response(
             status,
             self.config.local_addr,
@@ -477,7 +479,7 @@ impl Dialog {
 
     /// Answers a non-INVITE request and remembers the response for
     /// retransmissions. `to_tag` (or a fresh tag) goes in a To without one.
-    fn respond(
+    pub(super) fn respond(
         &mut self,
         now: Time,
         incoming: &IncomingRequest,

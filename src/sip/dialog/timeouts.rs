@@ -41,6 +41,7 @@ impl Dialog {
     /// Runs every timer of the dialog that is due at `now`.
     pub fn handle_timeout(&mut self, now: Time) {
         self.run_invite_timer(now);
+        self.run_reliable_timer(now);
         self.run_reinvite_timer(now);
         self.run_refused_timers(now);
         self.server_txs.retain(|(_, tx)| tx.ends_at > now);
@@ -62,11 +63,14 @@ impl Dialog {
         let reinvite = self.reinvite.as_ref().and_then(|r| r.tx.deadline());
         let outbound = self.outbound_deadline();
         let session = self.session_deadline();
-        [invite, refused, server, bye, reinvite, outbound, session]
-            .into_iter()
-            .flatten()
-            .min()
-            .unwrap_or(Time::NEVER)
+        let reliable = self.reliability.deadline();
+        [
+            invite, refused, server, bye, reinvite, outbound, session, reliable,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+        .unwrap_or(Time::NEVER)
     }
 
     fn run_invite_timer(&mut self, now: Time) {

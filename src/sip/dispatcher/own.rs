@@ -100,7 +100,7 @@ impl Dispatcher {
                 };
                 self.respond(now, incoming, status, Vec::new());
             }
-            Method::Bye | Method::Info | Method::Update => {
+            Method::Bye | Method::Info | Method::Update | Method::Prack => {
                 self.respond(now, incoming, 481, Vec::new())
             }
             Method::Options => {

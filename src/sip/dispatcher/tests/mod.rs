@@ -7,6 +7,7 @@ mod corpus;
 mod flows;
 mod fuzz;
 mod outbound;
+mod prack;
 mod requests;
 mod session;
 mod stream;
@@ -148,6 +149,15 @@ impl Ua {
 
     pub(super) fn answer(&mut self, now: Time, call: &CallId, sdp: &str) -> Result<(), SipError> {
         self.with(call, |dialog| dialog.answer(now, sdp))
+    }
+
+    pub(super) fn early_media(
+        &mut self,
+        now: Time,
+        call: &CallId,
+        sdp: &str,
+    ) -> Result<(), SipError> {
+        self.with(call, |dialog| dialog.early_media(now, sdp).map(|_| ()))
     }
 
     pub(super) fn reject(&mut self, now: Time, call: &CallId, status: u16) -> Result<(), SipError> {

@@ -558,3 +558,52 @@ From: {from}\r\nTo: {to}\r\nCall-ID: {}\r\nCSeq: 7 BYE\r\nMax-Forwards: 70\r\nCo
         ]
     );
 }
+
+#[test]
+fn a_reliable_provisional_is_pracked_once_and_its_retransmission_not_reported() {
+    let (mut caller, sent) = Caller::place(outbound(None));
+    let [invite] = sent.as_slice() else {
+        panic!("{sent:?}")
+    };
+    assert_eq!(header(invite, "Supported"), ["100rel"]);
+    let extra = "Require: 100rel\r\nRSeq: 4711\r\nContact: <sip:uas@192.0.2.9:5080>\r\n";
+    let early = reply(invite, 183, Some("uas1"), extra, ANSWER);
+    let pracks = caller.receive(100, &early);
+    let [prack] = pracks.as_slice() else {
+        panic!("{pracks:?}")
+    };
+    assert_eq!(prack.method, Method::Prack);
+    assert_eq!(
+        prack.uri, "sip:uas@192.0.2.9:5080",
+        "the early dialog's target"
+    );
+    assert_eq!(header(prack, "RAck"), ["4711 1 INVITE"]);
+    assert_eq!(prack.head.to.tag(), Some("uas1"));
+    assert_eq!(prack.head.cseq.seq, 2);
+    assert_eq!(caller.take_events(), [DialogEvent::Progress(183)]);
+
+    // The 183 again (our PRACK crossed it): neither reported nor PRACKed.
+    assert!(caller.receive(200, &early).is_empty());
+    assert!(caller.take_events().is_empty());
+    // The PRACK's 200 ends its transaction; no retransmission follows.
+    assert!(caller
+        .receive(300, &reply(prack, 200, Some("uas1"), "", ""))
+        .is_empty());
+    let later = caller.run_until(5_000);
+    assert!(
+        later.iter().all(|(_, r)| r.method != Method::Prack),
+        "{later:?}"
+    );
+    // A new reliable provisional (next RSeq) gets its own PRACK.
+    let ringing = reply(
+        invite,
+        180,
+        Some("uas1"),
+        "Require: 100rel\r\nRSeq: 4712\r\n",
+        "",
+    );
+    let second = caller.receive(6_000, &ringing);
+    assert_eq!(second.len(), 1);
+    assert_eq!(header(&second[0], "RAck"), ["4712 1 INVITE"]);
+    assert_eq!(second[0].head.cseq.seq, 3);
+}

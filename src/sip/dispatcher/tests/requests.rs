@@ -23,7 +23,7 @@ fn options_is_answered_200_in_and_out_of_dialog() {
     assert!(ok[0].head.to.tag().is_some());
     assert_eq!(
         header(&ok[0], &Name::ALLOW).as_deref(),
-        Some("INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE")
+        Some("INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, PRACK")
     );
     assert_eq!(
         header(&ok[0], &Name::ACCEPT).as_deref(),
@@ -49,9 +49,9 @@ fn known_but_unsupported_methods_get_405_and_unknown_ones_501() {
     assert_eq!(refused[0].status, 405);
     assert_eq!(
         header(&refused[0], &Name::ALLOW).as_deref(),
-        Some("INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE")
+        Some("INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, PRACK")
     );
-    for (index, method) in ["SUBSCRIBE", "NOTIFY", "REFER", "PRACK", "MESSAGE"]
+    for (index, method) in ["SUBSCRIBE", "NOTIFY", "REFER", "MESSAGE"]
         .into_iter()
         .enumerate()
     {
@@ -237,7 +237,7 @@ fn required_extensions_get_420() {
     assert_eq!(refused[0].status, 420);
     assert_eq!(
         header(&refused[0], &Name::UNSUPPORTED).as_deref(),
-        Some("100rel, foo")
+        Some("foo")
     );
     assert!(h.events().is_empty());
 }

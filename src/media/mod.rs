@@ -23,6 +23,7 @@ mod prompt;
 mod rtcp;
 mod rtp;
 mod session;
+mod srtp;
 mod stats;
 
 pub use catalog::{PromptCatalog, BEEP_PROMPT_ID};
@@ -50,4 +51,8 @@ pub use rtcp::{
 };
 pub use rtp::{parse_rtp, RtpError, RtpPacket};
 pub use session::{MediaConfig, MediaEvent, MediaOutput, MediaSession, LATCH_PACKETS, PACKET_LEN};
+pub use srtp::{
+    Srtp, SrtpError, SrtpKey, SrtpKeySource, SrtpStats, SrtpSuite, SRTCP_OVERHEAD, SRTCP_TAG_LEN,
+    SRTP_KEY_LEN, SRTP_MAX_OVERHEAD,
+};
 pub use stats::MediaStats;

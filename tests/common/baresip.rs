@@ -81,8 +81,10 @@ impl Baresip {
         fs::create_dir_all(&dir).expect("create the baresip dir");
         let tone = dir.join("tone.wav");
         write_tone(&tone);
-        let sip_port = ports::udp_port();
-        let control_port = free_tcp_port();
+        // baresip listens for SIP on UDP and TCP at `sip_port` and for TLS on
+        // the next port; its control port follows.
+        let sip_port = free_tcp_block(3);
+        let control_port = sip_port + 2;
         let rtp = ports::udp_port_block(9);
         let rtp_min = rtp + rtp % 2;
         let config = format!(
@@ -309,15 +311,17 @@ impl Drop for Baresip {
     }
 }
 
-/// A free TCP port on 127.0.0.1 from the harness's port range.
-fn free_tcp_port() -> u16 {
+/// The first of `len` consecutive ports on 127.0.0.1 free for UDP and TCP.
+fn free_tcp_block(len: u16) -> u16 {
     for _ in 0..100 {
-        let port = ports::udp_port();
-        if TcpListener::bind((Ipv4Addr::LOCALHOST, port)).is_ok() {
-            return port;
+        let first = ports::udp_port_block(len);
+        let all_free =
+            (first..first + len).all(|port| TcpListener::bind((Ipv4Addr::LOCALHOST, port)).is_ok());
+        if all_free {
+            return first;
         }
     }
-    panic!("no free TCP port for baresip's control connection");
+    panic!("no {len} consecutive free TCP ports for baresip");
 }
 
 /// Connects to the control port, retrying until baresip has opened it.

@@ -256,7 +256,7 @@ criterion_group!(
     goertzel,
     session_frame,
     jitter,
-    rtcp,
-    srtp
+    srtp,
+    rtcp
 );
 criterion_main!(benches);

@@ -236,7 +236,7 @@ pub struct HostConfig {
 }
 
 /// SRTP with SDES keys, for every call of a shard.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Default)]
 pub struct SrtpSettings {
     /// `[rtp] srtp`: for callers of no trunk with its own policy.
     pub policy: SrtpPolicy,
@@ -245,6 +245,16 @@ pub struct SrtpSettings {
     /// Keys the generator of our SDES keys: 16 bytes of the operating
     /// system's entropy, read once by the shell (the core reads none).
     pub key_seed: [u8; 16],
+}
+
+impl std::fmt::Debug for SrtpSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The seed stays out of logs.
+        f.debug_struct("SrtpSettings")
+            .field("policy", &self.policy)
+            .field("trunks", &self.trunks)
+            .finish_non_exhaustive()
+    }
 }
 
 impl SrtpSettings {

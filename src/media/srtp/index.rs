@@ -60,8 +60,8 @@ pub(crate) struct ReplayWindow {
 }
 
 impl ReplayWindow {
-    /// The highest index accepted so far (0 before the first packet, so the
-    /// first packet's index is its sequence number: ROC 0, RFC 3711 §3.3.1).
+    /// The highest index accepted so far; `None` before the first packet,
+    /// whose index is then its sequence number (ROC 0, RFC 3711 §3.3.1).
     pub(crate) fn highest(&self) -> Option<u64> {
         self.highest
     }

@@ -207,6 +207,7 @@ fn new_host(flow: &str, seed: u64) -> Host {
             rtp_ports: RTP_PORTS,
             shards: 1,
             jitter: (Duration::from_millis(20), Duration::from_millis(200)),
+            srtp: Default::default(),
         },
         router,
         Arc::new(catalog()),

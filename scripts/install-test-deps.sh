@@ -2,6 +2,8 @@
 # Installs what the end-to-end tests (tests/e2e_*.rs) and the prompt generator
 # (prompts/generate.sh) need on Debian 12, as root, without prompts:
 #   sipp (package sip-tester, with its DTMF pcaps in /usr/share/sip-tester),
+#   baresip (package baresip-core: the softphone of tests/e2e_baresip.rs, with
+#   its aufile, aubridge, sndfile, ctrl_tcp and srtp modules; no sound card),
 #   espeak-ng and sox (only to regenerate the prompts; the WAVs are committed),
 #   cargo-fuzz (with cargo, for scripts/fuzz.sh), and
 #   libsofia-sip-ua-dev, libclang-dev and pkg-config for the `sofia` feature's
@@ -24,6 +26,8 @@ fi
 wanted=(
     "sip-tester /usr/share/sip-tester/dtmf_2833_1.pcap"
     "sip-tester sipp"
+    "baresip-core baresip"
+    "baresip-core /usr/lib/baresip/modules/srtp.so"
     "espeak-ng espeak-ng"
     "sox sox"
     "libsofia-sip-ua-dev /usr/include/sofia-sip-1.12/sofia-sip/sip.h"
@@ -47,7 +51,7 @@ done
 mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u | sed '/^$/d')
 
 if [[ ${#missing[@]} -eq 0 ]]; then
-    echo "install-test-deps.sh: all present (sipp, espeak-ng, sox, sofia-sip, libclang, pkg-config)"
+    echo "install-test-deps.sh: all present (sipp, baresip, espeak-ng, sox, sofia-sip, libclang, pkg-config)"
     exit 0
 fi
 
@@ -56,5 +60,6 @@ echo "install-test-deps.sh: installing ${missing[*]}"
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}"
 command -v sipp >/dev/null 2>&1 || { echo "install-test-deps.sh: sipp still missing" >&2; exit 1; }
+command -v baresip >/dev/null 2>&1 || { echo "install-test-deps.sh: baresip still missing" >&2; exit 1; }
 pkg-config --exists sofia-sip-ua || { echo "install-test-deps.sh: sofia-sip-ua still missing" >&2; exit 1; }
 echo "install-test-deps.sh: done"

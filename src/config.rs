@@ -89,6 +89,10 @@ pub struct TrunkConfig {
     /// The expiry asked for, in seconds.
     #[serde(default = "default_register_expires")]
     pub register_expires_s: u64,
+    /// SRTP for calls from this trunk's `allow` addresses (`off`, `optional`,
+    /// `required`); unset: `[rtp] srtp`.
+    #[serde(default)]
+    pub srtp: Option<String>,
 }
 
 fn default_register_expires() -> u64 {
@@ -139,6 +143,18 @@ impl Config {
                         .map(|password| crate::sip::Credentials { username, password }),
                     expires: std::time::Duration::from_secs(trunk.register_expires_s),
                 })
+            })
+            .collect()
+    }
+
+    /// The trunks' own SRTP policies, by the source ranges they allow (the
+    /// first matching range wins; addresses of no listed trunk get `[rtp] srtp`).
+    pub fn trunk_srtp(&self) -> Vec<(ipnet::IpNet, crate::sip::sdp::SrtpPolicy)> {
+        self.trunks
+            .iter()
+            .filter_map(|trunk| Some((trunk.allow.iter(), srtp_policy(trunk.srtp.as_deref()?)?)))
+            .flat_map(|(allow, policy)| {
+                allow.filter_map(move |text| parse_source(text).map(|net| (net, policy)))
             })
             .collect()
     }
@@ -269,9 +285,29 @@ pub struct RtpConfig {
     pub jitter_min_ms: u64,
     /// The jitter buffer's highest delay, ms.
     pub jitter_max_ms: u64,
+    /// SRTP with SDES keys (`off`: RTP/AVP only; `optional`: RTP/SAVP offers
+    /// get SRTP, RTP/AVP ones RTP; `required`: RTP/AVP offers get 488 and our
+    /// offers are RTP/SAVP). A trunk's `srtp` overrides it for its addresses.
+    pub srtp: String,
+}
+
+/// `off`, `optional` or `required`.
+fn srtp_policy(text: &str) -> Option<crate::sip::sdp::SrtpPolicy> {
+    use crate::sip::sdp::SrtpPolicy;
+    match text {
+        "off" => Some(SrtpPolicy::Off),
+        "optional" => Some(SrtpPolicy::Optional),
+        "required" => Some(SrtpPolicy::Required),
+        _ => None,
+    }
 }
 
 impl RtpConfig {
+    /// `srtp` as a policy (validated at load; `off` if it were not).
+    pub fn srtp_policy(&self) -> crate::sip::sdp::SrtpPolicy {
+        srtp_policy(&self.srtp).unwrap_or_default()
+    }
+
     /// The jitter buffer's bounds.
     pub fn jitter_bounds(&self) -> (std::time::Duration, std::time::Duration) {
         (
@@ -290,6 +326,7 @@ impl Default for RtpConfig {
             port_max: 29999,
             jitter_min_ms: 20,
             jitter_max_ms: 200,
+            srtp: "off".to_string(),
         }
     }
 }
@@ -438,7 +475,20 @@ impl Config {
                 "config error in {origin}: {key}: {message}"
             )))
         };
+        if srtp_policy(&self.rtp.srtp).is_none() {
+            return fail("rtp.srtp", "must be \"off\", \"optional\" or \"required\"");
+        }
         for (i, trunk) in self.trunks.iter().enumerate() {
+            if trunk
+                .srtp
+                .as_deref()
+                .is_some_and(|text| srtp_policy(text).is_none())
+            {
+                return fail(
+                    &format!("trunk[{i}].srtp"),
+                    "must be \"off\", \"optional\" or \"required\"",
+                );
+            }
             if trunk.allow.is_empty() && !trunk.register {
                 return fail(&format!("trunk[{i}].allow"), "list at least one address");
             }
@@ -855,5 +905,39 @@ username = \"acct\"\npassword = \"pw\"\n",
         assert_eq!(parse_port_range("20000-20100"), Ok((20000, 20100)));
         assert!(parse_port_range("20100-20000").is_err());
         assert!(parse_port_range("abc").is_err());
+    }
+
+    #[test]
+    fn srtp_policies_globally_and_per_trunk() {
+        use crate::sip::sdp::SrtpPolicy;
+        let config = Config::parse(
+            "[rtp]\nsrtp = \"optional\"\n[[trunk]]\nname = \"a\"\nallow = [\"192.0.2.0/24\"]\nsrtp = \"required\"\n\
+             [[trunk]]\nname = \"b\"\nallow = [\"198.51.100.7\"]\n",
+            "c.toml",
+        )
+        .unwrap();
+        assert_eq!(config.rtp.srtp_policy(), SrtpPolicy::Optional);
+        assert_eq!(
+            config.trunk_srtp(),
+            vec![("192.0.2.0/24".parse().unwrap(), SrtpPolicy::Required)]
+        );
+        assert_eq!(
+            Config::parse("", "c.toml").unwrap().rtp.srtp_policy(),
+            SrtpPolicy::Off
+        );
+        let err = Config::parse("[rtp]\nsrtp = \"always\"\n", "c.toml")
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            err,
+            "config error in c.toml: rtp.srtp: must be \"off\", \"optional\" or \"required\""
+        );
+        let err = Config::parse(
+            "[[trunk]]\nname = \"a\"\nallow = [\"192.0.2.1\"]\nsrtp = \"yes\"\n",
+            "c.toml",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("trunk[0].srtp"), "{err}");
     }
 }

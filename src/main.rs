@@ -225,6 +225,11 @@ fn serve(args: ServeArgs) -> Result<(), String> {
             shards,
             jitter: config.rtp.jitter_bounds(),
             registrations: config.registrations().into(),
+            srtp: callplane::call::SrtpSettings {
+                policy: config.rtp.srtp_policy(),
+                trunks: config.trunk_srtp().into(),
+                key_seed: os_entropy(),
+            },
         },
         router: Arc::new(router),
         prompts: Arc::new(prompts),
@@ -322,4 +327,23 @@ fn flow_check(files: &[PathBuf]) -> ExitCode {
     } else {
         ExitCode::SUCCESS
     }
+}
+
+/// 16 bytes of the operating system's entropy (getrandom(2), else
+/// /dev/urandom): the seed of the SDES key generator. Without any, the
+/// server cannot key SRTP safely and does not start.
+fn os_entropy() -> [u8; 16] {
+    let mut seed = [0u8; 16];
+    // SAFETY: getrandom(2) writes at most `seed.len()` bytes into `seed`.
+    let got = unsafe { libc::getrandom(seed.as_mut_ptr().cast(), seed.len(), 0) };
+    if usize::try_from(got).is_ok_and(|got| got == seed.len()) {
+        return seed;
+    }
+    let read = std::fs::File::open("/dev/urandom")
+        .and_then(|mut file| std::io::Read::read_exact(&mut file, &mut seed));
+    if let Err(err) = read {
+        eprintln!("callplane: cannot read the system's entropy for SRTP keys: {err}");
+        std::process::exit(1);
+    }
+    seed
 }

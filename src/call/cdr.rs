@@ -2,7 +2,8 @@
 //! and version ran, when it started, was answered and ended, why and by whom it
 //! ended, the digits entered and the nodes visited, and what the media went
 //! through (the `media` object: the received stream's RTP figures, and RTCP:
-//! the round-trip time and what the far end reported of our stream).
+//! the round-trip time and what the far end reported of our stream; `srtp`
+//! when the call used SRTP: its suite, and the packets refused).
 //!
 //! Times are the cores' monotonic [`Time`]; the IO shell turns them into wall
 //! clock when it writes the record.
@@ -34,6 +35,9 @@ pub enum HangupCause {
     Cancelled,
     /// The offer had no codec we speak (488).
     NoCommonCodec,
+    /// SRTP is required and the offer had no RTP/SAVP stream with a usable
+    /// SDES key (488).
+    SrtpRequired,
     /// No route and no default flow for the dialled number (404).
     NoRoute,
     /// Our 200 OK was never acknowledged.
@@ -111,6 +115,30 @@ pub struct MediaCdr {
     pub rtp: RtpCdr,
     /// RTCP: reports exchanged, round-trip time, the far end's view of our stream.
     pub rtcp: RtcpCdr,
+    /// SRTP, when the call used it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub srtp: Option<SrtpCdr>,
+}
+
+/// What SRTP did on a call.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct SrtpCdr {
+    /// The crypto suite (`AES_CM_128_HMAC_SHA1_80` or `_32`).
+    pub suite: &'static str,
+    /// SRTP packets received that authenticated.
+    pub rtp_unprotected: u64,
+    /// SRTCP compounds received that authenticated.
+    pub rtcp_unprotected: u64,
+    /// Packets (SRTP and SRTCP) whose authentication tag did not match: dropped.
+    pub auth_failures: u64,
+    /// Packets refused as replays or too old for the window: dropped.
+    pub replays: u64,
+    /// Packets too short for a header and tag: dropped.
+    pub malformed: u64,
+    /// RTP packets we protected.
+    pub rtp_protected: u64,
+    /// RTCP compounds we protected.
+    pub rtcp_protected: u64,
 }
 
 /// What RTCP told of a call.
@@ -190,6 +218,16 @@ impl MediaCdr {
                     .remote_jitter
                     .map(|jitter| f64::from(jitter) / 8.0),
             },
+            srtp: stats.srtp.map(|srtp| SrtpCdr {
+                suite: srtp.suite.map_or("", |suite| suite.name()),
+                rtp_unprotected: srtp.rtp_unprotected,
+                rtcp_unprotected: srtp.rtcp_unprotected,
+                auth_failures: srtp.auth_failures,
+                replays: srtp.replays,
+                malformed: srtp.malformed,
+                rtp_protected: srtp.rtp_protected,
+                rtcp_protected: srtp.rtcp_protected,
+            }),
         }
     }
 }

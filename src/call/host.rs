@@ -24,10 +24,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::deadlines::{schedule, take_if_live, DeadlineQueue};
-use crate::media::PromptCatalog;
+use crate::media::{PromptCatalog, SrtpKeySource};
+use crate::sip::sdp::{negotiate_with, NegotiateError, SrtpPolicy};
 use crate::sip::{
-    self, negotiate, DialogMessage, DialogOwner, Dispatcher, DispatcherOutput, IncomingInvite,
-    Routed, SessionTimerSettings, SipSettings, SipTimers,
+    self, DialogMessage, DialogOwner, Dispatcher, DispatcherOutput, IncomingInvite, Routed,
+    SessionTimerSettings, SipSettings, SipTimers,
 };
 use crate::slab::{Slab, SlabKey};
 use crate::time::{Time, WallClock};
@@ -230,6 +231,40 @@ pub struct HostConfig {
     /// The carrier registrations this shard keeps (the shell gives them all
     /// to shard 0; the others get none).
     pub registrations: Arc<[sip::RegistrationConfig]>,
+    /// SRTP: the policies and where our keys come from.
+    pub srtp: SrtpSettings,
+}
+
+/// SRTP with SDES keys, for every call of a shard.
+#[derive(Clone, Default)]
+pub struct SrtpSettings {
+    /// `[rtp] srtp`: for callers of no trunk with its own policy.
+    pub policy: SrtpPolicy,
+    /// The trunks' own policies, by the source ranges they allow; the first match wins.
+    pub trunks: Arc<[(ipnet::IpNet, SrtpPolicy)]>,
+    /// Keys the generator of our SDES keys: 16 bytes of the operating
+    /// system's entropy, read once by the shell (the core reads none).
+    pub key_seed: [u8; 16],
+}
+
+impl std::fmt::Debug for SrtpSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The seed stays out of logs.
+        f.debug_struct("SrtpSettings")
+            .field("policy", &self.policy)
+            .field("trunks", &self.trunks)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SrtpSettings {
+    /// The policy for a call from `source`.
+    pub fn policy_for(&self, source: IpAddr) -> SrtpPolicy {
+        self.trunks
+            .iter()
+            .find(|(net, _)| net.contains(&source))
+            .map_or(self.policy, |(_, policy)| *policy)
+    }
 }
 
 /// Counters.
@@ -293,6 +328,8 @@ pub struct Host {
     draining: bool,
     stats: HostStats,
     registrations: Registrations,
+    /// Our SDES keys, one per call.
+    srtp_keys: SrtpKeySource,
 }
 
 impl Host {
@@ -321,6 +358,7 @@ impl Host {
             config.invite_rate_per_source,
             config.shards,
         );
+        let srtp_keys = SrtpKeySource::new(config.srtp.key_seed, config.shard as u64);
         Host {
             config,
             dispatcher,
@@ -338,6 +376,7 @@ impl Host {
             draining: false,
             stats: HostStats::default(),
             registrations,
+            srtp_keys,
         }
     }
 
@@ -654,10 +693,17 @@ impl Host {
         let Some(target) = self.router.route(&parties.to).cloned() else {
             return self.reject_unrouted(now, invite, parties, 404, HangupCause::NoRoute);
         };
-        let negotiated = match (invite.has_offer(), invite.sdp().map(negotiate)) {
+        let srtp = self.config.srtp.policy_for(source);
+        let srtp_key = *self.srtp_keys.next_key().as_bytes();
+        let offer = invite.sdp().map(|sdp| negotiate_with(sdp, srtp, &srtp_key));
+        let negotiated = match (invite.has_offer(), offer) {
             // No SDP at all: a late offer; the answer comes in the ACK.
             (false, _) => None,
             (true, Some(Ok(negotiated))) => Some(negotiated),
+            (true, Some(Err(NegotiateError::SrtpRequired))) => {
+                log::debug!("INVITE from {source} offers no SRTP, which its trunk requires: 488");
+                return self.reject_unrouted(now, invite, parties, 488, HangupCause::SrtpRequired);
+            }
             _ => {
                 return self.reject_unrouted(now, invite, parties, 488, HangupCause::NoCommonCodec)
             }
@@ -678,6 +724,7 @@ impl Host {
             initial_timestamp: self.rng.u32(..),
             sdp_session_id: self.rng.u64(1..u64::MAX >> 1),
             rtcp_seed: self.rng.u64(..),
+            srtp_key,
         };
         let plan = CallPlan {
             early_media: target.early_media || target.program.early_media(),
@@ -689,6 +736,7 @@ impl Host {
             wall: self.config.wall,
             shard: self.config.shard,
             jitter: self.config.jitter,
+            srtp,
         };
         if let sip::Link::Tcp(Some(conn)) = invite.link() {
             self.events

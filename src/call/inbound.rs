@@ -28,10 +28,12 @@ use crate::flow::{
     Audio, CallFacts, Command, Directive, EndReason, FlowEnv, Outcome, Program, Session,
 };
 use crate::media::{
-    Codec, MediaConfig, MediaEvent, MediaOutput, MediaSession, Prompt, PromptCatalog,
+    Codec, MediaConfig, MediaEvent, MediaOutput, MediaSession, Prompt, PromptCatalog, Srtp,
+    SrtpKey, SrtpSuite,
 };
+use crate::sip::sdp::{negotiate_with, NegotiateError, SdesSuite, Sdp, SrtpPolicy, SDES_KEY_LEN};
 use crate::sip::{
-    build_answer, build_offer, negotiate, sdp::Direction, AudioCodec, CallId, Dialog, DialogEvent,
+    build_answer, build_offer, sdp::Direction, AudioCodec, CallId, Dialog, DialogEvent,
     DialogMessage, DialogOutput, Negotiated, TerminatedReason, Transmit,
 };
 use crate::slab::SlabKey;
@@ -102,6 +104,8 @@ pub struct RtpSeed {
     pub sdp_session_id: u64,
     /// Seeds the RTCP intervals and CNAME.
     pub rtcp_seed: u64,
+    /// Our SDES master key and salt, for when the call uses SRTP.
+    pub srtp_key: [u8; SDES_KEY_LEN],
 }
 
 /// What a call runs: the flow, the environment, its entry variables, the prompts.
@@ -126,6 +130,8 @@ pub struct CallPlan {
     pub shard: usize,
     /// The jitter buffer's lowest target delay and highest delay.
     pub jitter: (Duration, Duration),
+    /// SRTP for this call (its trunk's policy, else `[rtp] srtp`).
+    pub srtp: SrtpPolicy,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -592,7 +598,10 @@ impl Call {
         );
         let sdp = match &self.negotiated {
             Some(negotiated) => build_answer(session, self.sdp_version, ip, port, negotiated),
-            None => build_offer(session, ip, port),
+            None => {
+                let srtp = (self.plan.srtp == SrtpPolicy::Required).then_some(&self.seed.srtp_key);
+                build_offer(session, ip, port, srtp)
+            }
         };
         if let Err(err) = self.dialog.answer(now, &sdp) {
             log::warn!("call {}: cannot answer: {err}", self.parties.sip_call);
@@ -611,7 +620,7 @@ impl Call {
     /// Without a usable answer the call ends with BYE.
     fn take_answer(&mut self) {
         let answer = self.dialog.take_ack_sdp();
-        match answer.as_ref().map(negotiate) {
+        match answer.as_ref().map(|sdp| self.negotiate(sdp)) {
             Some(Ok(negotiated)) => {
                 self.negotiated = Some(negotiated.clone());
                 self.start_media(negotiated, Phase::Active);
@@ -634,11 +643,14 @@ impl Call {
     /// session stays as it was.
     fn on_reoffer(&mut self) {
         let offer = self.dialog.take_reoffer();
+        let current_srtp = self.negotiated.as_ref().map(|n| n.srtp.is_some());
         let usable = offer
             .as_ref()
-            .map(negotiate)
+            .map(|sdp| self.negotiate(sdp))
             .and_then(Result::ok)
-            .filter(|_| self.phase == Phase::Active);
+            .filter(|_| self.phase == Phase::Active)
+            // A session does not move between RTP and SRTP.
+            .filter(|n| current_srtp.is_none_or(|secure| secure == n.srtp.is_some()));
         let Some(negotiated) = usable else {
             self.refuse_reinvite();
             return;
@@ -707,8 +719,14 @@ impl Call {
     /// ([`CallCounters::unusable_ack_answers`]).
     fn on_ack_answer(&mut self) {
         let answer = self.dialog.take_ack_sdp();
-        let negotiated = match answer.as_ref().map(negotiate) {
-            Some(Ok(negotiated)) if self.phase == Phase::Active => negotiated,
+        let current_srtp = self.negotiated.as_ref().map(|n| n.srtp.is_some());
+        let negotiated = match answer.as_ref().map(|sdp| self.negotiate(sdp)) {
+            Some(Ok(negotiated))
+                if self.phase == Phase::Active
+                    && current_srtp.is_none_or(|secure| secure == negotiated.srtp.is_some()) =>
+            {
+                negotiated
+            }
             other => {
                 self.counters.unusable_ack_answers += 1;
                 let why = match other {
@@ -726,8 +744,21 @@ impl Call {
         self.follow(negotiated);
     }
 
+    /// An offer or answer of the far end, read under the call's SRTP policy
+    /// with our key.
+    fn negotiate(&self, sdp: &Sdp) -> Result<Negotiated, NegotiateError> {
+        negotiate_with(sdp, self.plan.srtp, &self.seed.srtp_key)
+    }
+
     /// The media follows a newly negotiated session (address, codec, direction).
     fn follow(&mut self, negotiated: Negotiated) {
+        let rekeyed = match (&self.negotiated, &negotiated.srtp) {
+            (Some(current), Some(sdes)) => current.srtp.as_ref() != Some(sdes),
+            _ => false,
+        };
+        if let (true, Some(media), Some(sdes)) = (rekeyed, self.media.as_mut(), &negotiated.srtp) {
+            media.secure(srtp_of(sdes));
+        }
         if let Some(media) = self.media.as_mut() {
             media.renegotiate(
                 negotiated.remote_rtp,
@@ -761,6 +792,9 @@ impl Call {
             },
             now,
         ));
+        if let (Some(media), Some(sdes)) = (self.media.as_mut(), &negotiated.srtp) {
+            media.secure(srtp_of(sdes));
+        }
         let directive = self.session.start(self.plan.wall.at(now));
         self.run(directive);
     }
@@ -1225,4 +1259,17 @@ fn codec_of(codec: AudioCodec) -> Codec {
         AudioCodec::Pcmu => Codec::Pcmu,
         AudioCodec::Pcma => Codec::Pcma,
     }
+}
+
+/// The media plane's SRTP context for a negotiated SDES exchange.
+fn srtp_of(sdes: &crate::sip::sdp::Sdes) -> Srtp {
+    let suite = match sdes.suite {
+        SdesSuite::AesCm128HmacSha1_80 => SrtpSuite::AesCm128HmacSha1_80,
+        SdesSuite::AesCm128HmacSha1_32 => SrtpSuite::AesCm128HmacSha1_32,
+    };
+    Srtp::new(
+        suite,
+        &SrtpKey::from_bytes(sdes.local_key),
+        &SrtpKey::from_bytes(sdes.remote_key),
+    )
 }

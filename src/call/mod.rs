@@ -22,7 +22,8 @@ pub use cdr::{CdrRecord, HangupCause, HangupSide, MediaCdr, RtcpCdr, RtpCdr};
 pub use drain::{drain, HostIo};
 pub use gather::{Gather, GatherEnd, GatherLimits};
 pub use host::{
-    Host, HostConfig, HostEvent, HostStats, Input, Output, RtpSocket, Socket, Transmit,
+    Host, HostConfig, HostEvent, HostStats, Input, Output, RtpSocket, Socket, SrtpSettings,
+    Transmit,
 };
 pub use http::{HttpRequest, HttpResult};
 pub use inbound::{Call, CallCounters, CallHandle, CallOutput, CallParties, CallPlan, RtpSeed};

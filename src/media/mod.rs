@@ -2,7 +2,8 @@
 //! pre-encoded prompts, prompt playback, RFC 4733 DTMF detection, in-band (Goertzel)
 //! DTMF detection of audio, the paced [`MediaSession`] the call layer drives, and
 //! the adaptive [`JitterBuffer`] that turns one inbound stream into 20 ms frames of
-//! linear PCM. No I/O, no clock reads; the packet path allocates nothing per packet.
+//! linear PCM, and SRTP/SRTCP ([`Srtp`], keyed by SDES) for legs that negotiate it.
+//! No I/O, no clock reads; the packet path allocates nothing per packet.
 //!
 //! Every item is used through this module's path (`crate::media::X`); the submodules
 //! are private.
@@ -23,6 +24,7 @@ mod prompt;
 mod rtcp;
 mod rtp;
 mod session;
+mod srtp;
 mod stats;
 
 pub use catalog::{PromptCatalog, BEEP_PROMPT_ID};
@@ -50,4 +52,8 @@ pub use rtcp::{
 };
 pub use rtp::{parse_rtp, RtpError, RtpPacket};
 pub use session::{MediaConfig, MediaEvent, MediaOutput, MediaSession, LATCH_PACKETS, PACKET_LEN};
+pub use srtp::{
+    Srtp, SrtpError, SrtpKey, SrtpKeySource, SrtpStats, SrtpSuite, SRTCP_OVERHEAD, SRTCP_TAG_LEN,
+    SRTP_KEY_LEN, SRTP_MAX_OVERHEAD,
+};
 pub use stats::MediaStats;

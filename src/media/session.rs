@@ -4,7 +4,9 @@
 //! the received stream through its jitter buffer (`inbound.rs`) and plays one
 //! frame per 20 ms to whatever needs audio, runs the leg's RTCP (`rtcp/`: our
 //! reports, the far end's read; on the RTP port with rtcp-mux, else on RTP + 1)
-//! and reports what happened as events.
+//! and reports what happened as events. With SRTP ([`MediaSession::secure`])
+//! every packet is unprotected before anything reads it and protected after
+//! it is written (`srtp/`).
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -21,6 +23,7 @@ use crate::media::player::PromptPlayer;
 use crate::media::prompt::Prompt;
 use crate::media::rtcp::{is_rtcp, RtcpSession, RtcpStats, Sent};
 use crate::media::rtp::{parse_rtp, RtpSender, RTP_HEADER_LEN};
+use crate::media::srtp::{Srtp, SrtpStats};
 use crate::media::stats::MediaStats;
 use crate::time::Time;
 
@@ -177,7 +180,15 @@ pub struct MediaSession {
     closing: bool,
     /// The BYE was written.
     closed: bool,
+    /// SRTP, when the leg negotiated it.
+    srtp: Option<Box<Srtp>>,
+    /// Where a received SRTP packet is copied to be unprotected in place
+    /// (reserved once per call; empty without SRTP).
+    scratch: Vec<u8>,
 }
+
+/// Room reserved for one received SRTP/SRTCP datagram.
+const SCRATCH_LEN: usize = 2048;
 
 /// Consecutive valid packets (negotiated payload type, one SSRC, the far
 /// end's SSRC if known) from a new address before packets go there instead:
@@ -221,7 +232,20 @@ impl MediaSession {
             sending: true,
             inbound,
             now,
+            srtp: None,
+            scratch: Vec::new(),
         }
+    }
+
+    /// From now on, packets are SRTP and SRTCP under `srtp`.
+    pub fn secure(&mut self, srtp: Srtp) {
+        self.srtp = Some(Box::new(srtp));
+        self.scratch = Vec::with_capacity(SCRATCH_LEN);
+    }
+
+    /// The SRTP counters, when the leg uses SRTP.
+    pub fn srtp_stats(&self) -> Option<SrtpStats> {
+        self.srtp.as_ref().map(|srtp| *srtp.stats())
     }
 
     /// Queues a prompt after any already playing or queued.
@@ -255,6 +279,22 @@ impl MediaSession {
             self.handle_rtcp(now, from, packet);
             return;
         }
+        let Some(srtp) = self.srtp.as_mut() else {
+            return self.receive_rtp(now, from, packet);
+        };
+        // Unprotected in the call's scratch buffer: its capacity is reserved,
+        // so this allocates nothing for a datagram of ordinary size.
+        let mut scratch = std::mem::take(&mut self.scratch);
+        scratch.clear();
+        scratch.extend_from_slice(packet);
+        if let Ok(len) = srtp.unprotect_rtp(&mut scratch) {
+            self.receive_rtp(now, from, &scratch[..len]);
+        }
+        self.scratch = scratch;
+    }
+
+    /// A received RTP packet, in the clear.
+    fn receive_rtp(&mut self, now: Time, from: SocketAddr, packet: &[u8]) {
         if from != self.remote {
             self.stats.from_unexpected_source += 1;
         }
@@ -297,7 +337,18 @@ impl MediaSession {
         self.now = now;
         self.inbound.handle_timeout(now);
         let valid = self.rtcp.stats().reports_received;
-        self.rtcp.handle_rtcp(now, packet);
+        match self.srtp.as_mut() {
+            None => self.rtcp.handle_rtcp(now, packet),
+            Some(srtp) => {
+                let mut scratch = std::mem::take(&mut self.scratch);
+                scratch.clear();
+                scratch.extend_from_slice(packet);
+                if let Ok(len) = srtp.unprotect_rtcp(&mut scratch) {
+                    self.rtcp.handle_rtcp(now, &scratch[..len]);
+                }
+                self.scratch = scratch;
+            }
+        }
         if self.rtcp.stats().reports_received > valid && !self.config.rtcp_mux {
             self.rtcp_remote = from;
         }
@@ -353,7 +404,10 @@ impl MediaSession {
                 }
             }
             match self.write_due_packet(buf) {
-                Some(len) if self.sending => return MediaOutput::Transmit(len),
+                Some(len) if self.sending => match self.protect_rtp(buf, len) {
+                    Some(len) => return MediaOutput::Transmit(len),
+                    None => continue,
+                },
                 // On hold: the slot is used up, nothing leaves.
                 Some(_) => self.stats.packets_held += 1,
                 None => {
@@ -402,6 +456,16 @@ impl MediaSession {
         let Some(len) = self.rtcp.write_report(self.now, &sent, bye, buf) else {
             self.stats.send_buffer_too_small += 1;
             return None;
+        };
+        let len = match self.srtp.as_mut() {
+            None => len,
+            Some(srtp) => match srtp.protect_rtcp(buf, len) {
+                Ok(len) => len,
+                Err(_) => {
+                    self.stats.send_buffer_too_small += 1;
+                    return None;
+                }
+            },
         };
         let (dest, mux) = match self.config.rtcp_mux {
             true => (self.remote, true),
@@ -492,6 +556,7 @@ impl MediaSession {
         MediaStats {
             inbound: self.inbound.stats().clone(),
             rtcp: *self.rtcp.stats(),
+            srtp: self.srtp_stats(),
             ..self.stats.clone()
         }
     }
@@ -614,6 +679,21 @@ impl MediaSession {
         self.stats.payload_octets_sent += FRAME_SAMPLES as u64;
         self.stats.inband_tone_packets_sent += 1;
         Some(PACKET_LEN)
+    }
+
+    /// The packet written in `buf[..len]`, protected when the leg uses SRTP;
+    /// `None` (counted) when the buffer has no room for the tag.
+    fn protect_rtp(&mut self, buf: &mut [u8], len: usize) -> Option<usize> {
+        let Some(srtp) = self.srtp.as_mut() else {
+            return Some(len);
+        };
+        match srtp.protect_rtp(buf, len) {
+            Ok(len) => Some(len),
+            Err(_) => {
+                self.stats.send_buffer_too_small += 1;
+                None
+            }
+        }
     }
 
     fn skip_stale_slots(&mut self, now: Time) {

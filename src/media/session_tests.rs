@@ -1063,3 +1063,99 @@ fn rtcp_on_the_rtp_port_is_demultiplexed() {
     assert_eq!(stats.rtcp.remote_cumulative_lost, Some(5));
     assert_eq!((stats.malformed, stats.unknown_payload_type), (0, 0));
 }
+
+/// A leg with SRTP and the far end's context, keyed crosswise as SDES keys them.
+fn secure_leg(suite: crate::media::SrtpSuite) -> (MediaSession, crate::media::Srtp) {
+    use crate::media::{Srtp, SrtpKey};
+    let ours = SrtpKey::from_bytes([0x11; 30]);
+    let theirs = SrtpKey::from_bytes([0x22; 30]);
+    let mut session = session(Codec::Pcmu);
+    session.secure(Srtp::new(suite, &ours, &theirs));
+    (session, Srtp::new(suite, &theirs, &ours))
+}
+
+#[test]
+fn with_srtp_what_is_sent_is_protected_and_what_is_received_unprotected() {
+    use crate::media::{SrtpSuite, SRTCP_OVERHEAD};
+    for suite in SrtpSuite::ALL {
+        let (mut session, mut far) = secure_leg(suite);
+        let mut buf = [0u8; 1500];
+        let mut now = START;
+        let mut packets = 0;
+        let mut reports = 0;
+        for _ in 0..300 {
+            loop {
+                match session.poll_output(&mut buf) {
+                    MediaOutput::Transmit(len) => {
+                        assert_eq!(len, PACKET_LEN + suite.rtp_tag_len());
+                        let plain = far.unprotect_rtp(&mut buf[..len]).expect("authenticates");
+                        let packet = parse_rtp(&buf[..plain]).unwrap();
+                        assert_eq!(packet.payload_type, 0);
+                        assert!(packet.payload.iter().all(|b| *b == 0xff), "µ-law silence");
+                        packets += 1;
+                    }
+                    MediaOutput::Rtcp { len, .. } => {
+                        let plain = far.unprotect_rtcp(&mut buf[..len]).expect("SRTCP");
+                        assert_eq!(plain + SRTCP_OVERHEAD, len);
+                        assert!(crate::media::is_rtcp(&buf[..plain]));
+                        reports += 1;
+                    }
+                    MediaOutput::Event(_) => {}
+                    MediaOutput::Timeout(at) => {
+                        now = at;
+                        break;
+                    }
+                }
+            }
+            session.handle_timeout(now);
+        }
+        assert!(
+            packets >= 299 && reports >= 1,
+            "{packets} packets, {reports} reports"
+        );
+
+        // A key press from the far end, protected: one digit. A replay and a
+        // tampered copy are counted and dropped.
+        let mut remote_party = RemoteParty::new();
+        for (i, packet) in remote_party.key_press(5).into_iter().enumerate() {
+            let mut wire = packet.clone();
+            wire.resize(packet.len() + 10, 0);
+            let len = far.protect_rtp(&mut wire, packet.len()).unwrap();
+            if i == 0 {
+                let mut tampered = wire[..len].to_vec();
+                tampered[14] ^= 0x40;
+                session.handle_rtp(now, remote(), &tampered);
+            }
+            session.handle_rtp(now, remote(), &wire[..len]);
+            if i == 0 {
+                session.handle_rtp(now, remote(), &wire[..len]);
+            }
+        }
+        // Plain RTP is not SRTP: it fails authentication.
+        let plain = remote_party.packet(0, false, &[0xff; 160], 160);
+        session.handle_rtp(now, remote(), &plain);
+        let digits: Vec<MediaEvent> = drain_secure(&mut session);
+        assert_eq!(digits, vec![MediaEvent::Dtmf { digit: '5' }]);
+        let stats = session.srtp_stats().unwrap();
+        assert_eq!(stats.suite, Some(suite));
+        assert_eq!(
+            (stats.rtp_unprotected, stats.replays, stats.auth_failures),
+            (6, 1, 2)
+        );
+        assert_eq!(session.stats().dtmf_packets_received, 6);
+    }
+}
+
+/// The events of a secure leg (its packets are protected, so the plain
+/// `drain_outputs` cannot read them).
+fn drain_secure(session: &mut MediaSession) -> Vec<MediaEvent> {
+    let mut buf = [0u8; 1500];
+    let mut events = Vec::new();
+    loop {
+        match session.poll_output(&mut buf) {
+            MediaOutput::Event(event) => events.push(event),
+            MediaOutput::Timeout(_) => return events,
+            _ => {}
+        }
+    }
+}

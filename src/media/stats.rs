@@ -58,4 +58,6 @@ pub struct MediaStats {
     /// Events dropped because the event queue was full (the caller is not
     /// draining `poll_output`).
     pub events_dropped: u64,
+    /// SRTP's counters, when the leg uses SRTP.
+    pub srtp: Option<crate::media::SrtpStats>,
 }

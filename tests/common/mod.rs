@@ -1,6 +1,6 @@
 //! The end-to-end harness shared by `tests/e2e_*.rs`: a per-test work directory,
 //! free ports, the callplane server under test, sipp runs, the caller's RTP
-//! listener and CDR reading. Needs sipp (Debian `sip-tester`) and root for
+//! listener, CDR reading and baresip as a softphone peer (`baresip.rs`). Needs sipp (Debian `sip-tester`) and root for
 //! sipp's pcap playback: see `scripts/install-test-deps.sh`.
 //!
 //! Every server test runs once per io backend; [`for_each_backend!`] writes the
@@ -9,6 +9,7 @@
 // Each test binary uses a different part of the harness.
 #![allow(dead_code, unused_imports, unused_macros)]
 
+pub mod baresip;
 pub mod cdr;
 pub mod impair;
 pub mod pcap;

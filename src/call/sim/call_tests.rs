@@ -685,3 +685,56 @@ fn early_media_plays_the_announcement_in_a_183_then_refuses_with_the_flow_status
     assert!(cdr.media.as_ref().is_some_and(|m| m.rtp.sent >= 20));
     assert_eq!(sim.host.active_calls(), 0);
 }
+
+/// SRTP required for the carrier's addresses (`[[trunk]] srtp`), off for others.
+fn srtp_required_for_the_carrier() -> SimConfig {
+    use crate::sip::sdp::SrtpPolicy;
+    let mut config = SimConfig::demo(17);
+    config.srtp = crate::call::SrtpSettings {
+        policy: SrtpPolicy::Off,
+        trunks: vec![("127.0.0.0/8".parse().unwrap(), SrtpPolicy::Required)].into(),
+        key_seed: [9; 16],
+    };
+    config
+}
+
+#[test]
+fn a_trunk_requiring_srtp_refuses_a_plain_offer_with_488() {
+    let mut sim = Sim::new(srtp_required_for_the_carrier());
+    sim.place(CallScript::new("plain", Time::ZERO));
+    assert!(sim.run_until_idle(IDLE_LIMIT));
+    let report = sim.report("plain");
+    assert_eq!(report.final_status, Some(488), "{report:?}");
+    let cdr = sim.cdr("plain");
+    assert_eq!(cdr.hangup_cause, HangupCause::SrtpRequired);
+    assert_eq!(cdr.sip_status, 488);
+    assert_eq!(sim.host.active_calls(), 0);
+}
+
+#[test]
+fn a_late_offer_to_a_trunk_requiring_srtp_offers_rtp_savp_with_both_suites() {
+    let mut sim = Sim::new(srtp_required_for_the_carrier());
+    let late = Offer::Late {
+        answer_in_ack: true,
+    };
+    sim.place(CallScript::new("late-srtp", Time::ZERO).offer(late));
+    assert!(sim.run_until_idle(IDLE_LIMIT));
+    let report = sim.report("late-srtp");
+    let offer = report.answer_sdp.as_deref().unwrap_or_default();
+    assert!(offer.contains("m=audio 20002 RTP/SAVP 0 8 101"), "{offer}");
+    assert!(
+        offer.contains("a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:"),
+        "{offer}"
+    );
+    assert!(
+        offer.contains("a=crypto:2 AES_CM_128_HMAC_SHA1_32 inline:"),
+        "{offer}"
+    );
+    // The simulated carrier answers RTP/AVP in its ACK: unusable, BYE.
+    assert_eq!(report.byes_received, 1, "{report:?}");
+    assert_eq!(report.rtp_received, 0, "no media without a keyed answer");
+    assert_eq!(
+        sim.cdr("late-srtp").hangup_cause,
+        HangupCause::NoMediaAnswer
+    );
+}

@@ -82,5 +82,6 @@ pub(crate) fn host_config(sip_addr: std::net::SocketAddr, answer_delay: Duration
         rtp_ports: (20002, 20999),
         shards: 1,
         jitter: (Duration::from_millis(20), Duration::from_millis(200)),
+        srtp: Default::default(),
     }
 }

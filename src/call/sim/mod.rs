@@ -60,6 +60,8 @@ pub(crate) struct SimConfig {
     pub(crate) invite_rate_per_source: u32,
     /// The SIP and RTP addresses the host advertises instead of its own (NAT).
     pub(crate) advertised: Option<(SocketAddr, std::net::IpAddr)>,
+    /// The host's SRTP settings.
+    pub(crate) srtp: super::host::SrtpSettings,
 }
 
 impl SimConfig {
@@ -73,6 +75,7 @@ impl SimConfig {
             allowed_sources: Vec::new(),
             invite_rate_per_source: 0,
             advertised: None,
+            srtp: Default::default(),
         }
     }
 
@@ -140,6 +143,7 @@ impl Sim {
         let mut host_config = fixtures::host_config(host_sip, config.answer_delay);
         host_config.allowed_sources = config.allowed_sources.into();
         host_config.invite_rate_per_source = config.invite_rate_per_source;
+        host_config.srtp = config.srtp;
         if let Some((sip, rtp)) = config.advertised {
             host_config.sip_advertised = Some(sip);
             host_config.rtp_advertised = Some(rtp);

@@ -1,5 +1,6 @@
 //! Writing the SDP answer for a [`Negotiated`] audio stream.
 
+use super::crypto::crypto_line;
 use super::negotiate::Negotiated;
 use super::parse::Direction;
 use std::fmt::Write as _;
@@ -8,7 +9,8 @@ use std::net::IpAddr;
 /// Builds the answer: one audio stream with the negotiated codec and, if
 /// negotiated, telephone-event (events 0-16), its direction mirroring the
 /// offer's (sendonly → recvonly, recvonly → sendonly, else the same). CRLF line
-/// ends. `a=ptime` carries `n.ptime_ms` (20 unless the caller asked for another
+/// ends. RTP/SAVP with our `a=crypto` line (the offer's tag and suite, our
+/// key) when SRTP was negotiated. `a=ptime` carries `n.ptime_ms` (20 unless the caller asked for another
 /// supported value); `a=rtcp-mux` when the offer had it. `version` is the `o=` session version: it goes up with
 /// every new description we send in the session (RFC 3264 §8).
 pub fn build_answer(
@@ -27,7 +29,11 @@ pub fn build_answer(
         sdp,
         "v=0\r\no=callplane {session_id} {version} {address}\r\ns=callplane\r\nc={address}\r\nt=0 0\r\n"
     );
-    let _ = write!(sdp, "m=audio {local_port} RTP/AVP {}", n.codec_pt);
+    let profile = match n.srtp {
+        Some(_) => "RTP/SAVP",
+        None => "RTP/AVP",
+    };
+    let _ = write!(sdp, "m=audio {local_port} {profile} {}", n.codec_pt);
     if let Some(dtmf_pt) = n.dtmf_pt {
         let _ = write!(sdp, " {dtmf_pt}");
     }
@@ -53,6 +59,9 @@ pub fn build_answer(
     if n.rtcp_mux {
         sdp.push_str("a=rtcp-mux\r\n");
     }
+    if let Some(srtp) = &n.srtp {
+        sdp.push_str(&crypto_line(srtp.tag, srtp.suite, &srtp.local_key));
+    }
     sdp
 }
 
@@ -71,6 +80,7 @@ mod tests {
             ptime_ms: 20,
             direction: Direction::SendRecv,
             rtcp_mux: false,
+            srtp: None,
         };
         let answer = build_answer(42, 42, "203.0.113.5".parse().unwrap(), 30000, &n);
         assert_eq!(
@@ -97,6 +107,7 @@ a=fmtp:101 0-16\r\na=ptime:20\r\na=sendrecv\r\n"
             ptime_ms: 20,
             direction: Direction::SendRecv,
             rtcp_mux: false,
+            srtp: None,
         };
         let answer = build_answer(1, 1, "2001:db8::2".parse().unwrap(), 4000, &n);
         assert!(answer.contains("c=IN IP6 2001:db8::2\r\n"));
@@ -116,5 +127,35 @@ a=fmtp:101 0-16\r\na=ptime:20\r\na=sendrecv\r\n"
         assert!(muxed.ends_with("a=sendrecv\r\na=rtcp-mux\r\n"), "{muxed}");
         let again = negotiate(&Sdp::parse(muxed.as_bytes()).unwrap()).unwrap();
         assert!(again.rtcp_mux);
+    }
+
+    #[test]
+    fn an_srtp_answer_carries_our_key_under_the_offers_tag() {
+        use crate::sip::sdp::{negotiate_with, Sdes, SdesSuite, SrtpPolicy, SDES_KEY_LEN};
+        let n = Negotiated {
+            remote_rtp: "192.0.2.1:6000".parse().unwrap(),
+            codec: AudioCodec::Pcmu,
+            codec_pt: 0,
+            dtmf_pt: None,
+            ptime_ms: 20,
+            direction: Direction::SendRecv,
+            rtcp_mux: false,
+            srtp: Some(Sdes {
+                tag: 5,
+                suite: SdesSuite::AesCm128HmacSha1_32,
+                remote_key: [1; SDES_KEY_LEN],
+                local_key: [2; SDES_KEY_LEN],
+            }),
+        };
+        let answer = build_answer(1, 1, "192.0.2.2".parse().unwrap(), 4000, &n);
+        assert!(answer.contains("m=audio 4000 RTP/SAVP 0\r\n"), "{answer}");
+        assert!(
+            answer.contains("a=crypto:5 AES_CM_128_HMAC_SHA1_32 inline:"),
+            "{answer}"
+        );
+        // The far end reads our key back out of it.
+        let parsed = Sdp::parse(answer.as_bytes()).unwrap();
+        let back = negotiate_with(&parsed, SrtpPolicy::Required, &[1; SDES_KEY_LEN]).unwrap();
+        assert_eq!(back.srtp.map(|s| s.remote_key), Some([2; SDES_KEY_LEN]));
     }
 }

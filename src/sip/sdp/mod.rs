@@ -1,12 +1,14 @@
 //! SDP for audio calls: reading an offer, picking PCMU/PCMA (+ telephone-event) in the
-//! caller's order, and writing the answer.
+//! caller's order, SDES keys for RTP/SAVP (`crypto.rs`), and writing the answer.
 
 mod answer;
+mod crypto;
 mod negotiate;
 mod offer;
 mod parse;
 
 pub use answer::build_answer;
-pub use negotiate::{negotiate, AudioCodec, NegotiateError, Negotiated};
+pub use crypto::{CryptoAttribute, Sdes, SdesSuite, SrtpPolicy, SDES_KEY_LEN};
+pub use negotiate::{negotiate, negotiate_with, AudioCodec, NegotiateError, Negotiated};
 pub use offer::{build_offer, OFFERED_DTMF_PT};
 pub use parse::{Direction, Fmtp, Media, RtpMap, Sdp, SdpError};

@@ -2,6 +2,7 @@
 //! usable audio stream, in the caller's order and with the caller's payload type
 //! numbers, plus telephone-event/8000 if offered.
 
+use super::crypto::{choose, Sdes, SrtpPolicy, SDES_KEY_LEN};
 use super::parse::{Direction, Media, Sdp};
 use std::net::SocketAddr;
 use thiserror::Error;
@@ -47,6 +48,9 @@ pub struct Negotiated {
     /// The offer has `a=rtcp-mux`: the answer has it too, and RTCP shares the RTP
     /// port both ways (RFC 5761).
     pub rtcp_mux: bool,
+    /// The stream is RTP/SAVP keyed by SDES: the far end's crypto line and
+    /// key, and ours; `None`: plain RTP/AVP.
+    pub srtp: Option<Sdes>,
 }
 
 impl Negotiated {
@@ -65,18 +69,48 @@ pub enum NegotiateError {
     /// The chosen stream has no connection address at media or session level.
     #[error("no connection address for the audio stream")]
     NoConnectionAddress,
+    /// SRTP is required and no RTP/SAVP stream offers a key we can use.
+    #[error("SRTP required: no usable RTP/SAVP stream with an SDES key")]
+    SrtpRequired,
 }
 
 const DEFAULT_PTIME_MS: u32 = 20;
 
-/// Picks codec, DTMF payload type and remote address from an offer.
+/// Picks codec, DTMF payload type and remote address from an offer, RTP/AVP
+/// only (SRTP off).
 pub fn negotiate(offer: &Sdp) -> Result<Negotiated, NegotiateError> {
-    let (media, codec, codec_pt) = offer
+    negotiate_with(offer, SrtpPolicy::Off, &[0; SDES_KEY_LEN])
+}
+
+/// As [`negotiate`], under an SRTP policy: with `optional`, an RTP/SAVP
+/// stream with a usable `a=crypto` line is taken as well as RTP/AVP (the
+/// first usable stream wins); with `required`, only such a stream
+/// ([`NegotiateError::SrtpRequired`] otherwise). `local_key` is the key we
+/// send under when SRTP is chosen.
+pub fn negotiate_with(
+    offer: &Sdp,
+    policy: SrtpPolicy,
+    local_key: &[u8; SDES_KEY_LEN],
+) -> Result<Negotiated, NegotiateError> {
+    let (media, codec, codec_pt, srtp) = offer
         .media
         .iter()
         .filter(|media| is_usable_audio(media))
-        .find_map(|media| first_g711(media).map(|(codec, pt)| (media, codec, pt)))
-        .ok_or(NegotiateError::NoCommonCodec)?;
+        .filter_map(|media| {
+            let secure = media.protocol.eq_ignore_ascii_case("RTP/SAVP");
+            let srtp = match (secure, policy) {
+                (false, SrtpPolicy::Required) => return None,
+                (false, _) => None,
+                (true, SrtpPolicy::Off) => return None,
+                (true, _) => Some(choose(media, local_key)?),
+            };
+            Some((media, srtp))
+        })
+        .find_map(|(media, srtp)| first_g711(media).map(|(codec, pt)| (media, codec, pt, srtp)))
+        .ok_or(match policy {
+            SrtpPolicy::Required => NegotiateError::SrtpRequired,
+            _ => NegotiateError::NoCommonCodec,
+        })?;
     let address = media
         .connection
         .or(offer.connection)
@@ -97,13 +131,15 @@ pub fn negotiate(offer: &Sdp) -> Result<Negotiated, NegotiateError> {
             .or(offer.direction)
             .unwrap_or(Direction::SendRecv),
         rtcp_mux: media.rtcp_mux,
+        srtp,
     })
 }
 
 fn is_usable_audio(media: &Media) -> bool {
     media.kind.eq_ignore_ascii_case("audio")
         && media.port != 0
-        && media.protocol.eq_ignore_ascii_case("RTP/AVP")
+        && (media.protocol.eq_ignore_ascii_case("RTP/AVP")
+            || media.protocol.eq_ignore_ascii_case("RTP/SAVP"))
 }
 
 fn first_g711(media: &Media) -> Option<(AudioCodec, u8)> {
@@ -240,6 +276,57 @@ mod tests {
             negotiate(&no_address),
             Err(NegotiateError::NoConnectionAddress)
         );
+    }
+
+    #[test]
+    fn srtp_policies() {
+        use crate::sip::sdp::{SdesSuite, SrtpPolicy};
+        let ours = [3u8; SDES_KEY_LEN];
+        let key = "a=crypto:2 AES_CM_128_HMAC_SHA1_80 inline:WnD7c1ksDGs+dIefCEo8omPg4uO8DYIinNGL5yxQ\r\n";
+        let savp = offer("m=audio 6000 RTP/SAVP 0", key);
+        let avp = offer("m=audio 6000 RTP/AVP 0", "");
+        let keyless = offer("m=audio 6000 RTP/SAVP 0", "");
+        assert_eq!(
+            negotiate_with(&savp, SrtpPolicy::Off, &ours),
+            Err(NegotiateError::NoCommonCodec)
+        );
+        for policy in [SrtpPolicy::Optional, SrtpPolicy::Required] {
+            let n = negotiate_with(&savp, policy, &ours).unwrap();
+            let srtp = n.srtp.expect("SRTP chosen");
+            assert_eq!(
+                (srtp.tag, srtp.suite, srtp.local_key),
+                (2, SdesSuite::AesCm128HmacSha1_80, ours)
+            );
+        }
+        assert_eq!(
+            negotiate_with(&avp, SrtpPolicy::Optional, &ours)
+                .unwrap()
+                .srtp,
+            None
+        );
+        assert_eq!(
+            negotiate_with(&avp, SrtpPolicy::Required, &ours),
+            Err(NegotiateError::SrtpRequired)
+        );
+        assert_eq!(
+            negotiate_with(&keyless, SrtpPolicy::Required, &ours),
+            Err(NegotiateError::SrtpRequired)
+        );
+        assert_eq!(
+            negotiate_with(&keyless, SrtpPolicy::Optional, &ours),
+            Err(NegotiateError::NoCommonCodec)
+        );
+        // An offer of both (SAVP first, AVP as fallback) gets the first usable one.
+        let both = offer(
+            "m=audio 6000 RTP/SAVP 0",
+            &format!("{key}m=audio 6002 RTP/AVP 0\r\n"),
+        );
+        assert!(negotiate_with(&both, SrtpPolicy::Optional, &ours)
+            .unwrap()
+            .srtp
+            .is_some());
+        let n = negotiate_with(&both, SrtpPolicy::Off, &ours).unwrap();
+        assert_eq!((n.srtp, n.remote_rtp.port()), (None, 6002));
     }
 
     #[test]

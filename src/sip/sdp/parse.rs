@@ -1,7 +1,8 @@
 //! Reading an SDP session description (RFC 4566) into [`Sdp`]: connection lines at
-//! session and media level, media lines, rtpmap/fmtp/ptime and direction attributes.
+//! session and media level, media lines, rtpmap/fmtp/ptime, direction and crypto attributes.
 //! Unknown lines and attributes are skipped.
 
+use super::crypto::{parse_crypto, CryptoAttribute};
 use std::net::IpAddr;
 use thiserror::Error;
 
@@ -65,6 +66,8 @@ pub struct Media {
     pub direction: Option<Direction>,
     /// `a=rtcp-mux` (RFC 5761): RTCP may share the RTP port.
     pub rtcp_mux: bool,
+    /// The `a=crypto` attributes (RFC 4568 SDES), in order; unreadable ones skipped.
+    pub crypto: Vec<CryptoAttribute>,
 }
 
 /// A session description.
@@ -188,6 +191,7 @@ impl Sdp {
             ("rtcp-mux", None) => media.rtcp_mux = true,
             ("rtpmap", Some(arg)) => media.rtpmaps.extend(parse_rtpmap(arg)),
             ("fmtp", Some(arg)) => media.fmtps.extend(parse_fmtp(arg)),
+            ("crypto", Some(arg)) => media.crypto.extend(parse_crypto(arg)),
             _ => {}
         }
     }
@@ -226,6 +230,7 @@ fn parse_media(value: &str) -> Option<Media> {
         ptime: None,
         direction: None,
         rtcp_mux: false,
+        crypto: Vec::new(),
     })
 }
 

@@ -207,6 +207,8 @@ fn new_host(flow: &str, seed: u64) -> Host {
             rtp_ports: RTP_PORTS,
             shards: 1,
             jitter: (Duration::from_millis(20), Duration::from_millis(200)),
+            codecs: Vec::new().into(),
+            trunk_codecs: Vec::new().into(),
         },
         router,
         Arc::new(catalog()),

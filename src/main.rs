@@ -225,6 +225,12 @@ fn serve(args: ServeArgs) -> Result<(), String> {
             shards,
             jitter: config.rtp.jitter_bounds(),
             registrations: config.registrations().into(),
+            codecs: config.codec_preferences().into(),
+            trunk_codecs: config
+                .trunk_codec_preferences()
+                .into_iter()
+                .map(|(net, codecs)| (net, codecs.into()))
+                .collect(),
         },
         router: Arc::new(router),
         prompts: Arc::new(prompts),

@@ -26,8 +26,8 @@ use std::time::Duration;
 use crate::deadlines::{schedule, take_if_live, DeadlineQueue};
 use crate::media::PromptCatalog;
 use crate::sip::{
-    self, negotiate, DialogMessage, DialogOwner, Dispatcher, DispatcherOutput, IncomingInvite,
-    Routed, SessionTimerSettings, SipSettings, SipTimers,
+    self, DialogMessage, DialogOwner, Dispatcher, DispatcherOutput, IncomingInvite, Routed,
+    SessionTimerSettings, SipSettings, SipTimers,
 };
 use crate::slab::{Slab, SlabKey};
 use crate::time::{Time, WallClock};
@@ -230,6 +230,11 @@ pub struct HostConfig {
     /// The carrier registrations this shard keeps (the shell gives them all
     /// to shard 0; the others get none).
     pub registrations: Arc<[sip::RegistrationConfig]>,
+    /// `[rtp] codecs`: preferred codecs in order; empty: the caller's order.
+    pub codecs: Arc<[sip::AudioCodec]>,
+    /// Trunks' own `codecs`, by source range (the first range holding the
+    /// INVITE's source wins over `codecs`).
+    pub trunk_codecs: Arc<[(ipnet::IpNet, Arc<[sip::AudioCodec]>)]>,
 }
 
 /// Counters.
@@ -654,7 +659,14 @@ impl Host {
         let Some(target) = self.router.route(&parties.to).cloned() else {
             return self.reject_unrouted(now, invite, parties, 404, HangupCause::NoRoute);
         };
-        let negotiated = match (invite.has_offer(), invite.sdp().map(negotiate)) {
+        let codecs = self
+            .config
+            .trunk_codecs
+            .iter()
+            .find(|(net, _)| net.contains(&source))
+            .map_or_else(|| self.config.codecs.clone(), |(_, codecs)| codecs.clone());
+        let offered = invite.sdp().map(|sdp| sip::negotiate_with(sdp, &codecs));
+        let negotiated = match (invite.has_offer(), offered) {
             // No SDP at all: a late offer; the answer comes in the ACK.
             (false, _) => None,
             (true, Some(Ok(negotiated))) => Some(negotiated),
@@ -688,6 +700,7 @@ impl Host {
             wall: self.config.wall,
             shard: self.config.shard,
             jitter: self.config.jitter,
+            codecs,
         };
         if let sip::Link::Tcp(Some(conn)) = invite.link() {
             self.events

@@ -31,8 +31,8 @@ use crate::media::{
     Codec, MediaConfig, MediaEvent, MediaOutput, MediaSession, Prompt, PromptCatalog,
 };
 use crate::sip::{
-    build_answer, build_offer, negotiate, sdp::Direction, AudioCodec, CallId, Dialog, DialogEvent,
-    DialogMessage, DialogOutput, Negotiated, TerminatedReason, Transmit,
+    build_answer, build_offer_with, negotiate, negotiate_with, sdp::Direction, AudioCodec, CallId,
+    Dialog, DialogEvent, DialogMessage, DialogOutput, Negotiated, TerminatedReason, Transmit,
 };
 use crate::slab::SlabKey;
 use crate::time::{Time, WallClock};
@@ -123,6 +123,9 @@ pub struct CallPlan {
     pub shard: usize,
     /// The jitter buffer's lowest target delay and highest delay.
     pub jitter: (Duration, Duration),
+    /// The codecs of this call's trunk (or `[rtp] codecs`) in order of preference;
+    /// empty: every codec, in the caller's order.
+    pub codecs: Arc<[AudioCodec]>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -512,7 +515,7 @@ impl Call {
         );
         let sdp = match &self.negotiated {
             Some(negotiated) => build_answer(session, self.sdp_version, ip, port, negotiated),
-            None => build_offer(session, ip, port),
+            None => build_offer_with(session, ip, port, &self.plan.codecs),
         };
         if let Err(err) = self.dialog.answer(now, &sdp) {
             log::warn!("call {}: cannot answer: {err}", self.parties.sip_call);
@@ -556,7 +559,7 @@ impl Call {
         let offer = self.dialog.take_reoffer();
         let usable = offer
             .as_ref()
-            .map(negotiate)
+            .map(|offer| negotiate_with(offer, &self.plan.codecs))
             .and_then(Result::ok)
             .filter(|_| self.phase == Phase::Active);
         let Some(negotiated) = usable else {
@@ -1080,5 +1083,6 @@ fn codec_of(codec: AudioCodec) -> Codec {
     match codec {
         AudioCodec::Pcmu => Codec::Pcmu,
         AudioCodec::Pcma => Codec::Pcma,
+        AudioCodec::Opus => Codec::Opus,
     }
 }

@@ -185,7 +185,7 @@ fn assert_contiguous(sent: &[Sent], first_seq: u16, first_ts: u32) {
 
 #[test]
 fn one_second_prompt_is_fifty_frames_then_silence() {
-    for codec in Codec::ALL {
+    for codec in Codec::G711 {
         let mut leg = leg(codec);
         let silence = vec![codec.silence_byte(); 160];
         let mut sent = leg.run_slots(3);

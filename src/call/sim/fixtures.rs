@@ -82,5 +82,7 @@ pub(crate) fn host_config(sip_addr: std::net::SocketAddr, answer_delay: Duration
         rtp_ports: (20002, 20999),
         shards: 1,
         jitter: (Duration::from_millis(20), Duration::from_millis(200)),
+        codecs: Vec::new().into(),
+        trunk_codecs: Vec::new().into(),
     }
 }

@@ -1,5 +1,5 @@
-//! SDP for audio calls: reading an offer, picking PCMU/PCMA (+ telephone-event) in the
-//! caller's order, and writing the answer.
+//! SDP for audio calls: reading an offer, picking PCMU/PCMA/Opus (+ telephone-event)
+//! in the caller's order or ours, and writing the answer and our offers.
 
 mod answer;
 mod negotiate;
@@ -7,6 +7,8 @@ mod offer;
 mod parse;
 
 pub use answer::build_answer;
-pub use negotiate::{negotiate, AudioCodec, NegotiateError, Negotiated};
-pub use offer::{build_offer, OFFERED_DTMF_PT};
+pub use negotiate::{
+    negotiate, negotiate_with, AudioCodec, NegotiateError, Negotiated, OpusParams,
+};
+pub use offer::{build_offer, build_offer_with, OFFERED_DTMF_PT, OFFERED_OPUS_DTMF_PT};
 pub use parse::{Direction, Fmtp, Media, RtpMap, Sdp, SdpError};

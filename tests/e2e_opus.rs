@@ -54,7 +54,7 @@ fn opus_prompt(backend: Backend) {
     run.assert_passed(1);
     let answer = answer_sdp(&run);
     assert!(
-        answer.contains("a=rtpmap:96 opus/48000/2\r\na=fmtp:96 useinbandfec=1"),
+        answer.contains("a=rtpmap:96 opus/48000/2\na=fmtp:96 useinbandfec=1"),
         "Opus with in-band FEC answered:\n{answer}"
     );
     assert!(
@@ -212,7 +212,7 @@ impl OpusCaller {
         let stop = Arc::new(AtomicBool::new(false));
         let flag = Arc::clone(&stop);
         let thread = thread::spawn(move || {
-            let mut encoder =
+            let encoder =
                 Encoder::new(SampleRate::Hz48000, Channels::Mono, Application::Voip).unwrap();
             let mut buf = [0u8; 2048];
             let mut received = 0;

@@ -60,6 +60,9 @@ pub(crate) struct SimConfig {
     pub(crate) invite_rate_per_source: u32,
     /// The SIP and RTP addresses the host advertises instead of its own (NAT).
     pub(crate) advertised: Option<(SocketAddr, std::net::IpAddr)>,
+    /// `[rtp] codecs` and the trunks' `codecs` of the host (empty: caller's order).
+    pub(crate) codecs: Vec<crate::sip::AudioCodec>,
+    pub(crate) trunk_codecs: Vec<(ipnet::IpNet, Vec<crate::sip::AudioCodec>)>,
 }
 
 impl SimConfig {
@@ -73,6 +76,8 @@ impl SimConfig {
             allowed_sources: Vec::new(),
             invite_rate_per_source: 0,
             advertised: None,
+            codecs: Vec::new(),
+            trunk_codecs: Vec::new(),
         }
     }
 
@@ -140,6 +145,12 @@ impl Sim {
         let mut host_config = fixtures::host_config(host_sip, config.answer_delay);
         host_config.allowed_sources = config.allowed_sources.into();
         host_config.invite_rate_per_source = config.invite_rate_per_source;
+        host_config.codecs = config.codecs.into();
+        host_config.trunk_codecs = config
+            .trunk_codecs
+            .into_iter()
+            .map(|(net, codecs)| (net, codecs.into()))
+            .collect();
         if let Some((sip, rtp)) = config.advertised {
             host_config.sip_advertised = Some(sip);
             host_config.rtp_advertised = Some(rtp);

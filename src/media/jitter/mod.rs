@@ -227,7 +227,8 @@ pub struct JitterStats {
     pub events: u64,
     /// Frames decoded from packets (zero while decoding is off).
     pub decoded_frames: u64,
-    /// Lost Opus frames rebuilt from the next packet's in-band FEC.
+    /// Lost Opus frames decoded from the next packet's in-band FEC (libopus falls
+    /// back to its PLC when that packet carries none, e.g. a CELT-only frame).
     pub fec_frames: u64,
     /// Packets the decoder refused (malformed Opus): played as silence.
     pub decode_errors: u64,

@@ -208,6 +208,8 @@ fn new_host(flow: &str, seed: u64) -> Host {
             shards: 1,
             jitter: (Duration::from_millis(20), Duration::from_millis(200)),
             srtp: Default::default(),
+            codecs: Vec::new().into(),
+            trunk_codecs: Vec::new().into(),
         },
         router,
         Arc::new(catalog()),

@@ -1,5 +1,7 @@
 //! The per-packet work of the media plane: G.711 encode/decode of one 20 ms
-//! frame, RFC 4733 detection of one telephone-event packet, Goertzel in-band
+//! frame, Opus encode/decode of one 20 ms frame (and encoding a prompt once, per
+//! second of audio, against encoding it per call), resampling 20 ms between 8 and
+//! 48 kHz, one frame transcoded from PCMU to Opus, RFC 4733 detection of one telephone-event packet, Goertzel in-band
 //! DTMF detection of one 20 ms frame, one prompt frame written as an RTP packet
 //! by a media session, one packet through the jitter buffer (pushed in, then
 //! its frame played out, decoded or not), and one RTCP report built and parsed.
@@ -9,9 +11,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use callplane::media::{
-    Codec, Compound, DtmfDetector, InbandDtmfConfig, InbandDtmfDetector, JitterBuffer,
-    JitterConfig, JitterOutput, MediaConfig, MediaOutput, MediaSession, Prompt, RtcpPacket,
-    RtcpSession, RtpPacket, Sent,
+    Codec, Compound, DtmfDetector, Format, InbandDtmfConfig, InbandDtmfDetector, JitterBuffer,
+    JitterConfig, JitterOutput, MediaConfig, MediaOutput, MediaSession, OpusDecoder, OpusEncoder,
+    Prompt, Rate, Resampler, RtcpPacket, RtcpSession, RtpPacket, Sent, Transcoder,
 };
 use callplane::time::Time;
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
@@ -31,6 +33,106 @@ fn g711(c: &mut Criterion) {
             b.iter(|| black_box(codec).decode(black_box(&encoded), black_box(&mut decoded)))
         });
     }
+}
+
+/// Speech-like test audio at 48 kHz: two partials with a slow envelope.
+fn wide_voice(samples: usize) -> Vec<i16> {
+    (0..samples)
+        .map(|i| {
+            let t = i as f64 / 48_000.0;
+            let tau = 2.0 * std::f64::consts::PI;
+            let envelope = 0.6 + 0.4 * (tau * 3.0 * t).sin();
+            (envelope * (6000.0 * (tau * 220.0 * t).sin() + 2500.0 * (tau * 1320.0 * t).sin()))
+                as i16
+        })
+        .collect()
+}
+
+fn opus(c: &mut Criterion) {
+    let audio = wide_voice(48_000);
+    let frames: Vec<&[i16]> = audio.chunks(960).collect();
+    let mut encoder = OpusEncoder::new().unwrap();
+    let mut packet = [0u8; 160];
+    let mut next = 0;
+    c.bench_function("opus encode 20 ms (48 kHz mono, 32 kbit/s, fec)", |b| {
+        b.iter(|| {
+            next = (next + 1) % frames.len();
+            encoder
+                .encode(black_box(frames[next]), &mut packet)
+                .unwrap()
+        })
+    });
+    let mut encoder = OpusEncoder::new().unwrap();
+    let packets: Vec<Vec<u8>> = frames
+        .iter()
+        .map(|frame| {
+            let len = encoder.encode(frame, &mut packet).unwrap();
+            packet[..len].to_vec()
+        })
+        .collect();
+    let mut decoder = OpusDecoder::new().unwrap();
+    let mut out = [0i16; 960];
+    let mut next = 0;
+    c.bench_function("opus decode 20 ms", |b| {
+        b.iter(|| {
+            next = (next + 1) % packets.len();
+            decoder.decode(black_box(&packets[next]), &mut out).unwrap()
+        })
+    });
+    let mut next = 0;
+    c.bench_function("opus conceal 20 ms from the next packet's fec", |b| {
+        b.iter(|| {
+            next = (next + 1) % packets.len();
+            decoder
+                .conceal(Some(black_box(&packets[next])), &mut out)
+                .unwrap()
+        })
+    });
+    // A prompt is encoded once when the catalog loads; this is that cost per second
+    // of prompt (resample to 48 kHz, then 50 Opus frames).
+    let narrow: Vec<i16> = audio.iter().step_by(6).copied().collect();
+    let mut group = c.benchmark_group("prompt");
+    group.sample_size(10);
+    group.bench_function("opus-encode one second of prompt at load", |b| {
+        b.iter(|| Prompt::from_samples("bench", None, black_box(narrow.clone())).opus_packets())
+    });
+    group.finish();
+}
+
+fn resample(c: &mut Criterion) {
+    let wide = wide_voice(960 * 50);
+    let narrow: Vec<i16> = wide.iter().step_by(6).copied().collect();
+    let mut up = Resampler::new(Rate::Hz8000, Rate::Hz48000);
+    let mut out = [0i16; 960];
+    let mut next = 0;
+    c.bench_function("resample 20 ms 8 -> 48 kHz", |b| {
+        b.iter(|| {
+            next = (next + 1) % 50;
+            up.process(black_box(&narrow[next * 160..(next + 1) * 160]), &mut out)
+        })
+    });
+    let mut down = Resampler::new(Rate::Hz48000, Rate::Hz8000);
+    let mut out = [0i16; 160];
+    c.bench_function("resample 20 ms 48 -> 8 kHz", |b| {
+        b.iter(|| {
+            next = (next + 1) % 50;
+            down.process(black_box(&wide[next * 960..(next + 1) * 960]), &mut out)
+        })
+    });
+    let mut transcoder = Transcoder::new(Format::Pcmu, Format::Opus).unwrap();
+    let pcmu: Vec<u8> = narrow
+        .iter()
+        .map(|&s| Codec::Pcmu.encode_sample(s))
+        .collect();
+    let mut packet = [0u8; 160];
+    c.bench_function("transcode 20 ms pcmu -> opus", |b| {
+        b.iter(|| {
+            next = (next + 1) % 50;
+            transcoder
+                .transcode(black_box(&pcmu[next * 160..(next + 1) * 160]), &mut packet)
+                .unwrap()
+        })
+    });
 }
 
 fn dtmf(c: &mut Criterion) {
@@ -252,6 +354,8 @@ fn srtp(c: &mut Criterion) {
 criterion_group!(
     benches,
     g711,
+    opus,
+    resample,
     dtmf,
     goertzel,
     session_frame,

@@ -7,7 +7,8 @@
 #   espeak-ng and sox (only to regenerate the prompts; the WAVs are committed),
 #   cargo-fuzz (with cargo, for scripts/fuzz.sh), and
 #   libsofia-sip-ua-dev, libclang-dev and pkg-config for the `sofia` feature's
-#   differential test of the SIP parser (bindgen reads the sofia-sip headers).
+#   differential test of the SIP parser (bindgen reads the sofia-sip headers), and
+#   libopus-dev, the Opus codec the crate links (audiopus finds it with pkg-config).
 # Installs only what is missing; running it again changes nothing.
 set -euo pipefail
 
@@ -33,6 +34,7 @@ wanted=(
     "libsofia-sip-ua-dev /usr/include/sofia-sip-1.12/sofia-sip/sip.h"
     "libclang-dev /usr/share/doc/libclang-dev/copyright"
     "pkg-config pkg-config"
+    "libopus-dev /usr/include/opus/opus.h"
 )
 
 missing=()
@@ -51,7 +53,7 @@ done
 mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u | sed '/^$/d')
 
 if [[ ${#missing[@]} -eq 0 ]]; then
-    echo "install-test-deps.sh: all present (sipp, baresip, espeak-ng, sox, sofia-sip, libclang, pkg-config)"
+    echo "install-test-deps.sh: all present (sipp, baresip, espeak-ng, sox, sofia-sip, libclang, pkg-config, opus)"
     exit 0
 fi
 
@@ -62,4 +64,5 @@ apt-get install -y -qq --no-install-recommends "${missing[@]}"
 command -v sipp >/dev/null 2>&1 || { echo "install-test-deps.sh: sipp still missing" >&2; exit 1; }
 command -v baresip >/dev/null 2>&1 || { echo "install-test-deps.sh: baresip still missing" >&2; exit 1; }
 pkg-config --exists sofia-sip-ua || { echo "install-test-deps.sh: sofia-sip-ua still missing" >&2; exit 1; }
+pkg-config --exists opus || { echo "install-test-deps.sh: opus still missing" >&2; exit 1; }
 echo "install-test-deps.sh: done"

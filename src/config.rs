@@ -93,10 +93,42 @@ pub struct TrunkConfig {
     /// `required`); unset: `[rtp] srtp`.
     #[serde(default)]
     pub srtp: Option<String>,
+    /// Codecs for calls from this trunk's `allow` sources, in order of preference
+    /// (`"PCMU"`, `"PCMA"`, `"opus"`); unset: `[rtp] codecs`.
+    #[serde(default)]
+    pub codecs: Option<Vec<String>>,
 }
 
 fn default_register_expires() -> u64 {
     3600
+}
+
+/// The codecs named in a `codecs` list (names already validated).
+fn codec_list(names: Option<&[String]>) -> Vec<crate::sip::AudioCodec> {
+    names
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|name| crate::sip::AudioCodec::from_name(name))
+        .collect()
+}
+
+/// Why a `codecs` list is refused: an unknown name, a repeat, or none.
+fn check_codecs(names: &[String]) -> Result<(), String> {
+    if names.is_empty() {
+        return Err("list at least one codec (PCMU, PCMA, opus)".into());
+    }
+    for (j, name) in names.iter().enumerate() {
+        let Some(codec) = crate::sip::AudioCodec::from_name(name) else {
+            return Err(format!("{name:?} is not a codec (PCMU, PCMA, opus)"));
+        };
+        if names[..j]
+            .iter()
+            .any(|earlier| crate::sip::AudioCodec::from_name(earlier) == Some(codec))
+        {
+            return Err(format!("{name:?} is listed twice"));
+        }
+    }
+    Ok(())
 }
 
 /// An address or range from a trunk's `allow` list.
@@ -155,6 +187,28 @@ impl Config {
             .filter_map(|trunk| Some((trunk.allow.iter(), srtp_policy(trunk.srtp.as_deref()?)?)))
             .flat_map(|(allow, policy)| {
                 allow.filter_map(move |text| parse_source(text).map(|net| (net, policy)))
+            })
+            .collect()
+    }
+
+    /// The codec preferences of `[rtp] codecs` (empty: the caller's order, every
+    /// codec), validated.
+    pub fn codec_preferences(&self) -> Vec<crate::sip::AudioCodec> {
+        codec_list(self.rtp.codecs.as_deref())
+    }
+
+    /// Each trunk source range with its trunk's `codecs`, for the trunks that set them.
+    pub fn trunk_codec_preferences(&self) -> Vec<(ipnet::IpNet, Vec<crate::sip::AudioCodec>)> {
+        self.trunks
+            .iter()
+            .filter(|trunk| trunk.codecs.is_some())
+            .flat_map(|trunk| {
+                let codecs = codec_list(trunk.codecs.as_deref());
+                trunk
+                    .allow
+                    .iter()
+                    .filter_map(|text| parse_source(text))
+                    .map(move |net| (net, codecs.clone()))
             })
             .collect()
     }
@@ -285,6 +339,10 @@ pub struct RtpConfig {
     pub jitter_min_ms: u64,
     /// The jitter buffer's highest delay, ms.
     pub jitter_max_ms: u64,
+    /// Codecs in order of preference (`"PCMU"`, `"PCMA"`, `"opus"`): answers pick
+    /// the first the caller offers, our offers list them in this order; a codec not
+    /// listed is refused. Unset: every codec, answers in the caller's order.
+    pub codecs: Option<Vec<String>>,
     /// SRTP with SDES keys (`off`: RTP/AVP only; `optional`: RTP/SAVP offers
     /// get SRTP, RTP/AVP ones RTP; `required`: RTP/AVP offers get 488 and our
     /// offers are RTP/SAVP). A trunk's `srtp` overrides it for its addresses.
@@ -327,6 +385,7 @@ impl Default for RtpConfig {
             jitter_min_ms: 20,
             jitter_max_ms: 200,
             srtp: "off".to_string(),
+            codecs: None,
         }
     }
 }
@@ -518,6 +577,11 @@ impl Config {
                     );
                 }
             }
+            if let Some(codecs) = &trunk.codecs {
+                if let Err(message) = check_codecs(codecs) {
+                    return fail(&format!("trunk[{i}].codecs"), &message);
+                }
+            }
             for (j, source) in trunk.allow.iter().enumerate() {
                 if parse_source(source).is_none() {
                     return fail(
@@ -563,6 +627,11 @@ impl Config {
                 "rtp.jitter_max_ms",
                 "must be at least rtp.jitter_min_ms + 40 and at most 1000",
             );
+        }
+        if let Some(codecs) = &self.rtp.codecs {
+            if let Err(message) = check_codecs(codecs) {
+                return fail("rtp.codecs", &message);
+            }
         }
         for (i, route) in self.routing.route.iter().enumerate() {
             match (&route.number, &route.prefix) {
@@ -825,6 +894,44 @@ username = \"acct\"\npassword = \"pw\"\n",
         assert_eq!(
             err,
             "config error in c.toml: sip.session_expires_s: must be 0 or between sip.min_session_expires_s and 86400"
+        );
+    }
+
+    #[test]
+    fn codec_preferences_are_read_and_checked() {
+        use crate::sip::AudioCodec;
+        let config = Config::parse(
+            "[rtp]\ncodecs = [\"opus\", \"PCMU\"]\n[[trunk]]\nname = \"eu\"\nallow = [\"192.0.2.0/24\"]\ncodecs = [\"PCMA\"]\n",
+            "c.toml",
+        )
+        .unwrap();
+        assert_eq!(
+            config.codec_preferences(),
+            vec![AudioCodec::Opus, AudioCodec::Pcmu]
+        );
+        let trunks = config.trunk_codec_preferences();
+        assert_eq!(trunks.len(), 1);
+        assert_eq!(trunks[0].1, vec![AudioCodec::Pcma]);
+        assert!(Config::default().codec_preferences().is_empty());
+        let err = Config::parse("[rtp]\ncodecs = [\"G729\"]\n", "c.toml").unwrap_err();
+        assert_eq!(
+            err.0,
+            "config error in c.toml: rtp.codecs: \"G729\" is not a codec (PCMU, PCMA, opus)"
+        );
+        let err = Config::parse(
+            "[[trunk]]\nname = \"x\"\nallow = [\"192.0.2.1\"]\ncodecs = [\"pcmu\", \"PCMU\"]\n",
+            "c.toml",
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.0,
+            "config error in c.toml: trunk[0].codecs: \"PCMU\" is listed twice"
+        );
+        let err = Config::parse("[rtp]\ncodecs = []\n", "c.toml").unwrap_err();
+        assert!(
+            err.0.contains("rtp.codecs: list at least one codec"),
+            "{}",
+            err.0
         );
     }
 

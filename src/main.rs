@@ -230,6 +230,12 @@ fn serve(args: ServeArgs) -> Result<(), String> {
                 trunks: config.trunk_srtp().into(),
                 key_seed: os_entropy(),
             },
+            codecs: config.codec_preferences().into(),
+            trunk_codecs: config
+                .trunk_codec_preferences()
+                .into_iter()
+                .map(|(net, codecs)| (net, codecs.into()))
+                .collect(),
         },
         router: Arc::new(router),
         prompts: Arc::new(prompts),

@@ -231,6 +231,11 @@ pub struct HostConfig {
     /// The carrier registrations this shard keeps (the shell gives them all
     /// to shard 0; the others get none).
     pub registrations: Arc<[sip::RegistrationConfig]>,
+    /// `[rtp] codecs`: preferred codecs in order; empty: the caller's order.
+    pub codecs: Arc<[sip::AudioCodec]>,
+    /// Trunks' own `codecs`, by source range (the first range holding the
+    /// INVITE's source wins over `codecs`).
+    pub trunk_codecs: Arc<[(ipnet::IpNet, Arc<[sip::AudioCodec]>)]>,
     /// SRTP: the policies and where our keys come from.
     pub srtp: SrtpSettings,
 }
@@ -695,7 +700,15 @@ impl Host {
         };
         let srtp = self.config.srtp.policy_for(source);
         let srtp_key = *self.srtp_keys.next_key().as_bytes();
-        let offer = invite.sdp().map(|sdp| negotiate_with(sdp, srtp, &srtp_key));
+        let codecs = self
+            .config
+            .trunk_codecs
+            .iter()
+            .find(|(net, _)| net.contains(&source))
+            .map_or_else(|| self.config.codecs.clone(), |(_, codecs)| codecs.clone());
+        let offer = invite
+            .sdp()
+            .map(|sdp| negotiate_with(sdp, &codecs, srtp, &srtp_key));
         let negotiated = match (invite.has_offer(), offer) {
             // No SDP at all: a late offer; the answer comes in the ACK.
             (false, _) => None,
@@ -737,6 +750,7 @@ impl Host {
             shard: self.config.shard,
             jitter: self.config.jitter,
             srtp,
+            codecs,
         };
         if let sip::Link::Tcp(Some(conn)) = invite.link() {
             self.events

@@ -33,7 +33,7 @@ use crate::media::{
 };
 use crate::sip::sdp::{negotiate_with, NegotiateError, SdesSuite, Sdp, SrtpPolicy, SDES_KEY_LEN};
 use crate::sip::{
-    build_answer, build_offer, sdp::Direction, AudioCodec, CallId, Dialog, DialogEvent,
+    build_answer, build_offer_with, sdp::Direction, AudioCodec, CallId, Dialog, DialogEvent,
     DialogMessage, DialogOutput, Negotiated, TerminatedReason, Transmit,
 };
 use crate::slab::SlabKey;
@@ -132,6 +132,9 @@ pub struct CallPlan {
     pub jitter: (Duration, Duration),
     /// SRTP for this call (its trunk's policy, else `[rtp] srtp`).
     pub srtp: SrtpPolicy,
+    /// The codecs of this call's trunk (or `[rtp] codecs`) in order of preference;
+    /// empty: every codec, in the caller's order.
+    pub codecs: Arc<[AudioCodec]>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -600,7 +603,7 @@ impl Call {
             Some(negotiated) => build_answer(session, self.sdp_version, ip, port, negotiated),
             None => {
                 let srtp = (self.plan.srtp == SrtpPolicy::Required).then_some(&self.seed.srtp_key);
-                build_offer(session, ip, port, srtp)
+                build_offer_with(session, ip, port, &self.plan.codecs, srtp)
             }
         };
         if let Err(err) = self.dialog.answer(now, &sdp) {
@@ -747,7 +750,7 @@ impl Call {
     /// An offer or answer of the far end, read under the call's SRTP policy
     /// with our key.
     fn negotiate(&self, sdp: &Sdp) -> Result<Negotiated, NegotiateError> {
-        negotiate_with(sdp, self.plan.srtp, &self.seed.srtp_key)
+        negotiate_with(sdp, &self.plan.codecs, self.plan.srtp, &self.seed.srtp_key)
     }
 
     /// The media follows a newly negotiated session (address, codec, direction).
@@ -1258,6 +1261,7 @@ fn codec_of(codec: AudioCodec) -> Codec {
     match codec {
         AudioCodec::Pcmu => Codec::Pcmu,
         AudioCodec::Pcma => Codec::Pcma,
+        AudioCodec::Opus => Codec::Opus,
     }
 }
 

@@ -1,4 +1,5 @@
-//! Sans-IO RTP media for one call leg: G.711 codecs, RTP parsing and building, shared
+//! Sans-IO RTP media for one call leg: G.711 and Opus codecs, resampling between 8,
+//! 16 and 48 kHz, transcoding between codecs, RTP parsing and building, shared
 //! pre-encoded prompts, prompt playback, RFC 4733 DTMF detection, in-band (Goertzel)
 //! DTMF detection of audio, the paced [`MediaSession`] the call layer drives, and
 //! the adaptive [`JitterBuffer`] that turns one inbound stream into 20 ms frames of
@@ -18,17 +19,20 @@ mod g711;
 mod inband_dtmf;
 mod inbound;
 mod jitter;
+mod opus;
 mod pacer;
 mod player;
 mod prompt;
+mod resample;
 mod rtcp;
 mod rtp;
 mod session;
 mod srtp;
 mod stats;
+mod transcode;
 
 pub use catalog::{PromptCatalog, BEEP_PROMPT_ID};
-pub use codec::Codec;
+pub use codec::{Codec, OPUS_PAYLOAD_TYPE};
 pub use dtmf::{DtmfDetector, DtmfEventState};
 /// Dual-tone samples of a key, for test peers that press keys in-band.
 #[cfg(test)]
@@ -43,7 +47,12 @@ pub use jitter::{
     FrameKind, JitterBuffer, JitterConfig, JitterOutput, JitterStats, CN_PAYLOAD_TYPE, QUIET_PEAK,
     RING_MARGIN_FRAMES,
 };
+pub use opus::{
+    silence_frame as opus_silence_frame, OpusDecoder, OpusEncoder, OpusError,
+    BITRATE as OPUS_BITRATE, MAX_PAYLOAD as OPUS_MAX_PAYLOAD, OPUS_FRAME_SAMPLES, OPUS_RATE,
+};
 pub use prompt::{Prompt, PromptError};
+pub use resample::{Rate, Resampler};
 pub use rtcp::{
     is_rtcp, rtcp_interval, write_bye, write_receiver_report, write_sdes_cname,
     write_sender_report, Compound, IntervalInputs, ReportBlock, ReportBlocks, RtcpError,
@@ -57,3 +66,4 @@ pub use srtp::{
     SRTP_KEY_LEN, SRTP_MAX_OVERHEAD,
 };
 pub use stats::MediaStats;
+pub use transcode::{Format, TranscodeError, Transcoder};

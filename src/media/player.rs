@@ -1,5 +1,6 @@
 //! Prompt playback: a queue of shared prompts cut into 20 ms payload frames for one
-//! codec, the last partial frame padded with the codec's silence byte.
+//! codec, the last partial frame padded with the codec's silence byte; for Opus,
+//! the prompt's pre-encoded packets one after the other.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -14,6 +15,8 @@ pub(crate) struct PlayedFrame {
     pub(crate) started: Option<Arc<Prompt>>,
     /// Set on the last frame of a prompt (the prompt has left the queue).
     pub(crate) finished: Option<Arc<Prompt>>,
+    /// Payload bytes written (160 for G.711; the packet's length for Opus).
+    pub(crate) len: usize,
 }
 
 /// Plays queued prompts back to back.
@@ -59,6 +62,9 @@ impl PromptPlayer {
     /// leaves `out` untouched, when idle or when `out` is shorter than a frame. A prompt
     /// with no samples plays as one silent frame so it still starts and finishes.
     pub(crate) fn next_frame(&mut self, codec: Codec, out: &mut [u8]) -> Option<PlayedFrame> {
+        if codec == Codec::Opus {
+            return self.next_opus_frame(out);
+        }
         let frame = out.get_mut(..FRAME_SAMPLES)?;
         let prompt = self.queue.front()?;
         let encoded = prompt.encoded(codec);
@@ -75,7 +81,39 @@ impl PromptPlayer {
         } else {
             None
         };
-        Some(PlayedFrame { started, finished })
+        Some(PlayedFrame {
+            started,
+            finished,
+            len: FRAME_SAMPLES,
+        })
+    }
+
+    /// The next Opus packet of the front prompt into `out` (which must hold
+    /// `opus::MAX_PAYLOAD` bytes); `position` counts packets. A prompt without
+    /// packets plays as one packet of silence.
+    fn next_opus_frame(&mut self, out: &mut [u8]) -> Option<PlayedFrame> {
+        let frame = out.get_mut(..crate::media::opus::MAX_PAYLOAD)?;
+        let prompt = self.queue.front()?;
+        let started = (self.position == 0).then(|| Arc::clone(prompt));
+        let packet = match prompt.opus_packet(self.position) {
+            Some(packet) => packet,
+            None => crate::media::opus::silence_frame().unwrap_or_default(),
+        };
+        let len = packet.len().min(frame.len());
+        frame[..len].copy_from_slice(&packet[..len]);
+        let packets = prompt.opus_packets();
+        self.position += 1;
+        let finished = if self.position >= packets {
+            self.position = 0;
+            self.queue.pop_front()
+        } else {
+            None
+        };
+        Some(PlayedFrame {
+            started,
+            finished,
+            len,
+        })
     }
 }
 
@@ -115,7 +153,7 @@ mod tests {
 
     #[test]
     fn last_partial_frame_is_padded_with_silence() {
-        for codec in Codec::ALL {
+        for codec in Codec::G711 {
             let mut player = PromptPlayer::new();
             let short = prompt("short", 200);
             player.play(Arc::clone(&short));

@@ -1,11 +1,19 @@
 //! Audio prompts: decoded once at load time and pre-encoded for every codec, then
 //! shared read-only by all calls through `Arc<Prompt>`.
+//!
+//! Opus too is encoded once, at load: the 8 kHz samples are resampled to 48 kHz
+//! and encoded frame by frame into a packet sequence every call plays by copying,
+//! instead of running an encoder per call (`benches/media.rs` has both figures).
+//! A sequence starting from a fresh encoder state is a valid stream on its own, so
+//! a call may start it at any point of its own stream.
 
 use std::io::Cursor;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::media::codec::{Codec, SAMPLE_RATE};
+use crate::media::codec::{Codec, FRAME_SAMPLES, SAMPLE_RATE};
+use crate::media::opus::{OpusEncoder, MAX_PAYLOAD, OPUS_FRAME_SAMPLES};
+use crate::media::resample::{Rate, Resampler};
 
 /// Why WAV bytes could not become a prompt.
 #[derive(Debug, thiserror::Error)]
@@ -51,6 +59,10 @@ pub struct Prompt {
     pcmu: Arc<[u8]>,
     /// `samples` in A-law, one byte per sample.
     pcma: Arc<[u8]>,
+    /// `samples` in Opus: the 20 ms packets back to back.
+    opus: Arc<[u8]>,
+    /// End offset in `opus` of each packet.
+    opus_ends: Arc<[u32]>,
 }
 
 impl Prompt {
@@ -63,12 +75,22 @@ impl Prompt {
         };
         let pcmu = encode(Codec::Pcmu);
         let pcma = encode(Codec::Pcma);
+        let id = id.into();
+        let (opus, opus_ends) = match encode_opus(&samples) {
+            Ok(encoded) => encoded,
+            Err(err) => {
+                log::warn!("prompt {id:?}: no Opus encoding ({err}); Opus calls hear silence");
+                (Vec::new(), Vec::new())
+            }
+        };
         Prompt {
-            id: id.into(),
+            id,
             text,
             samples: samples.into(),
             pcmu,
             pcma,
+            opus: opus.into(),
+            opus_ends: opus_ends.into(),
         }
     }
 
@@ -129,12 +151,29 @@ impl Prompt {
         &self.samples
     }
 
-    /// The prompt encoded for `codec`, one byte per sample.
+    /// The prompt encoded for a G.711 `codec`, one byte per sample (empty for Opus:
+    /// see [`Prompt::opus_packet`]).
     pub fn encoded(&self, codec: Codec) -> &[u8] {
         match codec {
             Codec::Pcmu => &self.pcmu,
             Codec::Pcma => &self.pcma,
+            Codec::Opus => &[],
         }
+    }
+
+    /// The Opus packets of the prompt, one per 20 ms frame.
+    pub fn opus_packets(&self) -> usize {
+        self.opus_ends.len()
+    }
+
+    /// The Opus packet of frame `index`.
+    pub fn opus_packet(&self, index: usize) -> Option<&[u8]> {
+        let end = *self.opus_ends.get(index)? as usize;
+        let start = match index {
+            0 => 0,
+            _ => *self.opus_ends.get(index - 1)? as usize,
+        };
+        self.opus.get(start..end)
     }
 
     /// Playout time.
@@ -144,9 +183,58 @@ impl Prompt {
     }
 }
 
+/// Encodes 8 kHz samples as 20 ms Opus packets (the last frame padded with silence):
+/// the packets back to back and the end offset of each.
+fn encode_opus(samples: &[i16]) -> Result<(Vec<u8>, Vec<u32>), crate::media::opus::OpusError> {
+    let mut encoder = OpusEncoder::new()?;
+    let mut resampler = Resampler::new(Rate::Hz8000, Rate::Hz48000);
+    let frames = samples.len().div_ceil(FRAME_SAMPLES);
+    let mut packets = Vec::with_capacity(frames * 80);
+    let mut ends = Vec::with_capacity(frames);
+    let mut narrow = [0i16; FRAME_SAMPLES];
+    let mut wide = [0i16; OPUS_FRAME_SAMPLES];
+    let mut packet = [0u8; MAX_PAYLOAD];
+    for chunk in samples.chunks(FRAME_SAMPLES) {
+        narrow[..chunk.len()].copy_from_slice(chunk);
+        narrow[chunk.len()..].fill(0);
+        resampler.process(&narrow, &mut wide);
+        let len = encoder.encode(&wide, &mut packet)?;
+        packets.extend_from_slice(&packet[..len]);
+        ends.push(packets.len() as u32);
+    }
+    Ok((packets, ends))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn opus_packets_cover_the_prompt_and_decode_to_its_level() {
+        let samples: Vec<i16> = (0..8000 + 40)
+            .map(|n| ((n as f64 * 0.3).sin() * 8000.0) as i16)
+            .collect();
+        let prompt = Prompt::from_samples("tone", None, samples);
+        assert_eq!(prompt.opus_packets(), 51, "one packet per started 20 ms");
+        let mut decoder = crate::media::opus::OpusDecoder::new().unwrap();
+        let mut out = [0i16; OPUS_FRAME_SAMPLES];
+        let mut energy = 0.0;
+        for index in 0..prompt.opus_packets() {
+            let packet = prompt.opus_packet(index).unwrap();
+            assert!(!packet.is_empty() && packet.len() <= MAX_PAYLOAD);
+            assert_eq!(
+                decoder.decode(packet, &mut out).unwrap(),
+                OPUS_FRAME_SAMPLES
+            );
+            if (10..40).contains(&index) {
+                energy += out.iter().map(|&s| f64::from(s).powi(2)).sum::<f64>();
+            }
+        }
+        let rms = (energy / (30.0 * OPUS_FRAME_SAMPLES as f64)).sqrt();
+        // The sine's RMS is 8000/√2 ≈ 5657.
+        assert!((4000.0..7000.0).contains(&rms), "rms {rms}");
+        assert!(prompt.opus_packet(51).is_none());
+    }
 
     fn wav_bytes(spec: hound::WavSpec, samples: &[i16]) -> Vec<u8> {
         let mut cursor = Cursor::new(Vec::new());
@@ -174,7 +262,7 @@ mod tests {
         assert_eq!(prompt.id(), "p");
         assert_eq!(prompt.text(), Some("hello"));
         assert_eq!(prompt.samples(), &samples[..]);
-        for codec in Codec::ALL {
+        for codec in Codec::G711 {
             let expected: Vec<u8> = samples.iter().map(|&s| codec.encode_sample(s)).collect();
             assert_eq!(prompt.encoded(codec), &expected[..]);
         }

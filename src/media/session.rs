@@ -18,17 +18,20 @@ use crate::media::dtmf::DtmfDetector;
 use crate::media::dtmf_send::{write_tone, DigitSender, Slot};
 use crate::media::inbound::{Inbound, InboundOutput};
 use crate::media::jitter::{JitterConfig, JitterStats, CN_PAYLOAD_TYPE};
+use crate::media::opus::{silence_frame, OpusEncoder, OPUS_FRAME_SAMPLES};
 use crate::media::pacer::Pacer;
 use crate::media::player::PromptPlayer;
 use crate::media::prompt::Prompt;
+use crate::media::resample::{Rate, Resampler};
 use crate::media::rtcp::{is_rtcp, RtcpSession, RtcpStats, Sent};
 use crate::media::rtp::{parse_rtp, RtpSender, RTP_HEADER_LEN};
 use crate::media::srtp::{Srtp, SrtpStats};
 use crate::media::stats::MediaStats;
 use crate::time::Time;
 
-/// Size in bytes of every packet a session sends: the 12-byte RTP header plus one
-/// 20 ms G.711 frame. The buffer given to [`MediaSession::poll_output`] must hold it.
+/// Size in bytes of the largest packet a session sends: the 12-byte RTP header plus
+/// one 20 ms G.711 frame (an Opus packet is at most as long). The buffer given to
+/// [`MediaSession::poll_output`] must hold it.
 pub const PACKET_LEN: usize = RTP_HEADER_LEN + FRAME_SAMPLES;
 /// Events kept for the caller before further ones are dropped (and counted).
 const MAX_QUEUED_EVENTS: usize = 256;
@@ -172,6 +175,8 @@ pub struct MediaSession {
     /// The received stream: jitter buffer, playout, and the consumers of its audio
     /// (the in-band DTMF detector for a far end without telephone-event).
     inbound: Inbound,
+    /// The Opus encoder of live audio (in-band keys), made at first use.
+    opus_out: Option<Box<OpusOut>>,
     rtcp: RtcpSession,
     /// Where RTCP goes without rtcp-mux: the remote RTP port + 1, until the far
     /// end's RTCP is seen coming from elsewhere.
@@ -205,7 +210,8 @@ impl MediaSession {
             ..JitterConfig::default()
         };
         let inbound = Inbound::new(jitter, config.codec, config.codec_pt, config.dtmf_pt, now);
-        let rtcp = RtcpSession::new(config.ssrc, config.ntp_at_zero, config.rtcp_seed, now);
+        let mut rtcp = RtcpSession::new(config.ssrc, config.ntp_at_zero, config.rtcp_seed, now);
+        rtcp.set_clock_rate(config.codec.clock_rate());
         let rtcp_remote = SocketAddr::new(remote.ip(), remote.port().wrapping_add(1));
         MediaSession {
             rtcp,
@@ -231,6 +237,7 @@ impl MediaSession {
             digits: None,
             sending: true,
             inbound,
+            opus_out: None,
             now,
             srtp: None,
             scratch: Vec::new(),
@@ -439,6 +446,7 @@ impl MediaSession {
         self.config.codec = codec;
         self.config.codec_pt = codec_pt;
         self.config.dtmf_pt = dtmf_pt;
+        self.rtcp.set_clock_rate(codec.clock_rate());
         self.sending = sending;
         self.inbound.renegotiate(codec, codec_pt, dtmf_pt);
     }
@@ -580,9 +588,10 @@ impl MediaSession {
             return None;
         }
         self.pacer.advance();
+        let ticks = self.config.codec.frame_ticks();
         let Some(packet) = buf.get_mut(..PACKET_LEN) else {
             self.stats.send_buffer_too_small += 1;
-            self.sender.skip_samples(FRAME_SAMPLES as u32);
+            self.sender.skip_samples(ticks);
             self.mark_next = true;
             return None;
         };
@@ -592,7 +601,7 @@ impl MediaSession {
         let (header, payload) = packet.split_at_mut(RTP_HEADER_LEN);
         let codec = self.config.codec;
         let mut marker = self.mark_next;
-        match self.player.next_frame(codec, payload) {
+        let payload_len = match self.player.next_frame(codec, payload) {
             Some(played) => {
                 marker |= played.started.is_some() && !self.last_was_prompt;
                 if let Some(prompt) = played.started {
@@ -610,20 +619,21 @@ impl MediaSession {
                 }
                 self.last_was_prompt = true;
                 self.stats.prompt_packets_sent += 1;
+                played.len
             }
             None => {
-                payload.fill(codec.silence_byte());
                 self.last_was_prompt = false;
+                write_silence(codec, payload)
             }
-        }
+        };
         // `header` is exactly RTP_HEADER_LEN bytes, so this cannot fail.
         self.sender
-            .write_header(header, self.config.codec_pt, marker, FRAME_SAMPLES as u32)
+            .write_header(header, self.config.codec_pt, marker, ticks)
             .ok()?;
         self.mark_next = false;
         self.stats.packets_sent += 1;
-        self.stats.payload_octets_sent += FRAME_SAMPLES as u64;
-        Some(PACKET_LEN)
+        self.stats.payload_octets_sent += payload_len as u64;
+        Some(RTP_HEADER_LEN + payload_len)
     }
 
     /// While keys are being sent: writes this slot's telephone-event packet
@@ -650,9 +660,13 @@ impl MediaSession {
         let (header, payload) = packet.split_at_mut(RTP_HEADER_LEN);
         // `header` is exactly RTP_HEADER_LEN bytes, so this cannot fail. The RTP
         // clock runs on (one slot); the packet carries the event's start time.
+        let codec = self.config.codec;
         self.sender
-            .write_header(header, dtmf_pt, marker, FRAME_SAMPLES as u32)
+            .write_header(header, dtmf_pt, marker, codec.frame_ticks())
             .ok()?;
+        // The sender counts 8 kHz samples; the event is on the stream's clock.
+        let scale = codec.clock_rate() / crate::media::codec::SAMPLE_RATE;
+        let duration = (u32::from(duration) * scale).min(u32::from(u16::MAX)) as u16;
         header[4..8].copy_from_slice(&timestamp.to_be_bytes());
         let mut event = [0u8; 4];
         Slot::write_event_payload(code, end, duration, &mut event);
@@ -668,17 +682,30 @@ impl MediaSession {
         let mut pcm = [0i16; FRAME_SAMPLES];
         write_tone(code, offset, &mut pcm);
         let (header, payload) = packet.split_at_mut(RTP_HEADER_LEN);
-        self.config.codec.encode(&pcm, payload);
+        let codec = self.config.codec;
+        let len = match codec {
+            Codec::Opus => {
+                if self.opus_out.is_none() {
+                    // Made once per session, at its first in-band key.
+                    self.opus_out = OpusOut::new().map(Box::new);
+                }
+                match self.opus_out.as_mut() {
+                    Some(out) => out.encode(&pcm, payload),
+                    None => write_silence(codec, payload),
+                }
+            }
+            _ => codec.encode(&pcm, payload),
+        };
         let marker = self.mark_next;
         self.sender
-            .write_header(header, self.config.codec_pt, marker, FRAME_SAMPLES as u32)
+            .write_header(header, self.config.codec_pt, marker, codec.frame_ticks())
             .ok()?;
         self.mark_next = false;
         self.last_was_prompt = false;
         self.stats.packets_sent += 1;
-        self.stats.payload_octets_sent += FRAME_SAMPLES as u64;
+        self.stats.payload_octets_sent += len as u64;
         self.stats.inband_tone_packets_sent += 1;
-        Some(PACKET_LEN)
+        Some(RTP_HEADER_LEN + len)
     }
 
     /// The packet written in `buf[..len]`, protected when the leg uses SRTP;
@@ -700,7 +727,7 @@ impl MediaSession {
         let skipped = self.pacer.skip_stale(now);
         if skipped > 0 {
             self.stats.slots_skipped += skipped;
-            let samples = skipped.wrapping_mul(FRAME_SAMPLES as u64) as u32;
+            let samples = skipped.wrapping_mul(u64::from(self.config.codec.frame_ticks())) as u32;
             self.sender.skip_samples(samples);
             self.mark_next = true;
         }
@@ -718,3 +745,44 @@ impl MediaSession {
 #[cfg(test)]
 #[path = "session_tests.rs"]
 mod tests;
+
+/// Writes one frame of `codec`'s silence into `payload`; returns its length.
+fn write_silence(codec: Codec, payload: &mut [u8]) -> usize {
+    match codec {
+        Codec::Opus => {
+            let silence = silence_frame().unwrap_or_default();
+            let len = silence.len().min(payload.len());
+            payload[..len].copy_from_slice(&silence[..len]);
+            len
+        }
+        _ => {
+            let len = payload.len().min(FRAME_SAMPLES);
+            payload[..len].fill(codec.silence_byte());
+            len
+        }
+    }
+}
+
+/// What a session needs to send live 8 kHz audio (in-band keys) as Opus.
+#[derive(Debug)]
+struct OpusOut {
+    encoder: OpusEncoder,
+    resampler: Resampler,
+    wide: [i16; OPUS_FRAME_SAMPLES],
+}
+
+impl OpusOut {
+    fn new() -> Option<OpusOut> {
+        Some(OpusOut {
+            encoder: OpusEncoder::new().ok()?,
+            resampler: Resampler::new(Rate::Hz8000, Rate::Hz48000),
+            wide: [0; OPUS_FRAME_SAMPLES],
+        })
+    }
+
+    /// Encodes 20 ms at 8 kHz into `payload`; returns the length (0 on failure).
+    fn encode(&mut self, pcm: &[i16; FRAME_SAMPLES], payload: &mut [u8]) -> usize {
+        self.resampler.process(pcm, &mut self.wide);
+        self.encoder.encode(&self.wide, payload).unwrap_or(0)
+    }
+}

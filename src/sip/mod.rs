@@ -98,7 +98,10 @@ pub use message::call_id_of;
 pub use method::Method;
 pub use name_addr::NameAddr;
 pub use register::{Registration, RegistrationConfig, RegistrationEvent, RegistrationOutput};
-pub use sdp::{build_answer, build_offer, negotiate, AudioCodec, NegotiateError, Negotiated, Sdp};
+pub use sdp::{
+    build_answer, build_offer, build_offer_with, negotiate, negotiate_with, AudioCodec,
+    NegotiateError, Negotiated, OpusParams, Sdp,
+};
 pub use settings::{SessionTimerSettings, SipSettings};
 pub use shard_of::owner_of;
 pub use stats::SipStats;

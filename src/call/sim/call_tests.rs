@@ -11,7 +11,7 @@ use crate::time::Time;
 
 use super::carrier::{CallScript, Offer};
 use super::fixtures::{no_routes, program, router};
-use super::{Sim, SimConfig};
+use super::{Sim, SimConfig, CARRIER_SIP};
 
 /// A clean trunk (10 ms each way) to the demo flow, answered at once.
 fn demo_sim() -> Sim {
@@ -393,6 +393,31 @@ fn a_call_that_can_bind_no_port_is_refused_with_503() {
 }
 
 #[test]
+fn codec_preferences_pick_the_answer_and_a_trunks_own_win_for_its_sources() {
+    use crate::sip::AudioCodec;
+    let g711 = || Offer::Formats {
+        formats: "0 8 101".into(),
+        rtpmaps: "a=rtpmap:101 telephone-event/8000\r\n".into(),
+    };
+    let answer_of = |config: SimConfig| {
+        let mut sim = Sim::new(config);
+        sim.place(CallScript::new("pref-1", Time::ZERO).offer(g711()));
+        assert!(sim.run_until_idle(IDLE_LIMIT));
+        sim.report("pref-1").answer_sdp.clone().unwrap_or_default()
+    };
+    let caller_order = answer_of(SimConfig::demo(31));
+    assert!(caller_order.contains("RTP/AVP 0 101"), "{caller_order}");
+    let mut config = SimConfig::demo(31);
+    config.codecs = vec![AudioCodec::Pcma, AudioCodec::Pcmu];
+    let ours = answer_of(config.clone());
+    assert!(ours.contains("RTP/AVP 8 101"), "{ours}");
+    let carrier: std::net::SocketAddr = CARRIER_SIP.parse().unwrap();
+    config.trunk_codecs = vec![(ipnet::IpNet::from(carrier.ip()), vec![AudioCodec::Pcmu])];
+    let trunk = answer_of(config);
+    assert!(trunk.contains("RTP/AVP 0 101"), "{trunk}");
+}
+
+#[test]
 fn a_late_offer_gets_our_offer_in_the_200_and_media_starts_with_the_acks_answer() {
     let mut sim = demo_sim();
     let late = Offer::Late {
@@ -408,10 +433,11 @@ fn a_late_offer_gets_our_offer_in_the_200_and_media_starts_with_the_acks_answer(
     assert_eq!(report.invite_responses, vec![100, 200], "{report:?}");
     let offer = report.answer_sdp.as_deref().unwrap_or_default();
     assert!(
-        offer.contains("m=audio 20002 RTP/AVP 0 8 101"),
+        offer.contains("m=audio 20002 RTP/AVP 0 8 111 101 102"),
         "the 200 carries our offer: {offer}"
     );
     assert!(offer.contains("a=rtpmap:8 PCMA/8000"), "{offer}");
+    assert!(offer.contains("a=rtpmap:111 opus/48000/2"), "{offer}");
     assert!(
         report.rtp_loud > 20,
         "prompts reached the caller: {report:?}"
@@ -721,7 +747,10 @@ fn a_late_offer_to_a_trunk_requiring_srtp_offers_rtp_savp_with_both_suites() {
     assert!(sim.run_until_idle(IDLE_LIMIT));
     let report = sim.report("late-srtp");
     let offer = report.answer_sdp.as_deref().unwrap_or_default();
-    assert!(offer.contains("m=audio 20002 RTP/SAVP 0 8 101"), "{offer}");
+    assert!(
+        offer.contains("m=audio 20002 RTP/SAVP 0 8 111 101 102"),
+        "{offer}"
+    );
     assert!(
         offer.contains("a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:"),
         "{offer}"

@@ -83,5 +83,7 @@ pub(crate) fn host_config(sip_addr: std::net::SocketAddr, answer_delay: Duration
         shards: 1,
         jitter: (Duration::from_millis(20), Duration::from_millis(200)),
         srtp: Default::default(),
+        codecs: Vec::new().into(),
+        trunk_codecs: Vec::new().into(),
     }
 }

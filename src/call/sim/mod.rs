@@ -62,6 +62,9 @@ pub(crate) struct SimConfig {
     pub(crate) advertised: Option<(SocketAddr, std::net::IpAddr)>,
     /// The host's SRTP settings.
     pub(crate) srtp: super::host::SrtpSettings,
+    /// `[rtp] codecs` and the trunks' `codecs` of the host (empty: caller's order).
+    pub(crate) codecs: Vec<crate::sip::AudioCodec>,
+    pub(crate) trunk_codecs: Vec<(ipnet::IpNet, Vec<crate::sip::AudioCodec>)>,
 }
 
 impl SimConfig {
@@ -76,6 +79,8 @@ impl SimConfig {
             invite_rate_per_source: 0,
             advertised: None,
             srtp: Default::default(),
+            codecs: Vec::new(),
+            trunk_codecs: Vec::new(),
         }
     }
 
@@ -144,6 +149,12 @@ impl Sim {
         host_config.allowed_sources = config.allowed_sources.into();
         host_config.invite_rate_per_source = config.invite_rate_per_source;
         host_config.srtp = config.srtp;
+        host_config.codecs = config.codecs.into();
+        host_config.trunk_codecs = config
+            .trunk_codecs
+            .into_iter()
+            .map(|(net, codecs)| (net, codecs.into()))
+            .collect();
         if let Some((sip, rtp)) = config.advertised {
             host_config.sip_advertised = Some(sip);
             host_config.rtp_advertised = Some(rtp);

@@ -10,9 +10,18 @@
 //! One [`JitterBuffer`] per inbound stream (one SSRC at a time): a ring of payload
 //! slots allocated once (enough for `max_delay` plus [`RING_MARGIN_FRAMES`]), the
 //! playout cursor, the RFC 3550 jitter estimate, the concealment history and the
-//! [`JitterStats`]. Decoding is G.711 through [`Codec`]; a new codec (Opus) is an
-//! extension of that enum and of the one decode call (`JitterBuffer::decode`). Payloads are one
-//! 20 ms frame (160 samples), the packetisation every stream of this crate uses.
+//! [`JitterStats`]. Payloads are one 20 ms frame, the packetisation every stream of
+//! this crate uses. Decoding is G.711 through [`Codec`], or Opus through the stream's
+//! own decoder (`opus_playout.rs`: 48 kHz decode resampled to the 8 kHz frames that
+//! come out). Opus's 48 kHz RTP timestamps are counted in 8 kHz units inside the
+//! buffer (divided by 6 as they arrive, exactly, wraps included), so the playout,
+//! jitter and delay arithmetic is the same for every codec.
+//!
+//! Loss with Opus is concealed by the decoder rather than by `conceal.rs`: when the
+//! packet after the missing one is already buffered, its in-band FEC data
+//! reconstructs the lost frame (`fec_frames`); otherwise the decoder's PLC
+//! extrapolates. The length rule is the same (silence after 60 ms). DTX gaps are
+//! the DTX gaps below; the decoder picks up at the next packet.
 //!
 //! # Playout
 //!
@@ -95,6 +104,7 @@
 #![warn(missing_docs, unreachable_pub)]
 
 mod conceal;
+mod opus_playout;
 mod ring;
 
 #[cfg(test)]
@@ -107,6 +117,7 @@ use crate::media::rtp::RtpPacket;
 use crate::time::Time;
 
 use conceal::{ComfortNoise, Concealer};
+use opus_playout::{OpusPlayout, TimestampScale};
 use ring::{Payload, Ring};
 
 /// Ring slots beyond `max_delay`, for early packets and reordering.
@@ -216,6 +227,11 @@ pub struct JitterStats {
     pub events: u64,
     /// Frames decoded from packets (zero while decoding is off).
     pub decoded_frames: u64,
+    /// Lost Opus frames decoded from the next packet's in-band FEC (libopus falls
+    /// back to its PLC when that packet carries none, e.g. a CELT-only frame).
+    pub fec_frames: u64,
+    /// Packets the decoder refused (malformed Opus): played as silence.
+    pub decode_errors: u64,
     /// Times the stream started afresh: new SSRC, sequence or timestamp jump.
     pub resets: u64,
     /// Packets with the marker bit (talkspurt starts).
@@ -288,6 +304,10 @@ pub struct JitterBuffer {
     last_arrival: Time,
     /// Whether frames are decoded into the caller's buffer (see the module doc).
     decoding: bool,
+    /// The decoder of an Opus stream.
+    opus: Option<Box<OpusPlayout>>,
+    /// 48 kHz timestamps to 8 kHz units, for Opus.
+    scale: TimestampScale,
     stats: JitterStats,
 }
 
@@ -321,10 +341,13 @@ impl JitterBuffer {
             delay_us: 0,
             last_arrival: Time::ZERO,
             decoding: true,
+            opus: None,
+            scale: TimestampScale::for_codec(codec),
             stats: JitterStats::default(),
             config,
         };
         buffer.stats.target_delay = buffer.config.min_delay;
+        buffer.opus = OpusPlayout::for_codec(codec);
         buffer
     }
 
@@ -333,6 +356,17 @@ impl JitterBuffer {
     ///
     /// [`poll_output`]: JitterBuffer::poll_output
     pub fn handle_packet(&mut self, now: Time, packet: &RtpPacket<'_>) {
+        let scaled;
+        let packet = match self.scale.apply(packet.timestamp) {
+            Some(timestamp) => {
+                scaled = RtpPacket {
+                    timestamp,
+                    ..*packet
+                };
+                &scaled
+            }
+            None => packet,
+        };
         self.advance_clock(now);
         let payload = if packet.payload_type == self.codec_pt {
             Payload::Audio
@@ -453,6 +487,10 @@ impl JitterBuffer {
     /// A new offer/answer (re-INVITE): the stream goes on with this codec, its
     /// payload type and the telephone-event payload type.
     pub fn renegotiate(&mut self, codec: Codec, codec_pt: u8, event_pt: Option<u8>) {
+        if codec != self.codec {
+            self.opus = OpusPlayout::for_codec(codec);
+            self.scale = TimestampScale::for_codec(codec);
+        }
         self.codec = codec;
         self.codec_pt = codec_pt;
         self.config.codec_pt = Some(codec_pt);
@@ -641,10 +679,25 @@ impl JitterBuffer {
                     && self.concealer.can_conceal()
                 {
                     self.set_cursor(next_ts + FRAME_TS);
-                    if self.decoding {
-                        self.concealer.conceal(out);
-                    } else {
+                    if !self.decoding {
                         self.concealer.advance();
+                    } else if let Some(opus) = self.opus.as_mut() {
+                        // The packet after the lost one, if here: its FEC rebuilds it.
+                        let follower = next
+                            .and_then(|seq| self.ring.get(seq))
+                            .filter(|slot| {
+                                slot.ts == next_ts + FRAME_TS && slot.payload == Payload::Audio
+                            })
+                            .map(|slot| &slot.data[..slot.len]);
+                        let fec = follower.is_some();
+                        match opus.conceal(follower, out) {
+                            Ok(()) if fec => self.stats.fec_frames += 1,
+                            Ok(()) => {}
+                            Err(_) => self.stats.decode_errors += 1,
+                        }
+                        self.concealer.advance();
+                    } else {
+                        self.concealer.conceal(out);
                     }
                     return FrameKind::Concealed;
                 }
@@ -745,6 +798,7 @@ impl JitterBuffer {
             }
             let follower = self.ring.get(seq + 1).map(|next| (next.ts, next.payload));
             if self.too_much_delay()
+                && self.opus.is_none()
                 && self.last_quiet
                 && follower == Some((ts + FRAME_TS, Payload::Audio))
             {
@@ -773,8 +827,13 @@ impl JitterBuffer {
     fn play_audio(&mut self, seq: i64, ts: i64, out: &mut [i16; FRAME_SAMPLES]) -> FrameKind {
         self.consume(seq, ts);
         self.noise_on = false;
-        self.concealer.recover(out);
-        self.concealer.remember(out);
+        if self.opus.is_some() {
+            // The decoder joined its concealment to this frame itself.
+            self.concealer.cancel();
+        } else {
+            self.concealer.recover(out);
+            self.concealer.remember(out);
+        }
         FrameKind::Audio
     }
 
@@ -784,6 +843,13 @@ impl JitterBuffer {
             out.fill(0);
             return;
         };
+        if let Some(opus) = self.opus.as_mut() {
+            if opus.decode(&slot.data[..slot.len], out).is_err() {
+                self.stats.decode_errors += 1;
+            }
+            self.stats.decoded_frames += 1;
+            return;
+        }
         let written = self.codec.decode(&slot.data[..slot.len], out);
         out[written..].fill(0);
         self.stats.decoded_frames += 1;

@@ -16,8 +16,8 @@ use crate::time::Time;
 const MAX_DROPOUT: u16 = 3_000;
 /// A sequence number up to this far behind is an old (reordered) packet.
 const MAX_MISORDER: u16 = 100;
-/// RTP clock rate, Hz.
-const CLOCK_RATE: u64 = 8_000;
+/// RTP clock rate when none is set (G.711), Hz.
+const DEFAULT_CLOCK_RATE: u64 = 8_000;
 
 /// The state of the source we receive.
 #[derive(Debug, Clone, Default)]
@@ -38,9 +38,18 @@ pub(super) struct Reception {
     jitter_q4: u32,
     /// Middle 32 bits of the NTP time of the far end's last SR and when it came.
     last_sr: Option<(u32, Time)>,
+    /// The stream's RTP clock rate in Hz (0: [`DEFAULT_CLOCK_RATE`]), the unit of
+    /// the jitter.
+    clock_rate: u32,
 }
 
 impl Reception {
+    /// Sets the stream's RTP clock rate (48000 for Opus), which the jitter is
+    /// counted in.
+    pub(super) fn set_clock_rate(&mut self, hz: u32) {
+        self.clock_rate = hz;
+    }
+
     /// The far end's SSRC, once a packet was seen.
     pub(super) fn ssrc(&self) -> Option<u32> {
         self.ssrc
@@ -52,6 +61,7 @@ impl Reception {
         if self.ssrc != Some(packet.ssrc) {
             *self = Reception {
                 ssrc: Some(packet.ssrc),
+                clock_rate: self.clock_rate,
                 ..Reception::default()
             };
             self.init_seq(packet.sequence);
@@ -60,7 +70,11 @@ impl Reception {
         }
         self.received = self.received.wrapping_add(1);
         if timed {
-            let arrival = (now.as_micros() * CLOCK_RATE / 1_000_000) as u32;
+            let rate = match self.clock_rate {
+                0 => DEFAULT_CLOCK_RATE,
+                rate => u64::from(rate),
+            };
+            let arrival = (now.as_micros() * rate / 1_000_000) as u32;
             let transit = arrival.wrapping_sub(packet.timestamp);
             if let Some(previous) = self.transit {
                 let d = (transit.wrapping_sub(previous) as i32).unsigned_abs();

@@ -121,6 +121,12 @@ impl RtcpSession {
         self.next_report
     }
 
+    /// The far end's RTP clock rate (8000 unless set), the unit of the jitter we
+    /// report.
+    pub fn set_clock_rate(&mut self, hz: u32) {
+        self.reception.set_clock_rate(hz);
+    }
+
     /// One RTP packet of the far end's stream.
     pub fn on_rtp(&mut self, now: Time, packet: &RtpPacket<'_>, timed: bool) {
         self.reception.on_packet(now, packet, timed);

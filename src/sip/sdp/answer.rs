@@ -1,7 +1,7 @@
 //! Writing the SDP answer for a [`Negotiated`] audio stream.
 
 use super::crypto::crypto_line;
-use super::negotiate::Negotiated;
+use super::negotiate::{AudioCodec, Negotiated};
 use super::parse::Direction;
 use std::fmt::Write as _;
 use std::net::IpAddr;
@@ -37,16 +37,26 @@ pub fn build_answer(
     if let Some(dtmf_pt) = n.dtmf_pt {
         let _ = write!(sdp, " {dtmf_pt}");
     }
-    let _ = write!(
-        sdp,
-        "\r\na=rtpmap:{} {}/8000\r\n",
-        n.codec_pt,
-        n.codec.encoding_name()
-    );
+    let rate = n.codec.clock_rate();
+    if n.codec == AudioCodec::Opus {
+        // RFC 7587: always "/2"; we send mono and decode what comes.
+        let _ = write!(
+            sdp,
+            "\r\na=rtpmap:{pt} opus/48000/2\r\na=fmtp:{pt} useinbandfec=1;stereo=0\r\n",
+            pt = n.codec_pt
+        );
+    } else {
+        let _ = write!(
+            sdp,
+            "\r\na=rtpmap:{} {}/8000\r\n",
+            n.codec_pt,
+            n.codec.encoding_name()
+        );
+    }
     if let Some(dtmf_pt) = n.dtmf_pt {
         let _ = write!(
             sdp,
-            "a=rtpmap:{dtmf_pt} telephone-event/8000\r\na=fmtp:{dtmf_pt} 0-16\r\n"
+            "a=rtpmap:{dtmf_pt} telephone-event/{rate}\r\na=fmtp:{dtmf_pt} 0-16\r\n"
         );
     }
     let direction = match n.direction {
@@ -81,6 +91,7 @@ mod tests {
             direction: Direction::SendRecv,
             rtcp_mux: false,
             srtp: None,
+            opus: None,
         };
         let answer = build_answer(42, 42, "203.0.113.5".parse().unwrap(), 30000, &n);
         assert_eq!(
@@ -108,6 +119,7 @@ a=fmtp:101 0-16\r\na=ptime:20\r\na=sendrecv\r\n"
             direction: Direction::SendRecv,
             rtcp_mux: false,
             srtp: None,
+            opus: None,
         };
         let answer = build_answer(1, 1, "2001:db8::2".parse().unwrap(), 4000, &n);
         assert!(answer.contains("c=IN IP6 2001:db8::2\r\n"));
@@ -146,6 +158,7 @@ a=fmtp:101 0-16\r\na=ptime:20\r\na=sendrecv\r\n"
                 remote_key: [1; SDES_KEY_LEN],
                 local_key: [2; SDES_KEY_LEN],
             }),
+            opus: None,
         };
         let answer = build_answer(1, 1, "192.0.2.2".parse().unwrap(), 4000, &n);
         assert!(answer.contains("m=audio 4000 RTP/SAVP 0\r\n"), "{answer}");
@@ -155,7 +168,22 @@ a=fmtp:101 0-16\r\na=ptime:20\r\na=sendrecv\r\n"
         );
         // The far end reads our key back out of it.
         let parsed = Sdp::parse(answer.as_bytes()).unwrap();
-        let back = negotiate_with(&parsed, SrtpPolicy::Required, &[1; SDES_KEY_LEN]).unwrap();
+        let back = negotiate_with(&parsed, &[], SrtpPolicy::Required, &[1; SDES_KEY_LEN]).unwrap();
         assert_eq!(back.srtp.map(|s| s.remote_key), Some([2; SDES_KEY_LEN]));
+    }
+
+    #[test]
+    fn an_opus_answer_says_48000_2_and_our_fmtp() {
+        let offer = "v=0\r\no=- 1 1 IN IP4 192.0.2.9\r\ns=-\r\nc=IN IP4 192.0.2.9\r\nt=0 0\r\n\
+m=audio 40000 RTP/AVP 96 97\r\na=rtpmap:96 opus/48000/2\r\na=rtpmap:97 telephone-event/48000\r\n";
+        let n = negotiate(&Sdp::parse(offer.as_bytes()).unwrap()).unwrap();
+        let answer = build_answer(3, 3, "203.0.113.5".parse().unwrap(), 30000, &n);
+        assert!(answer.contains(
+            "m=audio 30000 RTP/AVP 96 97\r\na=rtpmap:96 opus/48000/2\r\na=fmtp:96 useinbandfec=1;stereo=0\r\n\
+a=rtpmap:97 telephone-event/48000\r\na=fmtp:97 0-16\r\n"
+        ), "{answer}");
+        let again = negotiate(&Sdp::parse(answer.as_bytes()).unwrap()).unwrap();
+        assert_eq!((again.codec, again.dtmf_pt), (AudioCodec::Opus, Some(97)));
+        assert_eq!(again.opus.map(|p| p.use_inband_fec), Some(true));
     }
 }

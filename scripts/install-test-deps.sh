@@ -3,6 +3,8 @@
 # (prompts/generate.sh) need on Debian 12, as root, without prompts:
 #   sipp (package sip-tester, with its DTMF pcaps in /usr/share/sip-tester),
 #   espeak-ng and sox (only to regenerate the prompts; the WAVs are committed),
+#   stunnel4 and openssl (tests/e2e_tls.rs: sipp has no TLS here, so stunnel
+#   carries its TCP over TLS; openssl makes the test certificates),
 #   cargo-fuzz (with cargo, for scripts/fuzz.sh), and
 #   libsofia-sip-ua-dev, libclang-dev and pkg-config for the `sofia` feature's
 #   differential test of the SIP parser (bindgen reads the sofia-sip headers).
@@ -29,6 +31,8 @@ wanted=(
     "libsofia-sip-ua-dev /usr/include/sofia-sip-1.12/sofia-sip/sip.h"
     "libclang-dev /usr/share/doc/libclang-dev/copyright"
     "pkg-config pkg-config"
+    "stunnel4 stunnel4"
+    "openssl openssl"
 )
 
 missing=()

@@ -289,7 +289,8 @@ impl SipConfig {
     /// The TLS transport's settings (certificates read and checked), `None`
     /// when TLS is off; a missing or bad file is one line naming the key.
     pub fn tls_settings(&self) -> Result<Option<crate::shard::TlsSettings>, String> {
-        let (Some(listen), Some(cert), Some(key)) = (self.tls, &self.tls_cert, &self.tls_key) else {
+        let (Some(listen), Some(cert), Some(key)) = (self.tls, &self.tls_cert, &self.tls_key)
+        else {
             return Ok(None);
         };
         let files = crate::shard::TlsFiles {
@@ -566,7 +567,10 @@ impl Config {
             }
         }
         if self.sip.tls_verify_clients && self.sip.tls_ca.is_none() {
-            return fail("sip.tls_verify_clients", "needs sip.tls_ca to verify against");
+            return fail(
+                "sip.tls_verify_clients",
+                "needs sip.tls_ca to verify against",
+            );
         }
         if !(1..=300).contains(&self.sip.tls_handshake_secs) {
             return fail("sip.tls_handshake_secs", "must be between 1 and 300");

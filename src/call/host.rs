@@ -636,7 +636,11 @@ impl Host {
         self.stats.calls_offered += 1;
         let source = invite.source().ip();
         let tls_required = !invite.link().is_tls()
-            && self.config.tls_only_sources.iter().any(|net| net.contains(&source));
+            && self
+                .config
+                .tls_only_sources
+                .iter()
+                .any(|net| net.contains(&source));
         let (status, extra) = match self.admission.admit(now, source) {
             Admission::Admit if tls_required => {
                 self.stats.calls_refused_not_tls += 1;

@@ -236,7 +236,11 @@ impl ShardLoop {
             self.index,
             self.backend.name(),
             self.sip_listen,
-            if self.tcp_settings.is_some() { ", TCP" } else { "" },
+            if self.tcp_settings.is_some() {
+                ", TCP"
+            } else {
+                ""
+            },
             tls_listen.map_or_else(String::new, |addr| format!(", TLS on {addr}"))
         );
         Ok(Running {

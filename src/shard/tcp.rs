@@ -504,7 +504,8 @@ impl TcpTransport {
                 log::info!(
                     "shard {}: TLS with {}: {error}; closing",
                     self.shard,
-                    self.peer_of(index).map_or_else(String::new, |p| p.to_string())
+                    self.peer_of(index)
+                        .map_or_else(String::new, |p| p.to_string())
                 );
                 self.close(index);
             }
@@ -643,12 +644,10 @@ impl TcpTransport {
                 return Route::Forward(owner);
             }
         }
-        let hinted = hint
-            .and_then(|conn| self.index_of(conn))
-            .filter(|&index| {
-                matches!(self.conns.get(index),
+        let hinted = hint.and_then(|conn| self.index_of(conn)).filter(|&index| {
+            matches!(self.conns.get(index),
                     Some(Some(c)) if c.peer == dest && c.tls.is_some() == tls)
-            });
+        });
         let index = match hinted.or_else(|| self.by_peer.get(&(dest, tls)).copied()) {
             Some(index) => index,
             None if response => {
@@ -750,7 +749,8 @@ impl TcpTransport {
                 log::info!(
                     "shard {}: TLS handshake with {} not done in time; closing",
                     self.shard,
-                    self.peer_of(index).map_or_else(String::new, |p| p.to_string())
+                    self.peer_of(index)
+                        .map_or_else(String::new, |p| p.to_string())
                 );
                 self.close(index);
             }
@@ -877,3 +877,7 @@ fn listen_on(addr: SocketAddr) -> io::Result<TcpListener> {
     socket.listen(1024)?;
     Ok(socket.into())
 }
+
+#[cfg(test)]
+#[path = "tcp_tests.rs"]
+mod tests;

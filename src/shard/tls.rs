@@ -30,8 +30,8 @@ use rustls::crypto::CryptoProvider;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use rustls::server::WebPkiClientVerifier;
-use rustls::{ClientConfig, ClientConnection, Connection, RootCertStore, ServerConfig};
 use rustls::ServerConnection;
+use rustls::{ClientConfig, ClientConnection, Connection, RootCertStore, ServerConfig};
 
 use super::tcp::TcpSettings;
 
@@ -115,13 +115,15 @@ impl TlsSettings {
             }
             _ => builder.with_no_client_auth(),
         };
-        let server = builder.with_single_cert(chain.clone(), key.clone_key()).map_err(|err| {
-            format!(
-                "sip.tls_key: {} does not go with {}: {err}",
-                files.key.display(),
-                files.cert.display()
-            )
-        })?;
+        let server = builder
+            .with_single_cert(chain.clone(), key.clone_key())
+            .map_err(|err| {
+                format!(
+                    "sip.tls_key: {} does not go with {}: {err}",
+                    files.key.display(),
+                    files.cert.display()
+                )
+            })?;
         let client = match roots {
             Some(roots) => Some(Arc::new(client_config(provider, roots, chain, key)?)),
             None => None,

@@ -624,5 +624,6 @@ fn is_keepalive(data: &[u8]) -> bool {
 
 /// Whether a Request-URI has the `sips:` scheme (case-insensitive, §19.1.1).
 fn is_sips(uri: &str) -> bool {
-    uri.get(..5).is_some_and(|scheme| scheme.eq_ignore_ascii_case("sips:"))
+    uri.get(..5)
+        .is_some_and(|scheme| scheme.eq_ignore_ascii_case("sips:"))
 }

@@ -74,29 +74,46 @@ mod tests {
 
     #[test]
     fn received_address_with_the_sent_by_port() {
-        let r = response("Via: SIP/2.0/TCP client.example:5070;branch=z9hG4bK1;received=192.0.2.7;rport=40123");
-        assert_eq!(reconnect_target(&r), Some("192.0.2.7:5070".parse().unwrap()));
+        let r = response(
+            "Via: SIP/2.0/TCP client.example:5070;branch=z9hG4bK1;received=192.0.2.7;rport=40123",
+        );
+        assert_eq!(
+            reconnect_target(&r),
+            Some("192.0.2.7:5070".parse().unwrap())
+        );
     }
 
     #[test]
     fn sent_by_ip_without_received_and_the_default_port_per_transport() {
         let tcp = response("Via: SIP/2.0/TCP 192.0.2.8;branch=z9hG4bK1");
-        assert_eq!(reconnect_target(&tcp), Some("192.0.2.8:5060".parse().unwrap()));
+        assert_eq!(
+            reconnect_target(&tcp),
+            Some("192.0.2.8:5060".parse().unwrap())
+        );
         let tls = response("v: SIP/2.0/TLS 192.0.2.8;branch=z9hG4bK1");
-        assert_eq!(reconnect_target(&tls), Some("192.0.2.8:5061".parse().unwrap()));
+        assert_eq!(
+            reconnect_target(&tls),
+            Some("192.0.2.8:5061".parse().unwrap())
+        );
     }
 
     #[test]
     fn only_the_top_via_counts() {
         let r = response("Via: SIP/2.0/TLS [2001:db8::1]:5071;branch=z9hG4bK1, SIP/2.0/TLS 192.0.2.9:5061;branch=z9hG4bK0");
-        assert_eq!(reconnect_target(&r), Some("[2001:db8::1]:5071".parse().unwrap()));
+        assert_eq!(
+            reconnect_target(&r),
+            Some("[2001:db8::1]:5071".parse().unwrap())
+        );
     }
 
     #[test]
     fn a_host_name_without_received_or_no_via_gives_none() {
         let named = response("Via: SIP/2.0/TCP client.example:5070;branch=z9hG4bK1");
         assert_eq!(reconnect_target(&named), None);
-        assert_eq!(reconnect_target(b"SIP/2.0 200 OK\r\nCall-ID: a\r\n\r\n"), None);
+        assert_eq!(
+            reconnect_target(b"SIP/2.0 200 OK\r\nCall-ID: a\r\n\r\n"),
+            None
+        );
         assert_eq!(reconnect_target(b"\xff\xfe"), None);
         let bad_port = response("Via: SIP/2.0/TCP 192.0.2.8:99999;branch=z9hG4bK1");
         assert_eq!(reconnect_target(&bad_port), None);

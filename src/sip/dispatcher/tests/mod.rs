@@ -10,6 +10,7 @@ mod outbound;
 mod requests;
 mod session;
 mod stream;
+mod tls;
 
 use super::{DialogOwner, Dispatcher, DispatcherOutput, Routed};
 use crate::sip::dialog::{Dialog, DialogEvent, DialogOutput};

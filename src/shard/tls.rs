@@ -184,3 +184,7 @@ pub(crate) fn connect(settings: &TlsSettings, dest: SocketAddr) -> Option<Connec
         .ok()
         .map(Connection::Client)
 }
+
+#[cfg(test)]
+#[path = "tls_tests.rs"]
+mod tests;

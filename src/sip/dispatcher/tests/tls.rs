@@ -80,9 +80,24 @@ fn a_call_over_tls_is_answered_on_its_connection_naming_tls() {
     );
     assert_eq!(dispatcher.stats().stream_messages, 1);
 
+    // The ACK (sips, on the connection) confirms; then we hang up.
+    let tag = response(&sent[1].payload)
+        .head
+        .to
+        .tag()
+        .expect("a To tag")
+        .to_owned();
+    let ack = request("ACK", "z9hG4bK-tls-2", Some(&tag), 1, "")
+        .replace("ACK sip:", "ACK sips:")
+        .replace("SIP/2.0/UDP", "SIP/2.0/TLS");
+    let at = Time::from_millis(5);
+    match dispatcher.handle_message(at, caller(), Link::Tls(Some(CONN)), ack.as_bytes()) {
+        Some(Routed::Dialog { message, .. }) => dialog.handle_message(at, message),
+        other => panic!("the ACK is the dialog's, got {other:?}"),
+    }
     dialog.hangup(Time::from_millis(10)).unwrap();
     let bye = drain_dialog(&mut dialog);
-    assert_eq!(bye.len(), 1, "one BYE, not retransmitted on a stream");
+    assert_eq!(bye.len(), 1, "one BYE: {bye:?}");
     assert_eq!(bye[0].link, Link::Tls(Some(CONN)));
     let text = String::from_utf8_lossy(&bye[0].payload).into_owned();
     assert!(text.starts_with("BYE "), "{text}");
@@ -115,6 +130,7 @@ fn a_sips_invite_over_udp_or_tcp_is_refused_with_416() {
         .is_none());
     assert_eq!(dispatcher.stats().sips_over_insecure_416, 1);
     // A plain sip: INVITE over UDP is a call as ever.
+    let mut dispatcher = self::dispatcher();
     let data = invite("sip", "UDP");
     let routed = dispatcher.handle_message(Time::ZERO, caller(), Link::Udp, data.as_bytes());
     assert!(matches!(routed, Some(Routed::NewInvite(_))));

@@ -954,4 +954,55 @@ username = \"acct\"\npassword = \"pw\"\n",
         assert!(parse_port_range("20100-20000").is_err());
         assert!(parse_port_range("abc").is_err());
     }
+
+    #[test]
+    fn tls_settings_are_checked_with_one_line_naming_the_key() {
+        let err = |text: &str| Config::parse(text, "c.toml").unwrap_err().to_string();
+        let no_cert = err("[sip]\ntls = \"127.0.0.1:5061\"\ntls_key = \"k.pem\"\n");
+        assert!(no_cert.contains("sip.tls_cert"), "{no_cert}");
+        let no_key = err("[sip]\ntls = \"127.0.0.1:5061\"\ntls_cert = \"c.pem\"\n");
+        assert!(no_key.contains("sip.tls_key"), "{no_key}");
+        let verify = err("[sip]\ntls_verify_clients = true\n");
+        assert!(verify.contains("sip.tls_verify_clients"), "{verify}");
+        let handshake = err("[sip]\ntls_handshake_secs = 0\n");
+        assert!(handshake.contains("sip.tls_handshake_secs"), "{handshake}");
+        let trunk = err("[[trunk]]\nname = \"a\"\nallow = [\"192.0.2.1\"]\ntransport = \"tls\"\n");
+        assert!(trunk.contains("trunk[0].transport"), "{trunk}");
+        let bad = err("[[trunk]]\nname = \"a\"\nallow = [\"192.0.2.1\"]\ntransport = \"sctp\"\n");
+        assert!(bad.contains("transport"), "{bad}");
+        for text in [no_cert, no_key, verify, handshake, trunk, bad] {
+            assert!(!text.contains('\n'), "{text}");
+        }
+    }
+
+    #[test]
+    fn a_missing_certificate_file_is_one_line_naming_the_key_and_the_file() {
+        let config = Config::parse(
+            "[sip]\ntls = \"127.0.0.1:5061\"\ntls_cert = \"/nonexistent/cert.pem\"\ntls_key = \"/nonexistent/key.pem\"\n",
+            "c.toml",
+        )
+        .unwrap();
+        let err = config.sip.tls_settings().unwrap_err();
+        assert!(err.starts_with("sip.tls_cert:"), "{err}");
+        assert!(err.contains("/nonexistent/cert.pem"), "{err}");
+        assert!(!err.contains('\n'), "{err}");
+    }
+
+    #[test]
+    fn trunks_that_require_tls_give_their_sources() {
+        let config = Config::parse(
+            "[sip]\ntls = \"127.0.0.1:5061\"\ntls_cert = \"c.pem\"\ntls_key = \"k.pem\"\n\
+             [[trunk]]\nname = \"a\"\nallow = [\"192.0.2.0/24\"]\ntransport = \"tls\"\n\
+             [[trunk]]\nname = \"b\"\nallow = [\"198.51.100.7\"]\n",
+            "c.toml",
+        )
+        .unwrap();
+        let tls_only: Vec<String> = config
+            .tls_only_sources()
+            .iter()
+            .map(|n| n.to_string())
+            .collect();
+        assert_eq!(tls_only, vec!["192.0.2.0/24".to_string()]);
+        assert_eq!(config.allowed_sources().len(), 2);
+    }
 }

@@ -23,6 +23,7 @@ common::for_each_backend! {
     plain_tcp_on_the_tls_port_is_dropped_then_a_call_works => plain_tcp_then_a_call;
     a_client_certificate_from_an_unknown_ca_is_refused => rogue_client_certificate;
     a_sips_invite_over_udp_is_refused => sips_over_udp;
+    a_trunk_that_requires_tls_refuses_udp_and_takes_tls => trunk_requires_tls;
 }
 
 struct TlsServer {
@@ -32,10 +33,14 @@ struct TlsServer {
 }
 
 fn start(backend: Backend, dir: &TestDir, verify_clients: bool) -> TlsServer {
+    start_with(backend, dir, verify_clients, "")
+}
+
+fn start_with(backend: Backend, dir: &TestDir, verify_clients: bool, extra: &str) -> TlsServer {
     let certs = Certs::make(dir.path());
     let tls_port = tcp_port();
     let options = ServerOptions {
-        config: Some(certs.sip_config(tls_port, verify_clients)),
+        config: Some(certs.sip_config(tls_port, verify_clients) + extra),
         ..ServerOptions::default()
     };
     let server = Server::start(backend, dir.path(), &options);
@@ -205,6 +210,49 @@ fn rogue_client_certificate(backend: Backend) {
         .unwrap_or_else(|| panic!("the refusal is logged: {log}"));
     assert!(reason.contains("invalid peer certificate"), "{reason}");
     assert!(reason.contains("UnknownIssuer"), "{reason}");
+}
+
+/// Sends `invite` over UDP and returns the final response.
+fn udp_final(server: &Server, invite: &str) -> String {
+    let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+    socket
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let invite = invite.replace("LOCAL", &socket.local_addr().unwrap().to_string());
+    socket
+        .send_to(invite.as_bytes(), server.sip_addr())
+        .unwrap();
+    let mut buf = [0u8; 4096];
+    loop {
+        let (n, _) = socket.recv_from(&mut buf).expect("an answer");
+        let text = String::from_utf8_lossy(&buf[..n]).to_string();
+        if !text.starts_with("SIP/2.0 100") {
+            return text;
+        }
+    }
+}
+
+fn trunk_requires_tls(backend: Backend) {
+    let dir = TestDir::new(&format!("tls-trunk-{}", backend.cli_value()));
+    let trunk = "[[trunk]]\nname = \"secure\"\nallow = [\"127.0.0.1\"]\ntransport = \"tls\"\n";
+    let mut tls = start_with(backend, &dir, false, trunk);
+    let refused = udp_final(
+        &tls.server,
+        "INVITE sip:1000@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP LOCAL;branch=z9hG4bK-trunk\r\nCall-ID: trunk-over-udp\r\nCSeq: 1 INVITE\r\nFrom: <sip:a@127.0.0.1>;tag=1\r\nTo: <sip:1000@127.0.0.1>\r\nContact: <sip:a@LOCAL>\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n",
+    );
+    assert!(refused.starts_with("SIP/2.0 403"), "{refused}");
+    let stunnel = tunnel(
+        &dir,
+        &tls,
+        "sipp",
+        (&tls.certs.client_cert, &tls.certs.client_key),
+    );
+    let run = digit_call(&dir, &stunnel, "uac_dtmf_tls_trunk");
+    run.assert_passed(1);
+    assert_demo_call(&tls.server);
+    tls.server.stop();
+    let log = tls.server.log();
+    assert!(log.contains("calls_refused_not_tls: 1"), "counted: {log}");
 }
 
 fn sips_over_udp(backend: Backend) {

@@ -203,6 +203,8 @@ fn new_host(flow: &str, seed: u64) -> Host {
             allowed_sources: Vec::new().into(),
             invite_rate_per_source: 0,
             registrations: Vec::new().into(),
+            sip_tls_port: None,
+            tls_only_sources: Vec::new().into(),
             wall: WallClock::new(origin),
             rtp_ports: RTP_PORTS,
             shards: 1,
@@ -230,7 +232,7 @@ impl HostIo for Shell<'_> {
     fn transmit(&mut self, transmit: Transmit, data: &[u8]) {
         black_box(transmit.dest);
         match transmit.socket {
-            Socket::Sip | Socket::SipTcp(_) => {
+            Socket::Sip | Socket::SipTcp(_) | Socket::SipTls(_) => {
                 self.out.sip += 1;
                 (self.on_sip)(data);
             }

@@ -5,6 +5,8 @@
 #   baresip (package baresip-core: the softphone of tests/e2e_baresip.rs, with
 #   its aufile, aubridge, sndfile, ctrl_tcp and srtp modules; no sound card),
 #   espeak-ng and sox (only to regenerate the prompts; the WAVs are committed),
+#   stunnel4 and openssl (tests/e2e_tls.rs: sipp has no TLS here, so stunnel
+#   carries its TCP over TLS; openssl makes the test certificates),
 #   cargo-fuzz (with cargo, for scripts/fuzz.sh), and
 #   libsofia-sip-ua-dev, libclang-dev and pkg-config for the `sofia` feature's
 #   differential test of the SIP parser (bindgen reads the sofia-sip headers), and
@@ -35,6 +37,8 @@ wanted=(
     "libclang-dev /usr/share/doc/libclang-dev/copyright"
     "pkg-config pkg-config"
     "libopus-dev /usr/include/opus/opus.h"
+    "stunnel4 stunnel4"
+    "openssl openssl"
 )
 
 missing=()
@@ -53,7 +57,7 @@ done
 mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u | sed '/^$/d')
 
 if [[ ${#missing[@]} -eq 0 ]]; then
-    echo "install-test-deps.sh: all present (sipp, baresip, espeak-ng, sox, sofia-sip, libclang, pkg-config, opus)"
+    echo "install-test-deps.sh: all present (sipp, baresip, espeak-ng, sox, stunnel, openssl, sofia-sip, libclang, pkg-config, opus)"
     exit 0
 fi
 

@@ -97,6 +97,24 @@ pub struct TrunkConfig {
     /// (`"PCMU"`, `"PCMA"`, `"opus"`); unset: `[rtp] codecs`.
     #[serde(default)]
     pub codecs: Option<Vec<String>>,
+    /// `"udp"` (the default), `"tcp"` or `"tls"`. `"tls"`: the trunk
+    /// requires TLS, and its INVITEs that arrive over UDP or TCP get 403
+    /// (counted); needs `[sip] tls`.
+    #[serde(default)]
+    pub transport: TrunkTransport,
+}
+
+/// A trunk's transport.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TrunkTransport {
+    /// UDP (calls over 1300 bytes move to TCP, §18.1.1).
+    #[default]
+    Udp,
+    /// TCP.
+    Tcp,
+    /// TLS: required.
+    Tls,
 }
 
 fn default_register_expires() -> u64 {
@@ -213,6 +231,16 @@ impl Config {
             .collect()
     }
 
+    /// The source ranges of trunks that require TLS.
+    pub fn tls_only_sources(&self) -> Vec<ipnet::IpNet> {
+        self.trunks
+            .iter()
+            .filter(|trunk| trunk.transport == TrunkTransport::Tls)
+            .flat_map(|trunk| trunk.allow.iter())
+            .filter_map(|text| parse_source(text))
+            .collect()
+    }
+
     /// Every source range the trunks allow (empty: no trunk restricts sources).
     pub fn allowed_sources(&self) -> Vec<ipnet::IpNet> {
         self.trunks
@@ -247,6 +275,24 @@ pub struct SipConfig {
     pub tcp_idle_secs: u64,
     /// TCP connections one shard holds at most; more are refused.
     pub tcp_max_connections: usize,
+    /// SIP over TLS listens here (`"0.0.0.0:5061"`); unset: no TLS. Needs
+    /// `tls_cert` and `tls_key`. TLS connections count against
+    /// `tcp_max_connections` and `tcp_idle_secs` as TCP ones do.
+    pub tls: Option<SocketAddr>,
+    /// Our certificate chain (PEM), presented to TLS peers.
+    pub tls_cert: Option<PathBuf>,
+    /// Its private key (PEM: PKCS#8, PKCS#1 or SEC1).
+    pub tls_key: Option<PathBuf>,
+    /// CA certificates (PEM) that the peers' certificates must chain to: the
+    /// servers we connect to (their name, or IP address, is checked too),
+    /// and clients when `tls_verify_clients`. Unset: we connect to no TLS
+    /// server, and clients are not asked for a certificate.
+    pub tls_ca: Option<PathBuf>,
+    /// Ask TLS clients for a certificate and refuse those `tls_ca` does not
+    /// vouch for (mutual TLS).
+    pub tls_verify_clients: bool,
+    /// A TLS handshake not done in this many seconds is abandoned.
+    pub tls_handshake_secs: u64,
     /// Ring (180) this long before answering; 0 answers at once.
     pub answer_delay_ms: u64,
     /// Sent in the Server header.
@@ -281,6 +327,12 @@ impl Default for SipConfig {
             tcp: true,
             tcp_idle_secs: 300,
             tcp_max_connections: 1024,
+            tls: None,
+            tls_cert: None,
+            tls_key: None,
+            tls_ca: None,
+            tls_verify_clients: false,
+            tls_handshake_secs: 10,
             answer_delay_ms: 0,
             user_agent: format!("callplane/{}", env!("CARGO_PKG_VERSION")),
             advertised_address: None,
@@ -302,6 +354,28 @@ impl SipConfig {
             idle: std::time::Duration::from_secs(self.tcp_idle_secs.max(1)),
             limits: crate::sip::stream::StreamLimits::default(),
         })
+    }
+
+    /// The TLS transport's settings (certificates read and checked), `None`
+    /// when TLS is off; a missing or bad file is one line naming the key.
+    pub fn tls_settings(&self) -> Result<Option<crate::shard::TlsSettings>, String> {
+        let (Some(listen), Some(cert), Some(key)) = (self.tls, &self.tls_cert, &self.tls_key)
+        else {
+            return Ok(None);
+        };
+        let files = crate::shard::TlsFiles {
+            cert,
+            key,
+            ca: self.tls_ca.as_deref(),
+            verify_clients: self.tls_verify_clients,
+        };
+        let stream = crate::shard::TcpSettings {
+            max_connections: self.tcp_max_connections.max(1),
+            idle: std::time::Duration::from_secs(self.tcp_idle_secs.max(1)),
+            limits: crate::sip::stream::StreamLimits::default(),
+        };
+        let handshake = std::time::Duration::from_secs(self.tls_handshake_secs);
+        crate::shard::TlsSettings::load(listen, &files, handshake, stream).map(Some)
     }
 
     /// The session-timer settings of every dialog.
@@ -590,6 +664,35 @@ impl Config {
                     );
                 }
             }
+        }
+        if let Some(i) = self
+            .trunks
+            .iter()
+            .position(|trunk| trunk.transport == TrunkTransport::Tls)
+        {
+            if self.sip.tls.is_none() {
+                return fail(
+                    &format!("trunk[{i}].transport"),
+                    "\"tls\" needs [sip] tls (the TLS listen address)",
+                );
+            }
+        }
+        if self.sip.tls.is_some() {
+            if self.sip.tls_cert.is_none() {
+                return fail("sip.tls_cert", "[sip] tls needs a certificate (PEM path)");
+            }
+            if self.sip.tls_key.is_none() {
+                return fail("sip.tls_key", "[sip] tls needs a private key (PEM path)");
+            }
+        }
+        if self.sip.tls_verify_clients && self.sip.tls_ca.is_none() {
+            return fail(
+                "sip.tls_verify_clients",
+                "needs sip.tls_ca to verify against",
+            );
+        }
+        if !(1..=300).contains(&self.sip.tls_handshake_secs) {
+            return fail("sip.tls_handshake_secs", "must be between 1 and 300");
         }
         if !(10..=60_000).contains(&self.sip.t1_ms) {
             return fail("sip.t1_ms", "must be between 10 and 60000");
@@ -1046,5 +1149,56 @@ username = \"acct\"\npassword = \"pw\"\n",
         .unwrap_err()
         .to_string();
         assert!(err.contains("trunk[0].srtp"), "{err}");
+    }
+
+    #[test]
+    fn tls_settings_are_checked_with_one_line_naming_the_key() {
+        let err = |text: &str| Config::parse(text, "c.toml").unwrap_err().to_string();
+        let no_cert = err("[sip]\ntls = \"127.0.0.1:5061\"\ntls_key = \"k.pem\"\n");
+        assert!(no_cert.contains("sip.tls_cert"), "{no_cert}");
+        let no_key = err("[sip]\ntls = \"127.0.0.1:5061\"\ntls_cert = \"c.pem\"\n");
+        assert!(no_key.contains("sip.tls_key"), "{no_key}");
+        let verify = err("[sip]\ntls_verify_clients = true\n");
+        assert!(verify.contains("sip.tls_verify_clients"), "{verify}");
+        let handshake = err("[sip]\ntls_handshake_secs = 0\n");
+        assert!(handshake.contains("sip.tls_handshake_secs"), "{handshake}");
+        let trunk = err("[[trunk]]\nname = \"a\"\nallow = [\"192.0.2.1\"]\ntransport = \"tls\"\n");
+        assert!(trunk.contains("trunk[0].transport"), "{trunk}");
+        let bad = err("[[trunk]]\nname = \"a\"\nallow = [\"192.0.2.1\"]\ntransport = \"sctp\"\n");
+        assert!(bad.contains("line 4") && bad.contains("sctp"), "{bad}");
+        for text in [no_cert, no_key, verify, handshake, trunk, bad] {
+            assert!(!text.contains('\n'), "{text}");
+        }
+    }
+
+    #[test]
+    fn a_missing_certificate_file_is_one_line_naming_the_key_and_the_file() {
+        let config = Config::parse(
+            "[sip]\ntls = \"127.0.0.1:5061\"\ntls_cert = \"/nonexistent/cert.pem\"\ntls_key = \"/nonexistent/key.pem\"\n",
+            "c.toml",
+        )
+        .unwrap();
+        let err = config.sip.tls_settings().unwrap_err();
+        assert!(err.starts_with("sip.tls_cert:"), "{err}");
+        assert!(err.contains("/nonexistent/cert.pem"), "{err}");
+        assert!(!err.contains('\n'), "{err}");
+    }
+
+    #[test]
+    fn trunks_that_require_tls_give_their_sources() {
+        let config = Config::parse(
+            "[sip]\ntls = \"127.0.0.1:5061\"\ntls_cert = \"c.pem\"\ntls_key = \"k.pem\"\n\
+             [[trunk]]\nname = \"a\"\nallow = [\"192.0.2.0/24\"]\ntransport = \"tls\"\n\
+             [[trunk]]\nname = \"b\"\nallow = [\"198.51.100.7\"]\n",
+            "c.toml",
+        )
+        .unwrap();
+        let tls_only: Vec<String> = config
+            .tls_only_sources()
+            .iter()
+            .map(|n| n.to_string())
+            .collect();
+        assert_eq!(tls_only, vec!["192.0.2.0/24".to_string()]);
+        assert_eq!(config.allowed_sources().len(), 2);
     }
 }

@@ -205,6 +205,10 @@ fn serve(args: ServeArgs) -> Result<(), String> {
         prompts.len(),
         cdr_writer.path().display()
     );
+    let tls = config
+        .sip
+        .tls_settings()
+        .map_err(|err| format!("TLS: {err}"))?;
     let server = Server::start(ServerPlan {
         shards,
         io: config.server.io,
@@ -236,6 +240,8 @@ fn serve(args: ServeArgs) -> Result<(), String> {
                 .into_iter()
                 .map(|(net, codecs)| (net, codecs.into()))
                 .collect(),
+            sip_tls_port: config.sip.tls.map(|addr| addr.port()),
+            tls_only_sources: config.tls_only_sources().into(),
         },
         router: Arc::new(router),
         prompts: Arc::new(prompts),
@@ -244,6 +250,7 @@ fn serve(args: ServeArgs) -> Result<(), String> {
         clock,
         pin_threads: config.server.pin_threads,
         tcp: config.sip.tcp_settings(),
+        tls,
     })
     .map_err(|err| format!("cannot start shards: {err}"))?;
 

@@ -64,6 +64,9 @@ pub enum Socket {
     /// else any open connection to `dest`, else (a request) a new one; a
     /// response with no connection left is dropped (see [`sip::Link::Tcp`]).
     SipTcp(Option<sip::ConnRef>),
+    /// SIP over TLS: as [`Socket::SipTcp`], on the shell's TLS connections
+    /// (a new one is a TLS client connection).
+    SipTls(Option<sip::ConnRef>),
     /// A call's RTP socket.
     Rtp(RtpSocket),
     /// The RTCP socket (RTP port + 1) of a call's RTP socket.
@@ -132,13 +135,15 @@ pub enum Input<'a> {
         /// The datagram.
         data: &'a [u8],
     },
-    /// A SIP message framed on a TCP connection, for a call this shard
-    /// owns (or a new one).
+    /// A SIP message framed on a TCP (or TLS) connection, for a call this
+    /// shard owns (or a new one).
     SipStream {
         /// The connection's peer address.
         from: SocketAddr,
         /// The connection (possibly another shard's) it came on.
         conn: sip::ConnRef,
+        /// The connection is TLS.
+        tls: bool,
         /// One complete message.
         data: &'a [u8],
     },
@@ -231,6 +236,12 @@ pub struct HostConfig {
     /// The carrier registrations this shard keeps (the shell gives them all
     /// to shard 0; the others get none).
     pub registrations: Arc<[sip::RegistrationConfig]>,
+    /// The port of the shell's TLS listener (Via and Contact of dialogs
+    /// over TLS name it); `None`: no TLS.
+    pub sip_tls_port: Option<u16>,
+    /// The sources of trunks that require TLS: an INVITE from one of them
+    /// over UDP or TCP gets 403, counted.
+    pub tls_only_sources: Arc<[ipnet::IpNet]>,
     /// `[rtp] codecs`: preferred codecs in order; empty: the caller's order.
     pub codecs: Arc<[sip::AudioCodec]>,
     /// Trunks' own `codecs`, by source range (the first range holding the
@@ -297,6 +308,9 @@ pub struct HostStats {
     pub calls_from_unknown_sources: u64,
     /// New INVITEs refused with 503 because their source was over its rate.
     pub calls_over_source_rate: u64,
+    /// New INVITEs refused with 403 because their trunk requires TLS and
+    /// they came over UDP or TCP.
+    pub calls_refused_not_tls: u64,
 }
 
 struct CallEntry {
@@ -355,6 +369,9 @@ impl Host {
             seed ^ 0x5151_5151,
         );
         dispatcher.set_shard(config.shard, config.shards);
+        if let Some(port) = config.sip_tls_port {
+            dispatcher.set_tls_port(port);
+        }
         let registrations = Registrations::new(&config.registrations, &mut dispatcher);
         let (min, max) = config.rtp_ports;
         let ports = PortPool::new(min, max, config.shard, config.shards);
@@ -392,8 +409,17 @@ impl Host {
         self.registrations.start_once(now);
         match input {
             Input::Sip { from, data } => self.on_sip(now, from, sip::Link::Udp, data),
-            Input::SipStream { from, conn, data } => {
-                self.on_sip(now, from, sip::Link::Tcp(Some(conn)), data)
+            Input::SipStream {
+                from,
+                conn,
+                tls,
+                data,
+            } => {
+                let link = match tls {
+                    true => sip::Link::Tls(Some(conn)),
+                    false => sip::Link::Tcp(Some(conn)),
+                };
+                self.on_sip(now, from, link, data)
             }
             Input::Rtp { socket, from, data } => self.on_rtp(now, socket, from, data, false),
             Input::Rtcp { socket, from, data } => self.on_rtp(now, socket, from, data, true),
@@ -653,7 +679,18 @@ impl Host {
     fn incoming_call(&mut self, now: Time, invite: IncomingInvite) {
         self.stats.calls_offered += 1;
         let source = invite.source().ip();
+        let tls_required = !invite.link().is_tls()
+            && self
+                .config
+                .tls_only_sources
+                .iter()
+                .any(|net| net.contains(&source));
         let (status, extra) = match self.admission.admit(now, source) {
+            Admission::Admit if tls_required => {
+                self.stats.calls_refused_not_tls += 1;
+                log::debug!("INVITE from {source}, whose trunk requires TLS, over UDP/TCP: 403");
+                (403, Vec::new())
+            }
             Admission::Admit => (0, Vec::new()),
             Admission::UnknownSource => {
                 self.stats.calls_from_unknown_sources += 1;
@@ -752,7 +789,7 @@ impl Host {
             srtp,
             codecs,
         };
-        if let sip::Link::Tcp(Some(conn)) = invite.link() {
+        if let Some(conn) = invite.link().conn() {
             self.events
                 .push_back(HostEvent::ConnInUse { conn, in_use: true });
         }
@@ -849,7 +886,7 @@ impl Host {
             self.events.push_back(HostEvent::Cdr(Box::new(cdr)));
         }
         let dialog = entry.call.into_dialog();
-        if let sip::Link::Tcp(Some(conn)) = dialog.link() {
+        if let Some(conn) = dialog.link().conn() {
             self.events.push_back(HostEvent::ConnInUse {
                 conn,
                 in_use: false,
@@ -875,6 +912,7 @@ fn sip_transmit(transmit: sip::Transmit, buf: &mut [u8]) -> Option<Transmit> {
             let socket = match transmit.link {
                 sip::Link::Udp => Socket::Sip,
                 sip::Link::Tcp(conn) => Socket::SipTcp(conn),
+                sip::Link::Tls(conn) => Socket::SipTls(conn),
             };
             Some(Transmit {
                 socket,

@@ -32,6 +32,7 @@ use super::clock::Clock;
 use super::dispatch::owner_of;
 use super::http::HttpPool;
 use super::tcp::{Received, Route, TcpSettings, TcpTransport};
+use super::tls::TlsSettings;
 use super::{ShardMsg, ShardPeer};
 
 /// How many receives a SIP socket keeps in flight.
@@ -139,6 +140,8 @@ pub(crate) struct ShardLoop {
     pub(crate) sip_listen: SocketAddr,
     /// SIP over TCP on `sip_listen` too, with these settings.
     pub(crate) tcp_settings: Option<TcpSettings>,
+    /// SIP over TLS on its own address, with these settings.
+    pub(crate) tls_settings: Option<TlsSettings>,
     /// SIP datagrams dropped because the owner shard's inbox was full.
     pub(crate) forward_drops: u64,
 }
@@ -214,20 +217,31 @@ impl ShardLoop {
             .register(sip_socket, SIP_RECV_DEPTH, SIP_DATAGRAM)?;
         let mut sockets = SocketTable::default();
         sockets.insert_sip(sip_token);
-        let tcp = match self.tcp_settings {
+        let tls = self.tls_settings.take();
+        let tls_listen = tls.as_ref().map(|tls| tls.listen);
+        let stream = self
+            .tcp_settings
+            .or_else(|| tls.as_ref().map(|tls| tls.stream));
+        let tcp = match stream {
             Some(settings) => {
-                let tcp = TcpTransport::listen(self.index, self.sip_listen, settings)?;
+                let tcp_addr = self.tcp_settings.map(|_| self.sip_listen);
+                let tcp = TcpTransport::listen(self.index, tcp_addr, settings, tls)?;
                 self.backend.watch_readable(tcp.raw_fd())?;
                 Some(tcp)
             }
             None => None,
         };
         log::info!(
-            "shard {}: io backend: {}, SIP on {} (UDP{})",
+            "shard {}: io backend: {}, SIP on {} (UDP{}){}",
             self.index,
             self.backend.name(),
             self.sip_listen,
-            if tcp.is_some() { ", TCP" } else { "" }
+            if self.tcp_settings.is_some() {
+                ", TCP"
+            } else {
+                ""
+            },
+            tls_listen.map_or_else(String::new, |addr| format!(", TLS on {addr}"))
         );
         Ok(Running {
             sockets,
@@ -329,6 +343,7 @@ impl ShardLoop {
                 let input = Input::SipStream {
                     from: message.from,
                     conn: message.conn,
+                    tls: message.tls,
                     data: &message.data,
                 };
                 self.host.handle_input(now, input);
@@ -337,6 +352,7 @@ impl ShardLoop {
                 let sent = peer.try_send(ShardMsg::SipStream {
                     from: message.from,
                     conn: message.conn,
+                    tls: message.tls,
                     data: message.data,
                 });
                 if !sent {
@@ -354,11 +370,17 @@ impl ShardLoop {
                 ShardMsg::Sip { from, data } => self
                     .host
                     .handle_input(now, Input::Sip { from, data: &data }),
-                ShardMsg::SipStream { from, conn, data } => self.host.handle_input(
+                ShardMsg::SipStream {
+                    from,
+                    conn,
+                    tls,
+                    data,
+                } => self.host.handle_input(
                     now,
                     Input::SipStream {
                         from,
                         conn,
+                        tls,
                         data: &data,
                     },
                 ),
@@ -367,11 +389,12 @@ impl ShardLoop {
                     dest,
                     data,
                     response,
+                    tls,
                 } => {
                     if let Some(tcp) = running.tcp.as_mut() {
                         // Forwarded once at most: a reference naming yet
                         // another shard is not passed on.
-                        let _ = tcp.send(now, Some(conn), dest, &data, response);
+                        let _ = tcp.send(now, Some(conn), dest, &data, response, tls);
                     }
                 }
                 ShardMsg::ConnInUse { conn, in_use } => {
@@ -484,18 +507,25 @@ impl ShellIo<'_> {
 impl ShellIo<'_> {
     /// A SIP message for TCP: written here, or handed to the shard holding
     /// its connection; dropped when TCP is off.
-    fn send_tcp(&mut self, hint: Option<crate::sip::ConnRef>, dest: SocketAddr, data: &[u8]) {
+    fn send_tcp(
+        &mut self,
+        hint: Option<crate::sip::ConnRef>,
+        dest: SocketAddr,
+        data: &[u8],
+        tls: bool,
+    ) {
         let Some(tcp) = self.tcp.as_deref_mut() else {
             return;
         };
         let response = data.starts_with(b"SIP/2.0 ");
-        if let Route::Forward(owner) = tcp.send(self.now, hint, dest, data, response) {
+        if let Route::Forward(owner) = tcp.send(self.now, hint, dest, data, response, tls) {
             if let (Some(peer), Some(conn)) = (self.peers.get(owner), hint) {
                 let sent = peer.try_send(ShardMsg::TcpSend {
                     conn,
                     dest,
                     data: data.to_vec(),
                     response,
+                    tls,
                 });
                 if !sent {
                     log::debug!(
@@ -512,7 +542,11 @@ impl HostIo for ShellIo<'_> {
     fn transmit(&mut self, transmit: Transmit, data: &[u8]) {
         let token = match transmit.socket {
             call::Socket::SipTcp(hint) => {
-                self.send_tcp(hint, transmit.dest, data);
+                self.send_tcp(hint, transmit.dest, data, false);
+                return;
+            }
+            call::Socket::SipTls(hint) => {
+                self.send_tcp(hint, transmit.dest, data, true);
                 return;
             }
             call::Socket::Sip => self.sockets.sip,

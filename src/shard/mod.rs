@@ -15,6 +15,7 @@ mod event_loop;
 mod http;
 mod sockaddr;
 mod tcp;
+mod tls;
 mod uring;
 mod waker;
 
@@ -28,6 +29,7 @@ pub use dispatch::owner_of;
 pub use event_loop::bind_reuseport;
 pub use http::{HttpPool, HttpWorkers};
 pub use tcp::{TcpSettings, TcpStats};
+pub use tls::{TlsFiles, TlsSettings};
 pub use waker::Waker;
 
 use std::net::SocketAddr;
@@ -60,6 +62,8 @@ pub enum ShardMsg {
         from: SocketAddr,
         /// The connection (the sending shard's).
         conn: crate::sip::ConnRef,
+        /// The connection is TLS.
+        tls: bool,
         /// One complete message.
         data: Vec<u8>,
     },
@@ -72,8 +76,11 @@ pub enum ShardMsg {
         dest: SocketAddr,
         /// The serialized message.
         data: Vec<u8>,
-        /// Whether it is a response (dropped, not reconnected, without a connection).
+        /// Whether it is a response (without a connection it goes to the
+        /// top Via's sent-by, §18.2.2).
         response: bool,
+        /// It must go over TLS.
+        tls: bool,
     },
     /// A call on another shard started or stopped using this shard's connection.
     ConnInUse {
@@ -149,6 +156,8 @@ pub struct ServerPlan {
     pub pin_threads: bool,
     /// SIP over TCP on the SIP address too; `None`: UDP only.
     pub tcp: Option<TcpSettings>,
+    /// SIP over TLS on its own address; `None`: no TLS.
+    pub tls: Option<TlsSettings>,
 }
 
 /// A running server: its shards' threads and the way to stop them.
@@ -164,6 +173,9 @@ impl Server {
         ensure_address_free(plan.host.sip_addr)?;
         if plan.tcp.is_some() {
             ensure_tcp_address_free(plan.host.sip_addr)?;
+        }
+        if let Some(tls) = &plan.tls {
+            ensure_tcp_address_free(tls.listen)?;
         }
         let shards = plan.shards.max(1);
         let mut inboxes = Vec::with_capacity(shards);
@@ -203,6 +215,7 @@ impl Server {
             let io = plan.io;
             let pin = plan.pin_threads;
             let tcp_settings = plan.tcp;
+            let tls_settings = plan.tls.clone();
             let thread = std::thread::Builder::new()
                 .name(format!("shard-{index}"))
                 .spawn(move || {
@@ -225,6 +238,7 @@ impl Server {
                             http,
                             sip_listen,
                             tcp_settings,
+                            tls_settings,
                             forward_drops: 0,
                         }
                         .run()

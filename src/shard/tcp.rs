@@ -21,8 +21,16 @@
 //! still uses it ([`TcpTransport::set_in_use`]); idleness sits in a deadline
 //! queue, so a wake-up costs only what is due.
 //!
-//! TLS later wraps the same connection table: a rustls session between the
-//! socket and the framer, nothing in the SIP core changes.
+//! TLS shares the connection table (`tls.rs`): a second listener, and a
+//! rustls session between the socket and the framer of each TLS connection;
+//! its messages reach the host marked TLS, and a message for TLS leaves only
+//! on a TLS connection (a new one is a TLS client). A handshake that fails
+//! (a plain TCP client on the TLS port, a certificate that does not verify)
+//! closes the connection, counted; one not done within the handshake
+//! timeout too.
+//!
+//! A response whose connection is gone goes on a new connection to the top
+//! Via's sent-by (RFC 3261 §18.2.2, [`reconnect_target`]).
 
 use std::collections::HashMap;
 use std::io::{self, Read, Write};
@@ -32,8 +40,11 @@ use std::time::Duration;
 
 use socket2::{Domain, Protocol, Socket, Type};
 
+use rustls::Connection;
+
+use super::tls::{self, TlsSettings};
 use crate::deadlines::DeadlineQueue;
-use crate::sip::stream::{Framed, StreamError, StreamFramer, StreamLimits, PONG};
+use crate::sip::stream::{reconnect_target, Framed, StreamError, StreamFramer, StreamLimits, PONG};
 use crate::sip::ConnRef;
 use crate::time::Time;
 
@@ -44,6 +55,7 @@ const MAX_PENDING_WRITE: usize = 1 << 20;
 const READ_CHUNK: usize = 16 * 1024;
 const READS_PER_EVENT: usize = 4;
 const LISTENER_KEY: u64 = u64::MAX;
+const TLS_LISTENER_KEY: u64 = u64::MAX - 1;
 const MAX_EVENTS: usize = 64;
 
 /// Settings of SIP over TCP.
@@ -90,13 +102,31 @@ pub struct TcpStats {
     pub messages_out: u64,
     /// Keep-alive pings answered.
     pub pings_answered: u64,
-    /// Responses whose connection was gone (§18.2.2: we do not reconnect).
+    /// Responses whose connection was gone and whose Via named no address
+    /// to reconnect to (or the new connection could not be opened).
     pub responses_without_connection: u64,
+    /// Responses whose connection was gone, sent on a new connection to the
+    /// top Via's sent-by (§18.2.2).
+    pub responses_reconnected: u64,
+    /// TLS connections accepted.
+    pub tls_accepted: u64,
+    /// TLS handshakes completed (accepted and opened).
+    pub tls_handshakes: u64,
+    /// TLS connections closed on a TLS error: a failed handshake (a peer
+    /// that does not speak TLS, a certificate that does not verify) or a
+    /// corrupt record.
+    pub tls_errors: u64,
+    /// TLS handshakes abandoned at the handshake timeout.
+    pub tls_handshake_timeouts: u64,
+    /// TLS messages to a peer we have no connection to, not sent: no
+    /// `tls_ca` to verify a server with.
+    pub tls_no_client_config: u64,
 }
 
 /// One message framed out of a connection.
 pub(crate) struct Received {
     pub(crate) conn: ConnRef,
+    pub(crate) tls: bool,
     pub(crate) from: SocketAddr,
     pub(crate) data: Vec<u8>,
 }
@@ -119,6 +149,10 @@ struct Conn {
     last_active: Time,
     idle_scheduled: bool,
     in_use: u32,
+    /// The TLS session of a TLS connection.
+    tls: Option<Box<Connection>>,
+    /// Its handshake completed (and was counted).
+    handshaken: bool,
 }
 
 /// One shard's TCP listener and connections.
@@ -126,30 +160,32 @@ pub(crate) struct TcpTransport {
     shard: usize,
     settings: TcpSettings,
     epfd: OwnedFd,
-    listener: TcpListener,
+    listener: Option<TcpListener>,
+    tls_listener: Option<TcpListener>,
+    tls: Option<TlsSettings>,
     conns: Vec<Option<Conn>>,
     generations: Vec<u32>,
     free: Vec<usize>,
-    by_peer: HashMap<SocketAddr, usize>,
+    /// Open connections by peer and whether they are TLS.
+    by_peer: HashMap<(SocketAddr, bool), usize>,
     idle: DeadlineQueue<usize>,
+    /// Handshake deadlines of TLS connections: slot and generation.
+    handshakes: DeadlineQueue<(usize, u32)>,
     events: Vec<libc::epoll_event>,
     stats: TcpStats,
 }
 
 impl TcpTransport {
-    /// Listens on `addr` (shared with the other shards) for shard `shard`.
+    /// Listens on `addr` (TCP, when given) and on the TLS address (when
+    /// `tls`), each shared with the other shards, for shard `shard`.
     pub(crate) fn listen(
         shard: usize,
-        addr: SocketAddr,
+        addr: Option<SocketAddr>,
         settings: TcpSettings,
+        tls: Option<TlsSettings>,
     ) -> io::Result<TcpTransport> {
-        let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
-        socket.set_reuse_port(true)?;
-        socket.set_reuse_address(true)?;
-        socket.set_nonblocking(true)?;
-        socket.bind(&addr.into())?;
-        socket.listen(1024)?;
-        let listener: TcpListener = socket.into();
+        let listener = addr.map(listen_on).transpose()?;
+        let tls_listener = tls.as_ref().map(|tls| listen_on(tls.listen)).transpose()?;
         // SAFETY: plain syscall; the descriptor is owned below.
         let fd = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
         if fd < 0 {
@@ -162,20 +198,30 @@ impl TcpTransport {
             settings,
             epfd,
             listener,
+            tls_listener,
+            tls,
             conns: Vec::new(),
             generations: Vec::new(),
             free: Vec::new(),
             by_peer: HashMap::new(),
             idle: DeadlineQueue::new(),
+            handshakes: DeadlineQueue::new(),
             events: vec![libc::epoll_event { events: 0, u64: 0 }; MAX_EVENTS],
             stats: TcpStats::default(),
         };
-        transport.ctl(
-            libc::EPOLL_CTL_ADD,
-            transport.listener.as_raw_fd(),
-            libc::EPOLLIN as u32,
-            LISTENER_KEY,
-        )?;
+        for (listener, key) in [
+            (&transport.listener, LISTENER_KEY),
+            (&transport.tls_listener, TLS_LISTENER_KEY),
+        ] {
+            if let Some(listener) = listener {
+                transport.ctl(
+                    libc::EPOLL_CTL_ADD,
+                    listener.as_raw_fd(),
+                    libc::EPOLLIN as u32,
+                    key,
+                )?;
+            }
+        }
         Ok(transport)
     }
 
@@ -196,7 +242,8 @@ impl TcpTransport {
 
     /// The next idle check.
     pub(crate) fn next_deadline(&self) -> Time {
-        self.idle.next().unwrap_or(Time::NEVER)
+        let idle = self.idle.next().unwrap_or(Time::NEVER);
+        idle.min(self.handshakes.next().unwrap_or(Time::NEVER))
     }
 
     /// The shard a connection reference belongs to.
@@ -256,8 +303,8 @@ impl TcpTransport {
                     Some(event) => (event.u64, event.events),
                     None => continue,
                 };
-                if key == LISTENER_KEY {
-                    self.accept_all(now);
+                if key == LISTENER_KEY || key == TLS_LISTENER_KEY {
+                    self.accept_all(now, key == TLS_LISTENER_KEY);
                     continue;
                 }
                 let index = key as usize;
@@ -274,9 +321,16 @@ impl TcpTransport {
         }
     }
 
-    fn accept_all(&mut self, now: Time) {
+    fn accept_all(&mut self, now: Time, tls: bool) {
         loop {
-            match self.listener.accept() {
+            let listener = match tls {
+                true => self.tls_listener.as_ref(),
+                false => self.listener.as_ref(),
+            };
+            let Some(listener) = listener else {
+                return;
+            };
+            match listener.accept() {
                 Ok((stream, peer)) => {
                     if self.by_peer.len() >= self.settings.max_connections {
                         self.stats.refused_over_limit += 1;
@@ -288,7 +342,17 @@ impl TcpTransport {
                     }
                     stream.set_nodelay(true).ok();
                     self.stats.accepted += 1;
-                    self.insert(now, stream, peer, false);
+                    let session = match (tls, self.tls.as_ref()) {
+                        (true, Some(settings)) => match tls::accept(settings) {
+                            Some(session) => Some(Box::new(session)),
+                            None => continue,
+                        },
+                        _ => None,
+                    };
+                    if session.is_some() {
+                        self.stats.tls_accepted += 1;
+                    }
+                    self.insert(now, stream, peer, false, session);
                 }
                 Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
                 Err(_) => return,
@@ -302,6 +366,7 @@ impl TcpTransport {
         stream: TcpStream,
         peer: SocketAddr,
         connecting: bool,
+        session: Option<Box<Connection>>,
     ) -> usize {
         let index = self.free.pop().unwrap_or_else(|| {
             self.conns.push(None);
@@ -319,7 +384,10 @@ impl TcpTransport {
             last_active: now,
             idle_scheduled: true,
             in_use: 0,
+            tls: session,
+            handshaken: false,
         };
+        let tls = conn.tls.is_some();
         let mut events = libc::EPOLLIN as u32;
         if connecting {
             events |= libc::EPOLLOUT as u32;
@@ -335,23 +403,41 @@ impl TcpTransport {
         if let Some(slot) = self.conns.get_mut(index) {
             *slot = Some(conn);
         }
-        if let Some(old) = self.by_peer.insert(peer, index) {
+        if let Some(old) = self.by_peer.insert((peer, tls), index) {
             // Two connections to one address: the newer one is used.
             let _ = old;
         }
         self.idle.push(now + self.settings.idle, index);
+        if let (true, Some(settings)) = (tls, self.tls.as_ref()) {
+            let generation = self.generations.get(index).copied().unwrap_or(0);
+            self.handshakes
+                .push(now + settings.handshake, (index, generation));
+        }
         index
     }
 
     fn on_readable(&mut self, now: Time, index: usize, out: &mut Vec<Received>) {
         let conn_ref = self.conn_ref(index);
         let mut buf = [0u8; READ_CHUNK];
+        let mut plain = [0u8; READ_CHUNK];
         let mut close: Option<Close> = None;
-        let mut pongs = 0usize;
-        let mut messages = 0u64;
+        let mut framed = Framing::default();
+        let mut handshaken = false;
         {
             let Some(Some(conn)) = self.conns.get_mut(index) else {
                 return;
+            };
+            let peer = conn.peer;
+            let tls = conn.tls.is_some();
+            let mut sink = |framer: &mut StreamFramer, bytes: &[u8], framed: &mut Framing| {
+                framed.push(framer, bytes, |message| {
+                    out.push(Received {
+                        conn: conn_ref,
+                        tls,
+                        from: peer,
+                        data: message.to_vec(),
+                    })
+                })
             };
             for _ in 0..READS_PER_EVENT {
                 let n = match conn.stream.read(&mut buf) {
@@ -368,25 +454,29 @@ impl TcpTransport {
                     }
                 };
                 conn.last_active = now;
-                let pushed = conn.framer.push(&buf[..n]);
-                let mut failed = pushed.err();
-                while failed.is_none() {
-                    match conn.framer.next_frame() {
-                        Ok(Some(Framed::Message(message))) => {
-                            messages += 1;
-                            out.push(Received {
-                                conn: conn_ref,
-                                from: conn.peer,
-                                data: message.to_vec(),
-                            })
+                let failed = match conn.tls.as_deref_mut() {
+                    None => sink(&mut conn.framer, &buf[..n], &mut framed).map(Close::Framing),
+                    Some(session) => {
+                        let mut feed = |bytes: &[u8], framed: &mut Framing| {
+                            sink(&mut conn.framer, bytes, framed)
+                        };
+                        feed_tls(session, &buf[..n], &mut plain, &mut framed, &mut feed)
+                    }
+                };
+                if let Some(session) = conn.tls.as_deref_mut() {
+                    if !conn.handshaken && !session.is_handshaking() {
+                        conn.handshaken = true;
+                        handshaken = true;
+                    }
+                    // Handshake messages, alerts (a failed handshake's too).
+                    while session.wants_write() {
+                        if session.write_tls(&mut conn.pending).is_err() {
+                            break;
                         }
-                        Ok(Some(Framed::Ping)) => pongs += 1,
-                        Ok(None) => break,
-                        Err(error) => failed = Some(error),
                     }
                 }
-                if let Some(error) = failed {
-                    close = Some(Close::Framing(error));
+                if let Some(reason) = failed {
+                    close = Some(reason);
                     break;
                 }
                 if n < buf.len() {
@@ -394,14 +484,29 @@ impl TcpTransport {
                 }
             }
         }
-        self.stats.messages_in += messages;
-        for _ in 0..pongs {
+        if handshaken {
+            self.stats.tls_handshakes += 1;
+        }
+        self.stats.messages_in += framed.messages;
+        for _ in 0..framed.pongs {
             self.stats.pings_answered += 1;
             self.write(index, PONG);
         }
+        // What the session queued (the handshake's flight, an alert) leaves now.
+        self.flush(index);
         match close {
             Some(Close::Peer) => {
                 self.stats.closed_by_peer += 1;
+                self.close(index);
+            }
+            Some(Close::Tls(error)) => {
+                self.stats.tls_errors += 1;
+                log::info!(
+                    "shard {}: TLS with {}: {error}; closing",
+                    self.shard,
+                    self.peer_of(index)
+                        .map_or_else(String::new, |p| p.to_string())
+                );
                 self.close(index);
             }
             Some(Close::Framing(error)) => {
@@ -416,6 +521,13 @@ impl TcpTransport {
                 self.close(index);
             }
             None => {}
+        }
+    }
+
+    fn peer_of(&self, index: usize) -> Option<SocketAddr> {
+        match self.conns.get(index) {
+            Some(Some(conn)) => Some(conn.peer),
+            _ => None,
         }
     }
 
@@ -492,15 +604,31 @@ impl TcpTransport {
             self.close(index);
             return;
         }
-        conn.pending.extend_from_slice(data);
+        match conn.tls.as_deref_mut() {
+            // Before the handshake completes the session holds the
+            // plaintext, and seals it once it can.
+            Some(session) => {
+                if session.writer().write_all(data).is_err() {
+                    self.stats.write_overflows += 1;
+                    self.close(index);
+                    return;
+                }
+                while session.wants_write() {
+                    if session.write_tls(&mut conn.pending).is_err() {
+                        break;
+                    }
+                }
+            }
+            None => conn.pending.extend_from_slice(data),
+        }
         self.flush(index);
     }
 
-    /// Sends one SIP message: on `hint` when it is this shard's, open and
-    /// connected to `dest`; else on any open connection to `dest`; else, for
-    /// a request, on a new connection to `dest`. A response with no
-    /// connection is dropped and counted (§18.2.2 would let us connect to
-    /// the Via's sent-by; we do not).
+    /// Sends one SIP message over TCP (or TLS, `tls`): on `hint` when it is
+    /// this shard's, open, of that transport and connected to `dest`; else
+    /// on any open connection of it to `dest`; else on a new connection: to
+    /// `dest` for a request, to the top Via's sent-by for a response
+    /// (§18.2.2; one naming no address is dropped and counted).
     pub(crate) fn send(
         &mut self,
         now: Time,
@@ -508,6 +636,7 @@ impl TcpTransport {
         dest: SocketAddr,
         data: &[u8],
         response: bool,
+        tls: bool,
     ) -> Route {
         if let Some(conn) = hint {
             let owner = Self::shard_of(conn);
@@ -515,16 +644,32 @@ impl TcpTransport {
                 return Route::Forward(owner);
             }
         }
-        let hinted = hint
-            .and_then(|conn| self.index_of(conn))
-            .filter(|&index| matches!(self.conns.get(index), Some(Some(c)) if c.peer == dest));
-        let index = match hinted.or_else(|| self.by_peer.get(&dest).copied()) {
+        let hinted = hint.and_then(|conn| self.index_of(conn)).filter(|&index| {
+            matches!(self.conns.get(index),
+                    Some(Some(c)) if c.peer == dest && c.tls.is_some() == tls)
+        });
+        let index = match hinted.or_else(|| self.by_peer.get(&(dest, tls)).copied()) {
             Some(index) => index,
             None if response => {
-                self.stats.responses_without_connection += 1;
-                return Route::Done;
+                let target = reconnect_target(data);
+                let open = target.and_then(|target| {
+                    self.by_peer
+                        .get(&(target, tls))
+                        .copied()
+                        .or_else(|| self.connect(now, target, tls))
+                });
+                match open {
+                    Some(index) => {
+                        self.stats.responses_reconnected += 1;
+                        index
+                    }
+                    None => {
+                        self.stats.responses_without_connection += 1;
+                        return Route::Done;
+                    }
+                }
             }
-            None => match self.connect(now, dest) {
+            None => match self.connect(now, dest, tls) {
                 Some(index) => index,
                 None => return Route::Done,
             },
@@ -537,11 +682,25 @@ impl TcpTransport {
         Route::Done
     }
 
-    fn connect(&mut self, now: Time, dest: SocketAddr) -> Option<usize> {
+    fn connect(&mut self, now: Time, dest: SocketAddr, tls: bool) -> Option<usize> {
         if self.by_peer.len() >= self.settings.max_connections {
             self.stats.refused_over_limit += 1;
             return None;
         }
+        let session = match (tls, self.tls.as_ref()) {
+            (false, _) => None,
+            (true, settings) => match settings.and_then(|settings| tls::connect(settings, dest)) {
+                Some(session) => Some(Box::new(session)),
+                None => {
+                    self.stats.tls_no_client_config += 1;
+                    log::warn!(
+                        "shard {}: no TLS client configuration (sip.tls_ca) to reach {dest}",
+                        self.shard
+                    );
+                    return None;
+                }
+            },
+        };
         let attempt = || -> io::Result<TcpStream> {
             let socket = Socket::new(Domain::for_address(dest), Type::STREAM, Some(Protocol::TCP))?;
             socket.set_nonblocking(true)?;
@@ -554,7 +713,7 @@ impl TcpTransport {
             Ok(socket.into())
         };
         match attempt() {
-            Ok(stream) => Some(self.insert(now, stream, dest, true)),
+            Ok(stream) => Some(self.insert(now, stream, dest, true, session)),
             Err(err) => {
                 log::debug!("shard {}: cannot connect to {dest}: {err}", self.shard);
                 self.stats.connect_failures += 1;
@@ -577,8 +736,25 @@ impl TcpTransport {
         }
     }
 
-    /// Closes connections idle past the limit and not in use.
+    /// Closes connections idle past the limit and not in use, and TLS
+    /// connections whose handshake is overdue.
     pub(crate) fn handle_timeout(&mut self, now: Time) {
+        while let Some((_, (index, generation))) = self.handshakes.pop_due(now) {
+            if self.generations.get(index) != Some(&generation) {
+                continue;
+            }
+            let overdue = matches!(self.conns.get(index), Some(Some(c)) if !c.handshaken);
+            if overdue {
+                self.stats.tls_handshake_timeouts += 1;
+                log::info!(
+                    "shard {}: TLS handshake with {} not done in time; closing",
+                    self.shard,
+                    self.peer_of(index)
+                        .map_or_else(String::new, |p| p.to_string())
+                );
+                self.close(index);
+            }
+        }
         while let Some((_, index)) = self.idle.pop_due(now) {
             let idle = self.settings.idle;
             let Some(Some(conn)) = self.conns.get_mut(index) else {
@@ -606,8 +782,9 @@ impl TcpTransport {
         };
         let fd = conn.stream.as_raw_fd();
         let _ = self.ctl(libc::EPOLL_CTL_DEL, fd, 0, 0);
-        if self.by_peer.get(&conn.peer) == Some(&index) {
-            self.by_peer.remove(&conn.peer);
+        let key = (conn.peer, conn.tls.is_some());
+        if self.by_peer.get(&key) == Some(&index) {
+            self.by_peer.remove(&key);
         }
         if let Some(generation) = self.generations.get_mut(index) {
             *generation = generation.wrapping_add(1);
@@ -622,4 +799,85 @@ impl TcpTransport {
 enum Close {
     Peer,
     Framing(StreamError),
+    Tls(rustls::Error),
 }
+
+/// What one readiness event framed.
+#[derive(Default)]
+struct Framing {
+    messages: u64,
+    pongs: usize,
+}
+
+impl Framing {
+    /// Pushes `bytes` into `framer` and hands out every complete message.
+    fn push(
+        &mut self,
+        framer: &mut StreamFramer,
+        bytes: &[u8],
+        mut deliver: impl FnMut(&[u8]),
+    ) -> Option<StreamError> {
+        if let Err(error) = framer.push(bytes) {
+            return Some(error);
+        }
+        loop {
+            match framer.next_frame() {
+                Ok(Some(Framed::Message(message))) => {
+                    self.messages += 1;
+                    deliver(message);
+                }
+                Ok(Some(Framed::Ping)) => self.pongs += 1,
+                Ok(None) => return None,
+                Err(error) => return Some(error),
+            }
+        }
+    }
+}
+
+/// Feeds the bytes read from the socket into the TLS session, and its
+/// plaintext into `sink` (the framer), a chunk at a time so that neither
+/// the session's buffer nor the framer's overflows.
+fn feed_tls(
+    session: &mut Connection,
+    mut bytes: &[u8],
+    plain: &mut [u8],
+    framed: &mut Framing,
+    sink: &mut dyn FnMut(&[u8], &mut Framing) -> Option<StreamError>,
+) -> Option<Close> {
+    while !bytes.is_empty() {
+        if session.read_tls(&mut bytes).is_err() {
+            return Some(Close::Peer);
+        }
+        if let Err(error) = session.process_new_packets() {
+            return Some(Close::Tls(error));
+        }
+        loop {
+            match session.reader().read(plain) {
+                // The peer's close_notify.
+                Ok(0) => return Some(Close::Peer),
+                Ok(n) => {
+                    if let Some(error) = sink(plain.get(..n).unwrap_or_default(), framed) {
+                        return Some(Close::Framing(error));
+                    }
+                }
+                Err(err) if err.kind() == io::ErrorKind::WouldBlock => break,
+                Err(_) => return Some(Close::Peer),
+            }
+        }
+    }
+    None
+}
+
+fn listen_on(addr: SocketAddr) -> io::Result<TcpListener> {
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    socket.set_reuse_port(true)?;
+    socket.set_reuse_address(true)?;
+    socket.set_nonblocking(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(1024)?;
+    Ok(socket.into())
+}
+
+#[cfg(test)]
+#[path = "tcp_tests.rs"]
+mod tests;

@@ -30,16 +30,42 @@ pub enum Link {
     /// message to send: the connection to use when it is still open and
     /// connected to the destination; `None` (or a closed one): any open
     /// connection to the destination, else — for a request — a new one.
-    /// A response whose connection is gone is dropped (RFC 3261 §18.2.2
-    /// allows a new connection to the Via's sent-by; we do not open one).
+    /// A response whose connection is gone goes on a new connection to the
+    /// top Via's sent-by (RFC 3261 §18.2.2, [`reconnect_target`](super::stream::reconnect_target)).
     Tcp(Option<ConnRef>),
+    /// TLS over TCP (RFC 3261 §26.2): as [`Link::Tcp`], with the shell's TLS
+    /// session between the socket and the framing. Via says `SIP/2.0/TLS`,
+    /// our Contact `;transport=tls`; a `sips:` Request-URI must arrive by it.
+    Tls(Option<ConnRef>),
 }
 
 impl Link {
     /// Whether the transport is reliable and stream-framed (no retransmissions
     /// of requests or non-2xx responses, §17.1.1.2 and §17.2.1).
     pub fn is_stream(self) -> bool {
-        matches!(self, Link::Tcp(_))
+        matches!(self, Link::Tcp(_) | Link::Tls(_))
+    }
+
+    /// Whether the transport is TLS.
+    pub fn is_tls(self) -> bool {
+        matches!(self, Link::Tls(_))
+    }
+
+    /// The stream connection named, if any.
+    pub fn conn(self) -> Option<ConnRef> {
+        match self {
+            Link::Tcp(conn) | Link::Tls(conn) => conn,
+            Link::Udp => None,
+        }
+    }
+
+    /// The same transport with `conn` as its connection (UDP stays UDP).
+    pub fn with_conn(self, conn: Option<ConnRef>) -> Link {
+        match self {
+            Link::Tcp(_) => Link::Tcp(conn),
+            Link::Tls(_) => Link::Tls(conn),
+            Link::Udp => Link::Udp,
+        }
     }
 
     /// The transport token of a Via header (`SIP/2.0/UDP`).
@@ -47,6 +73,7 @@ impl Link {
         match self {
             Link::Udp => "UDP",
             Link::Tcp(_) => "TCP",
+            Link::Tls(_) => "TLS",
         }
     }
 
@@ -55,6 +82,7 @@ impl Link {
         match self {
             Link::Udp => "",
             Link::Tcp(_) => ";transport=tcp",
+            Link::Tls(_) => ";transport=tls",
         }
     }
 }

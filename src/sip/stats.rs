@@ -16,6 +16,9 @@ pub struct SipStats {
     pub malformed_answered_400: u64,
     /// Requests with a non-SIP Request-URI answered with 416.
     pub unsupported_uri_answered_416: u64,
+    /// INVITEs with a `sips:` Request-URI that arrived over UDP or TCP,
+    /// answered with 416 (RFC 3261 §26.2.2: sips must travel over TLS).
+    pub sips_over_insecure_416: u64,
     /// Malformed requests naming another SIP version, answered with 505.
     pub unsupported_version_answered_505: u64,
     /// Requests with Max-Forwards 0 answered with 483 (RFC 3261 §8.2 checks).
@@ -84,6 +87,7 @@ impl SipStats {
         self.responses += other.responses;
         self.malformed_answered_400 += other.malformed_answered_400;
         self.unsupported_uri_answered_416 += other.unsupported_uri_answered_416;
+        self.sips_over_insecure_416 += other.sips_over_insecure_416;
         self.unsupported_version_answered_505 += other.unsupported_version_answered_505;
         self.too_many_hops_answered_483 += other.too_many_hops_answered_483;
         self.merged_answered_482 += other.merged_answered_482;

@@ -1,4 +1,4 @@
-//! Framing SIP on a stream transport (TCP; TLS later): one reassembly buffer
+//! Framing SIP on a stream transport (TCP, and TLS's plaintext): one reassembly buffer
 //! per connection turns the bytes read into whole messages (RFC 3261 §18.3).
 //!
 //! A message is its head up to the first blank line (`CRLF CRLF`) and then
@@ -17,6 +17,9 @@
 //! what is complete; the shell closes the connection on any error.
 
 use std::fmt;
+
+mod reconnect;
+pub use reconnect::reconnect_target;
 
 /// How much one connection may buffer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

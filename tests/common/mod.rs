@@ -17,6 +17,7 @@ pub mod ports;
 pub mod rtp;
 pub mod server;
 pub mod sipp;
+pub mod tls;
 
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard};

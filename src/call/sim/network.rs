@@ -391,7 +391,7 @@ impl HostIo for ShellIo<'_> {
     fn transmit(&mut self, transmit: Transmit, data: &[u8]) {
         let from = match transmit.socket {
             // The simulated trunk speaks UDP only; a TCP message is a SIP one.
-            Socket::Sip | Socket::SipTcp(_) => {
+            Socket::Sip | Socket::SipTcp(_) | Socket::SipTls(_) => {
                 if let Ok(Message::Request(request)) = parse_message(data) {
                     let key = (
                         request.call_id().to_string(),

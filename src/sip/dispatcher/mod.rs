@@ -109,6 +109,9 @@ struct Lingering {
 /// from the seeded generator, all time from the arguments.
 pub struct Dispatcher {
     config: Arc<SipSettings>,
+    /// The settings of dialogs over TLS: `config` with the TLS port in
+    /// `local_addr`, so their Via and Contact name the TLS listener.
+    tls_config: Option<Arc<SipSettings>>,
     rng: fastrand::Rng,
     routes: HashMap<String, Route>,
     lingering: Slab<Lingering>,
@@ -131,6 +134,7 @@ impl Dispatcher {
     pub fn new(config: SipSettings, rng_seed: u64) -> Dispatcher {
         Dispatcher {
             config: Arc::new(config),
+            tls_config: None,
             rng: fastrand::Rng::with_seed(rng_seed),
             routes: HashMap::new(),
             lingering: Slab::new(),
@@ -151,6 +155,22 @@ impl Dispatcher {
         self.shard = (index, count.max(1));
     }
 
+    /// Tells the dispatcher the port of the shell's TLS listener: dialogs
+    /// over TLS name it (with the advertised host) in Via and Contact.
+    pub fn set_tls_port(&mut self, port: u16) {
+        let mut tls = (*self.config).clone();
+        tls.local_addr.set_port(port);
+        self.tls_config = Some(Arc::new(tls));
+    }
+
+    /// The settings a dialog over `link` is made with.
+    fn config_for(&self, link: Link) -> Arc<SipSettings> {
+        match (&self.tls_config, link.is_tls()) {
+            (Some(tls), true) => tls.clone(),
+            _ => self.config.clone(),
+        }
+    }
+
     /// Feeds one received datagram; what it means for a dialog comes back.
     pub fn handle_datagram(&mut self, now: Time, from: SocketAddr, data: &[u8]) -> Option<Routed> {
         self.handle_message(now, from, Link::Udp, data)
@@ -165,7 +185,6 @@ impl Dispatcher {
         conn: ConnRef,
         data: &[u8],
     ) -> Option<Routed> {
-        self.stats.stream_messages += 1;
         self.handle_message(now, from, Link::Tcp(Some(conn)), data)
     }
 
@@ -177,6 +196,9 @@ impl Dispatcher {
         link: Link,
         data: &[u8],
     ) -> Option<Routed> {
+        if link.is_stream() {
+            self.stats.stream_messages += 1;
+        }
         self.link = link;
         let routed = self.on_message(now, from, data);
         self.link = Link::Udp;
@@ -230,7 +252,8 @@ impl Dispatcher {
         let local_tag = self.new_tag();
         let seed = self.rng.u64(..);
         self.routes.insert(call_id.0.clone(), Route::Owned(owner));
-        Dialog::new_uas(self.config.clone(), call_id, incoming, local_tag, seed)
+        let config = self.config_for(incoming.link);
+        Dialog::new_uas(config, call_id, incoming, local_tag, seed)
     }
 
     /// Places an outbound call: a dialog whose INVITE (to `invite.dest`) is
@@ -257,7 +280,7 @@ impl Dispatcher {
         self.stats.calls_placed += 1;
         self.routes.insert(call_id.0.clone(), Route::Owned(owner));
         Dialog::new_uac_over(
-            self.config.clone(),
+            self.config_for(link),
             call_id,
             invite,
             local_tag,
@@ -453,6 +476,14 @@ impl Dispatcher {
                 if self.absorb_retransmission(&incoming) || self.refuse_loop(now, &incoming) {
                     return None;
                 }
+                if is_sips(&incoming.request.uri) && !self.link.is_tls() {
+                    // RFC 3261 §26.2.2: a sips: request travels over TLS
+                    // hop by hop; over UDP/TCP its scheme is not one we
+                    // serve (416, §8.2.2.1).
+                    self.stats.sips_over_insecure_416 += 1;
+                    self.refuse_invite(now, &incoming, 416, Vec::new());
+                    return None;
+                }
                 let unsupported =
                     crate::sip::requirements::unsupported_extensions(&incoming.request);
                 if !unsupported.is_empty() {
@@ -589,4 +620,10 @@ fn drain_dialog(dialog: &mut Dialog, out: &mut VecDeque<Transmit>) -> Time {
 fn is_keepalive(data: &[u8]) -> bool {
     data.iter()
         .all(|byte| matches!(byte, b'\r' | b'\n' | b' ' | b'\t' | 0))
+}
+
+/// Whether a Request-URI has the `sips:` scheme (case-insensitive, §19.1.1).
+fn is_sips(uri: &str) -> bool {
+    uri.get(..5)
+        .is_some_and(|scheme| scheme.eq_ignore_ascii_case("sips:"))
 }

@@ -11,6 +11,7 @@ mod prack;
 mod requests;
 mod session;
 mod stream;
+mod tls;
 
 use super::{DialogOwner, Dispatcher, DispatcherOutput, Routed};
 use crate::sip::dialog::{Dialog, DialogEvent, DialogOutput};

@@ -11,8 +11,11 @@
 #   libsofia-sip-ua-dev, libclang-dev and pkg-config for the `sofia` feature's
 #   differential test of the SIP parser (bindgen reads the sofia-sip headers), and
 #   libopus-dev, the Opus codec the crate links (audiopus finds it with pkg-config).
-# Installs only what is missing; running it again changes nothing.
+# Installs only what is missing; running it again changes nothing. What the
+# build itself needs comes first (scripts/install-build-deps.sh).
 set -euo pipefail
+
+"$(dirname "$0")/install-build-deps.sh"
 
 if [[ "$(id -u)" -ne 0 ]]; then
     echo "install-test-deps.sh: run as root (apt-get install)" >&2

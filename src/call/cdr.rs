@@ -213,10 +213,9 @@ impl MediaCdr {
                     .remote_fraction_lost
                     .map(|fraction| f64::from(fraction) / 256.0),
                 remote_lost: stats.rtcp.remote_cumulative_lost,
-                remote_jitter_ms: stats
-                    .rtcp
-                    .remote_jitter
-                    .map(|jitter| f64::from(jitter) / 8.0),
+                remote_jitter_ms: stats.rtcp.remote_jitter.map(|jitter| {
+                    f64::from(jitter) * 1_000.0 / f64::from(stats.send_clock_rate.max(1))
+                }),
             },
             srtp: stats.srtp.map(|srtp| SrtpCdr {
                 suite: srtp.suite.map_or("", |suite| suite.name()),
@@ -228,6 +227,22 @@ impl MediaCdr {
                 rtp_protected: srtp.rtp_protected,
                 rtcp_protected: srtp.rtcp_protected,
             }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_far_ends_jitter_is_read_in_the_clock_of_the_stream_we_send() {
+        let mut stats = MediaStats::default();
+        for (clock_rate, jitter) in [(8_000, 160), (48_000, 960)] {
+            stats.send_clock_rate = clock_rate;
+            stats.rtcp.remote_jitter = Some(jitter);
+            let cdr = MediaCdr::from_stats(&stats);
+            assert_eq!(cdr.rtcp.remote_jitter_ms, Some(20.0), "{clock_rate} Hz");
         }
     }
 }

@@ -564,6 +564,7 @@ impl MediaSession {
         MediaStats {
             inbound: self.inbound.stats().clone(),
             rtcp: *self.rtcp.stats(),
+            send_clock_rate: self.config.codec.clock_rate(),
             srtp: self.srtp_stats(),
             ..self.stats.clone()
         }

@@ -12,6 +12,9 @@ pub struct MediaStats {
     /// RTCP: reports sent and received, and what the far end reported (round-trip
     /// time, its loss and jitter of our stream).
     pub rtcp: RtcpStats,
+    /// The RTP clock of the stream we send (8000 for G.711, 48000 for Opus): the
+    /// unit of the jitter the far end reports in `rtcp`.
+    pub send_clock_rate: u32,
     /// RTP payload octets sent (for RTCP sender reports).
     pub payload_octets_sent: u64,
     /// RTCP datagrams received on the RTP port (rtcp-mux, RFC 5761).

@@ -232,6 +232,9 @@ pub struct JitterStats {
     pub fec_frames: u64,
     /// Packets the decoder refused (malformed Opus): played as silence.
     pub decode_errors: u64,
+    /// Packets longer than one frame of the codec (a G.711 packet over 20 ms, an
+    /// Opus packet over 1275 bytes): only the first frame's bytes were kept.
+    pub oversized: u64,
     /// Times the stream started afresh: new SSRC, sequence or timestamp jump.
     pub resets: u64,
     /// Packets with the marker bit (talkspurt starts).
@@ -324,7 +327,7 @@ impl JitterBuffer {
         let slots = max_frames.max(start_frames) + 1 + RING_MARGIN_FRAMES;
         let codec_pt = config.codec_pt.unwrap_or(codec.payload_type());
         let mut buffer = JitterBuffer {
-            ring: Ring::new(slots),
+            ring: Ring::new(slots, ring::slot_bytes(codec)),
             codec,
             codec_pt,
             stream: None,
@@ -419,7 +422,7 @@ impl JitterBuffer {
             if seq < stream.next_seq {
                 self.stats.late += 1;
             } else if seq - stream.next_seq < self.ring.capacity() as i64 {
-                self.ring.insert(seq, ts, packet.marker, payload, &[]);
+                let _ = self.ring.insert(seq, ts, packet.marker, payload, &[]);
             } else {
                 self.stats.overflow += 1;
             }
@@ -435,8 +438,12 @@ impl JitterBuffer {
             return;
         }
         self.measure_delay(now, ts);
-        self.ring
-            .insert(seq, ts, packet.marker, payload, packet.payload);
+        if !self
+            .ring
+            .insert(seq, ts, packet.marker, payload, packet.payload)
+        {
+            self.stats.oversized += 1;
+        }
     }
 
     /// Advances time to `now`. Drain [`poll_output`] after it.
@@ -490,6 +497,10 @@ impl JitterBuffer {
         if codec != self.codec {
             self.opus = OpusPlayout::for_codec(codec);
             self.scale = TimestampScale::for_codec(codec);
+            if ring::slot_bytes(codec) != ring::slot_bytes(self.codec) {
+                // Buffered packets are of the old codec: a ring sized for the new one.
+                self.ring = Ring::new(self.ring.capacity(), ring::slot_bytes(codec));
+            }
         }
         self.codec = codec;
         self.codec_pt = codec_pt;
@@ -555,8 +566,12 @@ impl JitterBuffer {
         self.delay_us = due.as_micros() as i64 + frames * FRAME_US - now.as_micros() as i64;
         self.last_arrival = now;
         self.stats.current_delay = Duration::from_micros(self.delay_us.max(0) as u64);
-        self.ring
-            .insert(seq, ts, packet.marker, payload, packet.payload);
+        if !self
+            .ring
+            .insert(seq, ts, packet.marker, payload, packet.payload)
+        {
+            self.stats.oversized += 1;
+        }
     }
 
     /// RFC 3550 §6.4.1 / A.8: `J += (|D| − J) / 16`, in timestamp units.

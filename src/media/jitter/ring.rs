@@ -1,8 +1,21 @@
 //! The slots of a jitter buffer: a power-of-two ring indexed by extended sequence
 //! number, allocated once when the buffer is created. Inserting copies the payload
-//! into its slot; nothing here allocates afterwards.
+//! into its slot; nothing here allocates afterwards. A slot holds one packet of
+//! the stream's codec at its largest: a 20 ms G.711 frame, or an Opus packet of up
+//! to [`OPUS_MAX_PACKET`] bytes (RFC 6716 §3.4, R2).
 
-use crate::media::codec::FRAME_SAMPLES;
+use crate::media::codec::{Codec, FRAME_SAMPLES};
+
+/// The largest Opus packet of one frame (RFC 6716 §3.4).
+pub(super) const OPUS_MAX_PACKET: usize = 1275;
+
+/// The payload bytes a slot keeps for a stream of `codec`.
+pub(super) fn slot_bytes(codec: Codec) -> usize {
+    match codec {
+        Codec::Opus => OPUS_MAX_PACKET,
+        _ => FRAME_SAMPLES,
+    }
+}
 
 /// What a buffered packet carries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,22 +43,24 @@ pub(super) struct Slot {
     pub(super) payload: Payload,
     /// Bytes of `data` in use (at most one frame).
     pub(super) len: usize,
-    /// The payload, copied from the datagram.
-    pub(super) data: [u8; FRAME_SAMPLES],
+    /// The payload, copied from the datagram (room for the ring's slot size).
+    pub(super) data: Box<[u8]>,
     /// Whether the slot holds a packet.
     occupied: bool,
 }
 
 impl Slot {
-    const EMPTY: Slot = Slot {
-        seq: 0,
-        ts: 0,
-        marker: false,
-        payload: Payload::Audio,
-        len: 0,
-        data: [0; FRAME_SAMPLES],
-        occupied: false,
-    };
+    fn empty(bytes: usize) -> Slot {
+        Slot {
+            seq: 0,
+            ts: 0,
+            marker: false,
+            payload: Payload::Audio,
+            len: 0,
+            data: vec![0; bytes].into_boxed_slice(),
+            occupied: false,
+        }
+    }
 }
 
 /// The buffered packets of one stream, at most `capacity` consecutive sequence
@@ -58,11 +73,12 @@ pub(super) struct Ring {
 }
 
 impl Ring {
-    /// A ring of at least `min_slots` slots (rounded up to a power of two).
-    pub(super) fn new(min_slots: usize) -> Ring {
+    /// A ring of at least `min_slots` slots (rounded up to a power of two) of
+    /// `slot_bytes` payload bytes each.
+    pub(super) fn new(min_slots: usize, slot_bytes: usize) -> Ring {
         let capacity = min_slots.max(2).next_power_of_two();
         Ring {
-            slots: vec![Slot::EMPTY; capacity].into_boxed_slice(),
+            slots: (0..capacity).map(|_| Slot::empty(slot_bytes)).collect(),
             mask: capacity as u64 - 1,
             len: 0,
         }
@@ -89,7 +105,8 @@ impl Ring {
     }
 
     /// Copies a packet into its slot, replacing whatever was there (the caller keeps
-    /// sequence numbers within `capacity` of each other).
+    /// sequence numbers within `capacity` of each other). Returns false when the
+    /// payload was longer than a slot and only its start was kept.
     pub(super) fn insert(
         &mut self,
         seq: i64,
@@ -97,13 +114,13 @@ impl Ring {
         marker: bool,
         payload: Payload,
         data: &[u8],
-    ) {
+    ) -> bool {
         let index = self.index(seq);
         let slot = &mut self.slots[index];
         if !slot.occupied {
             self.len += 1;
         }
-        let len = data.len().min(FRAME_SAMPLES);
+        let len = data.len().min(slot.data.len());
         slot.seq = seq;
         slot.ts = ts;
         slot.marker = marker;
@@ -111,6 +128,7 @@ impl Ring {
         slot.len = len;
         slot.data[..len].copy_from_slice(&data[..len]);
         slot.occupied = true;
+        len == data.len()
     }
 
     /// Empties the slot of `seq`, if it holds that packet.
@@ -147,13 +165,16 @@ mod tests {
 
     #[test]
     fn slots_are_found_by_sequence_number_only() {
-        let mut ring = Ring::new(5);
+        let mut ring = Ring::new(5, FRAME_SAMPLES);
         assert_eq!(ring.capacity(), 8);
-        ring.insert(3, 480, false, Payload::Audio, &[1; 200]);
+        assert!(
+            !ring.insert(3, 480, false, Payload::Audio, &[1; 200]),
+            "cut"
+        );
         assert_eq!(ring.get(3).map(|slot| slot.len), Some(FRAME_SAMPLES));
         assert!(ring.get(11).is_none(), "same index, other packet");
         assert_eq!(ring.first_in(0, 10), Some(3));
-        ring.insert(-1, 0, true, Payload::ComfortNoise(Some(60)), &[60]);
+        assert!(ring.insert(-1, 0, true, Payload::ComfortNoise(Some(60)), &[60]));
         assert_eq!(ring.first_in(-4, 10), Some(-1));
         assert_eq!(ring.len(), 2);
         ring.remove(3);
@@ -161,5 +182,13 @@ mod tests {
         assert_eq!(ring.len(), 1);
         ring.clear();
         assert_eq!(ring.first_in(-4, 10), None);
+    }
+
+    #[test]
+    fn an_opus_ring_keeps_the_largest_opus_packet_whole() {
+        let mut ring = Ring::new(4, slot_bytes(Codec::Opus));
+        assert!(ring.insert(1, 960, false, Payload::Audio, &[7; OPUS_MAX_PACKET]));
+        assert_eq!(ring.get(1).map(|slot| slot.len), Some(OPUS_MAX_PACKET));
+        assert!(!ring.insert(2, 1920, false, Payload::Audio, &[7; OPUS_MAX_PACKET + 1]));
     }
 }

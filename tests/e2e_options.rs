@@ -3,6 +3,8 @@
 //! OPTIONS and exits; the OPTIONS arrive 5 s apart, the trunk is logged up,
 //! then down after `options_failures = 2` unanswered ones, and the stop log
 //! counts them. Two shards: the keepalives' Call-ID must hash to shard 0.
+//! And an OPTIONS from sipp outside any dialog gets 200 with `Allow`,
+//! `Accept` and `Supported` (RFC 3261 §11.2).
 
 mod common;
 
@@ -97,6 +99,23 @@ proxy = \"{carrier_addr}\"\noptions_interval_s = 5\noptions_failures = 2\n"
     assert!((5..=6).contains(&sent), "{stop}");
 }
 
+fn options_out_of_dialog_lists_allow_accept_supported(backend: Backend) {
+    let dir = TestDir::new("options-answer");
+    let server = Server::start(backend, dir.path(), &ServerOptions::default());
+    let run = Sipp::new("uac_options.xml", "prober", dir.path())
+        .target(server.sip_addr())
+        .timeout(Duration::from_secs(10))
+        .run();
+    run.assert_passed(1);
+    let answer = run
+        .received_messages()
+        .into_iter()
+        .find(|message| message.trim_start().starts_with("SIP/2.0 200"))
+        .unwrap_or_else(|| panic!("no 200: {}", run.diagnostics()));
+    assert!(answer.contains("\nSupported: 100rel, timer"), "{answer}");
+}
+
 for_each_backend! {
     options_keepalives_mark_the_trunk_up_then_down => keepalives_mark_the_trunk_up_then_down;
+    an_options_out_of_dialog_gets_allow_accept_supported => options_out_of_dialog_lists_allow_accept_supported;
 }

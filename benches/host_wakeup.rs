@@ -203,6 +203,7 @@ fn new_host(flow: &str, seed: u64) -> Host {
             allowed_sources: Vec::new().into(),
             invite_rate_per_source: 0,
             registrations: Vec::new().into(),
+            keepalives: Vec::new().into(),
             sip_tls_port: None,
             tls_only_sources: Vec::new().into(),
             wall: WallClock::new(origin),

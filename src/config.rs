@@ -102,6 +102,13 @@ pub struct TrunkConfig {
     /// (counted); needs `[sip] tls`.
     #[serde(default)]
     pub transport: TrunkTransport,
+    /// Send an OPTIONS keepalive to `proxy` every this many seconds (0: off).
+    #[serde(default)]
+    pub options_interval_s: u64,
+    /// Consecutive failed OPTIONS (no answer, 408, 5xx, 6xx) that mark the
+    /// trunk down.
+    #[serde(default = "default_options_failures")]
+    pub options_failures: u32,
 }
 
 /// A trunk's transport.
@@ -119,6 +126,10 @@ pub enum TrunkTransport {
 
 fn default_register_expires() -> u64 {
     3600
+}
+
+fn default_options_failures() -> u32 {
+    3
 }
 
 /// The codecs named in a `codecs` list (names already validated).
@@ -238,6 +249,23 @@ impl Config {
             .filter(|trunk| trunk.transport == TrunkTransport::Tls)
             .flat_map(|trunk| trunk.allow.iter())
             .filter_map(|text| parse_source(text))
+            .collect()
+    }
+
+    /// The OPTIONS keepalives of the trunks with `options_interval_s` set
+    /// (validated: proxy present).
+    pub fn options_pings(&self) -> Vec<crate::sip::OptionsPingConfig> {
+        self.trunks
+            .iter()
+            .filter(|trunk| trunk.options_interval_s > 0)
+            .filter_map(|trunk| {
+                Some(crate::sip::OptionsPingConfig {
+                    trunk: trunk.name.clone(),
+                    dest: trunk.proxy?,
+                    interval: std::time::Duration::from_secs(trunk.options_interval_s),
+                    failures: trunk.options_failures,
+                })
+            })
             .collect()
     }
 
@@ -643,6 +671,26 @@ impl Config {
                     "must be between 60 and 86400",
                 );
             }
+            if trunk.options_interval_s != 0 {
+                if !(5..=3600).contains(&trunk.options_interval_s) {
+                    return fail(
+                        &format!("trunk[{i}].options_interval_s"),
+                        "must be 0 (off) or between 5 and 3600",
+                    );
+                }
+                if trunk.proxy.is_none() {
+                    return fail(
+                        &format!("trunk[{i}].proxy"),
+                        "options_interval_s needs the carrier's address (IP:port)",
+                    );
+                }
+            }
+            if !(1..=100).contains(&trunk.options_failures) {
+                return fail(
+                    &format!("trunk[{i}].options_failures"),
+                    "must be between 1 and 100",
+                );
+            }
             if let Some(registrar) = &trunk.registrar {
                 if !registrar.starts_with("sip:") && !registrar.starts_with("sips:") {
                     return fail(
@@ -930,6 +978,39 @@ mod tests {
         assert_eq!(
             err,
             "config error in c.toml: sip.t2_ms: must be at least sip.t1_ms and at most 600000"
+        );
+    }
+
+    #[test]
+    fn a_trunk_with_an_options_interval_gets_keepalives() {
+        let trunk = "[[trunk]]\nname = \"c\"\nallow = [\"192.0.2.1\"]\n";
+        let config = Config::parse(trunk, "c.toml").unwrap();
+        assert!(config.options_pings().is_empty(), "off by default");
+        let config = Config::parse(
+            &format!("{trunk}proxy = \"192.0.2.1:5060\"\noptions_interval_s = 30\n"),
+            "c.toml",
+        )
+        .unwrap();
+        let pings = config.options_pings();
+        let [ping] = pings.as_slice() else {
+            panic!("{pings:?}")
+        };
+        assert_eq!(ping.trunk, "c");
+        assert_eq!(ping.dest, "192.0.2.1:5060".parse().unwrap());
+        assert_eq!(ping.interval.as_secs(), 30);
+        assert_eq!(ping.failures, 3);
+        let error = |toml: &str| Config::parse(toml, "c.toml").unwrap_err().to_string();
+        assert_eq!(
+            error(&format!("{trunk}proxy = \"192.0.2.1:5060\"\noptions_interval_s = 2\n")),
+            "config error in c.toml: trunk[0].options_interval_s: must be 0 (off) or between 5 and 3600"
+        );
+        assert_eq!(
+            error(&format!("{trunk}options_interval_s = 30\n")),
+            "config error in c.toml: trunk[0].proxy: options_interval_s needs the carrier's address (IP:port)"
+        );
+        assert_eq!(
+            error(&format!("{trunk}options_failures = 0\n")),
+            "config error in c.toml: trunk[0].options_failures: must be between 1 and 100"
         );
     }
 

@@ -229,6 +229,7 @@ fn serve(args: ServeArgs) -> Result<(), String> {
             shards,
             jitter: config.rtp.jitter_bounds(),
             registrations: config.registrations().into(),
+            keepalives: config.options_pings().into(),
             srtp: callplane::call::SrtpSettings {
                 policy: config.rtp.srtp_policy(),
                 trunks: config.trunk_srtp().into(),

@@ -37,6 +37,7 @@ use super::admission::{Admission, AdmissionControl};
 use super::cdr::{CdrRecord, HangupCause, HangupSide};
 use super::http::{HttpRequest, HttpResult};
 use super::inbound::{Call, CallHandle, CallOutput, CallParties, CallPlan, RtpSeed};
+use super::keepalives::{KeepaliveStats, Keepalives};
 use super::ports::PortPool;
 use super::registrations::{RegistrationStats, Registrations};
 use super::routing::Router;
@@ -236,6 +237,9 @@ pub struct HostConfig {
     /// The carrier registrations this shard keeps (the shell gives them all
     /// to shard 0; the others get none).
     pub registrations: Arc<[sip::RegistrationConfig]>,
+    /// The trunks' OPTIONS keepalives this shard sends (all on shard 0, as
+    /// the registrations).
+    pub keepalives: Arc<[sip::OptionsPingConfig]>,
     /// The port of the shell's TLS listener (Via and Contact of dialogs
     /// over TLS name it); `None`: no TLS.
     pub sip_tls_port: Option<u16>,
@@ -347,6 +351,7 @@ pub struct Host {
     draining: bool,
     stats: HostStats,
     registrations: Registrations,
+    keepalives: Keepalives,
     /// Our SDES keys, one per call.
     srtp_keys: SrtpKeySource,
 }
@@ -373,6 +378,7 @@ impl Host {
             dispatcher.set_tls_port(port);
         }
         let registrations = Registrations::new(&config.registrations, &mut dispatcher);
+        let keepalives = Keepalives::new(&config.keepalives, &mut dispatcher);
         let (min, max) = config.rtp_ports;
         let ports = PortPool::new(min, max, config.shard, config.shards);
         let admission = AdmissionControl::new(
@@ -398,6 +404,7 @@ impl Host {
             draining: false,
             stats: HostStats::default(),
             registrations,
+            keepalives,
             srtp_keys,
         }
     }
@@ -407,6 +414,7 @@ impl Host {
         self.now = self.now.max(now);
         let now = self.now;
         self.registrations.start_once(now);
+        self.keepalives.start_once(now);
         match input {
             Input::Sip { from, data } => self.on_sip(now, from, sip::Link::Udp, data),
             Input::SipStream {
@@ -458,10 +466,17 @@ impl Host {
                 }
                 continue;
             }
+            if let Some(transmit) = self.keepalives.poll_transmit() {
+                if let Some(out) = sip_transmit(transmit, buf) {
+                    return Output::Transmit(out);
+                }
+                continue;
+            }
             let Some(&handle) = self.ready.front() else {
                 let calls = self.timers.next().unwrap_or(Time::NEVER);
                 let registrations = self.registrations.deadline();
-                return Output::Timeout(calls.min(sip_deadline).min(registrations));
+                let keepalives = self.keepalives.deadline();
+                return Output::Timeout(calls.min(sip_deadline).min(registrations).min(keepalives));
             };
             let Some(entry) = self.calls.get_mut(handle.0) else {
                 self.ready.pop_front();
@@ -534,6 +549,19 @@ impl Host {
         self.registrations.stats
     }
 
+    /// Counters and trunk states of the OPTIONS keepalives this shard sends.
+    pub fn keepalive_stats(&self) -> KeepaliveStats {
+        self.keepalives.stats()
+    }
+
+    /// Each keepalive trunk's name and state (`unknown`, `up`, `down`).
+    pub fn trunk_states(&self) -> Vec<(String, &'static str)> {
+        self.keepalives
+            .states()
+            .map(|(name, state)| (name.to_owned(), state.as_str()))
+            .collect()
+    }
+
     /// Whether every carrier registration of this shard stands (true with none).
     pub fn registered(&self) -> bool {
         self.registrations.all_registered()
@@ -573,7 +601,9 @@ impl Host {
             Some(Routed::NewInvite(invite)) => self.incoming_call(now, *invite),
             Some(Routed::Dialog { owner, message }) => {
                 if let DialogMessage::Response(response) = &message {
-                    if self.registrations.on_response(now, owner, response) {
+                    if self.registrations.on_response(now, owner, response)
+                        || self.keepalives.on_response(now, owner, response)
+                    {
                         return;
                     }
                 }
@@ -606,6 +636,7 @@ impl Host {
     fn on_timeout(&mut self, now: Time) {
         self.dispatcher.handle_timeout(now);
         self.registrations.on_timeout(now);
+        self.keepalives.on_timeout(now);
         while let Some((at, key)) = self.timers.pop_due(now) {
             let Some(entry) = self.calls.get_mut(key) else {
                 continue;

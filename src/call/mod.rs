@@ -13,6 +13,7 @@ mod gather;
 mod host;
 mod http;
 mod inbound;
+mod keepalives;
 mod ports;
 mod registrations;
 mod routing;
@@ -27,6 +28,7 @@ pub use host::{
 };
 pub use http::{HttpRequest, HttpResult};
 pub use inbound::{Call, CallCounters, CallHandle, CallOutput, CallParties, CallPlan, RtpSeed};
+pub use keepalives::KeepaliveStats;
 pub use ports::PortPool;
 pub use registrations::RegistrationStats;
 pub use routing::{RouteTarget, Router};

@@ -466,6 +466,15 @@ impl ShardLoop {
             self.host.stats(),
             sip
         );
+        let trunks = self.host.trunk_states();
+        if !trunks.is_empty() {
+            log::info!(
+                "shard {}: trunks {:?}; keepalives {:?}",
+                self.index,
+                trunks,
+                self.host.keepalive_stats()
+            );
+        }
         Ok(())
     }
 }

@@ -196,15 +196,19 @@ impl Server {
         for (index, (inbox, waker)) in inboxes.into_iter().enumerate() {
             let peers = peers.clone();
             let done_tx = done_tx.clone();
-            // Carrier registrations live on shard 0 only: one binding per trunk.
-            let registrations = match index {
-                0 => plan.host.registrations.clone(),
-                _ => Vec::new().into(),
+            // Carrier registrations and OPTIONS keepalives live on shard 0 only.
+            let (registrations, keepalives) = match index {
+                0 => (
+                    plan.host.registrations.clone(),
+                    plan.host.keepalives.clone(),
+                ),
+                _ => (Vec::new().into(), Vec::new().into()),
             };
             let host_config = HostConfig {
                 shard: index,
                 shards,
                 registrations,
+                keepalives,
                 ..plan.host.clone()
             };
             let router = plan.router.clone();

@@ -77,6 +77,7 @@ mod incoming;
 pub mod message;
 mod method;
 mod name_addr;
+mod options_ping;
 mod register;
 mod requirements;
 pub mod sdp;
@@ -97,6 +98,9 @@ pub use incoming::{DialogMessage, IncomingInvite, IncomingRequest};
 pub use message::call_id_of;
 pub use method::Method;
 pub use name_addr::NameAddr;
+pub use options_ping::{
+    OptionsPing, OptionsPingConfig, OptionsPingEvent, OptionsPingOutput, TrunkState,
+};
 pub use register::{Registration, RegistrationConfig, RegistrationEvent, RegistrationOutput};
 pub use sdp::{
     build_answer, build_offer, build_offer_with, negotiate, negotiate_with, AudioCodec,

@@ -10,6 +10,12 @@ use crate::sip::header_value::split_list;
 use crate::sip::message::Request;
 use crate::sip::session_timer::TIMER_TAG;
 
+/// The option tags we support, for `Supported` in an answer to OPTIONS
+/// (RFC 3261 §11.2).
+pub(crate) fn supported_tags() -> String {
+    format!("{REL100_TAG}, {TIMER_TAG}")
+}
+
 /// Option tags in the request's Require headers that we do not support.
 pub(crate) fn unsupported_extensions(request: &Request) -> Vec<String> {
     request

@@ -78,6 +78,7 @@ pub(crate) fn host_config(sip_addr: std::net::SocketAddr, answer_delay: Duration
         allowed_sources: Vec::new().into(),
         invite_rate_per_source: 0,
         registrations: Vec::new().into(),
+        keepalives: Vec::new().into(),
         sip_tls_port: None,
         tls_only_sources: Vec::new().into(),
         wall: WallClock::new(origin()),

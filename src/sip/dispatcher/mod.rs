@@ -48,6 +48,7 @@ use crate::sip::message::{
     ResponseParts,
 };
 use crate::sip::method::Method;
+use crate::sip::options_ping::{OptionsPing, OptionsPingConfig};
 use crate::sip::register::{Registration, RegistrationConfig};
 use crate::sip::sdp::Sdp;
 use crate::sip::settings::SipSettings;
@@ -298,6 +299,15 @@ impl Dispatcher {
         let seed = self.rng.u64(..);
         self.routes.insert(call_id.0.clone(), Route::Owned(owner));
         Registration::new(self.config.clone(), config, call_id.0, seed)
+    }
+
+    /// OPTIONS keepalives to a trunk (their responses are routed to `owner`
+    /// by its Call-ID); call [`OptionsPing::start`] to send the first.
+    pub fn options_ping(&mut self, config: OptionsPingConfig, owner: DialogOwner) -> OptionsPing {
+        let call_id = self.new_call_id();
+        let seed = self.rng.u64(..);
+        self.routes.insert(call_id.0.clone(), Route::Owned(owner));
+        OptionsPing::new(self.config.clone(), config, call_id.0, seed)
     }
 
     /// A Call-ID no dialog here uses, which hashes to this shard.

@@ -107,6 +107,7 @@ impl Dispatcher {
                 let extra = vec![
                     (Name::ALLOW, ALLOWED_METHODS.to_owned()),
                     (Name::ACCEPT, "application/sdp".to_owned()),
+                    (Name::SUPPORTED, crate::sip::requirements::supported_tags()),
                 ];
                 self.respond(now, incoming, 200, extra);
             }

@@ -30,6 +30,10 @@ fn options_is_answered_200_in_and_out_of_dialog() {
         Some("application/sdp")
     );
     assert_eq!(
+        header(&ok[0], &Name::SUPPORTED).as_deref(),
+        Some("100rel, timer")
+    );
+    assert_eq!(
         header(&ok[0], &Name::SERVER).as_deref(),
         Some("callplane-test")
     );
@@ -39,6 +43,14 @@ fn options_is_answered_200_in_and_out_of_dialog() {
     let ok = h.responses();
     assert_eq!(ok[0].status, 200);
     assert_eq!(ok[0].head.to.tag(), Some(tag.as_str()));
+    assert_eq!(
+        header(&ok[0], &Name::ALLOW).as_deref(),
+        Some("INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, PRACK")
+    );
+    assert_eq!(
+        header(&ok[0], &Name::SUPPORTED).as_deref(),
+        Some("100rel, timer")
+    );
 }
 
 #[test]

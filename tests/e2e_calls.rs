@@ -2,7 +2,8 @@
 //! backends: the demo flow with digit 1 and digit 2 (CDR, the audio the caller
 //! hears, callplane's BYE), CANCEL while ringing (487), an offer with no
 //! common codec (488), late offers, hold and unhold by re-INVITE with and
-//! without an offer, and session timers (RFC 4028) that end the call.
+//! without an offer, session timers (RFC 4028) that end the call, a digit by
+//! SIP INFO, a lost ACK, crossed BYEs, and a CANCEL that crosses the 200.
 
 mod common;
 
@@ -30,6 +31,10 @@ common::for_each_backend! {
     hold_and_unhold_by_offerless_reinvite => offerless_hold_and_unhold;
     refreshed_session_expires_later => refreshed_session_expires;
     unrefreshed_session_ends_with_bye => unrefreshed_session_ends;
+    info_dtmf_reaches_sales => info_dtmf;
+    a_lost_ack_gets_the_200_again => lost_first_ack;
+    crossed_byes_end_the_call_once => bye_glare;
+    a_cancel_crossing_the_200_changes_nothing => cancel_crossing_200;
 }
 
 /// The session interval the session-timer scenarios ask for, in seconds
@@ -265,6 +270,46 @@ fn late_offer(backend: Backend) {
         capture.loud_ulaw_packets(PCMU, SPEECH_RMS) >= 100,
         "speech heard"
     );
+}
+
+/// The caller presses 1 by SIP INFO (`application/dtmf-relay`) instead of
+/// RFC 4733: the flow takes it like any digit.
+fn info_dtmf(backend: Backend) {
+    let (cdr, _) = press_one_through(backend, "info-dtmf", "uac_info_dtmf.xml", DTMF_DELAY_MS);
+    assert_eq!(cdr.int("sip_status"), 200, "{}", cdr.json);
+}
+
+/// The caller's ACK to the first 200 OK is lost (the scenario waits for the
+/// retransmitted 200 before it acknowledges): callplane resends the 200 until the
+/// ACK comes, and the call then runs as usual.
+fn lost_first_ack(backend: Backend) {
+    press_one_through(backend, "late-ack", "uac_late_ack.xml", DTMF_DELAY_MS);
+}
+
+/// BYE glare: callplane's BYE and the caller's cross. Each is answered 200 (the
+/// scenario checks ours), and the call ends with one CDR saying callplane hung
+/// up first.
+fn bye_glare(backend: Backend) {
+    press_one_through(backend, "bye-glare", "uac_bye_glare.xml", DTMF_DELAY_MS);
+}
+
+/// A CANCEL that crosses callplane's 200 OK: it gets 200 and changes nothing;
+/// the caller acknowledges the 200 and hangs up a second later with BYE. One
+/// CDR: answered, then hung up by the caller.
+fn cancel_crossing_200(backend: Backend) {
+    let dir = TestDir::new(&format!("cancel-crosses-{}", backend.cli_value()));
+    let server = Server::start(backend, dir.path(), &ServerOptions::default());
+    let sipp = Sipp::new("uac_cancel_crosses_200.xml", "uac_cancel_crosses_200", dir.path())
+        .target(server.sip_addr())
+        .timeout(Duration::from_secs(30));
+    sipp.run().assert_passed(1);
+    let cdrs = server.wait_for_cdrs(1, Duration::from_secs(5));
+    assert_eq!(cdrs.len(), 1, "one call, one CDR: {cdrs:#?}");
+    let cdr = &cdrs[0];
+    assert_eq!(cdr.int("sip_status"), 200, "{}", cdr.json);
+    assert_eq!(cdr.str("hangup_side"), "caller", "{}", cdr.json);
+    assert_eq!(cdr.str("hangup_cause"), "normal_clearing", "{}", cdr.json);
+    assert_rfc3339(cdr, "answer_time");
 }
 
 /// A call put on hold and taken off it by re-INVITEs (the scenario checks the

@@ -197,9 +197,8 @@ mod tests {
 
     /// The shipped welcome prompt, 8 kHz.
     fn prompt() -> Vec<i16> {
-        let bytes = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/prompts/welcome.wav"))
-            .expect("the shipped prompt is readable");
-        wav_to_8k_mono(&bytes).expect("the shipped prompt is 8 kHz mono")
+        let bytes = include_bytes!("../../prompts/welcome.wav");
+        wav_to_8k_mono(bytes).expect("the shipped prompt is 8 kHz mono")
     }
 
     /// Encodes 8 kHz samples into frames of `format`.

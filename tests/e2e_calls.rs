@@ -236,6 +236,17 @@ fn press_one_through(
     scenario: &str,
     dtmf_delay_ms: u64,
 ) -> (common::Cdr, common::RtpCapture) {
+    let (cdr, capture, _) = press_one_through_run(backend, tag, scenario, dtmf_delay_ms);
+    (cdr, capture)
+}
+
+/// [`press_one_through`], with sipp's run for its message log.
+fn press_one_through_run(
+    backend: Backend,
+    tag: &str,
+    scenario: &str,
+    dtmf_delay_ms: u64,
+) -> (common::Cdr, common::RtpCapture, SippRun) {
     let dir = TestDir::new(&format!("{tag}-{}", backend.cli_value()));
     let server = Server::start(backend, dir.path(), &ServerOptions::default());
     let name = scenario.trim_end_matches(".xml");
@@ -256,7 +267,7 @@ fn press_one_through(
     assert_eq!(cdr.str("hangup_side"), "callplane", "{}", cdr.json);
     assert_eq!(cdr.str("hangup_cause"), "normal_clearing", "{}", cdr.json);
     assert_eq!(cdr.int("sip_status"), 200, "{}", cdr.json);
-    (cdr, capture)
+    (cdr, capture, run)
 }
 
 /// An INVITE without SDP: callplane offers in its 200 OK (the scenario checks
@@ -283,7 +294,19 @@ fn info_dtmf(backend: Backend) {
 /// retransmitted 200 before it acknowledges): callplane resends the 200 until the
 /// ACK comes, and the call then runs as usual.
 fn lost_first_ack(backend: Backend) {
-    press_one_through(backend, "late-ack", "uac_late_ack.xml", DTMF_DELAY_MS);
+    let (_, _, run) = press_one_through_run(backend, "late-ack", "uac_late_ack.xml", DTMF_DELAY_MS);
+    let oks = run
+        .received_messages()
+        .iter()
+        .filter(|message| {
+            message.trim_start().starts_with("SIP/2.0 200") && message.contains("CSeq: 1 INVITE")
+        })
+        .count();
+    // The first 200, then resends at T1 (500 ms) and 2·T1 (1.5 s) before the ACK.
+    assert!(
+        oks >= 3,
+        "the 200 OK was resent until the ACK: {oks} copies"
+    );
 }
 
 /// BYE glare: callplane's BYE and the caller's cross. Each is answered 200 (the
@@ -299,16 +322,20 @@ fn bye_glare(backend: Backend) {
 fn cancel_crossing_200(backend: Backend) {
     let dir = TestDir::new(&format!("cancel-crosses-{}", backend.cli_value()));
     let server = Server::start(backend, dir.path(), &ServerOptions::default());
-    let sipp = Sipp::new("uac_cancel_crosses_200.xml", "uac_cancel_crosses_200", dir.path())
-        .target(server.sip_addr())
-        .timeout(Duration::from_secs(30));
+    let sipp = Sipp::new(
+        "uac_cancel_crosses_200.xml",
+        "uac_cancel_crosses_200",
+        dir.path(),
+    )
+    .target(server.sip_addr())
+    .timeout(Duration::from_secs(30));
     sipp.run().assert_passed(1);
     let cdrs = server.wait_for_cdrs(1, Duration::from_secs(5));
     assert_eq!(cdrs.len(), 1, "one call, one CDR: {cdrs:#?}");
     let cdr = &cdrs[0];
     assert_eq!(cdr.int("sip_status"), 200, "{}", cdr.json);
     assert_eq!(cdr.str("hangup_side"), "caller", "{}", cdr.json);
-    assert_eq!(cdr.str("hangup_cause"), "normal_clearing", "{}", cdr.json);
+    assert_eq!(cdr.str("hangup_cause"), "caller_hangup", "{}", cdr.json);
     assert_rfc3339(cdr, "answer_time");
 }
 

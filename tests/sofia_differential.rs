@@ -39,9 +39,48 @@ struct Known {
     why: String,
 }
 
+/// A rule of the allow list: one kind of deliberate difference, whichever message shows
+/// it (the fuzz corpus differs from machine to machine, so its files cannot be named).
+/// It matches a disagreement on `field` where our verdict or value is exactly `ours` and
+/// sofia's exactly `sofia`, in a message that holds `contains` when the rule gives it;
+/// `example` is a committed corpus file that shows it, so that every rule is exercised
+/// by the committed corpus too.
+#[derive(Deserialize)]
+struct Rule {
+    field: String,
+    ours: String,
+    sofia: String,
+    contains: Option<String>,
+    example: String,
+    rfc: String,
+    why: String,
+}
+
+impl Rule {
+    fn matches(&self, row: &Disagreement, data: &[u8]) -> bool {
+        let holds = |needle: &String| {
+            let needle = needle.as_bytes();
+            data.windows(needle.len()).any(|window| window == needle)
+        };
+        self.field == row.field
+            && self.ours == row.ours
+            && self.sofia == row.sofia
+            && self.contains.as_ref().is_none_or(holds)
+    }
+
+    fn label(&self) -> String {
+        format!(
+            "{} | ours: {} | sofia: {}",
+            self.field, self.ours, self.sofia
+        )
+    }
+}
+
 #[derive(Deserialize)]
 struct KnownList {
     difference: Vec<Known>,
+    #[serde(default)]
+    rule: Vec<Rule>,
 }
 
 /// A field on which the parsers differ for one message.
@@ -179,7 +218,7 @@ fn compare(sample: &Sample) -> Vec<Disagreement> {
     found
 }
 
-fn known_differences() -> Vec<Known> {
+fn known_differences() -> KnownList {
     let path = root().join("tests/sofia_known_differences.toml");
     let text = std::fs::read_to_string(&path)
         .unwrap_or_else(|error| panic!("reading {}: {error}", path.display()));
@@ -194,13 +233,33 @@ fn known_differences() -> Vec<Known> {
             known.field
         );
     }
-    list.difference
+    for rule in &list.rule {
+        assert!(
+            !rule.why.trim().is_empty() && rule.rfc.contains('§'),
+            "{}: the rule {} gives no reason or no RFC section",
+            path.display(),
+            rule.label()
+        );
+    }
+    list
 }
 
-fn table(rows: &[(&Disagreement, Option<&Known>)]) -> String {
+/// How a disagreement is explained: by an entry naming its file, by a rule, or not.
+#[derive(Clone, Copy)]
+enum Explained<'a> {
+    File,
+    Rule(&'a Rule),
+    No,
+}
+
+fn table(rows: &[(&Disagreement, Explained)]) -> String {
     let mut out = String::new();
-    for (row, known) in rows {
-        let status = if known.is_some() { "known" } else { "NEW" };
+    for (row, explained) in rows {
+        let status = match explained {
+            Explained::File => "known".to_owned(),
+            Explained::Rule(rule) => format!("rule ({})", rule.rfc),
+            Explained::No => "NEW".to_owned(),
+        };
         let _ = writeln!(
             out,
             "{status:5} | {} | {} | ours: {} | sofia: {}",
@@ -219,16 +278,32 @@ fn parser_agrees_with_sofia_sip() {
         samples.len()
     );
     let known = known_differences();
+    let data_of = |file: &str| {
+        samples
+            .iter()
+            .find(|sample| sample.name == file)
+            .map_or(&[][..], |sample| sample.data.as_slice())
+    };
     let mut disagreements: Vec<Disagreement> = samples.iter().flat_map(compare).collect();
     disagreements.sort();
 
-    let rows: Vec<(&Disagreement, Option<&Known>)> = disagreements
+    let rows: Vec<(&Disagreement, Explained)> = disagreements
         .iter()
         .map(|row| {
-            let entry = known
+            let by_file = known
+                .difference
                 .iter()
-                .find(|known| known.file == row.file && known.field == row.field);
-            (row, entry)
+                .any(|known| known.file == row.file && known.field == row.field);
+            let by_rule = known
+                .rule
+                .iter()
+                .find(|rule| rule.matches(row, data_of(&row.file)));
+            let explained = match (by_file, by_rule) {
+                (true, _) => Explained::File,
+                (false, Some(rule)) => Explained::Rule(rule),
+                (false, None) => Explained::No,
+            };
+            (row, explained)
         })
         .collect();
     let accepted_by_both = samples
@@ -244,17 +319,33 @@ fn parser_agrees_with_sofia_sip() {
         disagreements.len(),
         table(&rows)
     );
+    println!("{}", classification(&rows));
 
-    let unexplained: Vec<_> = rows.iter().filter(|(_, known)| known.is_none()).collect();
+    let unexplained: Vec<_> = rows
+        .iter()
+        .filter(|(_, explained)| matches!(explained, Explained::No))
+        .collect();
     let matched: BTreeSet<(&str, &str)> = disagreements
         .iter()
         .map(|row| (row.file.as_str(), row.field.as_str()))
         .collect();
-    let stale: Vec<String> = known
+    let mut stale: Vec<String> = known
+        .difference
         .iter()
         .filter(|known| !matched.contains(&(known.file.as_str(), known.field.as_str())))
         .map(|known| format!("{} / {}", known.file, known.field))
         .collect();
+    stale.extend(
+        known
+            .rule
+            .iter()
+            .filter(|rule| {
+                !disagreements
+                    .iter()
+                    .any(|row| row.file == rule.example && rule.matches(row, data_of(&row.file)))
+            })
+            .map(|rule| format!("rule {} (example {})", rule.label(), rule.example)),
+    );
     assert!(
         unexplained.is_empty() && stale.is_empty(),
         "{} disagreements with sofia-sip are not in tests/sofia_known_differences.toml:\n{}\n\
@@ -262,6 +353,43 @@ fn parser_agrees_with_sofia_sip() {
         unexplained.len(),
         table(&unexplained.into_iter().copied().collect::<Vec<_>>()),
     );
+}
+
+/// The disagreements grouped by kind: the field, our verdict or value and sofia's (for a
+/// verdict, the reasons say which header or rule each side stumbled on), with how many
+/// messages show each and whether a rule, a file entry or nothing explains them.
+fn classification(rows: &[(&Disagreement, Explained)]) -> String {
+    let mut groups: std::collections::BTreeMap<(String, String, String), (usize, &str)> =
+        std::collections::BTreeMap::new();
+    for (row, explained) in rows {
+        let status = match explained {
+            Explained::File => "known",
+            Explained::Rule(_) => "rule",
+            Explained::No => "NEW",
+        };
+        let which = if row.field == "verdict" {
+            (row.ours.clone(), row.sofia.clone())
+        } else {
+            (format!("{:?}", row.ours), format!("{:?}", row.sofia))
+        };
+        let entry = groups
+            .entry((row.field.clone(), which.0, which.1))
+            .or_insert((0, status));
+        entry.0 += 1;
+        if status == "NEW" {
+            entry.1 = status;
+        }
+    }
+    let mut out = String::from("disagreements by kind:\n");
+    let mut sorted: Vec<_> = groups.into_iter().collect();
+    sorted.sort_by(|a, b| b.1 .0.cmp(&a.1 .0).then_with(|| a.0.cmp(&b.0)));
+    for ((field, ours, sofia), (count, status)) in sorted {
+        let _ = writeln!(
+            out,
+            "{count:5} {status:5} | {field} | ours: {ours} | sofia: {sofia}"
+        );
+    }
+    out
 }
 
 /// The oracle itself reads what sofia reads: the fields of a carrier INVITE, and a

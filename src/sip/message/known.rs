@@ -9,13 +9,15 @@
 
 use super::HeaderMap;
 
-/// One single-valued header: its first value and whether a later one differs.
+/// One single-valued header: its first value and whether it is given again.
 #[derive(Default)]
 pub(super) struct Single<'a> {
     pub first: Option<&'a str>,
-    pub conflicting: bool,
-    /// Given more than once (with the same value or not).
+    /// Given more than once, with the same value or not: only headers whose value is
+    /// a comma-separated list may repeat (RFC 3261 §7.3.1).
     pub repeated: bool,
+    /// Given again with a different value.
+    pub conflicting: bool,
 }
 
 impl<'a> Single<'a> {
@@ -23,8 +25,8 @@ impl<'a> Single<'a> {
         match self.first {
             None => self.first = Some(value),
             Some(first) => {
-                self.conflicting |= first != value;
                 self.repeated = true;
+                self.conflicting |= first != value;
             }
         }
     }
@@ -68,19 +70,19 @@ impl<'a> KnownHeaders<'a> {
         known
     }
 
-    /// The name of the first single-valued header given twice with different values.
-    pub(super) fn conflicting(&self) -> Option<&'static str> {
+    /// The name of the first single-valued header given twice (Content-Length aside:
+    /// the parser refuses that one first, with its own error).
+    pub(super) fn repeated(&self) -> Option<&'static str> {
         [
             (&self.from, "From"),
             (&self.to, "To"),
             (&self.call_id, "Call-ID"),
             (&self.cseq, "CSeq"),
             (&self.max_forwards, "Max-Forwards"),
-            (&self.content_length, "Content-Length"),
             (&self.content_type, "Content-Type"),
         ]
         .into_iter()
-        .find_map(|(single, label)| single.conflicting.then_some(label))
+        .find_map(|(single, label)| single.repeated.then_some(label))
     }
 }
 
@@ -108,9 +110,11 @@ mod tests {
         assert_eq!(known.via, vec!["SIP/2.0/UDP a", "SIP/2.0/UDP b"]);
         assert_eq!(known.from.first, Some("<sip:x@y>;tag=1"));
         assert_eq!(known.call_id.first, Some("c1"));
-        assert!(known.call_id.conflicting);
+        assert!(known.call_id.repeated);
+        assert!(known.content_length.repeated);
         assert!(!known.content_length.conflicting);
-        assert_eq!(known.conflicting(), Some("Call-ID"));
+        assert!(!known.from.repeated);
+        assert_eq!(known.repeated(), Some("Call-ID"));
         assert!(known.to.first.is_none());
     }
 }

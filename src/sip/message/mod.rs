@@ -4,6 +4,7 @@
 
 mod build;
 mod call_id;
+mod grammar;
 mod head;
 mod header_map;
 mod known;

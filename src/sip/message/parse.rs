@@ -8,8 +8,11 @@
 //! - a missing or unreadable Via, From, To, Call-ID or CSeq; Max-Forwards is optional
 //!   (peers omit it in practice) but must be a number 0–255 when present;
 //! - a single-valued header (From, To, Call-ID, CSeq, Max-Forwards, Content-Length,
-//!   Content-Type) given twice with different values (RFC 3261 §7.3.1); the same value
-//!   twice is taken once;
+//!   Content-Type) given twice, even with the same value: only headers whose value is a
+//!   comma-separated list may repeat (RFC 3261 §7.3.1);
+//! - a Via element other than the top one, a Contact, or parameters of Via, From, To or
+//!   Contact that the §25.1 grammar does not allow, or a Content-Type that is not a
+//!   media type (only the headers the parser reads are checked);
 //! - a CSeq method other than the request line's (§8.1.1.5);
 //! - a Content-Length that is not a decimal number or exceeds the bytes that follow
 //!   (§18.3); bytes beyond it are ignored.
@@ -18,6 +21,7 @@
 //! compact and any-case header names, LF-only line ends, leading line breaks.
 
 use super::call_id::call_id_value;
+use super::grammar::{is_media_type, is_param_list};
 use super::head::{split_message, RawMessage};
 use super::known::{KnownHeaders, Single};
 use super::start_line::StartLine;
@@ -66,8 +70,8 @@ pub enum ParseError {
     /// A header (named by the value) is empty or unreadable.
     #[error("malformed {0} header")]
     MalformedHeader(&'static str),
-    /// A single-valued header (named by the value) appears twice with different values.
-    #[error("{0} header given twice with different values")]
+    /// A single-valued header (named by the value) appears twice (RFC 3261 §7.3.1).
+    #[error("{0} header given twice")]
     DuplicateHeader(&'static str),
     /// The CSeq method differs from the request line's method.
     #[error("CSeq method differs from the request method")]
@@ -142,10 +146,14 @@ fn parse_max_forwards(value: &str) -> Result<u8, ParseError> {
     }
 }
 
-/// Reads From or To; a `tag=` without a value is malformed (`tag-param = "tag" EQUAL
+/// Reads From or To: a name-addr or addr-spec whose parameters are generic-params
+/// (RFC 3261 §25.1); a `tag=` without a value is malformed (`tag-param = "tag" EQUAL
 /// token`, RFC 3261 §25.1), not a missing tag.
 fn parse_party(value: &str, label: &'static str) -> Result<NameAddr, ParseError> {
     let party = NameAddr::parse(value).map_err(|_| ParseError::MalformedHeader(label))?;
+    if !is_param_list(&party.params) {
+        return Err(ParseError::MalformedHeader(label));
+    }
     let empty_tag = party.params.split(';').skip(1).any(|param| {
         param.split_once('=').is_some_and(|(name, value)| {
             name.trim().eq_ignore_ascii_case("tag") && value.trim().is_empty()
@@ -155,6 +163,19 @@ fn parse_party(value: &str, label: &'static str) -> Result<NameAddr, ParseError>
         return Err(ParseError::MalformedHeader(label));
     }
     Ok(party)
+}
+
+/// Whether the Contact elements are `STAR` alone or each a name-addr / addr-spec with
+/// generic-params (RFC 3261 §25.1 `Contact`). No Contact at all is fine.
+fn is_contact_list(contacts: &[&str]) -> bool {
+    if let [star] = contacts {
+        if star.trim() == "*" {
+            return true;
+        }
+    }
+    contacts
+        .iter()
+        .all(|value| NameAddr::parse(value).is_ok_and(|contact| is_param_list(&contact.params)))
 }
 
 /// The body: `rest` cut to Content-Length, or all of it without one.
@@ -186,12 +207,16 @@ fn required<'a>(single: &Single<'a>, label: &'static str) -> Result<&'a str, Par
 
 fn read_head(headers: HeaderMap, rest: &[u8]) -> Result<MessageHead, ParseError> {
     let known = KnownHeaders::of(&headers);
-    if let Some(label) = known.conflicting() {
-        return Err(ParseError::DuplicateHeader(label));
-    }
     // Two Content-Lengths leave the body's end ambiguous, even when they agree.
     if known.content_length.repeated {
-        return Err(ParseError::BadContentLength);
+        return Err(if known.content_length.conflicting {
+            ParseError::DuplicateHeader("Content-Length")
+        } else {
+            ParseError::BadContentLength
+        });
+    }
+    if let Some(label) = known.repeated() {
+        return Err(ParseError::DuplicateHeader(label));
     }
     let body = bound_body(known.content_length.first, rest)?;
     let vias: Vec<String> = known
@@ -200,10 +225,16 @@ fn read_head(headers: HeaderMap, rest: &[u8]) -> Result<MessageHead, ParseError>
         .flat_map(|value| split_list(value))
         .map(str::to_owned)
         .collect();
-    let top_via = vias
-        .first()
-        .ok_or(ParseError::MissingHeader("Via"))
-        .and_then(|via| TopVia::parse(via).ok_or(ParseError::MalformedHeader("Via")))?;
+    // Every Via must be one (§25.1 `Via = ( "Via" / "v" ) HCOLON via-parm *(COMMA
+    // via-parm)`), not only the top one that transactions are matched on.
+    let mut parsed_vias = vias.iter().map(|via| TopVia::parse_strict(via));
+    let top_via = parsed_vias
+        .next()
+        .ok_or(ParseError::MissingHeader("Via"))?
+        .ok_or(ParseError::MalformedHeader("Via"))?;
+    if parsed_vias.any(|via| via.is_none()) {
+        return Err(ParseError::MalformedHeader("Via"));
+    }
 
     let from = required(&known.from, "From")?;
     let to = required(&known.to, "To")?;
@@ -229,16 +260,27 @@ fn read_head(headers: HeaderMap, rest: &[u8]) -> Result<MessageHead, ParseError>
         .flat_map(|value| split_list(value))
         .map(str::to_owned)
         .collect();
-    let contact = known
+    let contacts: Vec<&str> = known
         .contact
         .iter()
         .flat_map(|value| split_list(value))
-        .next()
+        .collect();
+    if !is_contact_list(&contacts) {
+        return Err(ParseError::MalformedHeader("Contact"));
+    }
+    let contact = contacts
+        .first()
         .and_then(|value| NameAddr::parse(value).ok());
     let content_type = known
         .content_type
         .first
         .map(|value| value.trim().to_owned());
+    if content_type
+        .as_deref()
+        .is_some_and(|value| !is_media_type(value))
+    {
+        return Err(ParseError::MalformedHeader("Content-Type"));
+    }
     let (from, to) = (from.to_owned(), to.to_owned());
     drop(known);
 

@@ -59,6 +59,9 @@ pub(super) fn parse_start_line(src: &Bytes, line: &str) -> Result<StartLine, Par
             ParseError::BadStartLine
         });
     }
+    if !has_valid_escapes(uri) {
+        return Err(ParseError::BadStartLine);
+    }
     match MessageLine::parse(src)(line) {
         Ok((rest, MessageLine::Request(request_line))) if rest.trim().is_empty() => {
             Ok(StartLine::Request {
@@ -77,6 +80,17 @@ pub(crate) fn is_request_uri(uri: &str) -> bool {
     let src = Bytes::from(format!("BYE {uri} SIP/2.0"));
     std::str::from_utf8(&src)
         .is_ok_and(|line| matches!(parse_start_line(&src, line), Ok(StartLine::Request { .. })))
+}
+
+/// Whether every `%` of `uri` starts an escape, `"%" HEXDIG HEXDIG` (RFC 3261 §25.1
+/// `escaped`); the URI type reads `%6l` or a `%` at the end as text.
+fn has_valid_escapes(uri: &str) -> bool {
+    let bytes = uri.as_bytes();
+    bytes.iter().enumerate().all(|(index, &byte)| {
+        byte != b'%'
+            || (bytes.get(index + 1).is_some_and(u8::is_ascii_hexdigit)
+                && bytes.get(index + 2).is_some_and(u8::is_ascii_hexdigit))
+    })
 }
 
 /// RFC 3986 `scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." )`.
@@ -188,6 +202,15 @@ mod tests {
             parse("IN(VITE sip:a@b SIP/2.0"),
             Err(ParseError::BadStartLine)
         ));
+        // Found comparing with sofia-sip: a `%` must start two hex digits.
+        assert!(parse("INVITE sip:%61lice%20smith@192.0.2.1 SIP/2.0").is_ok());
+        for bad in [
+            "INVITE sip:%61lice%0smith@192.0.2.1 SIP/2.0",
+            "INVITE sip:%6lice@192.0.2.1 SIP/2.0",
+            "INVITE sip:alice@192.0.2.1;x=% SIP/2.0",
+        ] {
+            assert!(matches!(parse(bad), Err(ParseError::BadStartLine)), "{bad}");
+        }
     }
 
     #[test]

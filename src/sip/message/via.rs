@@ -9,6 +9,7 @@
 //! path takes only a strict subset of what the grammar allows and hands anything else
 //! to the typed parse, so the two cannot disagree on what is accepted.
 
+use super::grammar::is_param_list;
 use crate::sip::header_value::find_param;
 use bytes::Bytes;
 use bytesstr::BytesStr;
@@ -60,6 +61,17 @@ impl TopVia {
             });
         }
         typed_top_via(value, branch)
+    }
+
+    /// Reads one Via value as [`TopVia::parse`] does, and also requires every parameter
+    /// to be a `generic-param` (RFC 3261 §25.1 `via-params`), which the typed parse does
+    /// not check; `None` for a value that is not a valid Via.
+    pub(super) fn parse_strict(value: &str) -> Option<TopVia> {
+        let params = value.find(';').map_or("", |start| &value[start..]);
+        if !is_param_list(params) {
+            return None;
+        }
+        TopVia::parse(value)
     }
 
     /// True if the branch carries the RFC 3261 magic cookie.
@@ -270,6 +282,23 @@ mod tests {
             let branch = find_param(value, "branch").unwrap_or_default().to_owned();
             let typed = typed_top_via(value, branch).unwrap();
             assert_eq!(hand, typed, "{value}");
+        }
+    }
+
+    #[test]
+    fn strict_reading_checks_every_parameter() {
+        let good = TopVia::parse_strict("SIP/2.0/UDP 10.0.0.1:5060;rport;branch=z9hG4bKa");
+        assert_eq!(good.map(|via| via.branch), Some("z9hG4bKa".to_owned()));
+        assert!(TopVia::parse_strict("SIP / 2.0 / UDP h.example ; branch = z9hG4bKb").is_some());
+        for bad in [
+            "SIP/2.0/UDP 127.0.0.1:5061;bran&&ch=z9hG4bK-x",
+            "SIP/2.0/UDP 127.0.0.1:5061;b=",
+            "SIP/2.0/UDP 127.0.0.1:5060;br4bK-x;",
+            "SIP/2.0/UDP sip7.example.com;branch=z9hG4bKbbAX-fORWARDS: 70",
+            "SIP/2.0/UDP sip word word",
+            "SIP/2.0m-to",
+        ] {
+            assert!(TopVia::parse_strict(bad).is_none(), "{bad}");
         }
     }
 

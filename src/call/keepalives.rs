@@ -1,21 +1,14 @@
 //! The OPTIONS keepalives one shard sends to its trunks ([`sip::OptionsPing`],
 //! one per `[[trunk]]` with `options_interval_s`; the shell gives them all to
-//! shard 0): starting them, routing their responses, running their timers
-//! only when one is due, logging each trunk's state changes and counting.
-//!
-//! Their responses reach the host as dialog messages whose [`DialogOwner`]
-//! has [`KEEPALIVE_OWNER`] set: call handles never do (their generation
-//! would have to pass 2^30), nor registrations (bit 63).
+//! shard 0), run as [`TrunkAgents`], with each trunk's state changes logged and
+//! counted.
 
+use super::trunk_agents::{TrunkAgents, KEEPALIVE_OWNER};
 use crate::sip::message::Response;
 use crate::sip::{
-    self, DialogOwner, Dispatcher, OptionsPing, OptionsPingConfig, OptionsPingEvent,
-    OptionsPingOutput, TrunkState,
+    self, DialogOwner, Dispatcher, OptionsPing, OptionsPingConfig, OptionsPingEvent, TrunkState,
 };
 use crate::time::Time;
-
-/// The bit that marks a keepalive's owner number.
-pub(crate) const KEEPALIVE_OWNER: u64 = 1 << 62;
 
 /// Counters.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -32,42 +25,22 @@ pub struct KeepaliveStats {
 
 /// A shard's keepalives.
 pub(crate) struct Keepalives {
-    list: Vec<OptionsPing>,
-    started: bool,
-    /// Some pinger has output not drained yet.
-    dirty: bool,
-    /// The earliest timer of any of them.
-    deadline: Time,
+    agents: TrunkAgents<OptionsPing>,
 }
 
 impl Keepalives {
     /// One pinger per config, its responses routed by `dispatcher`.
     pub(crate) fn new(configs: &[OptionsPingConfig], dispatcher: &mut Dispatcher) -> Keepalives {
-        let list = configs
-            .iter()
-            .enumerate()
-            .map(|(index, config)| {
-                dispatcher.options_ping(config.clone(), DialogOwner(KEEPALIVE_OWNER | index as u64))
-            })
-            .collect();
         Keepalives {
-            list,
-            started: false,
-            dirty: false,
-            deadline: Time::NEVER,
+            agents: TrunkAgents::new(configs, KEEPALIVE_OWNER, |config, owner| {
+                dispatcher.options_ping(config.clone(), owner)
+            }),
         }
     }
 
     /// Sends every first OPTIONS on the host's first input.
     pub(crate) fn start_once(&mut self, now: Time) {
-        if self.started {
-            return;
-        }
-        self.started = true;
-        for ping in &mut self.list {
-            ping.start(now);
-        }
-        self.dirty = !self.list.is_empty();
+        self.agents.start_once(now);
     }
 
     /// A response for the pinger `owner` names; `false` if `owner` is not a
@@ -78,65 +51,30 @@ impl Keepalives {
         owner: DialogOwner,
         response: &Response,
     ) -> bool {
-        if owner.0 & KEEPALIVE_OWNER == 0 || owner.0 & (1 << 63) != 0 {
-            return false;
-        }
-        let index = (owner.0 & !KEEPALIVE_OWNER) as usize;
-        if let Some(ping) = self.list.get_mut(index) {
-            ping.handle_response(now, response);
-            self.dirty = true;
-        }
-        true
+        self.agents.on_response(now, owner, response)
     }
 
     /// Runs the pingers' timers if one is due.
     pub(crate) fn on_timeout(&mut self, now: Time) {
-        if self.deadline > now {
-            return;
-        }
-        for ping in &mut self.list {
-            ping.handle_timeout(now);
-        }
-        self.dirty = true;
+        self.agents.on_timeout(now);
     }
 
     /// The next datagram any pinger wants sent; `None` once all are drained
     /// (then [`Keepalives::deadline`] is current).
     pub(crate) fn poll_transmit(&mut self) -> Option<sip::Transmit> {
-        if !self.dirty {
-            return None;
-        }
-        let mut deadline = Time::NEVER;
-        for ping in &mut self.list {
-            loop {
-                match ping.poll_output() {
-                    OptionsPingOutput::Transmit(transmit) => return Some(transmit),
-                    OptionsPingOutput::Event(event) => log_event(ping, &event),
-                    OptionsPingOutput::Timeout(at) => {
-                        deadline = deadline.min(at);
-                        break;
-                    }
-                }
-            }
-        }
-        self.deadline = deadline;
-        self.dirty = false;
-        None
+        self.agents
+            .poll_transmit(|ping, event| log_event(ping, &event))
     }
 
-    /// The earliest keepalive timer; before the first input, at once (so the
-    /// shell feeds a timeout that starts them even on a quiet server).
+    /// The earliest keepalive timer (at once before the first input).
     pub(crate) fn deadline(&self) -> Time {
-        if !self.started && !self.list.is_empty() {
-            return Time::ZERO;
-        }
-        self.deadline
+        self.agents.deadline()
     }
 
     /// The counters, states included.
     pub(crate) fn stats(&self) -> KeepaliveStats {
         let mut stats = KeepaliveStats::default();
-        for ping in &self.list {
+        for ping in self.agents.iter() {
             stats.options_sent += ping.options_sent;
             stats.options_failed += ping.options_failed;
             match ping.state() {
@@ -150,7 +88,7 @@ impl Keepalives {
 
     /// Each trunk's name and state.
     pub(crate) fn states(&self) -> impl Iterator<Item = (&str, TrunkState)> {
-        self.list.iter().map(|ping| (ping.trunk(), ping.state()))
+        self.agents.iter().map(|ping| (ping.trunk(), ping.state()))
     }
 }
 

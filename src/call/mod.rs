@@ -17,6 +17,7 @@ mod keepalives;
 mod ports;
 mod registrations;
 mod routing;
+mod trunk_agents;
 
 pub use admission::{Admission, AdmissionControl};
 pub use cdr::{CdrRecord, HangupCause, HangupSide, MediaCdr, RtcpCdr, RtpCdr};

@@ -1,21 +1,13 @@
 //! The carrier registrations one shard keeps ([`sip::Registration`], one per
-//! `[[trunk]]` with `register = true`; the shell gives them all to shard 0):
-//! starting them, routing their responses, running their timers only when
-//! one is due, and turning their outputs into the host's.
-//!
-//! Their responses reach the host as dialog messages whose
-//! [`DialogOwner`] has [`REGISTRATION_OWNER`] set: call handles never do
-//! (their generation would have to pass 2^31).
+//! `[[trunk]]` with `register = true`; the shell gives them all to shard 0),
+//! run as [`TrunkAgents`], with their log lines and counters.
 
+use super::trunk_agents::{TrunkAgents, REGISTRATION_OWNER};
 use crate::sip::message::Response;
 use crate::sip::{
     self, DialogOwner, Dispatcher, Registration, RegistrationConfig, RegistrationEvent,
-    RegistrationOutput,
 };
 use crate::time::Time;
-
-/// The bit that marks a registration's owner number.
-pub(crate) const REGISTRATION_OWNER: u64 = 1 << 63;
 
 /// Counters.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -28,12 +20,7 @@ pub struct RegistrationStats {
 
 /// A shard's registrations.
 pub(crate) struct Registrations {
-    list: Vec<Registration>,
-    started: bool,
-    /// Some registration has output not drained yet.
-    dirty: bool,
-    /// The earliest timer of any of them.
-    deadline: Time,
+    agents: TrunkAgents<Registration>,
     pub(crate) stats: RegistrationStats,
 }
 
@@ -43,35 +30,17 @@ impl Registrations {
         configs: &[RegistrationConfig],
         dispatcher: &mut Dispatcher,
     ) -> Registrations {
-        let list = configs
-            .iter()
-            .enumerate()
-            .map(|(index, config)| {
-                dispatcher.register(
-                    config.clone(),
-                    DialogOwner(REGISTRATION_OWNER | index as u64),
-                )
-            })
-            .collect();
         Registrations {
-            list,
-            started: false,
-            dirty: false,
-            deadline: Time::NEVER,
+            agents: TrunkAgents::new(configs, REGISTRATION_OWNER, |config, owner| {
+                dispatcher.register(config.clone(), owner)
+            }),
             stats: RegistrationStats::default(),
         }
     }
 
     /// Sends every first REGISTER on the host's first input.
     pub(crate) fn start_once(&mut self, now: Time) {
-        if self.started {
-            return;
-        }
-        self.started = true;
-        for registration in &mut self.list {
-            registration.start(now);
-        }
-        self.dirty = !self.list.is_empty();
+        self.agents.start_once(now);
     }
 
     /// A response for the registration `owner` names; `false` if `owner` is
@@ -82,70 +51,35 @@ impl Registrations {
         owner: DialogOwner,
         response: &Response,
     ) -> bool {
-        if owner.0 & REGISTRATION_OWNER == 0 {
-            return false;
-        }
-        let index = (owner.0 & !REGISTRATION_OWNER) as usize;
-        if let Some(registration) = self.list.get_mut(index) {
-            registration.handle_response(now, response);
-            self.dirty = true;
-        }
-        true
+        self.agents.on_response(now, owner, response)
     }
 
     /// Runs the registrations' timers if one is due.
     pub(crate) fn on_timeout(&mut self, now: Time) {
-        if self.deadline > now {
-            return;
-        }
-        for registration in &mut self.list {
-            registration.handle_timeout(now);
-        }
-        self.dirty = true;
+        self.agents.on_timeout(now);
     }
 
     /// The next datagram any registration wants sent; `None` once all are
     /// drained (then [`Registrations::deadline`] is current).
     pub(crate) fn poll_transmit(&mut self) -> Option<sip::Transmit> {
-        if !self.dirty {
-            return None;
-        }
-        let mut deadline = Time::NEVER;
-        for registration in &mut self.list {
-            loop {
-                match registration.poll_output() {
-                    RegistrationOutput::Transmit(transmit) => return Some(transmit),
-                    RegistrationOutput::Event(event) => {
-                        log_event(registration, &event);
-                        match event {
-                            RegistrationEvent::Registered { .. } => self.stats.registered += 1,
-                            RegistrationEvent::Failed { .. } => self.stats.failed += 1,
-                        }
-                    }
-                    RegistrationOutput::Timeout(at) => {
-                        deadline = deadline.min(at);
-                        break;
-                    }
-                }
+        let stats = &mut self.stats;
+        self.agents.poll_transmit(|registration, event| {
+            log_event(registration, &event);
+            match event {
+                RegistrationEvent::Registered { .. } => stats.registered += 1,
+                RegistrationEvent::Failed { .. } => stats.failed += 1,
             }
-        }
-        self.deadline = deadline;
-        self.dirty = false;
-        None
+        })
     }
 
-    /// The earliest registration timer; before the first input, at once (so
-    /// the shell feeds a timeout that starts them even on a quiet server).
+    /// The earliest registration timer (at once before the first input).
     pub(crate) fn deadline(&self) -> Time {
-        if !self.started && !self.list.is_empty() {
-            return Time::ZERO;
-        }
-        self.deadline
+        self.agents.deadline()
     }
 
     /// Whether every registration currently stands.
     pub(crate) fn all_registered(&self) -> bool {
-        self.list.iter().all(Registration::is_registered)
+        self.agents.iter().all(Registration::is_registered)
     }
 }
 

@@ -240,13 +240,14 @@ fn press_one_through(
     (cdr, capture)
 }
 
-/// [`press_one_through`], with sipp's run for its message log.
+/// [`press_one_through`], with the messages sipp received (read before the
+/// test's directory goes).
 fn press_one_through_run(
     backend: Backend,
     tag: &str,
     scenario: &str,
     dtmf_delay_ms: u64,
-) -> (common::Cdr, common::RtpCapture, SippRun) {
+) -> (common::Cdr, common::RtpCapture, Vec<String>) {
     let dir = TestDir::new(&format!("{tag}-{}", backend.cli_value()));
     let server = Server::start(backend, dir.path(), &ServerOptions::default());
     let name = scenario.trim_end_matches(".xml");
@@ -267,7 +268,7 @@ fn press_one_through_run(
     assert_eq!(cdr.str("hangup_side"), "callplane", "{}", cdr.json);
     assert_eq!(cdr.str("hangup_cause"), "normal_clearing", "{}", cdr.json);
     assert_eq!(cdr.int("sip_status"), 200, "{}", cdr.json);
-    (cdr, capture, run)
+    (cdr, capture, run.received_messages())
 }
 
 /// An INVITE without SDP: callplane offers in its 200 OK (the scenario checks
@@ -294,9 +295,9 @@ fn info_dtmf(backend: Backend) {
 /// retransmitted 200 before it acknowledges): callplane resends the 200 until the
 /// ACK comes, and the call then runs as usual.
 fn lost_first_ack(backend: Backend) {
-    let (_, _, run) = press_one_through_run(backend, "late-ack", "uac_late_ack.xml", DTMF_DELAY_MS);
-    let oks = run
-        .received_messages()
+    let (_, _, received) =
+        press_one_through_run(backend, "late-ack", "uac_late_ack.xml", DTMF_DELAY_MS);
+    let oks = received
         .iter()
         .filter(|message| {
             message.trim_start().starts_with("SIP/2.0 200") && message.contains("CSeq: 1 INVITE")

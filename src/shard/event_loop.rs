@@ -17,6 +17,7 @@
 
 use std::io;
 use std::net::{SocketAddr, UdpSocket};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::Receiver;
 use std::sync::Arc;
 use std::time::Duration;
@@ -144,6 +145,10 @@ pub(crate) struct ShardLoop {
     pub(crate) tls_settings: Option<TlsSettings>,
     /// SIP datagrams dropped because the owner shard's inbox was full.
     pub(crate) forward_drops: u64,
+    /// Shards whose shutdown has not drained yet. A drained shard goes on
+    /// reading its sockets until this is zero: a response to another shard's
+    /// BYE may arrive on its socket, to be forwarded.
+    pub(crate) draining: Arc<AtomicUsize>,
 }
 
 /// The loop's working state beside what it owns.
@@ -157,6 +162,8 @@ struct Running {
     buf: Vec<u8>,
     deadline: Time,
     shutdown_at: Option<Time>,
+    /// This shard's calls are drained (it counted itself out of `draining`).
+    drained_here: bool,
 }
 
 /// Binds a UDP socket that shares its address with the other shards'.
@@ -183,7 +190,7 @@ impl ShardLoop {
         let mut running = self.start()?;
         loop {
             let now = self.clock.now();
-            if self.drained(&running, now) {
+            if self.drained(&mut running, now) {
                 break;
             }
             let tcp_deadline = running
@@ -252,17 +259,29 @@ impl ShardLoop {
             // At once: the host gets a first input (and starts its registrations).
             deadline: Time::ZERO,
             shutdown_at: None,
+            drained_here: false,
         })
     }
 
-    /// Whether a shutdown has finished: no calls left and every BYE answered
-    /// (or timed out), or the drain limit passed.
-    fn drained(&self, running: &Running, now: Time) -> bool {
-        running.shutdown_at.is_some_and(|started| {
+    /// Whether a shutdown has finished: this shard has no calls left and every
+    /// BYE answered (or timed out), and so has every other shard (until then
+    /// this one still forwards what reaches its sockets for them), or the
+    /// drain limit passed.
+    fn drained(&self, running: &mut Running, now: Time) -> bool {
+        let Some(started) = running.shutdown_at else {
+            return false;
+        };
+        let over = now - started > DRAIN_LIMIT;
+        if !running.drained_here {
             let idle =
                 self.host.active_calls() == 0 && self.host.dispatcher().dialogs_hanging_up() == 0;
-            idle || now - started > DRAIN_LIMIT
-        })
+            if !idle && !over {
+                return false;
+            }
+            running.drained_here = true;
+            self.draining.fetch_sub(1, Ordering::AcqRel);
+        }
+        over || self.draining.load(Ordering::Acquire) == 0
     }
 
     /// Feeds every completion of one wait to the host, draining after each.
@@ -483,14 +502,18 @@ impl ShardLoop {
 /// serves every call whose 20 ms grid (each has its own phase) comes due
 /// meanwhile; the cores still see the real clock.
 fn wait_for(deadline: Time, now: Time, shutting_down: bool) -> Option<Duration> {
+    // While shutting down, wake at least every 50 ms to see whether the other
+    // shards have drained.
+    let cap = shutting_down.then_some(Duration::from_millis(50));
     if deadline == Time::NEVER {
-        return shutting_down.then_some(Duration::from_millis(50));
+        return cap;
     }
-    if deadline > now {
-        Some(deadline - now + TIMER_SLACK)
+    let timeout = if deadline > now {
+        deadline - now + TIMER_SLACK
     } else {
-        Some(Duration::ZERO)
-    }
+        Duration::ZERO
+    };
+    Some(cap.map_or(timeout, |cap| cap.min(timeout)))
 }
 
 /// The shell as the host's drain loop sees it.

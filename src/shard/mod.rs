@@ -190,11 +190,13 @@ impl Server {
             inboxes.push((receiver, waker));
         }
         let peers = Arc::new(peers);
+        let draining = Arc::new(std::sync::atomic::AtomicUsize::new(shards));
         let (done_tx, done) = channel();
         let mut threads = Vec::with_capacity(shards);
         let seed_base = plan.clock.now().as_micros() ^ u64::from(std::process::id()) << 32;
         for (index, (inbox, waker)) in inboxes.into_iter().enumerate() {
             let peers = peers.clone();
+            let draining = draining.clone();
             let done_tx = done_tx.clone();
             // Carrier registrations and OPTIONS keepalives live on shard 0 only.
             let (registrations, keepalives) = match index {
@@ -244,6 +246,7 @@ impl Server {
                             tcp_settings,
                             tls_settings,
                             forward_drops: 0,
+                            draining,
                         }
                         .run()
                     });

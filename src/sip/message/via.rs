@@ -40,6 +40,13 @@ impl TopVia {
     /// value (`via-branch = "branch" EQUAL token`). The parameter name is matched
     /// without regard to case (RFC 3261 §7.3.1).
     pub fn parse(value: &str) -> Option<TopVia> {
+        TopVia::read(value, false)
+    }
+
+    /// [`TopVia::parse`], with `strict` the parameters of a Via the hand path does
+    /// not read checked against the grammar too (the hand path's own parameters
+    /// are plain tokens already).
+    fn read(value: &str, strict: bool) -> Option<TopVia> {
         let branch = match find_param(value, "branch") {
             Some("") if has_empty_branch(value) => return None,
             Some(branch) => branch.to_owned(),
@@ -60,6 +67,12 @@ impl TopVia {
                 branch,
             });
         }
+        if strict {
+            let params = value.find(';').map_or("", |start| &value[start..]);
+            if !is_param_list(params) {
+                return None;
+            }
+        }
         typed_top_via(value, branch)
     }
 
@@ -67,11 +80,7 @@ impl TopVia {
     /// to be a `generic-param` (RFC 3261 §25.1 `via-params`), which the typed parse does
     /// not check; `None` for a value that is not a valid Via.
     pub(super) fn parse_strict(value: &str) -> Option<TopVia> {
-        let params = value.find(';').map_or("", |start| &value[start..]);
-        if !is_param_list(params) {
-            return None;
-        }
-        TopVia::parse(value)
+        TopVia::read(value, true)
     }
 
     /// True if the branch carries the RFC 3261 magic cookie.

@@ -469,6 +469,8 @@ impl Call {
                     }
                 }
                 MediaOutput::Event(event) => self.on_media_event(event),
+                // Frames come out only for a subscribed consumer.
+                MediaOutput::Audio(_) => {}
                 MediaOutput::Timeout(at) => {
                     self.media_deadline = at;
                     return CallOutput::Idle;

@@ -5,10 +5,12 @@
 //!
 //! # Who decodes
 //!
-//! Decoding is for consumers only. Today the one consumer is the in-band DTMF
-//! detector, present while the far end did not negotiate telephone-event; a
-//! recorder or a bridge subscribes with [`Inbound::add_consumer`] and is fed in
-//! [`Inbound::deliver`]. With no consumer the buffer runs with decoding off.
+//! Decoding is for consumers only: the in-band DTMF detector, present while the
+//! far end did not negotiate telephone-event, and whoever subscribes with
+//! [`Inbound::add_consumer`] (a recorder, a bridge): while one is subscribed,
+//! [`Inbound::poll`] stops at every frame played ([`InboundOutput::Frame`]) and
+//! the frame is read with [`Inbound::frame`]. With no consumer the buffer runs
+//! with decoding off.
 //!
 //! The buffer still runs then, rather than a cheaper path that only counts: its
 //! per-packet cost without decoding is one 160-byte copy into a preallocated slot,
@@ -27,6 +29,8 @@ use crate::time::Time;
 pub(crate) enum InboundOutput {
     /// A digit was heard in-band in a played frame.
     Digit(char),
+    /// A frame was played for the subscribed consumers: [`Inbound::frame`].
+    Frame(FrameKind),
     /// No frame is due before this instant.
     Timeout(Time),
 }
@@ -41,6 +45,8 @@ pub(crate) struct Inbound {
     consumers: u32,
     /// The last frame played, when decoded.
     frame: [i16; FRAME_SAMPLES],
+    /// A digit heard in the frame just handed to the consumers, reported next.
+    pending_digit: Option<char>,
 }
 
 impl Inbound {
@@ -68,6 +74,7 @@ impl Inbound {
             inband: None,
             consumers: 0,
             frame: [0; FRAME_SAMPLES],
+            pending_digit: None,
         };
         inbound.set_inband(dtmf_pt.is_none());
         inbound
@@ -83,13 +90,22 @@ impl Inbound {
         self.jitter.handle_timeout(now);
     }
 
-    /// Plays the frames due by the last `now`, feeding each to the consumers, until a
-    /// digit is heard or no frame is due.
+    /// Plays the frames due by the last `now` until a digit is heard, a frame is
+    /// played while a consumer is subscribed (it reads [`Inbound::frame`] before
+    /// polling again), or no frame is due.
     pub(crate) fn poll(&mut self) -> InboundOutput {
+        if let Some(digit) = self.pending_digit.take() {
+            return InboundOutput::Digit(digit);
+        }
         loop {
             match self.jitter.poll_output(&mut self.frame) {
                 JitterOutput::Frame(kind) => {
-                    if let Some(digit) = self.deliver(kind) {
+                    let digit = self.detect_inband();
+                    if self.consumers > 0 && self.jitter.is_decoding() {
+                        self.pending_digit = digit;
+                        return InboundOutput::Frame(kind);
+                    }
+                    if let Some(digit) = digit {
                         return InboundOutput::Digit(digit);
                     }
                 }
@@ -98,8 +114,13 @@ impl Inbound {
         }
     }
 
-    /// Feeds the frame just played to every consumer.
-    fn deliver(&mut self, _kind: FrameKind) -> Option<char> {
+    /// The frame last played (8 kHz samples): what [`InboundOutput::Frame`] announced.
+    pub(crate) fn frame(&self) -> &[i16; FRAME_SAMPLES] {
+        &self.frame
+    }
+
+    /// Runs the in-band detector over the frame just played.
+    fn detect_inband(&mut self) -> Option<char> {
         if !self.jitter.is_decoding() {
             return None;
         }

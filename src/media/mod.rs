@@ -19,6 +19,7 @@ mod g711;
 mod inband_dtmf;
 mod inbound;
 mod jitter;
+mod live;
 mod opus;
 mod pacer;
 mod player;
@@ -47,6 +48,7 @@ pub use jitter::{
     FrameKind, JitterBuffer, JitterConfig, JitterOutput, JitterStats, CN_PAYLOAD_TYPE, QUIET_PEAK,
     RING_MARGIN_FRAMES,
 };
+pub use live::{LiveAudio, LiveAudioStats, LIVE_QUEUE_FRAMES};
 pub use opus::{
     silence_frame as opus_silence_frame, OpusDecoder, OpusEncoder, OpusError,
     BITRATE as OPUS_BITRATE, MAX_PAYLOAD as OPUS_MAX_PAYLOAD, OPUS_FRAME_SAMPLES, OPUS_RATE,

@@ -17,7 +17,8 @@ use crate::media::codec::{Codec, FRAME_SAMPLES};
 use crate::media::dtmf::DtmfDetector;
 use crate::media::dtmf_send::{write_tone, DigitSender, Slot};
 use crate::media::inbound::{Inbound, InboundOutput};
-use crate::media::jitter::{JitterConfig, JitterStats, CN_PAYLOAD_TYPE};
+use crate::media::jitter::{FrameKind, JitterConfig, JitterStats, CN_PAYLOAD_TYPE};
+use crate::media::live::{LiveAudio, LiveAudioStats};
 use crate::media::opus::{silence_frame, OpusEncoder, OPUS_FRAME_SAMPLES};
 use crate::media::pacer::Pacer;
 use crate::media::player::PromptPlayer;
@@ -121,6 +122,11 @@ pub enum MediaOutput {
     },
     /// Something the call layer must know.
     Event(MediaEvent),
+    /// A frame of the far end's audio was played out of the jitter buffer
+    /// (decoded, concealed, comfort noise or silence: `kind`), raised only while
+    /// a consumer is subscribed ([`MediaSession::subscribe_audio`]): read it
+    /// with [`MediaSession::received_audio`] before polling again.
+    Audio(FrameKind),
     /// Nothing more until this instant: call [`MediaSession::handle_timeout`] then. It
     /// is the next 20 ms send slot, so it may already have passed if the caller is
     /// late (or a slot was dropped for a too-small buffer): then call it at once.
@@ -187,6 +193,9 @@ pub struct MediaSession {
     closed: bool,
     /// SRTP, when the leg negotiated it.
     srtp: Option<Box<Srtp>>,
+    /// Live audio to send when no prompt plays (the other leg of a bridge);
+    /// `None`: silence then.
+    live: Option<Box<LiveAudio>>,
     /// Where a received SRTP packet is copied to be unprotected in place
     /// (reserved once per call; empty without SRTP).
     scratch: Vec<u8>,
@@ -241,6 +250,7 @@ impl MediaSession {
             now,
             srtp: None,
             scratch: Vec::new(),
+            live: None,
         }
     }
 
@@ -403,6 +413,7 @@ impl MediaSession {
                     self.push_event(MediaEvent::Dtmf { digit });
                     continue;
                 }
+                InboundOutput::Frame(kind) => return MediaOutput::Audio(kind),
                 InboundOutput::Timeout(at) => at,
             };
             if self.rtcp.is_due(self.now) {
@@ -508,6 +519,35 @@ impl MediaSession {
     /// Whether received audio is decoded: some consumer needs it.
     pub fn needs_audio(&self) -> bool {
         self.inbound.needs_audio()
+    }
+
+    /// The frame of received audio (20 ms at 8 kHz) that the last
+    /// [`MediaOutput::Audio`] announced.
+    pub fn received_audio(&self) -> &[i16; FRAME_SAMPLES] {
+        self.inbound.frame()
+    }
+
+    /// Live audio on (`true`: frames given to [`MediaSession::send_audio`] are
+    /// sent whenever no prompt plays, silence when none is queued) or off.
+    pub fn set_live_audio(&mut self, on: bool) {
+        match (on, self.live.is_some()) {
+            (true, false) => self.live = Some(Box::default()),
+            (false, true) => self.live = None,
+            _ => {}
+        }
+    }
+
+    /// Queues one frame of live audio (20 ms at 8 kHz) to send; ignored while
+    /// live audio is off.
+    pub fn send_audio(&mut self, frame: &[i16; FRAME_SAMPLES]) {
+        if let Some(live) = self.live.as_mut() {
+            live.push(frame);
+        }
+    }
+
+    /// The live-audio counters, while live audio is on.
+    pub fn live_audio_stats(&self) -> Option<LiveAudioStats> {
+        self.live.as_ref().map(|live| live.stats())
     }
 
     /// Sends `keys` on the stream, each `tone` long with `gap` between them,
@@ -624,7 +664,7 @@ impl MediaSession {
             }
             None => {
                 self.last_was_prompt = false;
-                write_silence(codec, payload)
+                self.write_live_or_silence(payload)
             }
         };
         // `header` is exactly RTP_HEADER_LEN bytes, so this cannot fail.
@@ -707,6 +747,28 @@ impl MediaSession {
         self.stats.payload_octets_sent += len as u64;
         self.stats.inband_tone_packets_sent += 1;
         Some(RTP_HEADER_LEN + len)
+    }
+
+    /// A slot with no prompt: the next live frame encoded in the leg's codec
+    /// when live audio is on and one is queued, else silence.
+    fn write_live_or_silence(&mut self, payload: &mut [u8]) -> usize {
+        let codec = self.config.codec;
+        let Some(frame) = self.live.as_mut().and_then(|live| live.pop()) else {
+            return write_silence(codec, payload);
+        };
+        match codec {
+            Codec::Opus => {
+                if self.opus_out.is_none() {
+                    // Made once per session, at its first live frame.
+                    self.opus_out = OpusOut::new().map(Box::new);
+                }
+                match self.opus_out.as_mut() {
+                    Some(out) => out.encode(frame, payload),
+                    None => write_silence(codec, payload),
+                }
+            }
+            _ => codec.encode(frame, payload),
+        }
     }
 
     /// The packet written in `buf[..len]`, protected when the leg uses SRTP;

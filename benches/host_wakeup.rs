@@ -213,6 +213,7 @@ fn new_host(flow: &str, seed: u64) -> Host {
             srtp: Default::default(),
             codecs: Vec::new().into(),
             trunk_codecs: Vec::new().into(),
+            dial_trunk: None,
         },
         router,
         Arc::new(catalog()),

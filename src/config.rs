@@ -53,6 +53,18 @@ pub struct Config {
     /// `[[trunk]]`: the carriers allowed to send calls; none: anyone may.
     #[serde(rename = "trunk")]
     pub trunks: Vec<TrunkConfig>,
+    /// `[dial]`: how flows' `dial`/`forward`/`connect` reach numbers.
+    pub dial: DialConfig,
+}
+
+/// `[dial]`: outbound legs placed by flows.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DialConfig {
+    /// The `[[trunk]]` (by name) numbers are dialled through: its `proxy`
+    /// receives the INVITEs and its `username`/`password` answer digest
+    /// challenges. Unset: flows can dial only `sip:` URIs with an IP address.
+    pub trunk: Option<String>,
 }
 
 /// `[[trunk]]`: a carrier that sends calls.
@@ -169,6 +181,23 @@ fn parse_source(text: &str) -> Option<ipnet::IpNet> {
 }
 
 impl Config {
+    /// The trunk `[dial] trunk` names (validated: it exists and has a proxy).
+    pub fn dial_trunk(&self) -> Option<crate::call::DialTrunk> {
+        let name = self.dial.trunk.as_deref()?;
+        let trunk = self.trunks.iter().find(|trunk| trunk.name == name)?;
+        Some(crate::call::DialTrunk {
+            name: trunk.name.clone(),
+            proxy: trunk.proxy?,
+            credentials: match (&trunk.username, &trunk.password) {
+                (Some(username), Some(password)) => Some(crate::sip::Credentials {
+                    username: username.clone(),
+                    password: password.clone(),
+                }),
+                _ => None,
+            },
+        })
+    }
+
     /// The registrations of the trunks with `register = true` (validated:
     /// proxy and username present).
     pub fn registrations(&self) -> Vec<crate::sip::RegistrationConfig> {
@@ -638,6 +667,18 @@ impl Config {
         };
         if srtp_policy(&self.rtp.srtp).is_none() {
             return fail("rtp.srtp", "must be \"off\", \"optional\" or \"required\"");
+        }
+        if let Some(name) = &self.dial.trunk {
+            match self.trunks.iter().find(|trunk| &trunk.name == name) {
+                None => return fail("dial.trunk", &format!("no [[trunk]] is named {name:?}")),
+                Some(trunk) if trunk.proxy.is_none() => {
+                    return fail(
+                        "dial.trunk",
+                        &format!("trunk {name:?} has no proxy (IP:port) to send INVITEs to"),
+                    )
+                }
+                Some(_) => {}
+            }
         }
         for (i, trunk) in self.trunks.iter().enumerate() {
             if trunk

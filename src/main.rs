@@ -243,6 +243,7 @@ fn serve(args: ServeArgs) -> Result<(), String> {
                 .collect(),
             sip_tls_port: config.sip.tls.map(|addr| addr.port()),
             tls_only_sources: config.tls_only_sources().into(),
+            dial_trunk: config.dial_trunk(),
         },
         router: Arc::new(router),
         prompts: Arc::new(prompts),

@@ -18,7 +18,7 @@
 //! and the shell binds it when it drains the [`HostEvent::BindRtp`] queued
 //! before anything of the call's is sent.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
@@ -35,15 +35,22 @@ use crate::time::{Time, WallClock};
 
 use super::admission::{Admission, AdmissionControl};
 use super::cdr::{CdrRecord, HangupCause, HangupSide};
+use super::dial_target::{clean_caller_id, resolve, DialTrunk};
 use super::http::{HttpRequest, HttpResult};
 use super::inbound::{Call, CallHandle, CallOutput, CallParties, CallPlan, RtpSeed};
 use super::keepalives::{KeepaliveStats, Keepalives};
+use super::leg::{LegId, LegMedia, LegRequest};
 use super::ports::PortPool;
 use super::registrations::{RegistrationStats, Registrations};
 use super::routing::Router;
 
 /// How many ports a call tries before it is refused for want of media.
 const BIND_ATTEMPTS: u8 = 16;
+
+/// The bit that marks a [`DialogOwner`] as an outbound leg's (the rest is a
+/// counter); calls' owners are their slab keys, whose generation never gets
+/// this high, and trunk agents use the two bits above it.
+const LEG_OWNER: u64 = 1 << 61;
 
 /// The host's name for one RTP socket: dense, generation-checked.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -253,6 +260,9 @@ pub struct HostConfig {
     pub trunk_codecs: Arc<[(ipnet::IpNet, Arc<[sip::AudioCodec]>)]>,
     /// SRTP: the policies and where our keys come from.
     pub srtp: SrtpSettings,
+    /// The trunk flows dial numbers through (`[dial] trunk`); `None`: only
+    /// `sip:` URIs can be dialled.
+    pub dial_trunk: Option<DialTrunk>,
 }
 
 /// SRTP with SDES keys, for every call of a shard.
@@ -315,11 +325,17 @@ pub struct HostStats {
     /// New INVITEs refused with 403 because their trunk requires TLS and
     /// they came over UDP or TCP.
     pub calls_refused_not_tls: u64,
+    /// Outbound legs placed for calls (dial, forward, transfer).
+    pub legs_placed: u64,
+    /// Outbound legs that could not be placed (no route to the target, no port).
+    pub legs_refused: u64,
 }
 
 struct CallEntry {
     call: Call,
     socket: RtpSocket,
+    /// Each outbound leg's RTP socket and dialog owner.
+    legs: Vec<(LegId, RtpSocket, u64)>,
     /// The deadline last pushed into the queue for this call.
     scheduled: Option<Time>,
     /// Whether the call is in the ready queue.
@@ -330,6 +346,8 @@ struct SocketEntry {
     call: CallHandle,
     port: u16,
     attempts: u8,
+    /// The call's leg the socket is for (0: the inbound leg).
+    leg: LegId,
 }
 
 /// The calls of one shard.
@@ -354,6 +372,9 @@ pub struct Host {
     keepalives: Keepalives,
     /// Our SDES keys, one per call.
     srtp_keys: SrtpKeySource,
+    /// The call and leg of each outbound leg's dialog owner.
+    leg_owners: HashMap<u64, (CallHandle, LegId)>,
+    next_leg_owner: u64,
 }
 
 impl Host {
@@ -406,6 +427,8 @@ impl Host {
             registrations,
             keepalives,
             srtp_keys,
+            leg_owners: HashMap::new(),
+            next_leg_owner: 0,
         }
     }
 
@@ -482,6 +505,7 @@ impl Host {
                 self.ready.pop_front();
                 continue;
             };
+            let socket = entry.socket;
             match entry.call.poll_output(buf) {
                 CallOutput::Sip(transmit) => {
                     if let Some(out) = sip_transmit(transmit, buf) {
@@ -490,18 +514,37 @@ impl Host {
                 }
                 CallOutput::Rtp { dest, len } => {
                     return Output::Transmit(Transmit {
-                        socket: Socket::Rtp(entry.socket),
+                        socket: Socket::Rtp(socket),
                         dest,
                         len,
                     })
                 }
                 CallOutput::Rtcp { dest, len } => {
                     return Output::Transmit(Transmit {
-                        socket: Socket::Rtcp(entry.socket),
+                        socket: Socket::Rtcp(socket),
                         dest,
                         len,
                     })
                 }
+                CallOutput::LegRtp { leg, dest, len } => {
+                    if let Some(socket) = leg_socket(entry, leg) {
+                        return Output::Transmit(Transmit {
+                            socket: Socket::Rtp(socket),
+                            dest,
+                            len,
+                        });
+                    }
+                }
+                CallOutput::LegRtcp { leg, dest, len } => {
+                    if let Some(socket) = leg_socket(entry, leg) {
+                        return Output::Transmit(Transmit {
+                            socket: Socket::Rtcp(socket),
+                            dest,
+                            len,
+                        });
+                    }
+                }
+                CallOutput::PlaceLeg(request) => self.place_leg(handle, request),
                 CallOutput::Http { request, wait } => {
                     return Output::Event(HostEvent::Http {
                         call: handle,
@@ -517,6 +560,7 @@ impl Host {
                     } else {
                         let at = entry.call.deadline();
                         schedule(&mut self.timers, &mut entry.scheduled, at, handle.0);
+                        self.release_finished_legs(handle);
                     }
                 }
             }
@@ -607,6 +651,15 @@ impl Host {
                         return;
                     }
                 }
+                if owner.0 & LEG_OWNER != 0 {
+                    if let Some(&(handle, leg)) = self.leg_owners.get(&owner.0) {
+                        if let Some(entry) = self.calls.get_mut(handle.0) {
+                            entry.call.handle_leg_sip(now, leg, message);
+                            self.mark_ready(handle);
+                        }
+                    }
+                    return;
+                }
                 let handle = CallHandle(SlabKey::from_u64(owner.0));
                 if let Some(entry) = self.calls.get_mut(handle.0) {
                     entry.call.handle_sip(now, message);
@@ -617,15 +670,16 @@ impl Host {
     }
 
     fn on_rtp(&mut self, now: Time, socket: RtpSocket, from: SocketAddr, data: &[u8], rtcp: bool) {
-        let Some(handle) = self.sockets.get(socket.0).map(|s| s.call) else {
+        let Some((handle, leg)) = self.sockets.get(socket.0).map(|s| (s.call, s.leg)) else {
             self.stats.rtp_for_unknown_call += 1;
             return;
         };
         match self.calls.get_mut(handle.0) {
             Some(entry) => {
-                match rtcp {
-                    true => entry.call.handle_rtcp(now, from, data),
-                    false => entry.call.handle_rtp(now, from, data),
+                match (leg, rtcp) {
+                    (0, true) => entry.call.handle_rtcp(now, from, data),
+                    (0, false) => entry.call.handle_rtp(now, from, data),
+                    (leg, rtcp) => entry.call.handle_leg_rtp(now, leg, from, data, rtcp),
                 }
                 self.mark_ready(handle);
             }
@@ -655,6 +709,14 @@ impl Host {
             return;
         };
         let (failed, handle, attempts) = (entry.port, entry.call, entry.attempts);
+        if entry.leg != 0 {
+            // A leg's offer named this port already: the leg goes without media.
+            log::warn!(
+                "shard {}: the RTP port of an outbound leg could not be bound",
+                self.config.shard
+            );
+            return;
+        }
         let retry = if attempts < BIND_ATTEMPTS {
             self.ports.take()
         } else {
@@ -798,6 +860,7 @@ impl Host {
             call: handle,
             port,
             attempts: 1,
+            leg: 0,
         }));
         let seed = RtpSeed {
             ssrc: self.rng.u32(..),
@@ -835,6 +898,7 @@ impl Host {
         let key = self.calls.insert(CallEntry {
             call,
             socket,
+            legs: Vec::new(),
             scheduled: None,
             queued: false,
         });
@@ -897,9 +961,15 @@ impl Host {
     /// Removes a finished call: its CDR, its socket and port, its dialog back
     /// to the dispatcher.
     fn retire(&mut self, handle: CallHandle) {
-        let Some(entry) = self.calls.remove(handle.0) else {
+        let Some(mut entry) = self.calls.remove(handle.0) else {
             return;
         };
+        for (_, dialog) in entry.call.take_all_legs() {
+            self.dispatcher.release(dialog);
+        }
+        for (_, socket, owner) in entry.legs.drain(..) {
+            self.close_leg_socket(socket, owner);
+        }
         self.stats.calls_ended += 1;
         let counters = entry.call.counters();
         self.stats.unsupported_commands += counters.unsupported_commands;
@@ -925,6 +995,126 @@ impl Host {
         }
         self.dispatcher.release(dialog);
     }
+}
+
+impl Host {
+    /// Places the outbound INVITE a call asked for, on the call's shard: a
+    /// port of the shard's range for its media, our offer, the dialog.
+    fn place_leg(&mut self, handle: CallHandle, request: LegRequest) {
+        let now = self.now;
+        let resolved = resolve(&request.target, self.config.dial_trunk.as_ref());
+        let port = match &resolved {
+            Ok(_) => self.ports.take(),
+            Err(_) => None,
+        };
+        let (resolved, port) = match (resolved, port) {
+            (Ok(resolved), Some(port)) => (resolved, port),
+            (Err(why), _) => return self.refuse_leg(handle, &request, why),
+            (Ok(_), None) => {
+                return self.refuse_leg(handle, &request, "RTP port range exhausted".into())
+            }
+        };
+        self.stats.legs_placed += 1;
+        let socket = RtpSocket(self.sockets.insert(SocketEntry {
+            call: handle,
+            port,
+            attempts: BIND_ATTEMPTS,
+            leg: request.leg,
+        }));
+        let addr = SocketAddr::new(self.config.rtp_ip, port);
+        self.events.push_back(HostEvent::BindRtp {
+            socket,
+            addr,
+            rtcp: rtcp_of(addr),
+        });
+        let advertised = self.advertised_rtp(port);
+        let session_id = self.rng.u64(1..u64::MAX >> 1);
+        let sdp_offer = sip::build_offer_with(
+            session_id,
+            advertised.ip(),
+            advertised.port(),
+            &request.codecs,
+            None,
+        );
+        let local = self.config.sip_advertised.unwrap_or(self.config.sip_addr);
+        let credentials = match resolved.via_trunk {
+            true => self
+                .config
+                .dial_trunk
+                .as_ref()
+                .and_then(|trunk| trunk.credentials.clone()),
+            false => None,
+        };
+        let invite = sip::OutboundInvite {
+            from: format!("<sip:{}@{local}>", clean_caller_id(&request.caller_id)),
+            to: format!("<{}>", resolved.request_uri),
+            request_uri: resolved.request_uri,
+            dest: resolved.dest,
+            route: Vec::new(),
+            sdp_offer,
+            credentials,
+            extra_headers: Vec::new(),
+        };
+        self.next_leg_owner += 1;
+        let owner = LEG_OWNER | self.next_leg_owner;
+        let dialog = self.dispatcher.place_call(now, invite, DialogOwner(owner));
+        self.leg_owners.insert(owner, (handle, request.leg));
+        let media = LegMedia {
+            ssrc: self.rng.u32(..),
+            initial_seq: self.rng.u16(..),
+            initial_timestamp: self.rng.u32(..),
+            rtcp_seed: self.rng.u64(..),
+            jitter: self.config.jitter,
+            ntp_at_zero: super::inbound::ntp_of(self.config.wall),
+        };
+        if let Some(entry) = self.calls.get_mut(handle.0) {
+            entry.legs.push((request.leg, socket, owner));
+            entry.call.leg_placed(now, request, dialog, media);
+        }
+    }
+
+    fn refuse_leg(&mut self, handle: CallHandle, request: &LegRequest, why: String) {
+        self.stats.legs_refused += 1;
+        if let Some(entry) = self.calls.get_mut(handle.0) {
+            entry.call.leg_refused(self.now, request, why);
+        }
+    }
+
+    /// Gives the dialogs of a call's ended legs back to the dispatcher and
+    /// closes their sockets.
+    fn release_finished_legs(&mut self, handle: CallHandle) {
+        loop {
+            let Some(entry) = self.calls.get_mut(handle.0) else {
+                return;
+            };
+            let Some((leg, dialog)) = entry.call.take_finished_leg() else {
+                return;
+            };
+            let position = entry.legs.iter().position(|(id, _, _)| *id == leg);
+            let sockets = position.map(|at| entry.legs.swap_remove(at));
+            self.dispatcher.release(dialog);
+            if let Some((_, socket, owner)) = sockets {
+                self.close_leg_socket(socket, owner);
+            }
+        }
+    }
+
+    fn close_leg_socket(&mut self, socket: RtpSocket, owner: u64) {
+        self.leg_owners.remove(&owner);
+        if let Some(entry) = self.sockets.remove(socket.0) {
+            self.ports.put(entry.port);
+            self.events.push_back(HostEvent::CloseRtp { socket });
+        }
+    }
+}
+
+/// The RTP socket of one of a call's outbound legs.
+fn leg_socket(entry: &CallEntry, leg: LegId) -> Option<RtpSocket> {
+    entry
+        .legs
+        .iter()
+        .find(|(id, _, _)| *id == leg)
+        .map(|(_, socket, _)| *socket)
 }
 
 /// The RTCP address of an RTP address: the next port (RFC 3550 §11). The port

@@ -42,6 +42,10 @@ use crate::time::{Time, WallClock};
 use super::cdr::{CdrRecord, HangupCause, HangupSide, MediaCdr};
 use super::gather::{Gather, GatherEnd, GatherLimits};
 use super::http::{HttpRequest, HttpResult};
+use super::leg::{LegId, LegRequest, OutboundLeg};
+
+#[path = "connect.rs"]
+mod connect;
 
 /// A call's number on its shard: a dense index with a generation, so a stale
 /// handle (an HTTP answer for a call long gone) finds nothing.
@@ -69,6 +73,27 @@ pub enum CallOutput {
         /// Bytes written.
         len: usize,
     },
+    /// An RTP packet of `len` bytes for an outbound leg, from that leg's socket.
+    LegRtp {
+        /// The leg.
+        leg: LegId,
+        /// The far end's RTP address.
+        dest: SocketAddr,
+        /// Bytes written.
+        len: usize,
+    },
+    /// An RTCP packet of `len` bytes for an outbound leg, from that leg's RTCP socket.
+    LegRtcp {
+        /// The leg.
+        leg: LegId,
+        /// The far end's RTCP address.
+        dest: SocketAddr,
+        /// Bytes written.
+        len: usize,
+    },
+    /// Place this outbound INVITE for the call, then hand the dialog back
+    /// with [`Call::leg_placed`] (or say why not with [`Call::leg_refused`]).
+    PlaceLeg(LegRequest),
     /// Perform this request; with `wait` the flow waits for [`Call::http_done`].
     Http {
         /// The request.
@@ -171,6 +196,8 @@ enum Activity {
     AwaitingHttp,
     /// Bridged: waits for the bridge to end or the caller to hang up.
     Waiting,
+    /// A connect command's legs ring; resumes when one answers or all fail.
+    Connecting,
 }
 
 /// Counters of what a call could not do.
@@ -226,6 +253,15 @@ pub struct Call {
     earlier_nodes: Vec<String>,
     earlier_digits: Vec<String>,
     counters: CallCounters,
+    /// Outbound legs (dial, forward, transfer).
+    legs: Vec<OutboundLeg>,
+    /// The connect command being carried out.
+    connecting: Option<connect::Connecting>,
+    /// The number of the last leg made.
+    next_leg: LegId,
+    /// The status the last connect command's failure maps to, for a caller
+    /// still unanswered when the flow refuses the call.
+    dial_status: Option<u16>,
 }
 
 impl Call {
@@ -283,6 +319,10 @@ impl Call {
             earlier_nodes: Vec::new(),
             earlier_digits: Vec::new(),
             counters: CallCounters::default(),
+            legs: Vec::new(),
+            connecting: None,
+            next_leg: 0,
+            dial_status: None,
         }
     }
 
@@ -401,6 +441,7 @@ impl Call {
         if let Some(media) = self.media.as_mut() {
             media.handle_timeout(now);
         }
+        self.legs_timeout(now);
         match &mut self.activity {
             Activity::Gathering(gather) => {
                 if let Some(end) = gather.timeout(now) {
@@ -451,6 +492,12 @@ impl Call {
             if let Some((request, wait)) = self.http_out.pop_front() {
                 return CallOutput::Http { request, wait };
             }
+            if let Some(request) = self.take_leg_request() {
+                return CallOutput::PlaceLeg(request);
+            }
+            if let Some(output) = self.poll_legs(buf) {
+                return output;
+            }
             let Some(media) = self.media.as_mut() else {
                 self.media_deadline = Time::NEVER;
                 return CallOutput::Idle;
@@ -469,8 +516,8 @@ impl Call {
                     }
                 }
                 MediaOutput::Event(event) => self.on_media_event(event),
-                // Frames come out only for a subscribed consumer.
-                MediaOutput::Audio(_) => {}
+                // Frames come out only for a subscribed consumer: the bridge.
+                MediaOutput::Audio(_) => self.caller_audio(),
                 MediaOutput::Timeout(at) => {
                     self.media_deadline = at;
                     return CallOutput::Idle;
@@ -494,6 +541,7 @@ impl Call {
         ring.min(activity)
             .min(self.dialog_deadline)
             .min(self.media_deadline)
+            .min(self.legs_deadline())
     }
 
     /// Rings or answers, once: the RTP address is settled by now.
@@ -933,6 +981,9 @@ impl Call {
 
     fn on_digit(&mut self, digit: char) {
         let now = self.now;
+        if matches!(self.activity, Activity::Waiting) && self.caller_digit_in_bridge(digit) {
+            return;
+        }
         let Activity::Gathering(gather) = &mut self.activity else {
             return;
         };
@@ -1065,6 +1116,7 @@ impl Call {
                 // Never answered: the refusal goes out after the announcement.
                 let status = sip_status
                     .or_else(|| reason.as_deref().and_then(status_of_reason))
+                    .or(self.dial_status)
                     .unwrap_or(EARLY_HANGUP_STATUS);
                 self.refuse(status, HangupCause::NormalClearing);
                 Some(Outcome::Done)
@@ -1138,9 +1190,13 @@ impl Call {
             Command::RecordStart { .. } | Command::RecordStop { .. } => {
                 self.unsupported("recording")
             }
-            Command::Connect { kind, .. } => {
-                self.unsupported(&format!("connecting calls ({})", kind.name()))
-            }
+            Command::Connect {
+                kind,
+                targets,
+                source,
+                timeout,
+                ..
+            } => self.start_connect(kind, targets, source, timeout),
         }
     }
 
@@ -1186,7 +1242,8 @@ impl Call {
 
     fn hangup(&mut self, cause: HangupCause) {
         if self.phase == Phase::Early {
-            return self.refuse(EARLY_HANGUP_STATUS, cause);
+            let status = self.dial_status.unwrap_or(EARLY_HANGUP_STATUS);
+            return self.refuse(status, cause);
         }
         if matches!(self.phase, Phase::Active | Phase::AwaitingAnswer) {
             if let Err(err) = self.dialog.hangup(self.now) {
@@ -1198,6 +1255,7 @@ impl Call {
 
     fn finish(&mut self, cause: HangupCause, side: HangupSide) {
         let now = self.now;
+        self.caller_left();
         if self.cause.is_none() {
             self.cause = Some((cause, side));
             self.end = Some(now);
@@ -1228,8 +1286,9 @@ fn needs_answer(command: &Command) -> bool {
         | Command::Gather { .. }
         | Command::SendDigits { .. }
         | Command::RecordStart { .. }
-        | Command::RecordStop { .. }
-        | Command::Connect { .. } => true,
+        | Command::RecordStop { .. } => true,
+        // Answer-on-bridge: the caller is answered when the far end answers.
+        Command::Connect { .. } => false,
         Command::Play { .. } | Command::Sleep { .. } | Command::Http { .. } => false,
         Command::Hangup { .. } => false,
     }
@@ -1250,7 +1309,7 @@ fn status_of_reason(reason: &str) -> Option<u16> {
 }
 
 /// The NTP timestamp (32.32, seconds since 1900) of core time zero.
-fn ntp_of(wall: WallClock) -> u64 {
+pub(super) fn ntp_of(wall: WallClock) -> u64 {
     const UNIX_TO_NTP_SECS: i64 = 2_208_988_800;
     let origin = wall.at(Time::ZERO);
     let secs = (origin.timestamp() + UNIX_TO_NTP_SECS).max(0) as u64;
@@ -1259,7 +1318,7 @@ fn ntp_of(wall: WallClock) -> u64 {
 }
 
 /// The media layer's codec for a negotiated one.
-fn codec_of(codec: AudioCodec) -> Codec {
+pub(super) fn codec_of(codec: AudioCodec) -> Codec {
     match codec {
         AudioCodec::Pcmu => Codec::Pcmu,
         AudioCodec::Pcma => Codec::Pcma,

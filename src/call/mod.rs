@@ -8,12 +8,14 @@
 
 mod admission;
 mod cdr;
+mod dial_target;
 mod drain;
 mod gather;
 mod host;
 mod http;
 mod inbound;
 mod keepalives;
+mod leg;
 mod ports;
 mod registrations;
 mod routing;
@@ -21,6 +23,7 @@ mod trunk_agents;
 
 pub use admission::{Admission, AdmissionControl};
 pub use cdr::{CdrRecord, HangupCause, HangupSide, MediaCdr, RtcpCdr, RtpCdr};
+pub use dial_target::{clean_caller_id, resolve as resolve_dial_target, DialTrunk, Resolved};
 pub use drain::{drain, HostIo};
 pub use gather::{Gather, GatherEnd, GatherLimits};
 pub use host::{
@@ -30,6 +33,7 @@ pub use host::{
 pub use http::{HttpRequest, HttpResult};
 pub use inbound::{Call, CallCounters, CallHandle, CallOutput, CallParties, CallPlan, RtpSeed};
 pub use keepalives::KeepaliveStats;
+pub use leg::{LegEnd, LegEvent, LegId, LegMedia, LegOutput, LegRequest, OutboundLeg};
 pub use ports::PortPool;
 pub use registrations::RegistrationStats;
 pub use routing::{RouteTarget, Router};

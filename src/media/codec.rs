@@ -14,7 +14,7 @@ use crate::media::g711;
 /// Sampling rate of the media path (prompts, detectors) and of G.711, in Hz.
 pub(crate) const SAMPLE_RATE: u32 = 8_000;
 /// Samples (and, for G.711, payload bytes) in one 20 ms frame.
-pub(crate) const FRAME_SAMPLES: usize = 160;
+pub const FRAME_SAMPLES: usize = 160;
 /// Playout time of one frame; one RTP packet is sent per frame.
 pub(crate) const FRAME_DURATION: Duration = Duration::from_millis(20);
 

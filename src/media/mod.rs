@@ -33,7 +33,7 @@ mod stats;
 mod transcode;
 
 pub use catalog::{PromptCatalog, BEEP_PROMPT_ID};
-pub use codec::{Codec, OPUS_PAYLOAD_TYPE};
+pub use codec::{Codec, FRAME_SAMPLES, OPUS_PAYLOAD_TYPE};
 pub use dtmf::{DtmfDetector, DtmfEventState};
 /// Dual-tone samples of a key, for test peers that press keys in-band.
 #[cfg(test)]

@@ -70,17 +70,31 @@ pub struct Baresip {
     dir: PathBuf,
     log_path: PathBuf,
     next_token: u32,
+    sip_port: u16,
 }
 
 impl Baresip {
     /// Writes the config under `work_dir/baresip` and starts baresip; returns
     /// once its control port accepts a connection.
     pub fn start(work_dir: &Path, media: MediaEnc) -> Baresip {
+        Baresip::start_as(work_dir, media, "caller", TONE_HZ, false)
+    }
+
+    /// [`Baresip::start`] for a phone of its own: config under
+    /// `work_dir/NAME`, the account `NAME`, sending a tone of `tone_hz`, and
+    /// with `auto_answer` answering every call at once.
+    pub fn start_as(
+        work_dir: &Path,
+        media: MediaEnc,
+        name: &str,
+        tone_hz: f64,
+        auto_answer: bool,
+    ) -> Baresip {
         require_baresip();
-        let dir = work_dir.join("baresip");
+        let dir = work_dir.join(if name == "caller" { "baresip" } else { name });
         fs::create_dir_all(&dir).expect("create the baresip dir");
         let tone = dir.join("tone.wav");
-        write_tone(&tone);
+        write_tone(&tone, tone_hz);
         // baresip listens for SIP on UDP and TCP at `sip_port` and for TLS on
         // the next port; its control port follows.
         let sip_port = free_tcp_block(3);
@@ -116,7 +130,10 @@ impl Baresip {
         };
         fs::write(
             dir.join("accounts"),
-            format!("<sip:caller@127.0.0.1:{sip_port}>;regint=0;answermode=manual{mediaenc}\n"),
+            format!(
+                "<sip:{name}@127.0.0.1:{sip_port}>;regint=0;answermode={answer}{mediaenc}\n",
+                answer = if auto_answer { "auto" } else { "manual" },
+            ),
         )
         .expect("write the baresip accounts");
         fs::write(dir.join("contacts"), "").expect("write the baresip contacts");
@@ -147,7 +164,13 @@ impl Baresip {
             dir,
             log_path,
             next_token: 1,
+            sip_port,
         }
+    }
+
+    /// The SIP URI that reaches this phone.
+    pub fn uri(&self, user: &str) -> String {
+        format!("sip:{user}@127.0.0.1:{}", self.sip_port)
     }
 
     /// Everything baresip logged so far.
@@ -356,7 +379,7 @@ fn connect_control(port: u16, child: &mut Option<Child>, log: &Path) -> TcpStrea
 
 /// A 16-bit 8 kHz mono WAV of a steady tone at about −10 dBFS: the audio
 /// baresip sends (aufile needs the codec's rate).
-fn write_tone(path: &Path) {
+fn write_tone(path: &Path, tone_hz: f64) {
     let spec = hound::WavSpec {
         channels: 1,
         sample_rate: 8000,
@@ -365,7 +388,7 @@ fn write_tone(path: &Path) {
     };
     let mut writer = hound::WavWriter::create(path, spec).expect("create the tone WAV");
     for n in 0..8000 * TONE_SECONDS {
-        let phase = 2.0 * std::f64::consts::PI * TONE_HZ * f64::from(n) / 8000.0;
+        let phase = 2.0 * std::f64::consts::PI * tone_hz * f64::from(n) / 8000.0;
         let sample = (phase.sin() * 10_000.0) as i16;
         writer.write_sample(sample).expect("write the tone WAV");
     }

@@ -88,5 +88,6 @@ pub(crate) fn host_config(sip_addr: std::net::SocketAddr, answer_delay: Duration
         srtp: Default::default(),
         codecs: Vec::new().into(),
         trunk_codecs: Vec::new().into(),
+        dial_trunk: None,
     }
 }

@@ -1,0 +1,158 @@
+//! Connecting callers: a baresip softphone calls callplane, whose flow dials a
+//! second baresip (auto-answer) and bridges the two. Each phone sends its own
+//! tone; what each one decoded must hold the other's tone (audio crosses the
+//! bridge both ways, end to end), the far end's hangup ends the bridge and the
+//! flow goes on after it, and a dial to nobody takes the `failed` branch.
+
+mod common;
+
+use std::fs;
+use std::path::Path;
+use std::time::Duration;
+
+use common::baresip::{read_wav, Baresip, MediaEnc};
+use common::{Backend, Server, ServerOptions, TestDir};
+
+/// The caller's tone and the callee's: far apart, neither a harmonic of the other.
+const CALLER_HZ: f64 = 440.0;
+const CALLEE_HZ: f64 = 1250.0;
+
+/// A node graph: dial `target`; after the bridge (answered edge) say goodbye
+/// and hang up; on failure play the "not available" path.
+fn flow(target: &str) -> String {
+    format!(
+        r#"{{
+  "id": "dialer", "name": "dial test", "version": 1,
+  "nodes": [
+    {{ "id": "start", "type": "start", "data": {{ "kind": "start" }} }},
+    {{ "id": "dial", "type": "dial", "data": {{ "kind": "dial", "number": "{target}", "timeoutSec": 15 }} }},
+    {{ "id": "goodbye", "type": "play", "data": {{ "kind": "play", "promptId": "goodbye" }} }},
+    {{ "id": "sorry", "type": "play", "data": {{ "kind": "play", "promptId": "invalid" }} }},
+    {{ "id": "end", "type": "hangup", "data": {{ "kind": "hangup" }} }}
+  ],
+  "edges": [
+    {{ "id": "e1", "source": "start", "target": "dial" }},
+    {{ "id": "e2", "source": "dial", "target": "goodbye", "sourceHandle": "answered" }},
+    {{ "id": "e3", "source": "dial", "target": "sorry", "sourceHandle": "failed" }},
+    {{ "id": "e4", "source": "dial", "target": "sorry", "sourceHandle": "no_answer" }},
+    {{ "id": "e5", "source": "goodbye", "target": "end" }},
+    {{ "id": "e6", "source": "sorry", "target": "end" }}
+  ]
+}}"#
+    )
+}
+
+fn options(dir: &Path, target: &str) -> ServerOptions {
+    let flows = dir.join("flows");
+    fs::create_dir_all(&flows).expect("flows dir");
+    fs::write(flows.join("dialer.json"), flow(target)).expect("write flow");
+    ServerOptions {
+        config: Some(format!(
+            "[flows]\ndir = \"{}\"\n[routing]\ndefault_flow = \"\"\n[[routing.route]]\nnumber = \"3000\"\nflow = \"dialer\"\n",
+            flows.display()
+        )),
+        ..ServerOptions::default()
+    }
+}
+
+/// The share of `samples`' energy at `hz` (8 kHz audio): near 1 for a pure
+/// tone at `hz`, near 0 without it.
+fn share_at(samples: &[i16], hz: f64) -> f64 {
+    let (mut re, mut im, mut all) = (0.0, 0.0, 0.0);
+    for (n, &sample) in samples.iter().enumerate() {
+        let x = f64::from(sample);
+        let phase = 2.0 * std::f64::consts::PI * hz * n as f64 / 8000.0;
+        re += x * phase.cos();
+        im += x * phase.sin();
+        all += x * x;
+    }
+    if all == 0.0 {
+        return 0.0;
+    }
+    2.0 * (re * re + im * im) / (samples.len() as f64 * all)
+}
+
+/// The loudest stretch of a decoded dump: the middle of the bridged call.
+fn middle(samples: &[i16], seconds: usize) -> &[i16] {
+    let want = 8000 * seconds;
+    if samples.len() <= want {
+        return samples;
+    }
+    let start = (samples.len() - want) / 2;
+    &samples[start..start + want]
+}
+
+#[test]
+fn a_dialled_softphone_is_bridged_and_each_side_hears_the_other() {
+    let dir = TestDir::new("dial-bridge");
+    let mut callee = Baresip::start_as(dir.path(), MediaEnc::None, "callee", CALLEE_HZ, true);
+    let server = Server::start(
+        Backend::Epoll,
+        dir.path(),
+        &options(dir.path(), &callee.uri("callee")),
+    );
+    let mut caller = Baresip::start_as(dir.path(), MediaEnc::None, "caller", CALLER_HZ, false);
+    caller.dial(&format!("sip:3000@{}", server.sip_addr()));
+    caller.wait_event("CALL_ESTABLISHED", Duration::from_secs(10));
+    callee.wait_event("CALL_ESTABLISHED", Duration::from_secs(10));
+    std::thread::sleep(Duration::from_secs(4));
+    // The callee hangs up: the bridge ends, the flow says goodbye and hangs up.
+    callee.hangup();
+    callee.wait_event("CALL_CLOSED", Duration::from_secs(10));
+    caller.wait_event("CALL_CLOSED", Duration::from_secs(15));
+    caller.quit();
+    callee.quit();
+
+    let cdrs = server.wait_for_cdrs(1, Duration::from_secs(5));
+    let cdr = &cdrs[0];
+    let nodes = cdr.nodes();
+    assert!(
+        nodes.contains(&"goodbye".to_string()),
+        "after the bridge: {nodes:?}"
+    );
+    assert!(!nodes.contains(&"sorry".to_string()), "{nodes:?}");
+    assert_eq!(cdr.str("hangup_cause"), "normal_clearing", "{}", cdr.json);
+
+    let heard_by_callee = read_wav(&callee.decoded_wav().expect("callee dump")).1;
+    let heard_by_caller = read_wav(&caller.decoded_wav().expect("caller dump")).1;
+    let at_callee = middle(&heard_by_callee, 2);
+    let at_caller = middle(&heard_by_caller, 2);
+    let (callee_hears_caller, callee_hears_self) = (
+        share_at(at_callee, CALLER_HZ),
+        share_at(at_callee, CALLEE_HZ),
+    );
+    let (caller_hears_callee, caller_hears_self) = (
+        share_at(at_caller, CALLEE_HZ),
+        share_at(at_caller, CALLER_HZ),
+    );
+    assert!(
+        callee_hears_caller > 0.5 && callee_hears_self < 0.1,
+        "the callee hears the caller's tone: {callee_hears_caller:.2} (own {callee_hears_self:.2})"
+    );
+    assert!(
+        caller_hears_callee > 0.5 && caller_hears_self < 0.1,
+        "the caller hears the callee's tone: {caller_hears_callee:.2} (own {caller_hears_self:.2})"
+    );
+}
+
+#[test]
+fn a_dial_to_nobody_takes_the_failure_branch() {
+    let dir = TestDir::new("dial-nobody");
+    // A closed port on loopback: the INVITE gets no answer (ICMP is not
+    // reported to UDP senders here), so the ring timeout or Timer B decides;
+    // a number with no [dial] trunk fails at once instead.
+    let server = Server::start(Backend::Epoll, dir.path(), &options(dir.path(), "5551234"));
+    let mut caller = Baresip::start_as(dir.path(), MediaEnc::None, "caller", CALLER_HZ, false);
+    caller.dial(&format!("sip:3000@{}", server.sip_addr()));
+    caller.wait_event("CALL_ESTABLISHED", Duration::from_secs(10));
+    caller.wait_event("CALL_CLOSED", Duration::from_secs(15));
+    caller.quit();
+    let cdrs = server.wait_for_cdrs(1, Duration::from_secs(5));
+    let nodes = cdrs[0].nodes();
+    assert!(
+        nodes.contains(&"sorry".to_string()),
+        "{nodes:?}: {}",
+        cdrs[0].json
+    );
+    assert!(!nodes.contains(&"goodbye".to_string()), "{nodes:?}");
+}

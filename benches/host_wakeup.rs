@@ -214,6 +214,7 @@ fn new_host(flow: &str, seed: u64) -> Host {
             codecs: Vec::new().into(),
             trunk_codecs: Vec::new().into(),
             dial_trunk: None,
+            accept_refer: false,
         },
         router,
         Arc::new(catalog()),

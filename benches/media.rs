@@ -210,7 +210,7 @@ fn session_frame(c: &mut Criterion) {
             loop {
                 match session.poll_output(&mut buf) {
                     MediaOutput::Transmit(len) => sent += len,
-                    MediaOutput::Event(_) | MediaOutput::Rtcp { .. } => {}
+                    MediaOutput::Event(_) | MediaOutput::Rtcp { .. } | MediaOutput::Audio(_) => {}
                     MediaOutput::Timeout(_) => break,
                 }
             }

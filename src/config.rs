@@ -352,6 +352,10 @@ pub struct SipConfig {
     pub tls_handshake_secs: u64,
     /// Ring (180) this long before answering; 0 answers at once.
     pub answer_delay_ms: u64,
+    /// Take REFER from callers (RFC 3515 blind transfer, callplane as the
+    /// transferee: it calls the target and the flow goes on with it);
+    /// false: REFER gets 405.
+    pub accept_refer: bool,
     /// Sent in the Server header.
     pub user_agent: String,
     /// The address Via and Contact name instead of `listen`, when callplane
@@ -389,6 +393,7 @@ impl Default for SipConfig {
             tls_key: None,
             tls_ca: None,
             tls_verify_clients: false,
+            accept_refer: false,
             tls_handshake_secs: 10,
             answer_delay_ms: 0,
             user_agent: format!("callplane/{}", env!("CARGO_PKG_VERSION")),

@@ -244,6 +244,7 @@ fn serve(args: ServeArgs) -> Result<(), String> {
             sip_tls_port: config.sip.tls.map(|addr| addr.port()),
             tls_only_sources: config.tls_only_sources().into(),
             dial_trunk: config.dial_trunk(),
+            accept_refer: config.sip.accept_refer,
         },
         router: Arc::new(router),
         prompts: Arc::new(prompts),

@@ -3,6 +3,9 @@
 //! tone; what each one decoded must hold the other's tone (audio crosses the
 //! bridge both ways, end to end), the far end's hangup ends the bridge and the
 //! flow goes on after it, and a dial to nobody takes the `failed` branch.
+//! A sipp caller that transfers its call by REFER (callplane as the
+//! transferee) gets 202 and NOTIFYs ending in `SIP/2.0 200`, and the flow goes
+//! on with the transfer target, which hears its prompts.
 
 mod common;
 
@@ -10,7 +13,8 @@ use std::fs;
 use std::path::Path;
 use std::time::Duration;
 
-use common::baresip::{read_wav, Baresip, MediaEnc};
+use common::baresip::{read_wav, rms_dbfs, Baresip, MediaEnc};
+use common::sipp::Sipp;
 use common::{Backend, Server, ServerOptions, TestDir};
 
 /// The caller's tone and the callee's: far apart, neither a harmonic of the other.
@@ -112,6 +116,18 @@ fn a_dialled_softphone_is_bridged_and_each_side_hears_the_other() {
     );
     assert!(!nodes.contains(&"sorry".to_string()), "{nodes:?}");
     assert_eq!(cdr.str("hangup_cause"), "normal_clearing", "{}", cdr.json);
+    // The leg's own record: answered, its duration, its RTP.
+    let legs = cdr.json["legs"].as_array().cloned().unwrap_or_default();
+    assert_eq!(legs.len(), 1, "{}", cdr.json);
+    assert_eq!(legs[0]["outcome"], "answered", "{}", cdr.json);
+    assert_eq!(legs[0]["target"], callee.uri("callee"));
+    assert!(
+        legs[0]["duration_ms"].as_u64().unwrap_or(0) > 3000,
+        "{}",
+        cdr.json
+    );
+    let leg_received = legs[0]["media"]["rtp"]["received"].as_u64().unwrap_or(0);
+    assert!(leg_received > 150, "the leg's RTP: {}", cdr.json);
 
     let heard_by_callee = read_wav(&callee.decoded_wav().expect("callee dump")).1;
     let heard_by_caller = read_wav(&caller.decoded_wav().expect("caller dump")).1;
@@ -155,4 +171,78 @@ fn a_dial_to_nobody_takes_the_failure_branch() {
         cdrs[0].json
     );
     assert!(!nodes.contains(&"goodbye".to_string()), "{nodes:?}");
+}
+
+/// Prompts, long enough for a transfer to happen during the first.
+const PROMPTS: &str = r#"{
+  "id": "prompts", "name": "transfer test", "version": 1,
+  "nodes": [
+    { "id": "start", "type": "start", "data": { "kind": "start" } },
+    { "id": "welcome", "type": "play", "data": { "kind": "play", "promptId": "welcome" } },
+    { "id": "menu", "type": "play", "data": { "kind": "play", "promptId": "menu" } },
+    { "id": "goodbye", "type": "play", "data": { "kind": "play", "promptId": "goodbye" } },
+    { "id": "end", "type": "hangup", "data": { "kind": "hangup" } }
+  ],
+  "edges": [
+    { "id": "e1", "source": "start", "target": "welcome" },
+    { "id": "e2", "source": "welcome", "target": "menu" },
+    { "id": "e3", "source": "menu", "target": "goodbye" },
+    { "id": "e4", "source": "goodbye", "target": "end" }
+  ]
+}"#;
+
+#[test]
+fn a_caller_transfers_by_refer_and_the_flow_goes_on_with_the_target() {
+    let dir = TestDir::new("dial-refer");
+    let mut target = Baresip::start_as(dir.path(), MediaEnc::None, "target", CALLEE_HZ, true);
+    let flows = dir.path().join("flows");
+    fs::create_dir_all(&flows).expect("flows dir");
+    fs::write(flows.join("prompts.json"), PROMPTS).expect("write flow");
+    let options = ServerOptions {
+        config: Some(format!(
+            "[sip]\naccept_refer = true\n[flows]\ndir = \"{}\"\n[routing]\ndefault_flow = \"\"\n[[routing.route]]\nnumber = \"1000\"\nflow = \"prompts\"\n",
+            flows.display()
+        )),
+        ..ServerOptions::default()
+    };
+    let server = Server::start(Backend::Epoll, dir.path(), &options);
+    let run = Sipp::new("uac_refer.xml", "refer", dir.path())
+        .target(server.sip_addr())
+        .set("refer_to", target.uri("target"))
+        .timeout(Duration::from_secs(30))
+        .run();
+    run.assert_passed(1);
+    let notifies: Vec<String> = run
+        .received_messages()
+        .into_iter()
+        .filter(|m| m.trim_start().starts_with("NOTIFY "))
+        .collect();
+    assert!(
+        notifies.first().is_some_and(|n| n.contains("SIP/2.0 100")),
+        "the first NOTIFY says 100 Trying: {notifies:?}"
+    );
+    let last = notifies.last().cloned().unwrap_or_default();
+    assert!(
+        last.contains("SIP/2.0 200") && last.contains("terminated"),
+        "the last NOTIFY reports 200 and ends the subscription: {last}"
+    );
+    assert!(
+        last.to_ascii_lowercase().contains("message/sipfrag"),
+        "{last}"
+    );
+    // The flow plays the rest of its prompts to the target, then hangs up.
+    target.wait_event("CALL_ESTABLISHED", Duration::from_secs(10));
+    target.wait_event("CALL_CLOSED", Duration::from_secs(30));
+    target.quit();
+    let cdrs = server.wait_for_cdrs(1, Duration::from_secs(5));
+    let nodes = cdrs[0].nodes();
+    assert!(nodes.contains(&"goodbye".to_string()), "{nodes:?}");
+    assert_eq!(cdrs[0].str("hangup_side"), "callplane", "{}", cdrs[0].json);
+    let heard = read_wav(&target.decoded_wav().expect("target dump")).1;
+    assert!(heard.len() > 8000 * 3, "{} samples", heard.len());
+    let level = rms_dbfs(&heard);
+    assert!(
+        level > -40.0,
+        "the target heard the prompts: {level:.1} dBFS"
+    );
 }

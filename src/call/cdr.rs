@@ -106,6 +106,33 @@ pub struct CdrRecord {
     /// The call's media, if it had any (not for calls refused or never answered).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub media: Option<MediaCdr>,
+    /// The outbound legs the call placed (dial, forward, transfer), in order.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub legs: Vec<LegCdr>,
+}
+
+/// One outbound leg of a call, in its call's record.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct LegCdr {
+    /// The leg's number in its call (1, 2, …).
+    pub leg: u8,
+    /// The SIP Call-ID of the leg's dialog.
+    pub call_id: String,
+    /// Where it was sent (a number or a `sip:` URI).
+    pub target: String,
+    /// `answered`, `busy`, `no_answer`, `failed` or `cancelled` (another leg
+    /// answered first, or the caller left).
+    pub outcome: &'static str,
+    /// The last SIP status the far end sent (200 when answered).
+    pub sip_status: u16,
+    /// From our INVITE to the far end's answer, in milliseconds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub answer_ms: Option<u64>,
+    /// From the answer to the end, in milliseconds (0 when never answered).
+    pub duration_ms: u64,
+    /// The leg's media, when it had any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub media: Option<MediaCdr>,
 }
 
 /// What a call's media went through.

@@ -94,6 +94,9 @@ impl Call {
 
     /// The next leg the host must place, if any.
     pub fn take_leg_request(&mut self) -> Option<LegRequest> {
+        if let Some(request) = self.transfer_request.take() {
+            return Some(request);
+        }
         self.connecting.as_mut()?.requests.pop_front()
     }
 
@@ -117,7 +120,8 @@ impl Call {
             ring,
             now,
         );
-        if self.connecting.is_none() || !self.flow_live() {
+        let wanted = self.connecting.is_some() || self.is_transfer_leg(leg.id());
+        if !wanted || !self.flow_live() {
             // The caller went away meanwhile: the leg is cancelled at once.
             let mut leg = leg;
             leg.hangup(now);
@@ -135,6 +139,9 @@ impl Call {
             self.parties.sip_call,
             request.target
         );
+        if self.is_transfer_leg(request.leg) {
+            return self.transfer_refused();
+        }
         self.leg_over(LegEnd::Failed(why));
     }
 
@@ -257,15 +264,27 @@ impl Call {
     pub fn take_finished_leg(&mut self) -> Option<(LegId, Dialog)> {
         let index = self.legs.iter().position(OutboundLeg::is_ended)?;
         let leg = self.legs.swap_remove(index);
+        self.leg_cdrs.push(leg.cdr());
         Some((leg.id(), leg.into_dialog()))
     }
 
     /// Every leg's dialog, for a call being retired.
     pub fn take_all_legs(&mut self) -> Vec<(LegId, Dialog)> {
-        self.legs
-            .drain(..)
-            .map(|leg| (leg.id(), leg.into_dialog()))
+        let legs: Vec<OutboundLeg> = self.legs.drain(..).collect();
+        legs.into_iter()
+            .map(|leg| {
+                self.leg_cdrs.push(leg.cdr());
+                (leg.id(), leg.into_dialog())
+            })
             .collect()
+    }
+
+    /// The records of every leg, gone or not, in the order they were placed.
+    pub(super) fn leg_records(&self) -> Vec<crate::call::cdr::LegCdr> {
+        let mut records: Vec<_> = self.leg_cdrs.clone();
+        records.extend(self.legs.iter().map(OutboundLeg::cdr));
+        records.sort_by_key(|record| record.leg);
+        records
     }
 
     /// Hangs up every leg (the caller left, or the flow hangs up).
@@ -280,9 +299,12 @@ impl Call {
     }
 
     fn on_leg_event(&mut self, leg: LegId, event: LegEvent) {
+        if self.on_transfer_leg_event(leg, &event) {
+            return;
+        }
         match event {
             LegEvent::Progress(_) | LegEvent::EarlyMedia => {}
-            LegEvent::Dtmf(_) => {}
+            LegEvent::Dtmf(_) | LegEvent::Media(_) => {}
             LegEvent::Answered => self.on_leg_answered(leg),
             LegEvent::Ended(end) => {
                 let bridged = self.bridged_leg() == Some(leg);
@@ -408,5 +430,6 @@ impl Call {
     pub(super) fn caller_left(&mut self) {
         self.hangup_legs();
         self.connecting = None;
+        self.transfer_request = None;
     }
 }

@@ -263,6 +263,8 @@ pub struct HostConfig {
     /// The trunk flows dial numbers through (`[dial] trunk`); `None`: only
     /// `sip:` URIs can be dialled.
     pub dial_trunk: Option<DialTrunk>,
+    /// `[sip] accept_refer`: callers may transfer their call by REFER.
+    pub accept_refer: bool,
 }
 
 /// SRTP with SDES keys, for every call of a shard.
@@ -887,9 +889,10 @@ impl Host {
             self.events
                 .push_back(HostEvent::ConnInUse { conn, in_use: true });
         }
-        let dialog = self
+        let mut dialog = self
             .dispatcher
             .accept(invite, DialogOwner(handle.0.to_u64()));
+        dialog.allow_refer(self.config.accept_refer);
         let addr = SocketAddr::new(self.config.rtp_ip, port);
         let advertised = self.advertised_rtp(port);
         let call = Call::new(
@@ -955,6 +958,7 @@ impl Host {
             flow_end: None,
             shard: self.config.shard,
             media: None,
+            legs: Vec::new(),
         })));
     }
 

@@ -46,6 +46,8 @@ use super::leg::{LegId, LegRequest, OutboundLeg};
 
 #[path = "connect.rs"]
 mod connect;
+#[path = "transfer.rs"]
+mod transfer;
 
 /// A call's number on its shard: a dense index with a generation, so a stale
 /// handle (an HTTP answer for a call long gone) finds nothing.
@@ -262,6 +264,12 @@ pub struct Call {
     /// The status the last connect command's failure maps to, for a caller
     /// still unanswered when the flow refuses the call.
     dial_status: Option<u16>,
+    /// A blind transfer the caller asked for (REFER).
+    transfer: Option<transfer::Transfer>,
+    /// The records of legs that are over and gone.
+    leg_cdrs: Vec<super::cdr::LegCdr>,
+    /// The transfer's leg, until the host places it.
+    transfer_request: Option<LegRequest>,
 }
 
 impl Call {
@@ -323,6 +331,9 @@ impl Call {
             connecting: None,
             next_leg: 0,
             dial_status: None,
+            transfer: None,
+            transfer_request: None,
+            leg_cdrs: Vec::new(),
         }
     }
 
@@ -854,7 +865,15 @@ impl Call {
 
     fn on_dialog_event(&mut self, event: DialogEvent) {
         let now = self.now;
+        if matches!(
+            event,
+            DialogEvent::RemoteHangup | DialogEvent::Terminated(_)
+        ) && self.caller_left_after_transfer(event)
+        {
+            return;
+        }
         match event {
+            DialogEvent::Referred => self.on_referred(),
             DialogEvent::Confirmed => {
                 if self.phase == Phase::AwaitingAnswer {
                     self.take_answer();
@@ -976,6 +995,7 @@ impl Call {
                 .media
                 .as_ref()
                 .map(|media| MediaCdr::from_stats(&media.stats())),
+            legs: self.leg_records(),
         })
     }
 
@@ -990,7 +1010,7 @@ impl Call {
         let first = !gather.has_digits();
         let end = gather.digit(now, digit);
         if first {
-            if let Some(media) = self.media.as_mut() {
+            if let Some(media) = self.flow_media() {
                 media.stop_playback();
             }
         }
@@ -1131,7 +1151,7 @@ impl Call {
             Command::Play { audio, times, .. } => match self.resolve_all(&audio) {
                 Ok(prompts) if prompts.is_empty() => Some(Outcome::Done),
                 Ok(prompts) => {
-                    if let Some(media) = self.media.as_mut() {
+                    if let Some(media) = self.flow_media() {
                         for _ in 0..times.max(1) {
                             for prompt in &prompts {
                                 media.play(prompt.clone());
@@ -1163,7 +1183,7 @@ impl Call {
                 });
                 if prompts.is_empty() {
                     gather.prompt_finished(now);
-                } else if let Some(media) = self.media.as_mut() {
+                } else if let Some(media) = self.flow_media() {
                     for prompt in prompts {
                         media.play(prompt);
                     }
@@ -1179,7 +1199,7 @@ impl Call {
             }
             Command::SendDigits {
                 digits, tone, gap, ..
-            } => match self.media.as_mut() {
+            } => match self.flow_media() {
                 Some(media) => {
                     media.send_digits(&digits, tone, gap);
                     self.activity = Activity::SendingDigits;
@@ -1241,6 +1261,9 @@ impl Call {
     }
 
     fn hangup(&mut self, cause: HangupCause) {
+        if self.hangup_transferred(cause.clone()) {
+            return;
+        }
         if self.phase == Phase::Early {
             let status = self.dial_status.unwrap_or(EARLY_HANGUP_STATUS);
             return self.refuse(status, cause);

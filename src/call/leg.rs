@@ -80,8 +80,11 @@ pub enum LegEvent {
     EarlyMedia,
     /// The far end answered; media runs.
     Answered,
-    /// A key the far end pressed.
+    /// A key the far end pressed (SIP INFO).
     Dtmf(char),
+    /// Something the leg's media raised (a key pressed as RFC 4733 or
+    /// in-band, a prompt finished: prompts play on a leg after a transfer).
+    Media(MediaEvent),
     /// The leg is over.
     Ended(LegEnd),
 }
@@ -151,6 +154,12 @@ pub struct OutboundLeg {
     ended_at: Option<Time>,
     /// The end to report once the dialog terminates.
     end: Option<LegEnd>,
+    /// The end reported.
+    outcome: Option<LegEnd>,
+    /// We hung it up before an answer (another leg won, or the caller left).
+    cancelled: bool,
+    /// When the INVITE went out.
+    placed_at: Time,
     pending: Option<LegEvent>,
     /// Events of the media not yet turned into leg events.
     reported_early: bool,
@@ -185,6 +194,9 @@ impl OutboundLeg {
             answered_at: None,
             ended_at: None,
             end: None,
+            outcome: None,
+            cancelled: false,
+            placed_at: now,
             pending: None,
             reported_early: false,
         }
@@ -215,6 +227,33 @@ impl OutboundLeg {
         self.ended_at
     }
 
+    /// The leg's record for its call's CDR.
+    pub fn cdr(&self) -> crate::call::cdr::LegCdr {
+        let ms = |from: Time, to: Time| (to.saturating_since(from)).as_millis() as u64;
+        let end = self.ended_at.unwrap_or(self.now);
+        let outcome = match (&self.answered_at, &self.outcome) {
+            (Some(_), _) => "answered",
+            (None, Some(LegEnd::Busy)) => "busy",
+            (None, Some(LegEnd::Failed(_))) => "failed",
+            (None, Some(LegEnd::NoAnswer)) if self.cancelled => "cancelled",
+            (None, _) if self.cancelled => "cancelled",
+            (None, _) => "no_answer",
+        };
+        crate::call::cdr::LegCdr {
+            leg: self.id,
+            call_id: self.dialog.call_id().to_string(),
+            target: self.target.clone(),
+            outcome,
+            sip_status: self.status,
+            answer_ms: self.answered_at.map(|at| ms(self.placed_at, at)),
+            duration_ms: self.answered_at.map_or(0, |at| ms(at, end)),
+            media: self
+                .media
+                .as_ref()
+                .map(|media| crate::call::cdr::MediaCdr::from_stats(&media.stats())),
+        }
+    }
+
     /// The leg is over and reported.
     pub fn is_ended(&self) -> bool {
         self.state == State::Ended
@@ -223,6 +262,11 @@ impl OutboundLeg {
     /// The media session, once there is one.
     pub fn media(&self) -> Option<&MediaSession> {
         self.media.as_ref()
+    }
+
+    /// The media session, to play to or listen on (after a transfer).
+    pub fn media_mut(&mut self) -> Option<&mut MediaSession> {
+        self.media.as_mut()
     }
 
     /// Hands the dialog back (to the dispatcher, which lets it linger).
@@ -308,7 +352,10 @@ impl OutboundLeg {
         }
         let end = match self.state {
             State::Answered => LegEnd::Hangup,
-            _ => LegEnd::NoAnswer,
+            _ => {
+                self.cancelled = true;
+                LegEnd::NoAnswer
+            }
         };
         self.end_with(end);
     }
@@ -353,10 +400,7 @@ impl OutboundLeg {
                 }
                 MediaOutput::Rtcp { len, dest, mux } => return LegOutput::Rtcp { len, dest, mux },
                 MediaOutput::Audio(kind) => return LegOutput::Audio(kind),
-                MediaOutput::Event(MediaEvent::Dtmf { digit }) => {
-                    return LegOutput::Event(LegEvent::Dtmf(digit))
-                }
-                MediaOutput::Event(_) => {}
+                MediaOutput::Event(event) => return LegOutput::Event(LegEvent::Media(event)),
                 MediaOutput::Timeout(at) => {
                     self.media_deadline = at;
                     return LegOutput::Idle;
@@ -427,13 +471,17 @@ impl OutboundLeg {
                 if let Some(media) = self.media.as_mut() {
                     media.close();
                 }
+                self.outcome = Some(end.clone());
                 self.pending = Some(LegEvent::Ended(end));
             }
             // Mid-dialog offers on a leg: the dialog answers what it can.
             DialogEvent::Reoffer | DialogEvent::OfferRequested => {
                 let _ = self.dialog.reject_reinvite(self.now, 488);
             }
-            DialogEvent::Confirmed | DialogEvent::Cancelled | DialogEvent::AnswerInAck => {}
+            DialogEvent::Confirmed
+            | DialogEvent::Cancelled
+            | DialogEvent::AnswerInAck
+            | DialogEvent::Referred => {}
         }
     }
 

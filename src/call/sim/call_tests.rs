@@ -195,7 +195,7 @@ fn a_call_keeps_its_flow_version_when_a_newer_one_is_published() {
 }
 
 #[test]
-fn connect_nodes_fail_cleanly_instead_of_sticking() {
+fn a_dial_with_no_route_to_its_number_fails_cleanly_instead_of_sticking() {
     let flow = r#"{ "id": "dialer", "version": 3, "start": "entry",
       "nodes": [
         { "id": "entry", "type": "entry", "data": { "kind": "entry" } },
@@ -220,7 +220,10 @@ fn connect_nodes_fail_cleanly_instead_of_sticking() {
         sim.cdr("dial-1").nodes,
         vec!["entry", "dial", "sorry", "bye"]
     );
-    assert_eq!(sim.host.stats().unsupported_commands, 1);
+    // No [dial] trunk: the number cannot be reached, the leg is refused.
+    assert_eq!(sim.host.stats().legs_refused, 1);
+    assert_eq!(sim.host.stats().legs_placed, 0);
+    assert_eq!(sim.host.stats().unsupported_commands, 0);
 }
 
 #[test]

@@ -89,5 +89,6 @@ pub(crate) fn host_config(sip_addr: std::net::SocketAddr, answer_delay: Duration
         codecs: Vec::new().into(),
         trunk_codecs: Vec::new().into(),
         dial_trunk: None,
+        accept_refer: false,
     }
 }

@@ -29,6 +29,7 @@ mod info_dtmf;
 mod outbound;
 mod peer;
 mod prack;
+mod refer;
 mod refresh;
 mod requests;
 mod timeouts;
@@ -104,6 +105,10 @@ pub enum DialogEvent {
     /// A 2xx to our INVITE, already acknowledged: the dialog is confirmed and
     /// the far end's answer is in [`Dialog::take_remote_sdp`].
     Answered,
+    /// A REFER was accepted (202 sent, the first NOTIFY out): place a call
+    /// to [`Dialog::take_refer_target`] and report it with
+    /// [`Dialog::notify_refer`]. Only when [`Dialog::allow_refer`] allowed it.
+    Referred,
     /// The dialog is over (reported once).
     Terminated(TerminatedReason),
 }
@@ -188,6 +193,8 @@ pub struct Dialog {
     /// Reliable provisionals (RFC 3262): what the INVITE allows, the one
     /// awaiting its PRACK, a 2xx held back for it.
     reliability: prack::Reliability,
+    /// REFER received (RFC 3515): whether it is allowed, and its NOTIFYs.
+    refers: refer::Refers,
     rng: fastrand::Rng,
     pending: VecDeque<Pending>,
     stats: SipStats,
@@ -257,6 +264,7 @@ impl Dialog {
             refresh: None,
             local_sdp: None,
             reliability: prack::Reliability::default(),
+            refers: refer::Refers::default(),
             rng,
             pending: VecDeque::with_capacity(4),
             stats: SipStats::default(),
@@ -301,6 +309,7 @@ impl Dialog {
             && self.reinvite.is_none()
             && self.refresh.is_none()
             && self.reliability.unacked.is_none()
+            && self.refers.is_idle()
             && self.outbound_idle()
             && self.pending.is_empty()
     }

@@ -52,7 +52,10 @@ impl Dialog {
     }
 
     pub(super) fn on_response(&mut self, now: Time, response: &Response) {
-        if self.on_outbound_response(now, response) || self.on_refresh_response(now, response) {
+        if self.on_outbound_response(now, response)
+            || self.on_refresh_response(now, response)
+            || self.on_notify_response(now, response)
+        {
             return;
         }
         let head = &response.head;
@@ -375,6 +378,7 @@ impl Dialog {
             Method::Info => self.on_info(now, incoming),
             Method::Update => self.on_update(now, incoming),
             Method::Prack => self.on_prack(now, incoming),
+            Method::Refer => self.on_refer(now, incoming),
             Method::Options => {
                 let extra = vec![
                     (Name::ALLOW, ALLOWED_METHODS.to_owned()),

@@ -46,6 +46,7 @@ impl Dialog {
         self.run_refused_timers(now);
         self.server_txs.retain(|(_, tx)| tx.ends_at > now);
         self.run_bye_timer(now);
+        self.run_notify_timers(now);
         self.run_outbound_timers(now);
         self.run_session_timer(now);
     }
@@ -64,8 +65,9 @@ impl Dialog {
         let outbound = self.outbound_deadline();
         let session = self.session_deadline();
         let reliable = self.reliability.deadline();
+        let notify = self.refers.deadline();
         [
-            invite, refused, server, bye, reinvite, outbound, session, reliable,
+            invite, refused, server, bye, reinvite, outbound, session, reliable, notify,
         ]
         .into_iter()
         .flatten()

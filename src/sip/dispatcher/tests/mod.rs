@@ -61,6 +61,10 @@ pub(super) enum Event {
         call: CallId,
         sdp: Option<Sdp>,
     },
+    Referred {
+        call: CallId,
+        target: Option<String>,
+    },
     Terminated {
         call: CallId,
         reason: TerminatedReason,
@@ -220,6 +224,20 @@ impl Ua {
         self.dialogs.len()
     }
 
+    pub(super) fn allow_refer(&mut self, call: &CallId) {
+        let _ = self.with(call, |dialog| {
+            dialog.allow_refer(true);
+            Ok(())
+        });
+    }
+
+    pub(super) fn notify_refer(&mut self, now: Time, call: &CallId, status: u16, last: bool) {
+        let _ = self.with(call, |dialog| {
+            dialog.notify_refer(now, status, "Reason", last);
+            Ok(())
+        });
+    }
+
     fn with(
         &mut self,
         call: &CallId,
@@ -250,6 +268,10 @@ impl Ua {
                             DialogEvent::AnswerInAck => Event::AnswerInAck {
                                 call,
                                 sdp: dialog.take_ack_sdp(),
+                            },
+                            DialogEvent::Referred => Event::Referred {
+                                call,
+                                target: dialog.take_refer_target(),
                             },
                             DialogEvent::Progress(_) | DialogEvent::Answered => {
                                 unreachable!("the test user agent places no calls")

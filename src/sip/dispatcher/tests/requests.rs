@@ -3,6 +3,7 @@
 
 use super::*;
 use crate::sip::call_id_of;
+use crate::sip::method::Method;
 use ezk_sip_types::Name;
 
 fn header(response: &Response, name: &Name) -> Option<String> {
@@ -374,5 +375,98 @@ fn info_dtmf_in_the_dialog_becomes_a_digit() {
         header(&refused[0], &Name::ACCEPT).as_deref(),
         Some("application/dtmf-relay, application/dtmf")
     );
+    assert!(h.events().is_empty());
+}
+
+/// A REFER in the call: `refer_to` as its Refer-To header (none when empty).
+fn refer(branch: &str, tag: &str, cseq: u32, refer_to: &str) -> String {
+    let plain = request("REFER", branch, Some(tag), cseq, "");
+    match refer_to.is_empty() {
+        true => plain,
+        false => plain.replace(
+            "Max-Forwards: 70\r\n",
+            &format!("Max-Forwards: 70\r\nRefer-To: {refer_to}\r\n"),
+        ),
+    }
+}
+
+#[test]
+fn refer_is_refused_with_405_unless_allowed() {
+    let mut h = Harness::new();
+    let tag = h.confirmed_call();
+    h.send(300, &refer("z9hG4bK-rf1", &tag, 2, "<sip:bob@192.0.2.9>"));
+    assert_eq!(h.statuses(), vec![405]);
+    assert!(h.events().is_empty());
+}
+
+#[test]
+fn an_allowed_refer_gets_202_a_notify_and_the_owner_learns_the_target() {
+    let mut h = Harness::new();
+    let tag = h.confirmed_call();
+    h.endpoint.allow_refer(&call_id());
+    h.send(
+        300,
+        &refer("z9hG4bK-rf1", &tag, 2, "<sip:bob@192.0.2.9:5070>"),
+    );
+    let sent = h.transmits();
+    assert_eq!(sent.len(), 2, "202 and the first NOTIFY");
+    assert_eq!(response(&sent[0].payload).status, 202);
+    let notify = parsed_request(&sent[1].payload);
+    assert_eq!(notify.method, Method::Notify);
+    let text = String::from_utf8_lossy(&sent[1].payload).to_string();
+    assert!(text.contains("Event: refer"), "{text}");
+    assert!(
+        text.contains("Subscription-State: active;expires=60"),
+        "{text}"
+    );
+    assert!(text.contains("message/sipfrag"), "{text}");
+    assert!(text.ends_with("SIP/2.0 100 Trying\r\n"), "{text}");
+    assert_eq!(
+        h.events(),
+        vec![Event::Referred {
+            call: call_id(),
+            target: Some("sip:bob@192.0.2.9:5070".into())
+        }]
+    );
+    // A second REFER while the first runs: 491.
+    h.send(400, &refer("z9hG4bK-rf2", &tag, 3, "<sip:carol@192.0.2.9>"));
+    assert_eq!(h.statuses(), vec![491]);
+    // The final NOTIFY ends the subscription; its CSeq follows the first's.
+    h.endpoint
+        .notify_refer(Time::from_millis(500), &call_id(), 200, true);
+    let sent = h.transmits();
+    assert_eq!(sent.len(), 1);
+    let last = parsed_request(&sent[0].payload);
+    assert!(last.head.cseq.seq > notify.head.cseq.seq);
+    let text = String::from_utf8_lossy(&sent[0].payload).to_string();
+    assert!(
+        text.contains("Subscription-State: terminated;reason=noresource"),
+        "{text}"
+    );
+    assert!(text.ends_with("SIP/2.0 200 Reason\r\n"), "{text}");
+    // Unanswered NOTIFYs are resent over UDP (Timer E) until they give up.
+    let resent = h.run_until(2_000);
+    assert!(
+        resent
+            .iter()
+            .any(|(_, t)| t.payload.starts_with(b"NOTIFY ")),
+        "NOTIFY retransmitted"
+    );
+}
+
+#[test]
+fn a_refer_without_a_usable_refer_to_gets_400() {
+    let mut h = Harness::new();
+    let tag = h.confirmed_call();
+    h.endpoint.allow_refer(&call_id());
+    h.send(300, &refer("z9hG4bK-rf1", &tag, 2, ""));
+    assert_eq!(h.statuses(), vec![400]);
+    h.send(
+        400,
+        &refer("z9hG4bK-rf2", &tag, 3, "<sip:bob@192.0.2.9?Replaces=x%40y>"),
+    );
+    assert_eq!(h.statuses(), vec![400], "attended transfer is not taken");
+    h.send(500, &refer("z9hG4bK-rf3", &tag, 4, "<tel:+4930123>"));
+    assert_eq!(h.statuses(), vec![400]);
     assert!(h.events().is_empty());
 }

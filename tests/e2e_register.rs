@@ -59,9 +59,13 @@ fn wait_listening(addr: SocketAddr) {
 }
 
 /// Registers with the sipp registrar over the trunk transport `transport`
-/// (`"tcp"` or `"tls"`); returns sipp's run, the server's log and the Via
-/// host:port callplane must name.
-fn register_over(backend: Backend, transport: &str) -> (common::SippRun, String, String) {
+/// (`"tcp"` or `"tls"`); returns sipp's run, the REGISTERs it received (read
+/// before the test directory goes), the server's log and the Via transport
+/// and host:port callplane must name.
+fn register_over(
+    backend: Backend,
+    transport: &str,
+) -> (common::SippRun, Vec<String>, String, String) {
     let dir = TestDir::new(&format!("register-{transport}-{}", backend.cli_value()));
     let registrar = Sipp::new("uas_register.xml", "registrar", dir.path())
         .tcp()
@@ -110,18 +114,18 @@ register_expires_s = 600\ntransport = \"{transport}\"\n"
     };
     let server = Server::start(backend, dir.path(), &options);
     let run = registrar.join().expect("sipp thread");
-    (run, server.log(), via)
-}
-
-fn registers_over(backend: Backend, transport: &str) {
-    let (run, log, via) = register_over(backend, transport);
-    run.assert_passed(1);
-    assert!(log.contains("registered ("), "{log}");
-    let registers: Vec<String> = run
+    let registers = run
         .received_messages()
         .into_iter()
         .filter(|message| message.trim_start().starts_with("REGISTER "))
         .collect();
+    (run, registers, server.log(), via)
+}
+
+fn registers_over(backend: Backend, transport: &str) {
+    let (run, registers, log, via) = register_over(backend, transport);
+    run.assert_passed(1);
+    assert!(log.contains("registered ("), "{log}");
     assert_eq!(
         registers.len(),
         3,

@@ -119,6 +119,22 @@ fn resample(c: &mut Criterion) {
             down.process(black_box(&wide[next * 960..(next + 1) * 960]), &mut out)
         })
     });
+    // The other integer ratios: ×2 and ÷3 (wideband to and from Opus's 48 kHz).
+    let mut up2 = Resampler::new(Rate::Hz8000, Rate::Hz16000);
+    let mut out = [0i16; 320];
+    c.bench_function("resample 20 ms 8 -> 16 kHz", |b| {
+        b.iter(|| {
+            next = (next + 1) % 50;
+            up2.process(black_box(&narrow[next * 160..(next + 1) * 160]), &mut out)
+        })
+    });
+    let mut down3 = Resampler::new(Rate::Hz48000, Rate::Hz16000);
+    c.bench_function("resample 20 ms 48 -> 16 kHz", |b| {
+        b.iter(|| {
+            next = (next + 1) % 50;
+            down3.process(black_box(&wide[next * 960..(next + 1) * 960]), &mut out)
+        })
+    });
     let mut transcoder = Transcoder::new(Format::Pcmu, Format::Opus).unwrap();
     let pcmu: Vec<u8> = narrow
         .iter()

@@ -109,9 +109,10 @@ pub struct TrunkConfig {
     /// (`"PCMU"`, `"PCMA"`, `"opus"`); unset: `[rtp] codecs`.
     #[serde(default)]
     pub codecs: Option<Vec<String>>,
-    /// `"udp"` (the default), `"tcp"` or `"tls"`. `"tls"`: the trunk
-    /// requires TLS, and its INVITEs that arrive over UDP or TCP get 403
-    /// (counted); needs `[sip] tls`.
+    /// `"udp"` (the default), `"tcp"` or `"tls"`: what we send to the trunk
+    /// (REGISTER, OPTIONS) goes by it. `"tls"`: the trunk requires TLS, and
+    /// its INVITEs that arrive over UDP or TCP get 403 (counted); needs
+    /// `[sip] tls`, and `[sip] tls_ca` when we register or ping.
     #[serde(default)]
     pub transport: TrunkTransport,
     /// Send an OPTIONS keepalive to `proxy` every this many seconds (0: off).
@@ -134,6 +135,18 @@ pub enum TrunkTransport {
     Tcp,
     /// TLS: required.
     Tls,
+}
+
+impl TrunkTransport {
+    /// The SIP link requests to the trunk leave by: a stream one names no
+    /// connection (any open one to the trunk, else a new one).
+    pub fn link(self) -> crate::sip::Link {
+        match self {
+            TrunkTransport::Udp => crate::sip::Link::Udp,
+            TrunkTransport::Tcp => crate::sip::Link::Tcp(None),
+            TrunkTransport::Tls => crate::sip::Link::Tls(None),
+        }
+    }
 }
 
 fn default_register_expires() -> u64 {
@@ -232,6 +245,7 @@ impl Config {
                         .clone()
                         .map(|password| crate::sip::Credentials { username, password }),
                     expires: std::time::Duration::from_secs(trunk.register_expires_s),
+                    link: trunk.transport.link(),
                 })
             })
             .collect()
@@ -293,6 +307,7 @@ impl Config {
                     dest: trunk.proxy?,
                     interval: std::time::Duration::from_secs(trunk.options_interval_s),
                     failures: trunk.options_failures,
+                    link: trunk.transport.link(),
                 })
             })
             .collect()
@@ -769,6 +784,23 @@ impl Config {
                     &format!("trunk[{i}].transport"),
                     "\"tls\" needs [sip] tls (the TLS listen address)",
                 );
+            }
+        }
+        // Requests we send to a trunk (REGISTER, OPTIONS) go by its transport.
+        for (i, trunk) in self.trunks.iter().enumerate() {
+            let sends = trunk.register || trunk.options_interval_s > 0;
+            let key = format!("trunk[{i}].transport");
+            match trunk.transport {
+                TrunkTransport::Tcp if sends && !self.sip.tcp && self.sip.tls.is_none() => {
+                    return fail(&key, "\"tcp\" needs [sip] tcp = true to reach the trunk");
+                }
+                TrunkTransport::Tls if sends && self.sip.tls_ca.is_none() => {
+                    return fail(
+                        &key,
+                        "\"tls\" with register or options needs [sip] tls_ca to verify the trunk",
+                    );
+                }
+                _ => {}
             }
         }
         if self.sip.tls.is_some() {
@@ -1296,6 +1328,39 @@ username = \"acct\"\npassword = \"pw\"\n",
         for text in [no_cert, no_key, verify, handshake, trunk, bad] {
             assert!(!text.contains('\n'), "{text}");
         }
+    }
+
+    #[test]
+    fn registrations_and_keepalives_follow_the_trunk_transport() {
+        let trunk = |transport: &str| {
+            format!(
+                "[[trunk]]\nname = \"c\"\nregister = true\nproxy = \"198.51.100.7:5061\"\n\
+                 username = \"acct\"\noptions_interval_s = 30\ntransport = \"{transport}\"\n"
+            )
+        };
+        let tls = "[sip]\ntls = \"127.0.0.1:5061\"\ntls_cert = \"c.pem\"\ntls_key = \"k.pem\"\n";
+        let config = Config::parse(
+            &format!("{tls}tls_ca = \"ca.pem\"\n{}", trunk("tls")),
+            "c.toml",
+        )
+        .unwrap();
+        assert_eq!(config.registrations()[0].link, crate::sip::Link::Tls(None));
+        assert_eq!(config.options_pings()[0].link, crate::sip::Link::Tls(None));
+        let tcp = Config::parse(&format!("[sip]\ntcp = true\n{}", trunk("tcp")), "c.toml").unwrap();
+        assert_eq!(tcp.registrations()[0].link, crate::sip::Link::Tcp(None));
+        let udp = Config::parse(&trunk("udp"), "c.toml").unwrap();
+        assert_eq!(udp.registrations()[0].link, crate::sip::Link::Udp);
+        let err = |text: &str| Config::parse(text, "c.toml").unwrap_err().to_string();
+        let no_ca = err(&format!("{tls}{}", trunk("tls")));
+        assert!(
+            no_ca.contains("trunk[0].transport") && no_ca.contains("tls_ca"),
+            "{no_ca}"
+        );
+        let no_tcp = err(&format!("[sip]\ntcp = false\n{}", trunk("tcp")));
+        assert!(
+            no_tcp.contains("trunk[0].transport") && no_tcp.contains("[sip] tcp"),
+            "{no_tcp}"
+        );
     }
 
     #[test]

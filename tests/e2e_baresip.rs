@@ -3,11 +3,22 @@
 //! plays the branch's prompt and hangs up. Plain RTP/AVP here; with SDES-keyed
 //! SRTP in the `srtp_*` tests. The CDR shows the digit, the branch, the cause
 //! and RTP both ways; baresip's dump of what it decoded is a WAV with audio in it.
+//!
+//! AES_CM_128_HMAC_SHA1_32: baresip (1.0) always offers `_80` (its srtp
+//! module's one preferred suite) but, as the offerer, adopts whatever suite the
+//! answer names, for both directions. So that test puts a SIP relay between
+//! the two that renames the suite of baresip's offer (same key: both suites
+//! take a 30-byte master key and salt); callplane answers `_32` and both ends
+//! then protect and verify every RTP packet with the 32-bit tag.
 
 mod common;
 
 use std::fs;
+use std::net::{SocketAddr, UdpSocket};
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
 use std::time::Duration;
 
 use common::baresip::{read_wav, rms_dbfs, Baresip, MediaEnc};
@@ -47,8 +58,21 @@ fn options(dir: &Path, extra: &str) -> ServerOptions {
 /// baresip calls 1000, presses `key` once the welcome prompt has played, and
 /// waits for callplane's BYE. Returns the call's CDR and baresip's decoded audio.
 fn call_and_press(dir: &Path, server: &Server, media: MediaEnc, key: char) -> (Cdr, Vec<i16>) {
+    let (cdr, samples, _) = call_and_press_via(dir, server, server.sip_addr(), media, key);
+    (cdr, samples)
+}
+
+/// [`call_and_press`] dialling `target` (a relay in front of the server);
+/// baresip's log comes back too.
+fn call_and_press_via(
+    dir: &Path,
+    server: &Server,
+    target: SocketAddr,
+    media: MediaEnc,
+    key: char,
+) -> (Cdr, Vec<i16>, String) {
     let mut phone = Baresip::start(dir, media);
-    phone.dial(&format!("sip:1000@{}", server.sip_addr()));
+    phone.dial(&format!("sip:1000@{target}"));
     phone.wait_event("CALL_ESTABLISHED", Duration::from_secs(10));
     // The welcome prompt is 1.5 s; the gather waits 10 s after it.
     std::thread::sleep(Duration::from_millis(3000));
@@ -62,7 +86,7 @@ fn call_and_press(dir: &Path, server: &Server, media: MediaEnc, key: char) -> (C
         .unwrap_or_else(|| panic!("baresip wrote no decoded audio:\n{}", phone.log()));
     let (rate, samples) = read_wav(&wav);
     assert_eq!(rate, 8000, "baresip decoded G.711 at 8 kHz");
-    (cdrs[0].clone(), samples)
+    (cdrs[0].clone(), samples, phone.log())
 }
 
 fn media(cdr: &Cdr) -> &Value {
@@ -166,4 +190,149 @@ fn srtp_required_refuses_a_plain_offer_with_488() {
     let cdrs = server.wait_for_cdrs(1, Duration::from_secs(5));
     assert_eq!(cdrs[0].int("sip_status"), 488, "{}", cdrs[0].json);
     assert_eq!(cdrs[0].str("hangup_cause"), "srtp_required");
+}
+
+const SUITE_80: &[u8] = b"AES_CM_128_HMAC_SHA1_80";
+const SUITE_32: &[u8] = b"AES_CM_128_HMAC_SHA1_32";
+
+/// A UDP SIP relay: what baresip sends goes on to callplane with its offered
+/// `_80` suite renamed `_32`; what callplane sends goes back to baresip
+/// unchanged. Two threads, stopped when dropped.
+struct SuiteRenamer {
+    /// Where baresip dials.
+    addr: SocketAddr,
+    renamed: Arc<AtomicU64>,
+    stop: Arc<AtomicBool>,
+    threads: Vec<JoinHandle<()>>,
+}
+
+impl SuiteRenamer {
+    fn start(server: SocketAddr) -> SuiteRenamer {
+        let client_side = UdpSocket::bind("127.0.0.1:0").expect("bind");
+        let server_side = UdpSocket::bind("127.0.0.1:0").expect("bind");
+        for socket in [&client_side, &server_side] {
+            socket
+                .set_read_timeout(Some(Duration::from_millis(50)))
+                .expect("timeout");
+        }
+        let addr = client_side.local_addr().expect("addr");
+        let client: Arc<Mutex<Option<SocketAddr>>> = Arc::default();
+        let (renamed, stop) = (
+            Arc::new(AtomicU64::new(0)),
+            Arc::new(AtomicBool::new(false)),
+        );
+        let to_server = {
+            let (from, to) = (
+                client_side.try_clone().expect("clone"),
+                server_side.try_clone().expect("clone"),
+            );
+            let (client, renamed, stop) = (client.clone(), renamed.clone(), stop.clone());
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 65_535];
+                while !stop.load(Ordering::Relaxed) {
+                    let Ok((n, source)) = from.recv_from(&mut buf) else {
+                        continue;
+                    };
+                    *client.lock().unwrap() = Some(source);
+                    let datagram = &mut buf[..n];
+                    let mut at = 0;
+                    while let Some(i) = datagram[at..]
+                        .windows(SUITE_80.len())
+                        .position(|w| w == SUITE_80)
+                    {
+                        datagram[at + i..at + i + SUITE_32.len()].copy_from_slice(SUITE_32);
+                        renamed.fetch_add(1, Ordering::Relaxed);
+                        at += i + SUITE_32.len();
+                    }
+                    let _ = to.send_to(datagram, server);
+                }
+            })
+        };
+        let to_client = {
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 65_535];
+                while !stop.load(Ordering::Relaxed) {
+                    let Ok((n, source)) = server_side.recv_from(&mut buf) else {
+                        continue;
+                    };
+                    let target = *client.lock().unwrap();
+                    if let (true, Some(target)) = (source == server, target) {
+                        let _ = client_side.send_to(&buf[..n], target);
+                    }
+                }
+            })
+        };
+        SuiteRenamer {
+            addr,
+            renamed,
+            stop,
+            threads: vec![to_server, to_client],
+        }
+    }
+}
+
+impl Drop for SuiteRenamer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        for thread in self.threads.drain(..) {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// AES_CM_128_HMAC_SHA1_32 with baresip: audio both ways and the key press
+/// inside SRTP with 32-bit tags, every RTP packet authenticated.
+///
+/// SRTCP is not checked: callplane tags SRTCP with 80 bits under this suite
+/// too (RFC 4568 §6.2.2's SRTCP tag, as libsrtp does), while baresip's libre
+/// uses the suite's 32 bits for SRTCP as well, so their RTCP does not pass
+/// either way (counted as SRTCP authentication failures, logged by baresip).
+#[test]
+fn srtp_with_32_bit_tags_carries_audio_both_ways() {
+    let dir = TestDir::new("baresip-srtp-32");
+    let server = Server::start(
+        Backend::Epoll,
+        dir.path(),
+        &options(dir.path(), "[rtp]\nsrtp = \"required\"\n"),
+    );
+    let relay = SuiteRenamer::start(server.sip_addr());
+    let (cdr, samples, phone_log) = call_and_press_via(
+        dir.path(),
+        &server,
+        relay.addr,
+        MediaEnc::SrtpMandatory,
+        '2',
+    );
+    assert!(
+        relay.renamed.load(Ordering::Relaxed) >= 1,
+        "no offer passed"
+    );
+    drop(relay);
+    // The digit (RFC 4733 inside SRTP), the branch, RTP both ways, audio
+    // heard at baresip.
+    assert_support_branch(&cdr, &samples);
+    let srtp = &media(&cdr)["srtp"];
+    assert_eq!(srtp["suite"], "AES_CM_128_HMAC_SHA1_32", "{}", cdr.json);
+    assert_eq!(srtp["replays"], 0, "{}", cdr.json);
+    let unprotected = srtp["rtp_unprotected"].as_u64().unwrap_or(0);
+    let protected = srtp["rtp_protected"].as_u64().unwrap_or(0);
+    assert!(unprotected > 250 && protected > 250, "{}", cdr.json);
+    // Every RTP packet that arrived passed its 32-bit tag.
+    assert_eq!(
+        media(&cdr)["rtp"]["received"].as_u64(),
+        Some(unprotected),
+        "{}",
+        cdr.json
+    );
+    // baresip took the answer's suite for its own packets and verified ours
+    // with it.
+    assert!(
+        phone_log.contains("cryptosuite=AES_CM_128_HMAC_SHA1_32"),
+        "{phone_log}"
+    );
+    assert!(
+        !phone_log.contains("failed to decrypt RTP packet"),
+        "{phone_log}"
+    );
 }

@@ -155,6 +155,17 @@ pub enum Input<'a> {
         /// One complete message.
         data: &'a [u8],
     },
+    /// A SIP request the shell could not deliver over a stream: its
+    /// connection was refused or its TLS handshake failed (RFC 3261
+    /// §8.1.3.1: its transaction ends at once as on a 503).
+    SipUndelivered {
+        /// Where it was going.
+        dest: SocketAddr,
+        /// Over TLS.
+        tls: bool,
+        /// The whole request.
+        data: &'a [u8],
+    },
     /// A datagram on an RTP socket.
     Rtp {
         /// The socket it arrived on.
@@ -454,6 +465,16 @@ impl Host {
                 };
                 self.on_sip(now, from, link, data)
             }
+            Input::SipUndelivered { dest, tls, data } => {
+                let link = match tls {
+                    true => sip::Link::Tls(None),
+                    false => sip::Link::Tcp(None),
+                };
+                let routed = self
+                    .dispatcher
+                    .handle_transport_error(now, dest, link, data);
+                self.route_sip(now, routed);
+            }
             Input::Rtp { socket, from, data } => self.on_rtp(now, socket, from, data, false),
             Input::Rtcp { socket, from, data } => self.on_rtp(now, socket, from, data, true),
             Input::Timeout => self.on_timeout(now),
@@ -642,6 +663,12 @@ impl Host {
             }
             link => self.dispatcher.handle_message(now, from, link, data),
         };
+        self.route_sip(now, routed);
+    }
+
+    /// Hands what the dispatcher routed to its call (or registration, or
+    /// keepalive).
+    fn route_sip(&mut self, now: Time, routed: Option<Routed>) {
         match routed {
             None => {}
             Some(Routed::NewInvite(invite)) => self.incoming_call(now, *invite),

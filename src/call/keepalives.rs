@@ -127,6 +127,7 @@ mod tests {
             dest: "192.0.2.5:5060".parse().unwrap(),
             interval: Duration::from_secs(30),
             failures: 1,
+            link: crate::sip::Link::Udp,
         };
         let mut keepalives = Keepalives::new(&[config], &mut dispatcher);
         assert_eq!(

@@ -120,6 +120,7 @@ mod tests {
             contact_user: "acct".into(),
             credentials: None,
             expires: std::time::Duration::from_secs(600),
+            link: crate::sip::Link::Udp,
         };
         let mut registrations = Registrations::new(&[config], &mut dispatcher);
         assert_eq!(

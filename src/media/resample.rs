@@ -22,6 +22,19 @@
 //! `TAPS_PER_PHASE` taps; downsampling by `M` computes only the kept outputs. The
 //! group delay is `(taps − 1) / 2` samples at the high rate (3 ms for ×6).
 //!
+//! # Speed
+//!
+//! Every output is one dot product of a contiguous tap table (stored reversed,
+//! so the window is read oldest first) with a contiguous window of the input
+//! history: no per-sample division or index arithmetic, no strided access.
+//! The dot product keeps [`LANES`] independent partial sums over fixed-size
+//! chunks, which the compiler turns into SIMD multiply-adds (a single running
+//! `f32` sum cannot be vectorised: float addition is not associative). The
+//! sums differ from a sequential sum only by float rounding (far below one
+//! LSB of the 16-bit output). Measured in `benches/media.rs` (criterion,
+//! `resample 20 ms …`): 8 → 48 kHz and 48 → 8 kHz, each about 46 000
+//! multiply-adds per 20 ms frame.
+//!
 //! Measured in the tests with sine sweeps: passband error within
 //! [`PASSBAND_ERROR_DB`], stopband (images when upsampling, aliases when
 //! downsampling) at least [`STOPBAND_DB`] below the input.
@@ -30,6 +43,9 @@ use std::f64::consts::PI;
 
 /// Taps of the prototype filter per polyphase branch.
 pub(crate) const TAPS_PER_PHASE: usize = 48;
+/// Independent partial sums of one dot product: two SSE or one AVX register
+/// of `f32`.
+const LANES: usize = 8;
 /// Passband edge as a share of the low rate's Nyquist frequency.
 const PASSBAND_SHARE: f64 = 0.825;
 /// Kaiser window β: about 66 dB of attenuation, which [`TAPS_PER_PHASE`] taps per
@@ -91,8 +107,10 @@ pub struct Resampler {
     to: Rate,
     direction: Direction,
     factor: usize,
-    /// The prototype filter, phase-major when upsampling (`phases[p][j]` at
-    /// `p · TAPS_PER_PHASE + j` is tap `p + j · factor`), plain when downsampling.
+    /// The prototype filter, reversed so that it multiplies a window read
+    /// oldest first: phase-major when upsampling (phase `p`'s entry
+    /// `TAPS_PER_PHASE − 1 − j`, at `p · TAPS_PER_PHASE + TAPS_PER_PHASE − 1 − j`,
+    /// is tap `p + j · factor`), the whole filter reversed when downsampling.
     taps: Box<[f32]>,
     /// Past input samples followed by the current input: `history` samples of the
     /// past, then up to [`MAX_INPUT`] new ones.
@@ -124,14 +142,14 @@ impl Resampler {
                 for phase in 0..factor {
                     for j in 0..TAPS_PER_PHASE {
                         // Gain `factor` makes up for the inserted zeros.
-                        taps[phase * TAPS_PER_PHASE + j] =
+                        taps[phase * TAPS_PER_PHASE + TAPS_PER_PHASE - 1 - j] =
                             (prototype[phase + j * factor] * factor as f64) as f32;
                     }
                 }
                 (taps.into(), TAPS_PER_PHASE - 1)
             }
             Direction::Down => (
-                prototype.iter().map(|&tap| tap as f32).collect(),
+                prototype.iter().rev().map(|&tap| tap as f32).collect(),
                 length - 1,
             ),
         };
@@ -194,21 +212,16 @@ impl Resampler {
             *slot = f32::from(sample);
         }
         let mut written = 0;
+        let mut slots = out.iter_mut();
         'frames: for n in 0..input.len() {
-            // The newest input this output sees is work[history + n]; the window runs
-            // back from it.
+            // The newest input this output sees is work[history + n]; the window
+            // (oldest first) ends there.
             let window = &self.work[n..=history + n];
-            for phase in 0..self.factor {
-                let Some(slot) = out.get_mut(written) else {
+            for taps in self.taps.chunks_exact(TAPS_PER_PHASE) {
+                let Some(slot) = slots.next() else {
                     break 'frames;
                 };
-                let taps = &self.taps[phase * TAPS_PER_PHASE..(phase + 1) * TAPS_PER_PHASE];
-                let acc: f32 = taps
-                    .iter()
-                    .zip(window.iter().rev())
-                    .map(|(tap, x)| tap * x)
-                    .sum();
-                *slot = saturate(acc);
+                *slot = saturate(dot(taps, window));
                 written += 1;
             }
         }
@@ -224,20 +237,12 @@ impl Resampler {
         let available = self.pending + input.len();
         let outputs = available / self.factor;
         let mut written = 0;
-        for m in 0..outputs {
-            let Some(slot) = out.get_mut(written) else {
-                break;
-            };
-            // Output m sees the inputs up to work[history + m·factor + factor − 1].
-            let newest = self.history + m * self.factor + self.factor - 1;
-            let window = &self.work[newest + 1 - self.taps.len()..=newest];
-            let acc: f32 = self
-                .taps
-                .iter()
-                .zip(window.iter().rev())
-                .map(|(tap, x)| tap * x)
-                .sum();
-            *slot = saturate(acc);
+        let length = self.taps.len();
+        for (m, slot) in out.iter_mut().take(outputs).enumerate() {
+            // Output m sees the inputs up to work[history + m·factor + factor − 1]
+            // (the window, oldest first, ends there): it starts at m·factor.
+            let start = self.history + (m + 1) * self.factor - length;
+            *slot = saturate(dot(&self.taps, &self.work[start..start + length]));
             written += 1;
         }
         let consumed = outputs * self.factor;
@@ -247,6 +252,26 @@ impl Resampler {
             .copy_within(consumed..consumed + self.history + self.pending, 0);
         written
     }
+}
+
+/// `Σ taps[i] · window[i]` over the shorter of the two, in [`LANES`]
+/// independent partial sums over fixed-size chunks (vectorised), then the rest.
+#[inline]
+fn dot(taps: &[f32], window: &[f32]) -> f32 {
+    let len = taps.len().min(window.len());
+    let (taps, window) = (&taps[..len], &window[..len]);
+    let (tap_chunks, tap_rest) = taps.as_chunks::<LANES>();
+    let (window_chunks, window_rest) = window.as_chunks::<LANES>();
+    let mut lanes = [0f32; LANES];
+    for (t, w) in tap_chunks.iter().zip(window_chunks) {
+        for ((lane, tap), x) in lanes.iter_mut().zip(t).zip(w) {
+            *lane += tap * x;
+        }
+    }
+    let rest: f32 = tap_rest.iter().zip(window_rest).map(|(t, x)| t * x).sum();
+    // Pairwise, as the lanes pair up in registers.
+    let [a, b, c, d, e, f, g, h] = lanes;
+    ((a + e) + (b + f)) + ((c + g) + (d + h)) + rest
 }
 
 fn saturate(value: f32) -> i16 {
@@ -460,6 +485,27 @@ mod tests {
         }
         assert_eq!((written, written_odd), (800, 800));
         assert_eq!(out_whole, out_odd);
+    }
+
+    #[test]
+    fn the_lane_sums_equal_a_plain_sum_up_to_rounding() {
+        let taps: Vec<f32> = (0..293)
+            .map(|i| ((i * 37 % 101) as f32 - 50.0) / 997.0)
+            .collect();
+        let window: Vec<f32> = (0..293)
+            .map(|i| ((i * 53 % 89) as f32 - 44.0) * 311.0)
+            .collect();
+        for len in [0, 1, 7, 8, 9, 48, 288, 293] {
+            let plain: f64 = taps[..len]
+                .iter()
+                .zip(&window[..len])
+                .map(|(t, x)| f64::from(*t) * f64::from(*x))
+                .sum();
+            let lanes = f64::from(dot(&taps[..len], &window[..len]));
+            assert!((lanes - plain).abs() < 0.05, "{len}: {lanes} vs {plain}");
+        }
+        // The shorter slice bounds it.
+        assert_eq!(dot(&[1.0, 2.0, 3.0], &[1.0, 1.0]), 3.0);
     }
 
     #[test]

@@ -53,6 +53,8 @@ const WAKE_BATCH: usize = 64;
 const BATCH_HORIZON: Duration = Duration::from_millis(5);
 /// How long a shutdown waits for calls to finish hanging up.
 const DRAIN_LIMIT: Duration = Duration::from_secs(5);
+/// Rounds of handing undelivered requests back to the host per drain.
+const UNDELIVERED_ROUNDS: usize = 4;
 
 /// What a backend socket is for.
 #[derive(Clone, Copy, Debug)]
@@ -444,8 +446,34 @@ impl ShardLoop {
         }
     }
 
-    /// Moves everything the host wants done into the backend and the workers.
+    /// Moves everything the host wants done into the backend and the workers;
+    /// requests the stream transport could not deliver go back to the host
+    /// (their transactions end at once) and what that makes is moved too.
     fn drain(&mut self, now: Time, running: &mut Running) {
+        self.drain_host(now, running);
+        // Bounded: an undelivered request's 503 makes at most an ACK, which
+        // is dropped when it cannot be delivered either.
+        for _ in 0..UNDELIVERED_ROUNDS {
+            let undelivered = match running.tcp.as_mut() {
+                Some(tcp) => tcp.take_undelivered(),
+                None => return,
+            };
+            if undelivered.is_empty() {
+                return;
+            }
+            for failed in &undelivered {
+                let input = Input::SipUndelivered {
+                    dest: failed.dest,
+                    tls: failed.tls,
+                    data: &failed.data,
+                };
+                self.host.handle_input(now, input);
+            }
+            self.drain_host(now, running);
+        }
+    }
+
+    fn drain_host(&mut self, now: Time, running: &mut Running) {
         let reply_to = self.peers.get(self.index).cloned();
         let mut io = ShellIo {
             index: self.index,

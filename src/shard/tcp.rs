@@ -31,6 +31,12 @@
 //!
 //! A response whose connection is gone goes on a new connection to the top
 //! Via's sent-by (RFC 3261 §18.2.2, [`reconnect_target`]).
+//!
+//! Requests written to a connection of ours that never comes up (refused,
+//! reset, its TLS handshake failed or overdue) are kept until it does, and
+//! handed back as [`Undelivered`] when it fails — as are requests whose
+//! connection could not even be started — so the SIP core can end their
+//! transactions at once (RFC 3261 §8.1.3.1) instead of at Timer B or F.
 
 use std::collections::HashMap;
 use std::io::{self, Read, Write};
@@ -131,6 +137,16 @@ pub(crate) struct Received {
     pub(crate) data: Vec<u8>,
 }
 
+/// A request that never left: its connection failed before it came up.
+pub(crate) struct Undelivered {
+    /// Where it was going.
+    pub(crate) dest: SocketAddr,
+    /// Over TLS.
+    pub(crate) tls: bool,
+    /// The whole message.
+    pub(crate) data: Vec<u8>,
+}
+
 /// Where a message for a connection must be written.
 pub(crate) enum Route {
     /// Written (or queued) here.
@@ -153,6 +169,16 @@ struct Conn {
     tls: Option<Box<Connection>>,
     /// Its handshake completed (and was counted).
     handshaken: bool,
+    /// Requests written before the connection came up (connected and, for
+    /// TLS, handshaken): handed back as [`Undelivered`] if it never does.
+    unconfirmed: Vec<Vec<u8>>,
+}
+
+impl Conn {
+    /// Connected, and past the TLS handshake where there is one.
+    fn is_up(&self) -> bool {
+        !self.connecting && (self.tls.is_none() || self.handshaken)
+    }
 }
 
 /// One shard's TCP listener and connections.
@@ -173,6 +199,9 @@ pub(crate) struct TcpTransport {
     handshakes: DeadlineQueue<(usize, u32)>,
     events: Vec<libc::epoll_event>,
     stats: TcpStats,
+    /// Requests whose connection failed before it came up, for
+    /// [`TcpTransport::take_undelivered`].
+    undelivered: Vec<Undelivered>,
 }
 
 impl TcpTransport {
@@ -208,6 +237,7 @@ impl TcpTransport {
             handshakes: DeadlineQueue::new(),
             events: vec![libc::epoll_event { events: 0, u64: 0 }; MAX_EVENTS],
             stats: TcpStats::default(),
+            undelivered: Vec::new(),
         };
         for (listener, key) in [
             (&transport.listener, LISTENER_KEY),
@@ -386,6 +416,7 @@ impl TcpTransport {
             in_use: 0,
             tls: session,
             handshaken: false,
+            unconfirmed: Vec::new(),
         };
         let tls = conn.tls.is_some();
         let mut events = libc::EPOLLIN as u32;
@@ -467,6 +498,7 @@ impl TcpTransport {
                     if !conn.handshaken && !session.is_handshaking() {
                         conn.handshaken = true;
                         handshaken = true;
+                        conn.unconfirmed = Vec::new();
                     }
                     // Handshake messages, alerts (a failed handshake's too).
                     while session.wants_write() {
@@ -540,6 +572,9 @@ impl TcpTransport {
                 Ok(None) => {
                     conn.connecting = false;
                     self.stats.connected += 1;
+                    if conn.is_up() {
+                        conn.unconfirmed = Vec::new();
+                    }
                 }
                 _ => {
                     self.stats.connect_failures += 1;
@@ -671,11 +706,21 @@ impl TcpTransport {
             }
             None => match self.connect(now, dest, tls) {
                 Some(index) => index,
-                None => return Route::Done,
+                None => {
+                    self.undelivered.push(Undelivered {
+                        dest,
+                        tls,
+                        data: data.to_vec(),
+                    });
+                    return Route::Done;
+                }
             },
         };
         if let Some(Some(conn)) = self.conns.get_mut(index) {
             conn.last_active = now;
+            if !response && !conn.is_up() {
+                conn.unconfirmed.push(data.to_vec());
+            }
         }
         self.stats.messages_out += 1;
         self.write(index, data);
@@ -720,6 +765,12 @@ impl TcpTransport {
                 None
             }
         }
+    }
+
+    /// The requests that never left since the last call (their connection
+    /// failed before it came up, or could not be started).
+    pub(crate) fn take_undelivered(&mut self) -> Vec<Undelivered> {
+        std::mem::take(&mut self.undelivered)
     }
 
     /// A call started or stopped using `conn` (this shard's).
@@ -785,6 +836,15 @@ impl TcpTransport {
         let key = (conn.peer, conn.tls.is_some());
         if self.by_peer.get(&key) == Some(&index) {
             self.by_peer.remove(&key);
+        }
+        if !conn.is_up() {
+            let (dest, tls) = key;
+            self.undelivered
+                .extend(
+                    conn.unconfirmed
+                        .into_iter()
+                        .map(|data| Undelivered { dest, tls, data }),
+                );
         }
         if let Some(generation) = self.generations.get_mut(index) {
             *generation = generation.wrapping_add(1);

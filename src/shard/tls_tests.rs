@@ -3,8 +3,8 @@
 //! handshake non-blocking, the INVITE waiting in the session until the
 //! handshake is done) to stunnel, which carries it over TCP to sipp playing
 //! the called carrier; sipp answers and hangs up. A server whose certificate
-//! comes from a CA we do not trust is refused (counted), and nothing reaches
-//! sipp. Certificates are made here with the `openssl` CLI; sipp and
+//! comes from a CA we do not trust is refused (counted), its INVITE ends at
+//! once with a local 503 (RFC 3261 §8.1.3.1), and nothing reaches sipp. Certificates are made here with the `openssl` CLI; sipp and
 //! stunnel4 come from `scripts/install-test-deps.sh`.
 
 use std::fs;
@@ -290,6 +290,25 @@ impl Uac {
                 dialog.handle_timeout(now);
             }
             self.flush();
+            self.feed_undelivered();
+        }
+    }
+
+    /// What the transport could not deliver goes back to the core as the
+    /// shell's event loop does it.
+    fn feed_undelivered(&mut self) {
+        for failed in self.tcp.take_undelivered() {
+            let now = self.now();
+            let link = Link::Tls(None);
+            let routed =
+                self.dispatcher
+                    .handle_transport_error(now, failed.dest, link, &failed.data);
+            if let (Some(Routed::Dialog { message, .. }), Some(dialog)) =
+                (routed, self.dialog.as_mut())
+            {
+                dialog.handle_message(now, message);
+            }
+            self.flush();
         }
     }
 }
@@ -351,16 +370,31 @@ fn a_server_certificate_from_an_untrusted_ca_is_refused() {
     behind.set_nonblocking(true).unwrap();
     let (_stunnel, tls_addr) = stunnel(dir.path(), "impostor", behind.local_addr().unwrap());
     let mut uac = Uac::new(dir.path());
+    let started = Instant::now();
     uac.call(tls_addr);
-    let stats = |uac: &Uac| uac.tcp.stats();
+    // The failed handshake ends the INVITE at once as a 503 (§8.1.3.1),
+    // not at Timer B's 32 s.
+    uac.run_until(Duration::from_secs(10), terminated);
+    let took = started.elapsed();
+    assert_eq!(
+        uac.events,
+        [DialogEvent::Terminated(TerminatedReason::Refused(503))],
+        "{:?}",
+        uac.tcp.stats()
+    );
+    assert!(took < Duration::from_secs(2), "ended after {took:?}");
+    assert_eq!(uac.dispatcher.stats().transport_errors, 1);
+    // The 503's ACK tries a connection of its own, refused the same way
+    // (and dropped when it comes back undelivered).
     let end = Instant::now() + Duration::from_secs(10);
-    while stats(&uac).tls_errors == 0 && Instant::now() < end {
+    while uac.tcp.connections() > 0 && Instant::now() < end {
         uac.run_until(Duration::from_millis(50), |_| false);
     }
-    let stats = stats(&uac);
-    assert_eq!(stats.tls_errors, 1, "{stats:?}");
+    let stats = uac.tcp.stats();
+    assert!((1..=2).contains(&stats.tls_errors), "{stats:?}");
     assert_eq!(stats.tls_handshakes, 0, "{stats:?}");
     assert_eq!(uac.tcp.connections(), 0, "the connection is closed");
+    assert_eq!(uac.dispatcher.stats().transport_errors, 1, "ACKs are not");
     // stunnel may have connected behind (it does before its handshake), but
     // no byte of the INVITE went through.
     if let Ok((mut conn, _)) = behind.accept() {

@@ -45,6 +45,9 @@ pub struct OptionsPingConfig {
     pub interval: Duration,
     /// Consecutive failures that take the trunk down (at least 1).
     pub failures: u32,
+    /// The trunk's transport (a stream one: any open connection to `dest`,
+    /// else a new one; nothing retransmitted on it).
+    pub link: Link,
 }
 
 /// A trunk's state as its keepalives see it.
@@ -206,6 +209,7 @@ impl OptionsPing {
                 }
                 let sent_at = *sent_at;
                 match tx.on_timeout(now) {
+                    ClientTimeout::Retransmit if self.config.link.is_stream() => {}
                     ClientTimeout::Retransmit => {
                         let transmit = Transmit {
                             dest: tx.dest,
@@ -270,10 +274,14 @@ impl OptionsPing {
         let branch = crate::sip::dialog::new_branch(&mut self.rng);
         let local_addr = self.settings.local_addr;
         let dest = self.config.dest;
+        let link = self.config.link;
         let mut headers = Headers::with_capacity(10);
         headers.insert(
             Name::VIA,
-            format!("SIP/2.0/UDP {local_addr};branch={branch};rport"),
+            format!(
+                "SIP/2.0/{} {local_addr};branch={branch};rport",
+                link.via_name()
+            ),
         );
         headers.insert(Name::MAX_FORWARDS, "70");
         headers.insert(
@@ -283,7 +291,10 @@ impl OptionsPing {
         headers.insert(Name::TO, format!("<sip:{dest}>"));
         headers.insert(Name::CALL_ID, self.call_id.as_str());
         headers.insert(Name::CSEQ, format!("{} OPTIONS", self.cseq));
-        headers.insert(Name::CONTACT, format!("<sip:callplane@{local_addr}>"));
+        headers.insert(
+            Name::CONTACT,
+            format!("<sip:callplane@{local_addr}{}>", link.uri_param()),
+        );
         headers.insert(Name::ACCEPT, "application/sdp");
         if !self.settings.user_agent.is_empty() {
             headers.insert(Name::USER_AGENT, self.settings.user_agent.as_str());
@@ -301,7 +312,7 @@ impl OptionsPing {
             .push_back(OptionsPingOutput::Transmit(Transmit {
                 dest,
                 payload: request,
-                link: Link::Udp,
+                link,
             }));
     }
 }

@@ -16,7 +16,13 @@
 //! doubling up to 30 min (RFC 5626 §4.5's shape without the jitter, which a
 //! single binding per trunk does not need).
 //!
-//! REGISTERs go over UDP.
+//! REGISTERs go by the trunk's transport ([`RegistrationConfig::link`]):
+//! UDP, or TCP or TLS on a connection of the shell's (reused, or opened to
+//! `dest`), with Via and Contact naming it; on a stream nothing is
+//! retransmitted (§17.1.2.2: Timer E only on unreliable transports) and a
+//! connection that cannot be made fails the REGISTER at once (a local 503,
+//! [`crate::sip::Dispatcher::handle_transport_error`]), backing off as any
+//! failure does.
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -52,6 +58,9 @@ pub struct RegistrationConfig {
     pub credentials: Option<Credentials>,
     /// The expiry we ask for.
     pub expires: Duration,
+    /// The transport: [`Link::Udp`], or [`Link::Tcp`]`(None)` /
+    /// [`Link::Tls`]`(None)` for any open connection to `dest`, else a new one.
+    pub link: Link,
 }
 
 /// What a registration reports.
@@ -193,6 +202,7 @@ impl Registration {
                     return;
                 }
                 match tx.on_timeout(now) {
+                    ClientTimeout::Retransmit if self.config.link.is_stream() => {}
                     ClientTimeout::Retransmit => {
                         let transmit = Transmit {
                             dest: tx.dest,
@@ -290,10 +300,14 @@ impl Registration {
         self.cseq += 1;
         let branch = crate::sip::dialog::new_branch(&mut self.rng);
         let local_addr = self.settings.local_addr;
+        let link = self.config.link;
         let mut headers = Headers::with_capacity(12);
         headers.insert(
             Name::VIA,
-            format!("SIP/2.0/UDP {local_addr};branch={branch};rport"),
+            format!(
+                "SIP/2.0/{} {local_addr};branch={branch};rport",
+                link.via_name()
+            ),
         );
         headers.insert(Name::MAX_FORWARDS, "70");
         headers.insert(
@@ -303,7 +317,10 @@ impl Registration {
         headers.insert(Name::TO, format!("<{}>", self.config.aor));
         headers.insert(Name::CALL_ID, self.call_id.as_str());
         headers.insert(Name::CSEQ, format!("{} REGISTER", self.cseq));
-        headers.insert(Name::CONTACT, format!("<{}>", self.contact_uri()));
+        headers.insert(
+            Name::CONTACT,
+            format!("<{}{}>", self.contact_uri(), link.uri_param()),
+        );
         headers.insert(Name::EXPIRES, self.config.expires.as_secs().to_string());
         if let (Some((name, challenge)), Some(credentials)) =
             (&self.challenge, &self.config.credentials)
@@ -332,7 +349,7 @@ impl Registration {
             .push_back(RegistrationOutput::Transmit(Transmit {
                 dest,
                 payload: request,
-                link: Link::Udp,
+                link,
             }));
     }
 }

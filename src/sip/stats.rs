@@ -76,6 +76,9 @@ pub struct SipStats {
     pub prack_timeouts: u64,
     /// PRACKs we sent for a far end's reliable provisionals.
     pub pracks_sent: u64,
+    /// Requests the shell could not deliver (stream connection refused, TLS
+    /// handshake failed), answered at once with a local 503 (§8.1.3.1).
+    pub transport_errors: u64,
 }
 
 impl SipStats {
@@ -96,6 +99,7 @@ impl SipStats {
         self.retransmits_sent += other.retransmits_sent;
         self.request_retransmits_absorbed += other.request_retransmits_absorbed;
         self.unmatched_responses += other.unmatched_responses;
+        self.transport_errors += other.transport_errors;
         self.unmatched_acks += other.unmatched_acks;
         self.calls_offered += other.calls_offered;
         self.ack_timeouts += other.ack_timeouts;

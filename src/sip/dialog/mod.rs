@@ -224,6 +224,8 @@ impl Dialog {
         let timers = config.timers;
         let mut peer = Peer::new(source, &request.head, echo, key, local_tag);
         peer.link = link;
+        // A sips: INVITE reaches a dialog only over TLS (else 416).
+        peer.sips = link.is_tls() && peer::is_sips_uri(&request.uri);
         let rng = fastrand::Rng::with_seed(rng_seed);
         let timer_request = TimerRequest::read(&request.head);
         let offered_timer = timer_request.negotiate(&config.session_timer, None);
@@ -334,11 +336,7 @@ impl Dialog {
     /// when it had none ([`DialogEvent::OfferRequested`]). A re-INVITE's 200
     /// is retransmitted until its ACK. The 200 refreshes the session timer.
     pub fn answer_reinvite(&mut self, now: Time, sdp: &str) -> Result<(), SipError> {
-        let contact = format!(
-            "<sip:callplane@{}{}>",
-            self.config.local_addr,
-            self.peer.link.uri_param()
-        );
+        let contact = self.peer.contact(self.config.local_addr);
         let reinvite = self.reinvite.as_mut().ok_or(SipError::WrongState)?;
         if !reinvite.tx.is_proceeding() {
             return Err(SipError::WrongState);

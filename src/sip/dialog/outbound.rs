@@ -119,11 +119,11 @@ impl Uac {
     ) -> Vec<u8> {
         let mut headers = self.common_headers("INVITE", call_id, local_tag, local_addr);
         headers.insert(Name::TO, self.invite.to.as_str());
-        let param = self.link.uri_param();
-        headers.insert(
-            Name::CONTACT,
-            format!("<sip:callplane@{local_addr}{param}>"),
-        );
+        let contact = match super::peer::is_sips_uri(&self.invite.request_uri) {
+            true => format!("<sips:callplane@{local_addr}>"),
+            false => format!("<sip:callplane@{local_addr}{}>", self.link.uri_param()),
+        };
+        headers.insert(Name::CONTACT, contact);
         if let Some((name, value)) = &self.authorization {
             headers.insert(name.clone(), value.as_str());
         }

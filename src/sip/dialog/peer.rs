@@ -37,6 +37,9 @@ pub(crate) struct Peer {
     pub link: Link,
     /// The far end's `Allow` lists UPDATE: our session refreshes use it.
     pub allows_update: bool,
+    /// The dialog was made by a `sips:` Request-URI: our Contact is a
+    /// `sips:` URI too (RFC 3261 §8.1.1.8, §12.1.1; RFC 5630 §3.1.3).
+    pub sips: bool,
 }
 
 impl Peer {
@@ -73,6 +76,18 @@ impl Peer {
             local_cseq: 0,
             link: Link::Udp,
             allows_update: allows_update(head),
+            sips: false,
+        }
+    }
+
+    /// Our Contact in this dialog: `<sips:callplane@ADDR>` for a `sips:`
+    /// dialog (which TLS carries hop by hop, so no transport parameter:
+    /// RFC 5630 §3.1.3), else `<sip:callplane@ADDR>` with the link's
+    /// `;transport=`.
+    pub(crate) fn contact(&self, local_addr: SocketAddr) -> String {
+        match self.sips {
+            true => format!("<sips:callplane@{local_addr}>"),
+            false => format!("<sip:callplane@{local_addr}{}>", self.link.uri_param()),
         }
     }
 
@@ -93,11 +108,7 @@ impl Peer {
         mut extra: Vec<(Name, String)>,
     ) -> Vec<u8> {
         if (101..300).contains(&status) {
-            let param = self.link.uri_param();
-            extra.push((
-                Name::CONTACT,
-                format!("<sip:callplane@{local_addr}{param}>"),
-            ));
+            extra.push((Name::CONTACT, self.contact(local_addr)));
             for route in &self.record_route {
                 extra.push((Name::RECORD_ROUTE, route.clone()));
             }
@@ -215,6 +226,7 @@ impl Peer {
             local_cseq: cseq,
             link: Link::Udp,
             allows_update: false,
+            sips: is_sips_uri(&invite.request_uri),
         }
     }
 
@@ -287,6 +299,13 @@ fn uri_socket_addr(uri: &str) -> Option<SocketAddr> {
     host.parse::<std::net::IpAddr>()
         .ok()
         .map(|ip| SocketAddr::new(ip, 5060))
+}
+
+/// Whether `uri` has the `sips:` scheme (case-insensitive, §19.1.1).
+pub(crate) fn is_sips_uri(uri: &str) -> bool {
+    uri.trim_start()
+        .get(..5)
+        .is_some_and(|scheme| scheme.eq_ignore_ascii_case("sips:"))
 }
 
 /// True if `uri` is a sip/sips URI our own parser accepts as a Request-URI.

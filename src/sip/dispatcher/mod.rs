@@ -20,8 +20,10 @@
 //! leaves by the same link (the same connection, §18.2.2); nothing is
 //! retransmitted on a stream except 2xx to INVITE (§17.2.1, §13.3.1.4).
 //!
-//! Inputs: [`Dispatcher::handle_datagram`], [`Dispatcher::handle_stream_message`]
-//! and [`Dispatcher::handle_timeout`];
+//! Inputs: [`Dispatcher::handle_datagram`], [`Dispatcher::handle_stream_message`],
+//! [`Dispatcher::handle_transport_error`] (a request the shell could not
+//! deliver: answered at once with a local 503, `transport_error`) and
+//! [`Dispatcher::handle_timeout`];
 //! output: [`Dispatcher::poll_output`]. **After every input, drain
 //! `poll_output` until it returns `Timeout`.** Timers (its own transactions,
 //! lingering dialogs) sit in a [`DeadlineQueue`]: the next deadline is O(1), a
@@ -29,6 +31,7 @@
 
 mod checks;
 mod own;
+mod transport_error;
 
 #[cfg(test)]
 mod tests;
@@ -45,7 +48,7 @@ use crate::sip::event::{CallId, ConnRef, Link, Transmit};
 use crate::sip::incoming::{DialogMessage, IncomingInvite, IncomingRequest};
 use crate::sip::message::{
     build_response, parse_message, salvage_request, stamp_received, Message, ParseError, Request,
-    ResponseParts,
+    Response, ResponseParts,
 };
 use crate::sip::method::Method;
 use crate::sip::options_ping::{OptionsPing, OptionsPingConfig};
@@ -221,24 +224,30 @@ impl Dispatcher {
             }
             Ok(Message::Response(response)) => {
                 self.stats.responses += 1;
-                match self.routes.get(response.call_id()).copied() {
-                    Some(Route::Owned(owner)) => Some(Routed::Dialog {
-                        owner,
-                        message: DialogMessage::Response(Box::new(response)),
-                    }),
-                    Some(Route::Lingering(key)) => {
-                        let message = DialogMessage::Response(Box::new(response));
-                        self.feed_lingering(now, key, message);
-                        None
-                    }
-                    None => {
-                        self.stats.unmatched_responses += 1;
-                        None
-                    }
-                }
+                self.route_response(now, response)
             }
             Err(error) => {
                 self.on_malformed(from, data, &error);
+                None
+            }
+        }
+    }
+
+    /// A response goes to the dialog of its Call-ID (fed here when it
+    /// lingers), else is counted unmatched.
+    fn route_response(&mut self, now: Time, response: Response) -> Option<Routed> {
+        match self.routes.get(response.call_id()).copied() {
+            Some(Route::Owned(owner)) => Some(Routed::Dialog {
+                owner,
+                message: DialogMessage::Response(Box::new(response)),
+            }),
+            Some(Route::Lingering(key)) => {
+                let message = DialogMessage::Response(Box::new(response));
+                self.feed_lingering(now, key, message);
+                None
+            }
+            None => {
+                self.stats.unmatched_responses += 1;
                 None
             }
         }
@@ -267,7 +276,8 @@ impl Dispatcher {
     }
 
     /// [`Dispatcher::place_call`] by `link`: [`Link::Tcp`]`(None)` connects
-    /// to `invite.dest` (or reuses an open connection to it).
+    /// to `invite.dest` (or reuses an open connection to it). A `sips:`
+    /// Request-URI goes over TLS whatever `link` says, with a `sips:` Contact.
     pub fn place_call_over(
         &mut self,
         now: Time,
@@ -275,6 +285,11 @@ impl Dispatcher {
         owner: DialogOwner,
         link: Link,
     ) -> Dialog {
+        // A sips: Request-URI travels over TLS (RFC 3261 §26.2.2).
+        let link = match is_sips(&invite.request_uri) && !link.is_tls() {
+            true => Link::Tls(None),
+            false => link,
+        };
         let call_id = self.new_call_id();
         let local_tag = self.new_tag();
         let seed = self.rng.u64(..);
@@ -293,12 +308,13 @@ impl Dispatcher {
 
     /// A registration with a carrier (its responses are routed to `owner` by
     /// its Call-ID, as a dialog's); call [`Registration::start`] to send the
-    /// first REGISTER.
+    /// first REGISTER. Over TLS its Via and Contact name the TLS listener.
     pub fn register(&mut self, config: RegistrationConfig, owner: DialogOwner) -> Registration {
         let call_id = self.new_call_id();
         let seed = self.rng.u64(..);
         self.routes.insert(call_id.0.clone(), Route::Owned(owner));
-        Registration::new(self.config.clone(), config, call_id.0, seed)
+        let settings = self.config_for(config.link);
+        Registration::new(settings, config, call_id.0, seed)
     }
 
     /// OPTIONS keepalives to a trunk (their responses are routed to `owner`
@@ -307,7 +323,8 @@ impl Dispatcher {
         let call_id = self.new_call_id();
         let seed = self.rng.u64(..);
         self.routes.insert(call_id.0.clone(), Route::Owned(owner));
-        OptionsPing::new(self.config.clone(), config, call_id.0, seed)
+        let settings = self.config_for(config.link);
+        OptionsPing::new(settings, config, call_id.0, seed)
     }
 
     /// A Call-ID no dialog here uses, which hashes to this shard.

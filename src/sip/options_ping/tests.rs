@@ -20,6 +20,7 @@ fn pinger(interval_s: u64, failures: u32) -> OptionsPing {
         dest: peer(),
         interval: Duration::from_secs(interval_s),
         failures,
+        link: crate::sip::Link::Udp,
     };
     OptionsPing::new(Arc::new(settings), config, "ping-1@127.0.0.1".into(), 7)
 }

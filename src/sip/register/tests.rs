@@ -25,6 +25,7 @@ fn registration(credentials: bool) -> Registration {
             password: "s3cret".into(),
         }),
         expires: Duration::from_secs(3600),
+        link: crate::sip::Link::Udp,
     };
     Registration::new(Arc::new(settings), config, "reg-1@127.0.0.1".into(), 5)
 }
@@ -246,4 +247,85 @@ fn responses_of_other_branches_and_provisionals_change_nothing() {
     let (_, events, _) = drain(&mut reg);
     assert!(events.is_empty());
     assert!(!reg.is_registered());
+}
+
+/// [`registration`] over a stream link.
+fn registration_over(link: Link) -> Registration {
+    let mut reg = registration(false);
+    reg.config.link = link;
+    reg
+}
+
+#[test]
+fn over_tcp_the_register_names_tcp_and_is_not_retransmitted() {
+    let mut reg = registration_over(Link::Tcp(None));
+    reg.start(Time::ZERO);
+    let first = reg.poll_output();
+    let RegistrationOutput::Transmit(transmit) = first else {
+        panic!("{first:?}")
+    };
+    assert_eq!(
+        transmit.link,
+        Link::Tcp(None),
+        "any connection to the registrar"
+    );
+    let text = String::from_utf8_lossy(&transmit.payload).into_owned();
+    assert!(
+        text.contains("\r\nVia: SIP/2.0/TCP 127.0.0.1:5060;branch="),
+        "{text}"
+    );
+    assert!(
+        text.contains("\r\nContact: <sip:+4930999@127.0.0.1:5060;transport=tcp>\r\n"),
+        "{text}"
+    );
+    // Timers E pass without a resend; Timer F fails it at 64·T1.
+    let mut resent = 0;
+    let mut failed = Vec::new();
+    let mut now = Time::ZERO;
+    while now < at(40) {
+        let (sent, events, next) = drain(&mut reg);
+        resent += sent.len();
+        failed.extend(events);
+        if next >= at(40) {
+            break;
+        }
+        now = next;
+        reg.handle_timeout(now);
+    }
+    assert_eq!(resent, 0);
+    assert!(
+        matches!(
+            failed.as_slice(),
+            [RegistrationEvent::Failed { status: None, .. }]
+        ),
+        "{failed:?}"
+    );
+    assert_eq!(now, at(32), "Timer F");
+}
+
+#[test]
+fn over_tls_a_transport_error_fails_the_register_at_once_and_backs_off() {
+    let mut reg = registration_over(Link::Tls(None));
+    reg.start(Time::ZERO);
+    let (sent, _, _) = drain(&mut reg);
+    let [register] = sent.as_slice() else {
+        panic!("{sent:?}")
+    };
+    assert!(register.head.echo.vias[0].starts_with("SIP/2.0/TLS "));
+    assert_eq!(
+        header(register, Name::CONTACT),
+        Some("<sip:+4930999@127.0.0.1:5060;transport=tls>")
+    );
+    // What `Dispatcher::handle_transport_error` makes of a refused connection.
+    reg.handle_response(Time::from_millis(3), &reply(register, 503, ""));
+    let (sent, events, next) = drain(&mut reg);
+    assert!(sent.is_empty());
+    assert_eq!(
+        events,
+        [RegistrationEvent::Failed {
+            status: Some(503),
+            retry_at: Time::from_millis(30_003)
+        }]
+    );
+    assert_eq!(next, Time::from_millis(30_003));
 }

@@ -12,6 +12,7 @@ mod requests;
 mod session;
 mod stream;
 mod tls;
+mod transport_error;
 
 use super::{DialogOwner, Dispatcher, DispatcherOutput, Routed};
 use crate::sip::dialog::{Dialog, DialogEvent, DialogOutput};

@@ -1,7 +1,8 @@
 //! SIP over TLS in the core: a call that came by TLS is answered on its
 //! connection with Via and Contact naming TLS and the TLS port, its BYE
 //! leaves by TLS; a `sips:` INVITE is taken over TLS and refused with 416
-//! over UDP or TCP (RFC 3261 §26.2.2); a call placed over TLS says so.
+//! over UDP or TCP (RFC 3261 §26.2.2), its dialog's Contact `sips:`; a call
+//! placed over TLS says so, and one placed to a `sips:` URI goes over TLS.
 
 use super::{caller, local, request, response, SDP_OFFER};
 use crate::sip::dialog::{Dialog, DialogOutput, OutboundInvite};
@@ -74,8 +75,10 @@ fn a_call_over_tls_is_answered_on_its_connection_naming_tls() {
         ok.contains("Via: SIP/2.0/TLS 127.0.0.1:5061;branch=z9hG4bK-tls-1"),
         "{ok}"
     );
+    // A sips: dialog has a sips: Contact (§12.1.1), no transport parameter
+    // (RFC 5630 §3.1.3).
     assert!(
-        ok.contains("Contact: <sip:callplane@127.0.0.1:5062;transport=tls>"),
+        ok.contains("Contact: <sips:callplane@127.0.0.1:5062>"),
         "{ok}"
     );
     assert_eq!(dispatcher.stats().stream_messages, 1);
@@ -166,4 +169,39 @@ fn a_call_placed_over_tls_names_tls_and_its_port() {
     // Timer A resends nothing on a stream.
     dialog.handle_timeout(Time::from_millis(500));
     assert!(drain_dialog(&mut dialog).is_empty());
+}
+
+#[test]
+fn a_call_placed_to_a_sips_uri_goes_over_tls_with_a_sips_contact() {
+    let mut dispatcher = dispatcher();
+    let invite = OutboundInvite {
+        request_uri: "sips:+4930123@192.0.2.9:5061".into(),
+        from: "<sips:+4930999@127.0.0.1>".into(),
+        to: "<sips:+4930123@192.0.2.9>".into(),
+        dest: "192.0.2.9:5061".parse().unwrap(),
+        route: Vec::new(),
+        sdp_offer: SDP_OFFER.into(),
+        credentials: None,
+        extra_headers: Vec::new(),
+    };
+    let mut dialog = dispatcher.place_call(Time::ZERO, invite, DialogOwner(3));
+    let sent = drain_dialog(&mut dialog);
+    assert_eq!(
+        sent[0].link,
+        Link::Tls(None),
+        "§26.2.2: TLS, whatever was asked"
+    );
+    let text = String::from_utf8_lossy(&sent[0].payload).into_owned();
+    assert!(
+        text.starts_with("INVITE sips:+4930123@192.0.2.9:5061 SIP/2.0\r\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("Via: SIP/2.0/TLS 127.0.0.1:5062;branch="),
+        "{text}"
+    );
+    assert!(
+        text.contains("Contact: <sips:callplane@127.0.0.1:5062>"),
+        "{text}"
+    );
 }

@@ -53,6 +53,10 @@ pub struct Config {
     /// `[[trunk]]`: the carriers allowed to send calls; none: anyone may.
     #[serde(rename = "trunk")]
     pub trunks: Vec<TrunkConfig>,
+    /// `[metrics]`: the `/metrics`, `/healthz` and `/readyz` listener.
+    pub metrics: crate::metrics::MetricsConfig,
+    /// `[log]`: log level and format.
+    pub log: crate::logging::LogConfig,
 }
 
 /// `[[trunk]]`: a carrier that sends calls.

@@ -67,7 +67,9 @@ fn json_log_lines_of_a_call_carry_its_call_id_and_shard() {
             .filter_map(|line| line["fields"]["message"].as_str())
             .collect();
         assert!(
-            messages.iter().any(|m| m.starts_with("call ended:")),
+            messages
+                .iter()
+                .any(|m| m.starts_with("call ended:") || m.starts_with("call refused")),
             "call {call_id}: its end is logged in its span: {messages:?}"
         );
         for line in &of_call {

@@ -883,6 +883,7 @@ impl Host {
         cause: HangupCause,
     ) {
         self.stats.calls_rejected += 1;
+        log::debug!("call refused with {status}: {cause:?}");
         if let Err(err) = self.dispatcher.reject_with(now, invite, status, extra) {
             log::warn!(
                 "call {}: cannot reject with {status}: {err}",

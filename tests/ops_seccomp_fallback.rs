@@ -11,9 +11,12 @@ use std::time::Duration;
 use common::{dtmf_pcap, Backend, RtpListener, Server, ServerOptions, Sipp, TestDir};
 
 // Classic BPF, as seccomp(2) reads it.
-const BPF_LD_W_ABS: u16 = 0x00 | 0x00 | 0x20; // BPF_LD | BPF_W | BPF_ABS
-const BPF_JEQ_K: u16 = 0x05 | 0x10 | 0x00; // BPF_JMP | BPF_JEQ | BPF_K
-const BPF_RET_K: u16 = 0x06; // BPF_RET | BPF_K
+/// BPF_LD (0) | BPF_W (0) | BPF_ABS (0x20): load a 32-bit word of seccomp_data.
+const BPF_LD_W_ABS: u16 = 0x20;
+/// BPF_JMP (5) | BPF_JEQ (0x10) | BPF_K (0): jump if equal to `k`.
+const BPF_JEQ_K: u16 = 0x15;
+/// BPF_RET (6) | BPF_K (0): return `k`.
+const BPF_RET_K: u16 = 0x06;
 /// `offsetof(struct seccomp_data, nr)`.
 const SECCOMP_DATA_NR: u32 = 0;
 const SECCOMP_RET_ALLOW: u32 = 0x7fff_0000;

@@ -13,6 +13,9 @@ use std::sync::Arc;
 
 use super::shard_counters::{AtomicHistogram, Direction, ShardCounters};
 
+/// Reads one counter of a shard's snapshot.
+type SnapshotField = fn(&super::ShardSnapshot) -> u64;
+
 /// What a scrape reads besides the shards.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct ProcessGauges {
@@ -179,7 +182,7 @@ pub fn render(shards: &[Arc<ShardCounters>], process: ProcessGauges) -> String {
         "counter",
         "Messages dropped or refused, by reason.",
     );
-    let reasons: [(&str, fn(&super::ShardSnapshot) -> u64); 9] = [
+    let reasons: [(&str, SnapshotField); 9] = [
         ("malformed_sip", |s| s.drop_malformed_sip),
         ("unmatched_response", |s| s.drop_unmatched_response),
         ("unmatched_ack", |s| s.drop_unmatched_ack),

@@ -42,6 +42,7 @@ wanted=(
     "libopus-dev /usr/include/opus/opus.h"
     "stunnel4 stunnel4"
     "openssl openssl"
+    "systemd systemd-analyze"
 )
 
 missing=()
@@ -60,7 +61,7 @@ done
 mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u | sed '/^$/d')
 
 if [[ ${#missing[@]} -eq 0 ]]; then
-    echo "install-test-deps.sh: all present (sipp, baresip, espeak-ng, sox, stunnel, openssl, sofia-sip, libclang, pkg-config, opus)"
+    echo "install-test-deps.sh: all present (sipp, baresip, espeak-ng, sox, stunnel, openssl, systemd-analyze, sofia-sip, libclang, pkg-config, opus)"
     exit 0
 fi
 

@@ -55,6 +55,10 @@ pub struct Config {
     pub trunks: Vec<TrunkConfig>,
     /// `[dial]`: how flows' `dial`/`forward`/`connect` reach numbers.
     pub dial: DialConfig,
+    /// `[metrics]`: the `/metrics`, `/healthz` and `/readyz` listener.
+    pub metrics: crate::metrics::MetricsConfig,
+    /// `[log]`: log level and format.
+    pub log: crate::logging::LogConfig,
 }
 
 /// `[dial]`: outbound legs placed by flows.

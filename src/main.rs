@@ -1,5 +1,6 @@
 //! The `callplane` command line: `serve` runs the appliance, `flow check`
-//! validates flow files, `dtmf detect` lists the DTMF digits heard in a WAV file.
+//! validates flow files, `config check` a configuration file, `dtmf detect`
+//! lists the DTMF digits heard in a WAV file.
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
@@ -19,12 +20,21 @@ use callplane::shard::{CdrWriter, Clock, HttpPool, IoChoice, Server, ServerPlan,
 #[command(
     name = "callplane",
     version,
+    long_version = LONG_VERSION,
     about = "A media-plane appliance: answers SIP calls and runs call flows inline"
 )]
 struct Cli {
     #[command(subcommand)]
     command: Command,
 }
+
+/// `callplane --version`: the version and what this build speaks.
+const LONG_VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    "\nSIP over UDP, TCP and TLS; RTP with G.711 (PCMU, PCMA) and Opus; SRTP (SDES)",
+    "\nio backends: io_uring, epoll (auto: io_uring where the kernel allows it)",
+    "\nmetrics: Prometheus text at /metrics, /healthz, /readyz"
+);
 
 #[derive(Subcommand)]
 enum Command {
@@ -36,6 +46,17 @@ enum Command {
     /// Work with in-band DTMF audio.
     #[command(subcommand)]
     Dtmf(DtmfCommand),
+    /// Work with configuration files.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+#[derive(Subcommand)]
+enum ConfigCommand {
+    /// Validate a TOML configuration as `serve` would (its flows, routes,
+    /// prompts, TLS files, log level): exit 0 when it is good, else one line
+    /// per fault on stdout and exit 1.
+    Check { file: PathBuf },
 }
 
 #[derive(Subcommand)]
@@ -77,6 +98,16 @@ struct ServeArgs {
     /// Pin shard threads to cores.
     #[arg(long)]
     pin: bool,
+    /// Log line format: text or json (default: `[log] format`, else text).
+    #[arg(long)]
+    log_format: Option<callplane::logging::LogFormat>,
+    /// Log level filter, e.g. `info` or `info,callplane::call=debug`
+    /// (default: RUST_LOG, else `[log] level`, else info).
+    #[arg(long)]
+    log_level: Option<String>,
+    /// Address of /metrics, /healthz and /readyz (default: `[metrics] listen`, 127.0.0.1:9464).
+    #[arg(long)]
+    metrics_listen: Option<SocketAddr>,
 }
 
 #[derive(Subcommand)]
@@ -95,9 +126,10 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Serve(args) => {
-            env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info"))
-                .format_timestamp_millis()
-                .init();
+            if let Err(err) = init_logging(&args) {
+                eprintln!("callplane: {err}");
+                return ExitCode::FAILURE;
+            }
             match serve(args) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(err) => {
@@ -109,7 +141,70 @@ fn main() -> ExitCode {
         Command::Flow(FlowCommand::Check { files }) => flow_check(&files),
         Command::Flow(FlowCommand::Simulate(args)) => callplane::simulator::run(&args),
         Command::Dtmf(DtmfCommand::Detect { file }) => dtmf_detect(&file),
+        Command::Config(ConfigCommand::Check { file }) => config_check(&file),
     }
+}
+
+/// Logging before anything else: the flag, else RUST_LOG, else the config's
+/// `[log]` (a config that does not load is reported by `serve` itself).
+fn init_logging(args: &ServeArgs) -> Result<(), String> {
+    let log = args
+        .config
+        .as_deref()
+        .and_then(|path| std::fs::read_to_string(path).ok())
+        .and_then(|text| toml::from_str::<LogSection>(&text).ok())
+        .map(|section| section.log)
+        .unwrap_or_default();
+    let filter =
+        callplane::logging::choose_filter(args.log_level.as_deref(), log.level.as_deref())?;
+    let format = args.log_format.unwrap_or(log.format);
+    callplane::logging::init(format, filter)
+}
+
+/// Only `[log]` of a config file, read before the logger exists.
+#[derive(serde::Deserialize)]
+struct LogSection {
+    #[serde(default)]
+    log: callplane::logging::LogConfig,
+}
+
+/// `config check FILE`: every fault `serve` would stop at, one line each.
+fn config_check(file: &std::path::Path) -> ExitCode {
+    let name = file.display();
+    let config = match Config::load(file) {
+        Ok(config) => config,
+        Err(err) => {
+            println!("{err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let mut faults = Vec::new();
+    if let Some(level) = &config.log.level {
+        if let Err(err) = callplane::logging::parse_filter(level) {
+            faults.push(format!("config error in {name}: log.level: {err}"));
+        }
+    }
+    if let Some(dir) = &config.server.prompts_dir {
+        if let Err(err) = assets::prompts_from_dir(dir) {
+            faults.push(format!("config error in {name}: server.prompts_dir: {err}"));
+        }
+    }
+    if let Err(err) = build_routes(&config) {
+        for line in err.lines() {
+            faults.push(format!("{name}: {line}"));
+        }
+    }
+    if let Err(err) = config.sip.tls_settings() {
+        faults.push(format!("config error in {name}: sip.tls: {err}"));
+    }
+    if faults.is_empty() {
+        println!("{name}: ok");
+        return ExitCode::SUCCESS;
+    }
+    for fault in &faults {
+        println!("{fault}");
+    }
+    ExitCode::FAILURE
 }
 
 /// `dtmf detect FILE`: the digits on stdout, or one line on stderr and exit 2.
@@ -167,6 +262,9 @@ fn load_config(args: &ServeArgs) -> Result<Config, String> {
     if args.pin {
         config.server.pin_threads = true;
     }
+    if let Some(listen) = args.metrics_listen {
+        config.metrics.listen = listen;
+    }
     Ok(config)
 }
 
@@ -186,6 +284,7 @@ fn serve(args: ServeArgs) -> Result<(), String> {
     let clock = Clock::start();
     let (http, http_workers) =
         HttpPool::start(8).map_err(|err| format!("cannot start HTTP workers: {err}"))?;
+    let http_queue = http.queue_counter();
     let (cdr_writer, cdr) =
         CdrWriter::start(&config.server.data_dir, clock.wall_clock()).map_err(|err| {
             format!(
@@ -256,6 +355,7 @@ fn serve(args: ServeArgs) -> Result<(), String> {
         tls,
     })
     .map_err(|err| format!("cannot start shards: {err}"))?;
+    let metrics = start_metrics(&config, &server, http_queue);
 
     let peers = server.peers();
     let mut signals = signal_hook::iterator::Signals::new([
@@ -282,11 +382,47 @@ fn serve(args: ServeArgs) -> Result<(), String> {
         .map_err(|err| format!("cannot start signal thread: {err}"))?;
 
     let result = server.wait();
+    if let Some(metrics) = metrics {
+        metrics.stop();
+    }
     cdr_writer.finish();
     // The shards held the pool's senders; with them gone the workers exit.
     http_workers.finish();
     log::info!("callplane stopped");
     result
+}
+
+/// The metrics listener, unless `[metrics] enabled = false`. One that cannot
+/// bind is logged and left off: calls matter more than their counters.
+fn start_metrics(
+    config: &Config,
+    server: &Server,
+    http_queue: Arc<std::sync::atomic::AtomicUsize>,
+) -> Option<callplane::metrics::MetricsEndpoint> {
+    if !config.metrics.enabled {
+        return None;
+    }
+    let sources = callplane::metrics::MetricsSources {
+        shards: server.counters(),
+        http_queue,
+        ready_checks: Vec::new(),
+    };
+    match callplane::metrics::MetricsEndpoint::start(config.metrics.listen, sources) {
+        Ok(endpoint) => {
+            log::info!(
+                "metrics, /healthz and /readyz on http://{}",
+                endpoint.local_addr()
+            );
+            Some(endpoint)
+        }
+        Err(err) => {
+            log::error!(
+                "metrics: cannot listen on {} ({err}); serving calls without /metrics",
+                config.metrics.listen
+            );
+            None
+        }
+    }
 }
 
 /// The flow environment and routing table the configuration describes.

@@ -145,6 +145,11 @@ pub struct MediaCdr {
     /// SRTP, when the call used it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub srtp: Option<SrtpCdr>,
+    /// DTMF digits detected, whatever the method (one per key press).
+    pub dtmf_digits: u64,
+    /// Of those, digits heard in-band in the audio (the rest came as RFC 4733
+    /// telephone-events).
+    pub dtmf_inband_digits: u64,
 }
 
 /// What SRTP did on a call.
@@ -254,6 +259,8 @@ impl MediaCdr {
                 rtp_protected: srtp.rtp_protected,
                 rtcp_protected: srtp.rtcp_protected,
             }),
+            dtmf_digits: stats.dtmf_digits,
+            dtmf_inband_digits: stats.inband_digits,
         }
     }
 }

@@ -346,6 +346,9 @@ pub struct HostStats {
 
 struct CallEntry {
     call: Call,
+    /// The call's log span (`call_id`, `shard`), entered whenever the host
+    /// works on the call, so its log lines carry them.
+    span: tracing::Span,
     socket: RtpSocket,
     /// Each outbound leg's RTP socket and dialog owner.
     legs: Vec<(LegId, RtpSocket, u64)>,
@@ -481,7 +484,7 @@ impl Host {
             Input::BindFailed { socket } => self.on_bind_failed(now, socket),
             Input::Http { call, result } => {
                 if let Some(entry) = self.calls.get_mut(call.0) {
-                    entry.call.http_done(now, result);
+                    entry.span.in_scope(|| entry.call.http_done(now, result));
                     self.mark_ready(call);
                 }
             }
@@ -529,7 +532,11 @@ impl Host {
                 continue;
             };
             let socket = entry.socket;
-            match entry.call.poll_output(buf) {
+            let polled = {
+                let _in_call = entry.span.enter();
+                entry.call.poll_output(buf)
+            };
+            match polled {
                 CallOutput::Sip(transmit) => {
                     if let Some(out) = sip_transmit(transmit, buf) {
                         return Output::Transmit(out);
@@ -683,7 +690,7 @@ impl Host {
                 if owner.0 & LEG_OWNER != 0 {
                     if let Some(&(handle, leg)) = self.leg_owners.get(&owner.0) {
                         if let Some(entry) = self.calls.get_mut(handle.0) {
-                            entry.call.handle_leg_sip(now, leg, message);
+                            entry.span.in_scope(|| entry.call.handle_leg_sip(now, leg, message));
                             self.mark_ready(handle);
                         }
                     }
@@ -691,7 +698,7 @@ impl Host {
                 }
                 let handle = CallHandle(SlabKey::from_u64(owner.0));
                 if let Some(entry) = self.calls.get_mut(handle.0) {
-                    entry.call.handle_sip(now, message);
+                    entry.span.in_scope(|| entry.call.handle_sip(now, message));
                     self.mark_ready(handle);
                 }
             }
@@ -705,11 +712,11 @@ impl Host {
         };
         match self.calls.get_mut(handle.0) {
             Some(entry) => {
-                match (leg, rtcp) {
+                entry.span.in_scope(|| match (leg, rtcp) {
                     (0, true) => entry.call.handle_rtcp(now, from, data),
                     (0, false) => entry.call.handle_rtp(now, from, data),
                     (leg, rtcp) => entry.call.handle_leg_rtp(now, leg, from, data, rtcp),
-                }
+                });
                 self.mark_ready(handle);
             }
             None => self.stats.rtp_for_unknown_call += 1,
@@ -727,7 +734,7 @@ impl Host {
             if !take_if_live(&mut entry.scheduled, at) {
                 continue;
             }
-            entry.call.handle_timeout(now);
+            entry.span.in_scope(|| entry.call.handle_timeout(now));
             self.mark_ready(CallHandle(key));
         }
     }
@@ -780,6 +787,7 @@ impl Host {
                 );
                 self.sockets.remove(socket.0);
                 if let Some(entry) = self.calls.get_mut(handle.0) {
+                    let _in_call = entry.span.enter();
                     entry.call.media_unavailable(now);
                 }
             }
@@ -792,13 +800,19 @@ impl Host {
         let handles: Vec<SlabKey> = self.calls.keys().collect();
         for key in handles {
             if let Some(entry) = self.calls.get_mut(key) {
-                entry.call.shutdown(now);
+                entry.span.in_scope(|| entry.call.shutdown(now));
                 self.mark_ready(CallHandle(key));
             }
         }
     }
 
     fn incoming_call(&mut self, now: Time, invite: IncomingInvite) {
+        let span = call_span(invite.call_id(), self.config.shard);
+        let _in_call = span.clone().entered();
+        self.accept_or_refuse(now, invite, span);
+    }
+
+    fn accept_or_refuse(&mut self, now: Time, invite: IncomingInvite, span: tracing::Span) {
         self.stats.calls_offered += 1;
         let source = invite.source().ip();
         let tls_required = !invite.link().is_tls()
@@ -927,12 +941,14 @@ impl Host {
         );
         let key = self.calls.insert(CallEntry {
             call,
+            span,
             socket,
             legs: Vec::new(),
             scheduled: None,
             queued: false,
         });
         debug_assert_eq!(key, handle.0);
+        log::debug!("call accepted from {source}");
         let rtcp = rtcp_of(addr);
         self.events
             .push_back(HostEvent::BindRtp { socket, addr, rtcp });
@@ -961,6 +977,7 @@ impl Host {
         cause: HangupCause,
     ) {
         self.stats.calls_rejected += 1;
+        log::debug!("call refused with {status}: {cause:?}");
         if let Err(err) = self.dispatcher.reject_with(now, invite, status, extra) {
             log::warn!(
                 "call {}: cannot reject with {status}: {err}",
@@ -1002,6 +1019,7 @@ impl Host {
             self.close_leg_socket(socket, owner);
         }
         self.stats.calls_ended += 1;
+        let _in_call = entry.span.clone().entered();
         let counters = entry.call.counters();
         self.stats.unsupported_commands += counters.unsupported_commands;
         self.stats.missing_prompts += counters.missing_prompts;
@@ -1015,6 +1033,12 @@ impl Host {
             });
         }
         if let Some(cdr) = entry.call.cdr() {
+            log::debug!(
+                "call ended: {:?} by {:?}, SIP status {}",
+                cdr.hangup_cause,
+                cdr.hangup_side,
+                cdr.sip_status
+            );
             self.events.push_back(HostEvent::Cdr(Box::new(cdr)));
         }
         let dialog = entry.call.into_dialog();
@@ -1146,6 +1170,12 @@ fn leg_socket(entry: &CallEntry, leg: LegId) -> Option<RtpSocket> {
         .iter()
         .find(|(id, _, _)| *id == leg)
         .map(|(_, socket, _)| *socket)
+}
+
+/// The log span of one call: its Call-ID and shard, on every line logged
+/// while the host works on it (docs/operations.md, "Logs").
+fn call_span(call_id: &crate::sip::CallId, shard: usize) -> tracing::Span {
+    tracing::info_span!("call", call_id = %call_id, shard)
 }
 
 /// The RTCP address of an RTP address: the next port (RFC 3550 §11). The port

@@ -227,7 +227,14 @@ pub fn open_backend(choice: IoChoice, waker: &Waker) -> io::Result<Box<dyn IoBac
         IoChoice::Auto => match UringBackend::new(waker) {
             Ok(backend) => Ok(Box::new(backend)),
             Err(err) => {
-                log::warn!("io_uring unavailable ({err}); falling back to epoll");
+                // EPERM: a seccomp filter (Docker's default profile) or
+                // kernel.io_uring_disabled refuses io_uring_setup.
+                let why = match err.raw_os_error() {
+                    Some(libc::EPERM) => " (refused: a seccomp filter, such as Docker's default, or kernel.io_uring_disabled)",
+                    Some(libc::ENOSYS) => " (this kernel has no io_uring)",
+                    _ => "",
+                };
+                log::warn!("io_uring unavailable: {err}{why}; falling back to epoll");
                 Ok(Box::new(EpollBackend::new(waker)?))
             }
         },

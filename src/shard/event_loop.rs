@@ -25,6 +25,7 @@ use std::time::Duration;
 use socket2::{Domain, Protocol, Socket, Type};
 
 use crate::call::{self, Host, HostEvent, HostIo, Input, RtpSocket, Transmit};
+use crate::metrics::{Direction, ShardCounters, ShardSnapshot, PUBLISH_INTERVAL};
 use crate::time::Time;
 
 use super::backend::{Completion, IoBackend, Token, RTP_DATAGRAM, SIP_DATAGRAM};
@@ -151,6 +152,8 @@ pub(crate) struct ShardLoop {
     /// reading its sockets until this is zero: a response to another shard's
     /// BYE may arrive on its socket, to be forwarded.
     pub(crate) draining: Arc<AtomicUsize>,
+    /// This shard's counters, read by `/metrics`.
+    pub(crate) counters: Arc<ShardCounters>,
 }
 
 /// The loop's working state beside what it owns.
@@ -190,8 +193,17 @@ impl ShardLoop {
     /// Runs until told to shut down and the calls have drained.
     pub(crate) fn run(mut self) -> io::Result<()> {
         let mut running = self.start()?;
+        self.counters.set_running(true);
+        let mut published = self.clock.now();
+        let (mut woke, mut last_top) = (published, published);
         loop {
             let now = self.clock.now();
+            self.counters.record_loop(now - woke, now - last_top);
+            last_top = now;
+            if now - published >= PUBLISH_INTERVAL {
+                self.publish_counters();
+                published = now;
+            }
             if self.drained(&mut running, now) {
                 break;
             }
@@ -208,6 +220,7 @@ impl ShardLoop {
                 timeout => self.backend.wait(timeout, &mut running.completions)?,
             }
             let now = self.clock.now();
+            woke = now;
             self.feed_completions(now, &mut running);
             if let Some(tcp) = running.tcp.as_mut() {
                 tcp.handle_timeout(now);
@@ -215,7 +228,36 @@ impl ShardLoop {
             self.host.handle_input(now, Input::Timeout);
             self.drain(now, &mut running);
         }
-        self.stop(&mut running)
+        let stopped = self.stop(&mut running);
+        self.publish_counters();
+        self.counters.set_running(false);
+        stopped
+    }
+
+    /// Copies the host's, SIP layer's and backend's counters for `/metrics`.
+    fn publish_counters(&self) {
+        let host = self.host.stats();
+        let sip = self.host.sip_stats();
+        let backend = self.backend.stats();
+        self.counters.publish(&ShardSnapshot {
+            calls_active: self.host.active_calls() as u64,
+            calls_offered: host.calls_offered,
+            calls_rejected: host.calls_rejected,
+            retransmits_sent: sip.retransmits_sent,
+            retransmits_absorbed: sip.request_retransmits_absorbed,
+            drop_malformed_sip: sip.malformed_dropped,
+            drop_unmatched_response: sip.unmatched_responses,
+            drop_unmatched_ack: sip.unmatched_acks,
+            drop_rtp_unknown_call: host.rtp_for_unknown_call,
+            drop_inbox_full: self.forward_drops,
+            drop_unknown_source: host.calls_from_unknown_sources,
+            drop_source_rate: host.calls_over_source_rate,
+            drop_after_close: backend.dropped_after_close,
+            drop_truncated: backend.truncated,
+            datagrams_received: backend.datagrams_received,
+            datagrams_sent: backend.datagrams_sent,
+            send_errors: backend.send_errors,
+        });
     }
 
     /// Registers the SIP socket and logs the start.
@@ -321,6 +363,7 @@ impl ShardLoop {
         let data = self.backend.recv_data(slot, len);
         match running.sockets.role(token) {
             Some(Role::Sip) => {
+                self.counters.count_sip(Direction::In, data);
                 let owner = crate::sip::call_id_of(data)
                     .map(|id| owner_of(id, self.peers.len()))
                     .unwrap_or(self.index);
@@ -357,6 +400,7 @@ impl ShardLoop {
             tcp.poll(now, &mut received);
         }
         for message in received.drain(..) {
+            self.counters.count_sip(Direction::In, &message.data);
             let owner = crate::sip::call_id_of(&message.data)
                 .map(|id| owner_of(id, self.peers.len()))
                 .unwrap_or(self.index);
@@ -485,6 +529,7 @@ impl ShardLoop {
             cdr: &self.cdr,
             http: &self.http,
             reply_to,
+            counters: &self.counters,
         };
         running.deadline = call::drain(&mut self.host, now, &mut running.buf, &mut io);
     }
@@ -555,6 +600,7 @@ struct ShellIo<'a> {
     cdr: &'a CdrSink,
     http: &'a HttpPool,
     reply_to: Option<ShardPeer>,
+    counters: &'a ShardCounters,
 }
 
 impl ShellIo<'_> {
@@ -600,6 +646,12 @@ impl ShellIo<'_> {
 
 impl HostIo for ShellIo<'_> {
     fn transmit(&mut self, transmit: Transmit, data: &[u8]) {
+        if matches!(
+            transmit.socket,
+            call::Socket::Sip | call::Socket::SipTcp(_) | call::Socket::SipTls(_)
+        ) {
+            self.counters.count_sip(Direction::Out, data);
+        }
         let token = match transmit.socket {
             call::Socket::SipTcp(hint) => {
                 self.send_tcp(hint, transmit.dest, data, false);
@@ -658,6 +710,7 @@ impl HostIo for ShellIo<'_> {
                 None
             }
             HostEvent::Cdr(record) => {
+                self.counters.record_call(&record);
                 self.cdr.write(&record);
                 None
             }

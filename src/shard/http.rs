@@ -8,6 +8,7 @@
 //! threads is all this needs; an async runtime would be a second event loop.
 
 use std::io::Read;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{channel, Receiver, Sender};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -32,6 +33,8 @@ struct Job {
 #[derive(Clone)]
 pub struct HttpPool {
     sender: Sender<Job>,
+    /// Requests submitted and not yet taken by a worker (the metrics' queue depth).
+    queued: Arc<AtomicUsize>,
 }
 
 /// The pool's threads, joined at shutdown.
@@ -44,16 +47,29 @@ impl HttpPool {
     pub fn start(workers: usize) -> std::io::Result<(HttpPool, HttpWorkers)> {
         let (sender, receiver) = channel::<Job>();
         let receiver = Arc::new(Mutex::new(receiver));
+        let queued = Arc::new(AtomicUsize::new(0));
         let mut threads = Vec::new();
         for index in 0..workers.max(1) {
             let receiver = receiver.clone();
+            let queued = queued.clone();
             threads.push(
                 std::thread::Builder::new()
                     .name(format!("http-{index}"))
-                    .spawn(move || work(receiver))?,
+                    .spawn(move || work(receiver, queued))?,
             );
         }
-        Ok((HttpPool { sender }, HttpWorkers { threads }))
+        Ok((HttpPool { sender, queued }, HttpWorkers { threads }))
+    }
+
+    /// Requests waiting for a worker.
+    pub fn queue_depth(&self) -> usize {
+        self.queued.load(Ordering::Relaxed)
+    }
+
+    /// The live count behind [`HttpPool::queue_depth`], for a reader that must
+    /// not hold the pool (holding it keeps the workers from exiting).
+    pub fn queue_counter(&self) -> Arc<AtomicUsize> {
+        self.queued.clone()
     }
 
     /// Queues a request; its result reaches `reply_to` (if any) as [`ShardMsg::Http`].
@@ -63,7 +79,9 @@ impl HttpPool {
             request,
             reply_to,
         };
+        self.queued.fetch_add(1, Ordering::Relaxed);
         if let Err(err) = self.sender.send(job) {
+            self.queued.fetch_sub(1, Ordering::Relaxed);
             let job = err.0;
             if let Some(peer) = job.reply_to {
                 peer.send(ShardMsg::Http {
@@ -84,7 +102,7 @@ impl HttpWorkers {
     }
 }
 
-fn work(receiver: Arc<Mutex<Receiver<Job>>>) {
+fn work(receiver: Arc<Mutex<Receiver<Job>>>, queued: Arc<AtomicUsize>) {
     loop {
         let job = match receiver.lock() {
             Ok(guard) => guard.recv(),
@@ -93,6 +111,7 @@ fn work(receiver: Arc<Mutex<Receiver<Job>>>) {
         let Ok(job) = job else {
             return;
         };
+        queued.fetch_sub(1, Ordering::Relaxed);
         let result = perform(&job.request);
         match job.reply_to {
             Some(peer) => peer.send(ShardMsg::Http {

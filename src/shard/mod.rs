@@ -38,6 +38,7 @@ use std::sync::Arc;
 
 use crate::call::{CallHandle, Host, HostConfig, HttpResult, Router};
 use crate::media::PromptCatalog;
+use crate::metrics::ShardCounters;
 
 use event_loop::ShardLoop;
 
@@ -163,6 +164,7 @@ pub struct ServerPlan {
 /// A running server: its shards' threads and the way to stop them.
 pub struct Server {
     peers: Arc<Vec<ShardPeer>>,
+    counters: Arc<[Arc<ShardCounters>]>,
     done: std::sync::mpsc::Receiver<(usize, std::io::Result<()>)>,
     threads: Vec<std::thread::JoinHandle<()>>,
 }
@@ -190,12 +192,16 @@ impl Server {
             inboxes.push((receiver, waker));
         }
         let peers = Arc::new(peers);
+        let counters: Arc<[Arc<ShardCounters>]> = (0..shards)
+            .map(|_| Arc::new(ShardCounters::new()))
+            .collect();
         let draining = Arc::new(std::sync::atomic::AtomicUsize::new(shards));
         let (done_tx, done) = channel();
         let mut threads = Vec::with_capacity(shards);
         let seed_base = plan.clock.now().as_micros() ^ u64::from(std::process::id()) << 32;
         for (index, (inbox, waker)) in inboxes.into_iter().enumerate() {
             let peers = peers.clone();
+            let shard_counters = counters[index].clone();
             let draining = draining.clone();
             let done_tx = done_tx.clone();
             // Carrier registrations and OPTIONS keepalives live on shard 0 only.
@@ -247,6 +253,7 @@ impl Server {
                             tls_settings,
                             forward_drops: 0,
                             draining,
+                            counters: shard_counters,
                         }
                         .run()
                     });
@@ -256,6 +263,7 @@ impl Server {
         }
         Ok(Server {
             peers,
+            counters,
             done,
             threads,
         })
@@ -264,6 +272,11 @@ impl Server {
     /// Handles for sending messages to the shards (e.g. a shutdown).
     pub fn peers(&self) -> Arc<Vec<ShardPeer>> {
         self.peers.clone()
+    }
+
+    /// Every shard's counters, in shard order (what `/metrics` reads).
+    pub fn counters(&self) -> Arc<[Arc<ShardCounters>]> {
+        self.counters.clone()
     }
 
     /// Waits for every shard to stop; the first failure stops the others too.

@@ -11,6 +11,7 @@
 
 pub mod baresip;
 pub mod cdr;
+pub mod http;
 pub mod impair;
 pub mod pcap;
 pub mod ports;

@@ -56,6 +56,12 @@ pub struct ServerOptions {
     /// Run `callplane serve` with no arguments at all, in `work_dir`: the
     /// embedded defaults (SIP on 127.0.0.1:5060, `./callplane-data`, io auto).
     pub no_arguments: bool,
+    /// `--io` instead of the backend's own value (e.g. `"auto"`).
+    pub io: Option<&'static str>,
+    /// More `serve` arguments (e.g. `--log-format json`).
+    pub extra_args: Vec<String>,
+    /// Run in the child between fork and exec (e.g. to install a seccomp filter).
+    pub before_exec: Option<fn() -> std::io::Result<()>>,
 }
 
 impl Default for ServerOptions {
@@ -66,6 +72,9 @@ impl Default for ServerOptions {
             shards: None,
             config: None,
             no_arguments: false,
+            io: None,
+            extra_args: Vec::new(),
+            before_exec: None,
         }
     }
 }
@@ -110,7 +119,15 @@ impl Server {
             .arg("--data-dir")
             .arg(&data_dir)
             .arg("--io")
-            .arg(backend.cli_value());
+            .arg(options.io.unwrap_or(backend.cli_value()))
+            .args(&options.extra_args);
+        if let Some(hook) = options.before_exec {
+            // SAFETY: the hook is a plain function the test supplies for the
+            // child; it must only make async-signal-safe calls (prctl, seccomp).
+            unsafe {
+                std::os::unix::process::CommandExt::pre_exec(&mut command, hook);
+            }
+        }
         if let Some(shards) = options.shards {
             command.arg("--shards").arg(shards.to_string());
         }

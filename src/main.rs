@@ -13,7 +13,9 @@ use callplane::assets;
 use callplane::call::{HostConfig, Router};
 use callplane::config::{parse_port_range, Config};
 use callplane::flow::load_flow_json;
-use callplane::shard::{CdrWriter, Clock, HttpPool, IoChoice, Server, ServerPlan, ShardMsg};
+use callplane::shard::{
+    CdrWriter, Clock, HttpPool, IoChoice, RecordingWriter, Server, ServerPlan, ShardMsg,
+};
 
 #[derive(Parser)]
 #[command(
@@ -193,6 +195,8 @@ fn serve(args: ServeArgs) -> Result<(), String> {
                 config.server.data_dir.display()
             )
         })?;
+    let (recording_writer, recordings) = RecordingWriter::start(&config.server.data_dir)
+        .map_err(|err| format!("cannot start the recording writer: {err}"))?;
     log::info!(
         "callplane {}: SIP {} , RTP {}:{}-{}, {} shard(s), io {}, {} prompt(s), CDRs to {}",
         env!("CARGO_PKG_VERSION"),
@@ -247,6 +251,7 @@ fn serve(args: ServeArgs) -> Result<(), String> {
         router: Arc::new(router),
         prompts: Arc::new(prompts),
         cdr,
+        recordings,
         http,
         clock,
         pin_threads: config.server.pin_threads,
@@ -281,6 +286,7 @@ fn serve(args: ServeArgs) -> Result<(), String> {
 
     let result = server.wait();
     cdr_writer.finish();
+    recording_writer.finish();
     // The shards held the pool's senders; with them gone the workers exit.
     http_workers.finish();
     log::info!("callplane stopped");

@@ -8,6 +8,7 @@
 //! Times are the cores' monotonic [`Time`]; the IO shell turns them into wall
 //! clock when it writes the record.
 
+use super::recording::RecordingSummary;
 use serde::Serialize;
 
 use crate::media::MediaStats;
@@ -106,6 +107,9 @@ pub struct CdrRecord {
     /// The call's media, if it had any (not for calls refused or never answered).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub media: Option<MediaCdr>,
+    /// The call's recordings and voicemail messages: file, size, duration.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub recordings: Vec<RecordingSummary>,
 }
 
 /// What a call's media went through.

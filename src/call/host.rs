@@ -39,6 +39,7 @@ use super::http::{HttpRequest, HttpResult};
 use super::inbound::{Call, CallHandle, CallOutput, CallParties, CallPlan, RtpSeed};
 use super::keepalives::{KeepaliveStats, Keepalives};
 use super::ports::PortPool;
+use super::recording::RecordingWork;
 use super::registrations::{RegistrationStats, Registrations};
 use super::routing::Router;
 
@@ -115,6 +116,8 @@ pub enum HostEvent {
     },
     /// Append this record to the CDR file.
     Cdr(Box<CdrRecord>),
+    /// Hand this to the recording writer; nothing comes back.
+    Recording(RecordingWork),
     /// Perform this request and, when `reply`, feed the answer back as [`Input::Http`].
     Http {
         /// The call that asked.
@@ -509,6 +512,7 @@ impl Host {
                         reply: wait,
                     })
                 }
+                CallOutput::Recording(work) => return Output::Event(HostEvent::Recording(work)),
                 CallOutput::Idle => {
                     self.ready.pop_front();
                     entry.queued = false;
@@ -891,6 +895,7 @@ impl Host {
             flow_end: None,
             shard: self.config.shard,
             media: None,
+            recordings: Vec::new(),
         })));
     }
 

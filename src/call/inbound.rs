@@ -10,8 +10,10 @@
 //! them. After every input, drain `poll_output` until it returns
 //! [`CallOutput::Idle`]; [`Call::deadline`] is then the call's next timer.
 //!
-//! Commands whose media side does not exist yet (connecting calls — dial,
-//! queues, conferences, voicemail —, recording, URL playback,
+//! Recording and voicemail run through `inbound_recording.rs` (the
+//! recorder is fed the frames the jitter buffer plays out; its file work
+//! leaves as [`CallOutput::Recording`]). Commands whose media side does not
+//! exist yet (connecting calls — dial, queues, conferences —, URL playback,
 //! free-text speech that matches no catalog prompt) take their failure
 //! outcome at once, with a logged reason and a counter: a call never sticks.
 //! After the call is gone, a flow's `on_complete_flow_id` chain still runs
@@ -40,6 +42,10 @@ use crate::slab::SlabKey;
 use crate::time::{Time, WallClock};
 
 use super::cdr::{CdrRecord, HangupCause, HangupSide, MediaCdr};
+use super::recording::{CallRecordings, RecordingWork};
+
+#[path = "inbound_recording.rs"]
+mod recording_hooks;
 use super::gather::{Gather, GatherEnd, GatherLimits};
 use super::http::{HttpRequest, HttpResult};
 
@@ -76,6 +82,8 @@ pub enum CallOutput {
         /// Whether the answer must come back.
         wait: bool,
     },
+    /// Hand this to the recording writer (off the shard; never waited for).
+    Recording(RecordingWork),
     /// Nothing more until [`Call::deadline`] or the next input.
     Idle,
 }
@@ -169,6 +177,8 @@ enum Activity {
     /// Sending keys as telephone-events; resumes at `MediaEvent::DigitsSent`.
     SendingDigits,
     AwaitingHttp,
+    /// Recording a voicemail message; resumes when it ends.
+    Voicemail,
     /// Bridged: waits for the bridge to end or the caller to hang up.
     Waiting,
 }
@@ -226,6 +236,12 @@ pub struct Call {
     earlier_nodes: Vec<String>,
     earlier_digits: Vec<String>,
     counters: CallCounters,
+    /// The call's recordings (flow recordings, a voicemail message).
+    recordings: CallRecordings,
+    /// Whether the recordings asked the media for decoded frames.
+    recording_subscribed: bool,
+    /// Voicemail messages left so far (numbers the next one's id).
+    voicemail_messages: u32,
 }
 
 impl Call {
@@ -283,6 +299,9 @@ impl Call {
             earlier_nodes: Vec::new(),
             earlier_digits: Vec::new(),
             counters: CallCounters::default(),
+            recordings: CallRecordings::default(),
+            recording_subscribed: false,
+            voicemail_messages: 0,
         }
     }
 
@@ -451,6 +470,9 @@ impl Call {
             if let Some((request, wait)) = self.http_out.pop_front() {
                 return CallOutput::Http { request, wait };
             }
+            if let Some(work) = self.recordings.poll_work() {
+                return CallOutput::Recording(work);
+            }
             let Some(media) = self.media.as_mut() else {
                 self.media_deadline = Time::NEVER;
                 return CallOutput::Idle;
@@ -470,7 +492,7 @@ impl Call {
                 }
                 MediaOutput::Event(event) => self.on_media_event(event),
                 // Frames come out only for a subscribed consumer.
-                MediaOutput::Audio(_) => {}
+                MediaOutput::Audio(_) => self.record_frame(),
                 MediaOutput::Timeout(at) => {
                     self.media_deadline = at;
                     return CallOutput::Idle;
@@ -928,10 +950,14 @@ impl Call {
                 .media
                 .as_ref()
                 .map(|media| MediaCdr::from_stats(&media.stats())),
+            recordings: self.recordings.summaries().to_vec(),
         })
     }
 
     fn on_digit(&mut self, digit: char) {
+        if self.record_digit(digit) {
+            return;
+        }
         let now = self.now;
         let Activity::Gathering(gather) = &mut self.activity else {
             return;
@@ -1135,9 +1161,28 @@ impl Call {
                 }
                 None => Some(Outcome::Failed("the call has no media".into())),
             },
-            Command::RecordStart { .. } | Command::RecordStop { .. } => {
-                self.unsupported("recording")
-            }
+            Command::RecordStart {
+                recording_id,
+                format,
+                max_duration,
+                end_of_silence,
+                end_of_key,
+                beep,
+                ..
+            } => self.record_start(
+                recording_id,
+                format,
+                max_duration,
+                end_of_silence,
+                end_of_key,
+                beep,
+            ),
+            Command::RecordStop { recording_id, .. } => self.record_stop(recording_id),
+            Command::Connect {
+                kind: crate::flow::ConnectKind::Voicemail,
+                targets,
+                ..
+            } => self.voicemail(&targets),
             Command::Connect { kind, .. } => {
                 self.unsupported(&format!("connecting calls ({})", kind.name()))
             }
@@ -1202,6 +1247,7 @@ impl Call {
             self.cause = Some((cause, side));
             self.end = Some(now);
         }
+        self.record_call_ended();
         if let Some(media) = self.media.as_mut() {
             // Its last output is an RTCP BYE; its figures stay for the CDR.
             media.close();

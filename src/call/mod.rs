@@ -15,6 +15,7 @@ mod http;
 mod inbound;
 mod keepalives;
 mod ports;
+mod recording;
 mod registrations;
 mod routing;
 mod trunk_agents;
@@ -31,6 +32,7 @@ pub use http::{HttpRequest, HttpResult};
 pub use inbound::{Call, CallCounters, CallHandle, CallOutput, CallParties, CallPlan, RtpSeed};
 pub use keepalives::KeepaliveStats;
 pub use ports::PortPool;
+pub use recording::{RecordingFormat, RecordingSummary, RecordingWork};
 pub use registrations::RegistrationStats;
 pub use routing::{RouteTarget, Router};
 

@@ -32,6 +32,7 @@ use super::cdr_writer::CdrSink;
 use super::clock::Clock;
 use super::dispatch::owner_of;
 use super::http::HttpPool;
+use super::recording_writer::RecordingSink;
 use super::tcp::{Received, Route, TcpSettings, TcpTransport};
 use super::tls::TlsSettings;
 use super::{ShardMsg, ShardPeer};
@@ -135,6 +136,7 @@ pub(crate) struct ShardLoop {
     pub(crate) peers: Arc<Vec<ShardPeer>>,
     /// Where CDRs go.
     pub(crate) cdr: CdrSink,
+    pub(crate) recordings: RecordingSink,
     /// The workers that perform flows' HTTP requests.
     pub(crate) http: HttpPool,
     /// The SIP address every shard binds with SO_REUSEPORT.
@@ -455,6 +457,7 @@ impl ShardLoop {
             tcp: running.tcp.as_mut(),
             peers: &self.peers,
             cdr: &self.cdr,
+            recordings: &self.recordings,
             http: &self.http,
             reply_to,
         };
@@ -525,6 +528,7 @@ struct ShellIo<'a> {
     tcp: Option<&'a mut TcpTransport>,
     peers: &'a [ShardPeer],
     cdr: &'a CdrSink,
+    recordings: &'a RecordingSink,
     http: &'a HttpPool,
     reply_to: Option<ShardPeer>,
 }
@@ -631,6 +635,10 @@ impl HostIo for ShellIo<'_> {
             }
             HostEvent::Cdr(record) => {
                 self.cdr.write(&record);
+                None
+            }
+            HostEvent::Recording(work) => {
+                self.recordings.submit(work);
                 None
             }
             HostEvent::Http {

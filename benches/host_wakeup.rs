@@ -255,6 +255,7 @@ impl HostIo for Shell<'_> {
             HostEvent::BindRtp { .. }
             | HostEvent::CloseRtp { .. }
             | HostEvent::Http { .. }
+            | HostEvent::Recording(_)
             | HostEvent::ConnInUse { .. } => {}
         }
         None

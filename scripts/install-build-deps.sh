@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Installs what building callplane needs on Debian 12 beyond the Rust
 # toolchain, as root, without prompts: libopus-dev (the Opus codec the crate
-# links; audiopus finds it with pkg-config) and pkg-config. Installs only what
+# links; audiopus finds it with pkg-config), libmp3lame-dev (LAME, which MP3
+# recordings link) and pkg-config. Installs only what
 # is missing; running it again changes nothing.
 set -euo pipefail
 
 missing=()
 [[ -e /usr/include/opus/opus.h ]] || missing+=(libopus-dev)
+[[ -e /usr/include/lame/lame.h ]] || missing+=(libmp3lame-dev)
 command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
 [[ ${#missing[@]} -eq 0 ]] && exit 0
 

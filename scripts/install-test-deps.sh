@@ -10,7 +10,9 @@
 #   cargo-fuzz (with cargo, for scripts/fuzz.sh), and
 #   libsofia-sip-ua-dev, libclang-dev and pkg-config for the `sofia` feature's
 #   differential test of the SIP parser (bindgen reads the sofia-sip headers), and
-#   libopus-dev, the Opus codec the crate links (audiopus finds it with pkg-config).
+#   libopus-dev, the Opus codec the crate links (audiopus finds it with pkg-config),
+#   libsox-fmt-mp3 (sox reads back MP3 recordings) and opus-tools (opusdec reads
+#   back Ogg Opus recordings: Debian's sox has no Opus handler).
 # Installs only what is missing; running it again changes nothing. What the
 # build itself needs comes first (scripts/install-build-deps.sh).
 set -euo pipefail
@@ -43,6 +45,8 @@ wanted=(
     "stunnel4 stunnel4"
     "openssl openssl"
     "systemd systemd-analyze"
+    "libsox-fmt-mp3 /usr/share/doc/libsox-fmt-mp3/copyright"
+    "opus-tools opusdec"
 )
 
 missing=()
@@ -61,7 +65,7 @@ done
 mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u | sed '/^$/d')
 
 if [[ ${#missing[@]} -eq 0 ]]; then
-    echo "install-test-deps.sh: all present (sipp, baresip, espeak-ng, sox, stunnel, openssl, systemd-analyze, sofia-sip, libclang, pkg-config, opus)"
+    echo "install-test-deps.sh: all present (sipp, baresip, espeak-ng, sox, stunnel, openssl, systemd-analyze, sofia-sip, libclang, pkg-config, opus, sox mp3, opus-tools)"
     exit 0
 fi
 

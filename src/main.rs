@@ -14,7 +14,9 @@ use callplane::assets;
 use callplane::call::{HostConfig, Router};
 use callplane::config::{parse_port_range, Config};
 use callplane::flow::load_flow_json;
-use callplane::shard::{CdrWriter, Clock, HttpPool, IoChoice, Server, ServerPlan, ShardMsg};
+use callplane::shard::{
+    CdrWriter, Clock, HttpPool, IoChoice, RecordingWriter, Server, ServerPlan, ShardMsg,
+};
 
 #[derive(Parser)]
 #[command(
@@ -292,6 +294,8 @@ fn serve(args: ServeArgs) -> Result<(), String> {
                 config.server.data_dir.display()
             )
         })?;
+    let (recording_writer, recordings) = RecordingWriter::start(&config.server.data_dir)
+        .map_err(|err| format!("cannot start the recording writer: {err}"))?;
     log::info!(
         "callplane {}: SIP {} , RTP {}:{}-{}, {} shard(s), io {}, {} prompt(s), CDRs to {}",
         env!("CARGO_PKG_VERSION"),
@@ -348,6 +352,7 @@ fn serve(args: ServeArgs) -> Result<(), String> {
         router: Arc::new(router),
         prompts: Arc::new(prompts),
         cdr,
+        recordings,
         http,
         clock,
         pin_threads: config.server.pin_threads,
@@ -386,6 +391,7 @@ fn serve(args: ServeArgs) -> Result<(), String> {
         metrics.stop();
     }
     cdr_writer.finish();
+    recording_writer.finish();
     // The shards held the pool's senders; with them gone the workers exit.
     http_workers.finish();
     log::info!("callplane stopped");

@@ -8,6 +8,7 @@
 //! Times are the cores' monotonic [`Time`]; the IO shell turns them into wall
 //! clock when it writes the record.
 
+use super::recording::RecordingSummary;
 use serde::Serialize;
 
 use crate::media::MediaStats;
@@ -109,6 +110,9 @@ pub struct CdrRecord {
     /// The outbound legs the call placed (dial, forward, transfer), in order.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub legs: Vec<LegCdr>,
+    /// The call's recordings and voicemail messages: file, size, duration.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub recordings: Vec<RecordingSummary>,
 }
 
 /// One outbound leg of a call, in its call's record.

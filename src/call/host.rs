@@ -41,6 +41,7 @@ use super::inbound::{Call, CallHandle, CallOutput, CallParties, CallPlan, RtpSee
 use super::keepalives::{KeepaliveStats, Keepalives};
 use super::leg::{LegId, LegMedia, LegRequest};
 use super::ports::PortPool;
+use super::recording::RecordingWork;
 use super::registrations::{RegistrationStats, Registrations};
 use super::routing::Router;
 
@@ -122,6 +123,8 @@ pub enum HostEvent {
     },
     /// Append this record to the CDR file.
     Cdr(Box<CdrRecord>),
+    /// Hand this to the recording writer; nothing comes back.
+    Recording(RecordingWork),
     /// Perform this request and, when `reply`, feed the answer back as [`Input::Http`].
     Http {
         /// The call that asked.
@@ -582,6 +585,7 @@ impl Host {
                         reply: wait,
                     })
                 }
+                CallOutput::Recording(work) => return Output::Event(HostEvent::Recording(work)),
                 CallOutput::Idle => {
                     self.ready.pop_front();
                     entry.queued = false;
@@ -1003,6 +1007,7 @@ impl Host {
             shard: self.config.shard,
             media: None,
             legs: Vec::new(),
+            recordings: Vec::new(),
         })));
     }
 

@@ -10,8 +10,10 @@
 //! them. After every input, drain `poll_output` until it returns
 //! [`CallOutput::Idle`]; [`Call::deadline`] is then the call's next timer.
 //!
-//! Commands whose media side does not exist yet (connecting calls — dial,
-//! queues, conferences, voicemail —, recording, URL playback,
+//! Recording and voicemail run through `inbound_recording.rs` (the
+//! recorder is fed the frames the jitter buffer plays out; its file work
+//! leaves as [`CallOutput::Recording`]). Commands whose media side does not
+//! exist yet (connecting calls — dial, queues, conferences —, URL playback,
 //! free-text speech that matches no catalog prompt) take their failure
 //! outcome at once, with a logged reason and a counter: a call never sticks.
 //! After the call is gone, a flow's `on_complete_flow_id` chain still runs
@@ -40,6 +42,10 @@ use crate::slab::SlabKey;
 use crate::time::{Time, WallClock};
 
 use super::cdr::{CdrRecord, HangupCause, HangupSide, MediaCdr};
+use super::recording::{CallRecordings, RecordingWork};
+
+#[path = "inbound_recording.rs"]
+mod recording_hooks;
 use super::gather::{Gather, GatherEnd, GatherLimits};
 use super::http::{HttpRequest, HttpResult};
 use super::leg::{LegId, LegRequest, OutboundLeg};
@@ -103,6 +109,8 @@ pub enum CallOutput {
         /// Whether the answer must come back.
         wait: bool,
     },
+    /// Hand this to the recording writer (off the shard; never waited for).
+    Recording(RecordingWork),
     /// Nothing more until [`Call::deadline`] or the next input.
     Idle,
 }
@@ -196,6 +204,8 @@ enum Activity {
     /// Sending keys as telephone-events; resumes at `MediaEvent::DigitsSent`.
     SendingDigits,
     AwaitingHttp,
+    /// Recording a voicemail message; resumes when it ends.
+    Voicemail,
     /// Bridged: waits for the bridge to end or the caller to hang up.
     Waiting,
     /// A connect command's legs ring; resumes when one answers or all fail.
@@ -270,6 +280,12 @@ pub struct Call {
     leg_cdrs: Vec<super::cdr::LegCdr>,
     /// The transfer's leg, until the host places it.
     transfer_request: Option<LegRequest>,
+    /// The call's recordings (flow recordings, a voicemail message).
+    recordings: CallRecordings,
+    /// Whether the recordings asked the media for decoded frames.
+    recording_subscribed: bool,
+    /// Voicemail messages left so far (numbers the next one's id).
+    voicemail_messages: u32,
 }
 
 impl Call {
@@ -334,6 +350,9 @@ impl Call {
             transfer: None,
             transfer_request: None,
             leg_cdrs: Vec::new(),
+            recordings: CallRecordings::default(),
+            recording_subscribed: false,
+            voicemail_messages: 0,
         }
     }
 
@@ -509,6 +528,9 @@ impl Call {
             if let Some(output) = self.poll_legs(buf) {
                 return output;
             }
+            if let Some(work) = self.recordings.poll_work() {
+                return CallOutput::Recording(work);
+            }
             let Some(media) = self.media.as_mut() else {
                 self.media_deadline = Time::NEVER;
                 return CallOutput::Idle;
@@ -527,8 +549,12 @@ impl Call {
                     }
                 }
                 MediaOutput::Event(event) => self.on_media_event(event),
-                // Frames come out only for a subscribed consumer: the bridge.
-                MediaOutput::Audio(_) => self.caller_audio(),
+                // Frames come out only for a subscribed consumer: the
+                // bridge, a recording.
+                MediaOutput::Audio(_) => {
+                    self.caller_audio();
+                    self.record_frame();
+                }
                 MediaOutput::Timeout(at) => {
                     self.media_deadline = at;
                     return CallOutput::Idle;
@@ -996,10 +1022,14 @@ impl Call {
                 .as_ref()
                 .map(|media| MediaCdr::from_stats(&media.stats())),
             legs: self.leg_records(),
+            recordings: self.recordings.summaries().to_vec(),
         })
     }
 
     fn on_digit(&mut self, digit: char) {
+        if self.record_digit(digit) {
+            return;
+        }
         let now = self.now;
         if matches!(self.activity, Activity::Waiting) && self.caller_digit_in_bridge(digit) {
             return;
@@ -1207,9 +1237,28 @@ impl Call {
                 }
                 None => Some(Outcome::Failed("the call has no media".into())),
             },
-            Command::RecordStart { .. } | Command::RecordStop { .. } => {
-                self.unsupported("recording")
-            }
+            Command::RecordStart {
+                recording_id,
+                format,
+                max_duration,
+                end_of_silence,
+                end_of_key,
+                beep,
+                ..
+            } => self.record_start(
+                recording_id,
+                format,
+                max_duration,
+                end_of_silence,
+                end_of_key,
+                beep,
+            ),
+            Command::RecordStop { recording_id, .. } => self.record_stop(recording_id),
+            Command::Connect {
+                kind: crate::flow::ConnectKind::Voicemail,
+                targets,
+                ..
+            } => self.voicemail(&targets),
             Command::Connect {
                 kind,
                 targets,
@@ -1283,6 +1332,7 @@ impl Call {
             self.cause = Some((cause, side));
             self.end = Some(now);
         }
+        self.record_call_ended();
         if let Some(media) = self.media.as_mut() {
             // Its last output is an RTCP BYE; its figures stay for the CDR.
             media.close();

@@ -17,6 +17,7 @@ mod inbound;
 mod keepalives;
 mod leg;
 mod ports;
+mod recording;
 mod registrations;
 mod routing;
 mod trunk_agents;
@@ -35,6 +36,7 @@ pub use inbound::{Call, CallCounters, CallHandle, CallOutput, CallParties, CallP
 pub use keepalives::KeepaliveStats;
 pub use leg::{LegEnd, LegEvent, LegId, LegMedia, LegOutput, LegRequest, OutboundLeg};
 pub use ports::PortPool;
+pub use recording::{RecordingFormat, RecordingSummary, RecordingWork};
 pub use registrations::RegistrationStats;
 pub use routing::{RouteTarget, Router};
 

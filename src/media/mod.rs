@@ -24,6 +24,7 @@ mod opus;
 mod pacer;
 mod player;
 mod prompt;
+pub mod recorder;
 mod resample;
 mod rtcp;
 mod rtp;

@@ -33,6 +33,7 @@ use super::cdr_writer::CdrSink;
 use super::clock::Clock;
 use super::dispatch::owner_of;
 use super::http::HttpPool;
+use super::recording_writer::RecordingSink;
 use super::tcp::{Received, Route, TcpSettings, TcpTransport};
 use super::tls::TlsSettings;
 use super::{ShardMsg, ShardPeer};
@@ -138,6 +139,7 @@ pub(crate) struct ShardLoop {
     pub(crate) peers: Arc<Vec<ShardPeer>>,
     /// Where CDRs go.
     pub(crate) cdr: CdrSink,
+    pub(crate) recordings: RecordingSink,
     /// The workers that perform flows' HTTP requests.
     pub(crate) http: HttpPool,
     /// The SIP address every shard binds with SO_REUSEPORT.
@@ -527,6 +529,7 @@ impl ShardLoop {
             tcp: running.tcp.as_mut(),
             peers: &self.peers,
             cdr: &self.cdr,
+            recordings: &self.recordings,
             http: &self.http,
             reply_to,
             counters: &self.counters,
@@ -598,6 +601,7 @@ struct ShellIo<'a> {
     tcp: Option<&'a mut TcpTransport>,
     peers: &'a [ShardPeer],
     cdr: &'a CdrSink,
+    recordings: &'a RecordingSink,
     http: &'a HttpPool,
     reply_to: Option<ShardPeer>,
     counters: &'a ShardCounters,
@@ -712,6 +716,10 @@ impl HostIo for ShellIo<'_> {
             HostEvent::Cdr(record) => {
                 self.counters.record_call(&record);
                 self.cdr.write(&record);
+                None
+            }
+            HostEvent::Recording(work) => {
+                self.recordings.submit(work);
                 None
             }
             HostEvent::Http {

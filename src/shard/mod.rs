@@ -13,6 +13,7 @@ mod dispatch;
 mod epoll;
 mod event_loop;
 mod http;
+mod recording_writer;
 mod sockaddr;
 mod tcp;
 mod tls;
@@ -28,6 +29,7 @@ pub use clock::Clock;
 pub use dispatch::owner_of;
 pub use event_loop::bind_reuseport;
 pub use http::{HttpPool, HttpWorkers};
+pub use recording_writer::{RecordingSink, RecordingStats, RecordingWriter};
 pub use tcp::{TcpSettings, TcpStats};
 pub use tls::{TlsFiles, TlsSettings};
 pub use waker::Waker;
@@ -149,6 +151,8 @@ pub struct ServerPlan {
     pub prompts: Arc<PromptCatalog>,
     /// Where every shard sends the CDRs of ended calls.
     pub cdr: CdrSink,
+    /// Where every shard sends its calls' recordings.
+    pub recordings: RecordingSink,
     /// The HTTP worker pool flows' HTTP requests go to.
     pub http: HttpPool,
     /// The shared time origin, so all shards' `Time`s agree.
@@ -222,6 +226,7 @@ impl Server {
             let router = plan.router.clone();
             let prompts = plan.prompts.clone();
             let cdr = plan.cdr.clone();
+            let recordings = plan.recordings.clone();
             let http = plan.http.clone();
             let clock = plan.clock;
             let io = plan.io;
@@ -247,6 +252,7 @@ impl Server {
                             inbox,
                             peers,
                             cdr,
+                            recordings,
                             http,
                             sip_listen,
                             tcp_settings,

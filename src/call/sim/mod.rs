@@ -21,6 +21,7 @@ pub(crate) mod network;
 
 mod call_tests;
 mod media_tests;
+mod recording_tests;
 mod session_tests;
 mod tests;
 

@@ -452,6 +452,8 @@ impl HostIo for ShellIo<'_> {
                 }
             }
             HostEvent::Cdr(cdr) => self.shell.cdrs.push(*cdr),
+            // The simulated shell writes no files.
+            HostEvent::Recording(_) => {}
             HostEvent::Http {
                 call,
                 request,

@@ -289,6 +289,16 @@ impl Session {
         self.current.program.node(node).id.clone()
     }
 
+    /// Sets a variable the call layer reports (a recording's file and
+    /// length…), traced at the current node.
+    pub fn set_call_var(&mut self, key: &str, value: &str) {
+        let node = self
+            .current_node()
+            .cloned()
+            .unwrap_or_else(|| NodeId::from(""));
+        self.set_var(&node, key, value);
+    }
+
     fn set_var(&mut self, node: &NodeId, key: &str, value: &str) {
         self.vars.set(key, value);
         self.trace.push(|| TraceEvent::VarSet {

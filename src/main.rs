@@ -36,6 +36,9 @@ enum Command {
     /// Work with in-band DTMF audio.
     #[command(subcommand)]
     Dtmf(DtmfCommand),
+    /// Load generation: place calls and check what callers hear, or measure UDP echo.
+    #[command(subcommand)]
+    Bench(callplane::bench::BenchCommand),
 }
 
 #[derive(Subcommand)]
@@ -109,6 +112,11 @@ fn main() -> ExitCode {
         Command::Flow(FlowCommand::Check { files }) => flow_check(&files),
         Command::Flow(FlowCommand::Simulate(args)) => callplane::simulator::run(&args),
         Command::Dtmf(DtmfCommand::Detect { file }) => dtmf_detect(&file),
+        Command::Bench(command) => {
+            env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn"))
+                .init();
+            callplane::bench::run(command)
+        }
     }
 }
 

@@ -9,6 +9,7 @@
 #![warn(missing_docs, unreachable_pub)]
 
 pub mod assets;
+pub mod bench;
 pub mod call;
 pub mod config;
 pub mod deadlines;

@@ -51,6 +51,9 @@ enum Command {
     /// Work with configuration files.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Load generation: place calls and check what callers hear, or measure UDP echo.
+    #[command(subcommand)]
+    Bench(callplane::bench::BenchCommand),
 }
 
 #[derive(Subcommand)]
@@ -144,6 +147,13 @@ fn main() -> ExitCode {
         Command::Flow(FlowCommand::Simulate(args)) => callplane::simulator::run(&args),
         Command::Dtmf(DtmfCommand::Detect { file }) => dtmf_detect(&file),
         Command::Config(ConfigCommand::Check { file }) => config_check(&file),
+        Command::Bench(command) => {
+            let filter = callplane::logging::parse_filter("warn");
+            if let Ok(filter) = filter {
+                let _ = callplane::logging::init(callplane::logging::LogFormat::Text, filter);
+            }
+            callplane::bench::run(command)
+        }
     }
 }
 

@@ -38,7 +38,9 @@ pub use codec::{Codec, FRAME_SAMPLES, OPUS_PAYLOAD_TYPE};
 pub use dtmf::{DtmfDetector, DtmfEventState};
 /// Dual-tone samples of a key, for test peers that press keys in-band.
 #[cfg(test)]
-pub(crate) use dtmf_send::{event_code, write_tone};
+pub(crate) use dtmf_send::event_code;
+/// The sending pieces the load generator (`crate::bench`) reuses for its callers.
+pub(crate) use dtmf_send::{write_tone, DigitSender, Slot as DigitSlot};
 pub use inband_dtmf::{
     wav_to_8k_mono, InbandDtmfConfig, InbandDtmfDetector, InbandWavError, DBM0_PEAK, HIGH_TONES,
     HITS_PER_TONE, LOW_TONES, MAX_DEVIATION, MAX_NORMAL_TWIST_DB, MAX_REVERSE_TWIST_DB,
@@ -54,6 +56,7 @@ pub use opus::{
     silence_frame as opus_silence_frame, OpusDecoder, OpusEncoder, OpusError,
     BITRATE as OPUS_BITRATE, MAX_PAYLOAD as OPUS_MAX_PAYLOAD, OPUS_FRAME_SAMPLES, OPUS_RATE,
 };
+pub(crate) use pacer::Pacer;
 pub use prompt::{Prompt, PromptError};
 pub use resample::{Rate, Resampler};
 pub use rtcp::{
@@ -62,6 +65,7 @@ pub use rtcp::{
     RtcpPacket, RtcpSession, RtcpStats, SenderInfo, Sent, PT_BYE, PT_RR, PT_SDES, PT_SR,
     REPORT_BLOCK_LEN, RTCP_MIN_TIME,
 };
+pub(crate) use rtp::RtpSender;
 pub use rtp::{parse_rtp, RtpError, RtpPacket};
 pub use session::{MediaConfig, MediaEvent, MediaOutput, MediaSession, LATCH_PACKETS, PACKET_LEN};
 pub use srtp::{

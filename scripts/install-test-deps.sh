@@ -10,7 +10,9 @@
 #   cargo-fuzz (with cargo, for scripts/fuzz.sh), and
 #   libsofia-sip-ua-dev, libclang-dev and pkg-config for the `sofia` feature's
 #   differential test of the SIP parser (bindgen reads the sofia-sip headers), and
-#   libopus-dev, the Opus codec the crate links (audiopus finds it with pkg-config).
+#   libopus-dev, the Opus codec the crate links (audiopus finds it with pkg-config), and
+#   postgresql (the PostgreSQL store's tests start their own server with initdb
+#   and pg_ctl, as the postgres user when run as root).
 # Installs only what is missing; running it again changes nothing. What the
 # build itself needs comes first (scripts/install-build-deps.sh).
 set -euo pipefail
@@ -42,6 +44,7 @@ wanted=(
     "libopus-dev /usr/include/opus/opus.h"
     "stunnel4 stunnel4"
     "openssl openssl"
+    "postgresql /usr/lib/postgresql/15/bin/postgres"
 )
 
 missing=()

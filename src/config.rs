@@ -53,6 +53,8 @@ pub struct Config {
     /// `[[trunk]]`: the carriers allowed to send calls; none: anyone may.
     #[serde(rename = "trunk")]
     pub trunks: Vec<TrunkConfig>,
+    /// `[api]`: the HTTP control plane (off unless `listen` is set).
+    pub api: crate::api::ApiConfig,
 }
 
 /// `[[trunk]]`: a carrier that sends calls.
@@ -636,6 +638,9 @@ impl Config {
                 "config error in {origin}: {key}: {message}"
             )))
         };
+        if let Err(message) = self.api.validate() {
+            return Err(ConfigError(format!("config error in {origin}: {message}")));
+        }
         if srtp_policy(&self.rtp.srtp).is_none() {
             return fail("rtp.srtp", "must be \"off\", \"optional\" or \"required\"");
         }

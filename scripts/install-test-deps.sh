@@ -11,8 +11,10 @@
 #   libsofia-sip-ua-dev, libclang-dev and pkg-config for the `sofia` feature's
 #   differential test of the SIP parser (bindgen reads the sofia-sip headers), and
 #   libopus-dev, the Opus codec the crate links (audiopus finds it with pkg-config),
-#   libsox-fmt-mp3 (sox reads back MP3 recordings) and opus-tools (opusdec reads
-#   back Ogg Opus recordings: Debian's sox has no Opus handler).
+#   libsox-fmt-mp3 (sox reads back MP3 recordings), opus-tools (opusdec reads
+#   back Ogg Opus recordings: Debian's sox has no Opus handler) and postgresql
+#   (the PostgreSQL store's tests start their own server with initdb and
+#   pg_ctl, as the postgres user when run as root).
 # Installs only what is missing; running it again changes nothing. What the
 # build itself needs comes first (scripts/install-build-deps.sh).
 set -euo pipefail
@@ -47,6 +49,7 @@ wanted=(
     "systemd systemd-analyze"
     "libsox-fmt-mp3 /usr/share/doc/libsox-fmt-mp3/copyright"
     "opus-tools opusdec"
+    "postgresql /usr/lib/postgresql/15/bin/postgres"
 )
 
 missing=()
@@ -65,7 +68,7 @@ done
 mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u | sed '/^$/d')
 
 if [[ ${#missing[@]} -eq 0 ]]; then
-    echo "install-test-deps.sh: all present (sipp, baresip, espeak-ng, sox, stunnel, openssl, systemd-analyze, sofia-sip, libclang, pkg-config, opus, sox mp3, opus-tools)"
+    echo "install-test-deps.sh: all present (sipp, baresip, espeak-ng, sox, stunnel, openssl, systemd-analyze, sofia-sip, libclang, pkg-config, opus, sox mp3, opus-tools, postgresql)"
     exit 0
 fi
 

@@ -59,6 +59,8 @@ pub struct Config {
     pub metrics: crate::metrics::MetricsConfig,
     /// `[log]`: log level and format.
     pub log: crate::logging::LogConfig,
+    /// `[api]`: the HTTP control plane (off unless `listen` is set).
+    pub api: crate::api::ApiConfig,
 }
 
 /// `[dial]`: outbound legs placed by flows.
@@ -689,6 +691,9 @@ impl Config {
                 "config error in {origin}: {key}: {message}"
             )))
         };
+        if let Err(message) = self.api.validate() {
+            return Err(ConfigError(format!("config error in {origin}: {message}")));
+        }
         if srtp_policy(&self.rtp.srtp).is_none() {
             return fail("rtp.srtp", "must be \"off\", \"optional\" or \"required\"");
         }

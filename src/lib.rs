@@ -4,10 +4,12 @@
 //! Layers (see DESIGN.md): [`flow`], [`sip`], [`media`] and [`call`] are
 //! sans-IO and deterministic — time is an argument, output is polled;
 //! [`shard`] is the IO shell around them; [`config`] and [`assets`] load what
-//! the server runs.
+//! the server runs; [`api`] and [`store`] are
+//! the HTTP control plane and its store, on threads of their own.
 
 #![warn(missing_docs, unreachable_pub)]
 
+pub mod api;
 pub mod assets;
 pub mod bench;
 pub mod call;
@@ -21,4 +23,5 @@ pub mod shard;
 pub mod simulator;
 pub mod sip;
 pub mod slab;
+pub mod store;
 pub mod time;

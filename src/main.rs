@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
+use callplane::api::{ApiServer, Installer};
 use callplane::assets;
 use callplane::call::{HostConfig, Router};
 use callplane::config::{parse_port_range, Config};
@@ -17,6 +18,7 @@ use callplane::flow::load_flow_json;
 use callplane::shard::{
     CdrWriter, Clock, HttpPool, IoChoice, RecordingWriter, Server, ServerPlan, ShardMsg,
 };
+use callplane::store::{PostgresStore, SqliteStore, Store};
 
 #[derive(Parser)]
 #[command(
@@ -286,7 +288,11 @@ fn serve(args: ServeArgs) -> Result<(), String> {
         Some(dir) => assets::prompts_from_dir(dir)?,
         None => assets::embedded_prompts()?,
     };
-    let router = build_routes(&config)?;
+    let control = ControlPlane::open(&config)?;
+    let router = match &control {
+        Some(control) => control.installer.build()?,
+        None => build_routes(&config)?,
+    };
     let shards = match config.server.shards {
         0 => std::thread::available_parallelism()
             .map(|n| n.get())
@@ -373,6 +379,16 @@ fn serve(args: ServeArgs) -> Result<(), String> {
     let metrics = start_metrics(&config, &server, http_queue);
 
     let peers = server.peers();
+    let api = match control {
+        Some(control) => {
+            control.installer.set_peers(peers.to_vec());
+            let api = ApiServer::start(&config.api, control.store, control.installer.clone())?;
+            log::info!("API on http://{}", api.address());
+            Some((api, control.installer))
+        }
+        None => None,
+    };
+    let installer = api.as_ref().map(|(_, installer)| installer.clone());
     let mut signals = signal_hook::iterator::Signals::new([
         signal_hook::consts::SIGTERM,
         signal_hook::consts::SIGINT,
@@ -384,7 +400,7 @@ fn serve(args: ServeArgs) -> Result<(), String> {
         .spawn(move || {
             for signal in signals.forever() {
                 if signal == signal_hook::consts::SIGHUP {
-                    reload_routes(&args, &peers);
+                    reload_routes(&args, &peers, installer.as_deref());
                     continue;
                 }
                 log::info!("signal {signal}: draining calls");
@@ -399,6 +415,9 @@ fn serve(args: ServeArgs) -> Result<(), String> {
     let result = server.wait();
     if let Some(metrics) = metrics {
         metrics.stop();
+    }
+    if let Some((api, _)) = api {
+        api.stop();
     }
     cdr_writer.finish();
     recording_writer.finish();
@@ -447,10 +466,56 @@ fn build_routes(config: &Config) -> Result<Router, String> {
     assets::build_router(config, env)
 }
 
+/// The API and its store, when `[api] listen` is set: the store is
+/// `callplane.db` in the data directory, or `[api] postgres`.
+struct ControlPlane {
+    store: Arc<dyn Store>,
+    installer: Arc<Installer>,
+}
+
+impl ControlPlane {
+    fn open(config: &Config) -> Result<Option<ControlPlane>, String> {
+        if config.api.listen.is_none() {
+            return Ok(None);
+        }
+        let store: Arc<dyn Store> =
+            match &config.api.postgres {
+                Some(params) => Arc::new(
+                    PostgresStore::connect(params)
+                        .map_err(|err| format!("api.postgres: cannot open the store: {err}"))?,
+                ),
+                None => {
+                    let dir = &config.server.data_dir;
+                    std::fs::create_dir_all(dir).map_err(|err| {
+                        format!("cannot create the data dir {}: {err}", dir.display())
+                    })?;
+                    let path = dir.join("callplane.db");
+                    Arc::new(SqliteStore::open(&path).map_err(|err| {
+                        format!("cannot open the store {}: {err}", path.display())
+                    })?)
+                }
+            };
+        let installer = Arc::new(Installer::new(config.clone(), store.clone()));
+        Ok(Some(ControlPlane { store, installer }))
+    }
+}
+
 /// SIGHUP: re-reads the configuration's flows, schedules, destinations and
-/// routes and hands the new table to every shard. A bad flow or config keeps
-/// the running table and says why; calls in progress keep their flow version.
-fn reload_routes(args: &ServeArgs, peers: &[callplane::shard::ShardPeer]) {
+/// routes (with the API's published flows and routes, when it runs) and hands
+/// the new table to every shard. A bad flow or config keeps the running table
+/// and says why; calls in progress keep their flow version.
+fn reload_routes(
+    args: &ServeArgs,
+    peers: &[callplane::shard::ShardPeer],
+    installer: Option<&Installer>,
+) {
+    if let Some(installer) = installer {
+        match load_config(args).and_then(|config| installer.reload(config)) {
+            Ok(()) => log::info!("SIGHUP: flows and routes reloaded"),
+            Err(err) => log::error!("SIGHUP: reload refused, keeping the running flows: {err}"),
+        }
+        return;
+    }
     let router = load_config(args).and_then(|config| build_routes(&config));
     match router {
         Ok(router) => {

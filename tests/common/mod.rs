@@ -9,6 +9,7 @@
 // Each test binary uses a different part of the harness.
 #![allow(dead_code, unused_imports, unused_macros)]
 
+pub mod api;
 pub mod baresip;
 pub mod cdr;
 pub mod http;

@@ -214,6 +214,7 @@ impl Config {
                 }),
                 _ => None,
             },
+            link: trunk.transport.link(),
         })
     }
 

@@ -362,10 +362,7 @@ impl Generator {
         let Some(call) = self.calls.get_mut(&key) else {
             return;
         };
-        loop {
-            let Some(dialog) = call.dialog_mut() else {
-                break;
-            };
+        while let Some(dialog) = call.dialog_mut() {
             match dialog.poll_output() {
                 DialogOutput::Transmit(transmit) => self.pending.push_back(Pending::Sip(transmit)),
                 DialogOutput::Event(event) => call.on_dialog_event(now, event),

@@ -41,7 +41,7 @@ use script::{parse_press, CallScript, DtmfMode, Press};
 #[derive(Subcommand, Debug)]
 pub enum BenchCommand {
     /// Place calls against a SIP server and check what the callers hear.
-    Call(CallArgs),
+    Call(Box<CallArgs>),
     /// Echo 172-byte datagrams over loopback: packets per second per core.
     Udp(udp::UdpArgs),
 }
@@ -111,7 +111,7 @@ pub struct CallArgs {
 /// Runs `callplane bench …`.
 pub fn run(command: BenchCommand) -> ExitCode {
     let result = match command {
-        BenchCommand::Call(args) => run_call(args),
+        BenchCommand::Call(args) => run_call(*args),
         BenchCommand::Udp(args) => udp::run(&args),
     };
     match result {

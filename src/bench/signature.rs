@@ -365,18 +365,10 @@ mod tests {
     #[test]
     fn clipped_and_quieter_prompts_are_recognised() {
         let (catalog, signatures) = signatures();
-        // Hard-clipped 6 dB under the quietest prompt's peak, then 6 dB down.
-        let peak = DEMO
-            .iter()
-            .map(|id| {
-                let samples = catalog.get(id).unwrap().samples();
-                samples.iter().map(|s| s.unsigned_abs()).max().unwrap() as i32
-            })
-            .min()
-            .unwrap();
-        let limit = peak / 2;
+        // Overdriven by 12 dB and hard-clipped at full scale, as a line with
+        // too much gain clips; then 6 dB down.
         let (heard, _) = play(&catalog, &signatures, &DEMO, |s| {
-            (i32::from(s).clamp(-limit, limit) / 2) as i16
+            ((i32::from(s) * 4).clamp(-32_767, 32_767) / 2) as i16
         });
         assert_eq!(ids(&heard), DEMO);
     }

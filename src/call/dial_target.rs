@@ -22,6 +22,8 @@ pub struct DialTrunk {
     pub proxy: SocketAddr,
     /// Answers the carrier's digest challenges.
     pub credentials: Option<Credentials>,
+    /// The transport its INVITEs take (the trunk's `transport`).
+    pub link: crate::sip::Link,
 }
 
 /// A target made ready for an INVITE.
@@ -134,6 +136,7 @@ mod tests {
             name: "carrier".into(),
             proxy: "198.51.100.7:5060".parse().unwrap(),
             credentials: None,
+            link: crate::sip::Link::Udp,
         }
     }
 

@@ -694,7 +694,9 @@ impl Host {
                 if owner.0 & LEG_OWNER != 0 {
                     if let Some(&(handle, leg)) = self.leg_owners.get(&owner.0) {
                         if let Some(entry) = self.calls.get_mut(handle.0) {
-                            entry.span.in_scope(|| entry.call.handle_leg_sip(now, leg, message));
+                            entry
+                                .span
+                                .in_scope(|| entry.call.handle_leg_sip(now, leg, message));
                             self.mark_ready(handle);
                         }
                     }
@@ -1117,7 +1119,17 @@ impl Host {
         };
         self.next_leg_owner += 1;
         let owner = LEG_OWNER | self.next_leg_owner;
-        let dialog = self.dispatcher.place_call(now, invite, DialogOwner(owner));
+        let link = match resolved.via_trunk {
+            true => self
+                .config
+                .dial_trunk
+                .as_ref()
+                .map_or(sip::Link::Udp, |trunk| trunk.link),
+            false => sip::Link::Udp,
+        };
+        let dialog = self
+            .dispatcher
+            .place_call_over(now, invite, DialogOwner(owner), link);
         self.leg_owners.insert(owner, (handle, request.leg));
         let media = LegMedia {
             ssrc: self.rng.u32(..),

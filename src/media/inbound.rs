@@ -10,7 +10,9 @@
 //! [`Inbound::add_consumer`] (a recorder, a bridge): while one is subscribed,
 //! [`Inbound::poll`] stops at every frame played ([`InboundOutput::Frame`]) and
 //! the frame is read with [`Inbound::frame`]. With no consumer the buffer runs
-//! with decoding off.
+//! with decoding off. A frame that holds an in-band key's tone reaches the
+//! consumers as silence: a bridged party does not hear the key (it is sent
+//! on as an RFC 4733 event instead), and a recording does not keep it.
 //!
 //! The buffer still runs then, rather than a cheaper path that only counts: its
 //! per-packet cost without decoding is one 160-byte copy into a preallocated slot,
@@ -47,6 +49,8 @@ pub(crate) struct Inbound {
     frame: [i16; FRAME_SAMPLES],
     /// A digit heard in the frame just handed to the consumers, reported next.
     pending_digit: Option<char>,
+    /// Frames muted for the consumers because they held a key's tone.
+    suppressed_frames: u64,
 }
 
 impl Inbound {
@@ -75,6 +79,7 @@ impl Inbound {
             consumers: 0,
             frame: [0; FRAME_SAMPLES],
             pending_digit: None,
+            suppressed_frames: 0,
         };
         inbound.set_inband(dtmf_pt.is_none());
         inbound
@@ -101,6 +106,11 @@ impl Inbound {
             match self.jitter.poll_output(&mut self.frame) {
                 JitterOutput::Frame(kind) => {
                     let digit = self.detect_inband();
+                    if self.inband.as_ref().is_some_and(|d| d.hears_tone()) {
+                        // A key's tone is not passed on to consumers.
+                        self.frame.fill(0);
+                        self.suppressed_frames += 1;
+                    }
                     if self.consumers > 0 && self.jitter.is_decoding() {
                         self.pending_digit = digit;
                         return InboundOutput::Frame(kind);
@@ -112,6 +122,11 @@ impl Inbound {
                 JitterOutput::Timeout(at) => return InboundOutput::Timeout(at),
             }
         }
+    }
+
+    /// Frames muted for the consumers because they held an in-band key's tone.
+    pub(crate) fn suppressed_frames(&self) -> u64 {
+        self.suppressed_frames
     }
 
     /// The frame last played (8 kHz samples): what [`InboundOutput::Frame`] announced.

@@ -606,6 +606,7 @@ impl MediaSession {
             rtcp: *self.rtcp.stats(),
             send_clock_rate: self.config.codec.clock_rate(),
             srtp: self.srtp_stats(),
+            inband_frames_suppressed: self.inbound.suppressed_frames(),
             ..self.stats.clone()
         }
     }

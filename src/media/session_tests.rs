@@ -1396,3 +1396,60 @@ fn a_bridge_of_two_sessions_carries_audio_from_pcmu_to_opus() {
         "A's tone is heard in B's Opus stream"
     );
 }
+
+#[test]
+fn an_inband_key_is_muted_for_audio_consumers_but_still_reported() {
+    let mut leg = without_telephone_event();
+    leg.session.subscribe_audio();
+    let mut far = RtpSender::new(11, 1, 0);
+    let mut packet = [0u8; PACKET_LEN];
+    let mut now = START;
+    // 10 frames of speech-like tone, 8 frames (160 ms) of key 5, 10 of tone.
+    for frame in 0..28 {
+        far.write_header(&mut packet[..RTP_HEADER_LEN], 0, frame == 0, 160)
+            .unwrap();
+        let payload: Vec<u8> = if (10..18).contains(&frame) {
+            tone_payload('5', (frame as u32 - 10) * 160)
+        } else {
+            tone_frame(frame)
+                .iter()
+                .map(|&s| Codec::Pcmu.encode_sample(s))
+                .collect()
+        };
+        packet[RTP_HEADER_LEN..].copy_from_slice(&payload);
+        leg.receive(now, remote(), &packet);
+        now += Duration::from_millis(20);
+        leg.wake(now);
+    }
+    leg.wake(now + Duration::from_millis(200));
+    let digits: Vec<char> = leg
+        .events()
+        .into_iter()
+        .filter_map(|e| match e {
+            MediaEvent::Dtmf { digit } => Some(digit),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(digits, vec!['5'], "the key is still reported");
+    let muted = leg.session.stats().inband_frames_suppressed;
+    assert!(muted >= 6, "most of the key's 8 frames are muted: {muted}");
+    let mut detector = InbandDtmfDetector::new(InbandDtmfConfig::default());
+    let heard: Vec<char> = leg
+        .audio
+        .iter()
+        .filter_map(|frame| detector.handle_frame(frame))
+        .collect();
+    assert!(
+        heard.is_empty(),
+        "no key is left in the consumers' audio: {heard:?}"
+    );
+    let loud = leg
+        .audio
+        .iter()
+        .filter(|f| f.iter().any(|s| s.abs() > 1000))
+        .count();
+    assert!(
+        loud >= 15,
+        "the rest of the audio passes: {loud} loud frames"
+    );
+}

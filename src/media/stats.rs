@@ -53,6 +53,9 @@ pub struct MediaStats {
     /// Digits heard in-band in the received audio (a far end without
     /// telephone-event); also counted in `dtmf_digits`.
     pub inband_digits: u64,
+    /// Received frames muted for the leg's audio consumers (a bridge, a
+    /// recording) because they held an in-band key's tone.
+    pub inband_frames_suppressed: u64,
     /// Times the stream moved to where the far end's media really comes from
     /// (symmetric RTP).
     pub remote_latches: u64,

@@ -273,6 +273,20 @@ impl InbandDtmfDetector {
         }
     }
 
+    /// Whether the audio just heard holds a key's dual tone (a press being
+    /// timed, or one reported and still sounding): audio forwarded to another
+    /// leg is muted then, so the key is not heard twice (it is regenerated
+    /// as an RFC 4733 event).
+    pub fn hears_tone(&self) -> bool {
+        matches!(
+            self.press,
+            Press::Idle {
+                candidate: Some(_),
+                ..
+            } | Press::Reported { misses: 0, .. }
+        )
+    }
+
     /// Forgets all audio heard and any key press in progress.
     pub fn reset(&mut self) {
         *self = InbandDtmfDetector::new(self.config);

@@ -20,8 +20,7 @@ use std::time::Duration;
 use crate::media::{FrameKind, MediaConfig, MediaEvent, MediaOutput, MediaSession};
 use crate::sip::sdp::{negotiate_with, SrtpPolicy, SDES_KEY_LEN};
 use crate::sip::{
-    AudioCodec, Dialog, DialogEvent, DialogMessage, DialogOutput, Negotiated, TerminatedReason,
-    Transmit,
+    AudioCodec, Dialog, DialogEvent, DialogMessage, DialogOutput, TerminatedReason, Transmit,
 };
 use crate::time::Time;
 
@@ -423,7 +422,7 @@ impl OutboundLeg {
             DialogEvent::Progress(status) => {
                 self.status = status;
                 if let Some(sdp) = self.dialog.take_remote_sdp() {
-                    if self.media.is_none() && self.start_media(&sdp) && !self.reported_early {
+                    if self.media.is_none() && self.follow_sdp(&sdp) && !self.reported_early {
                         self.reported_early = true;
                         self.pending = Some(LegEvent::EarlyMedia);
                         return;
@@ -435,9 +434,7 @@ impl OutboundLeg {
                 self.status = 200;
                 let answer = self.dialog.take_remote_sdp();
                 let usable = match answer {
-                    Some(sdp) => {
-                        self.media.is_some() && self.renegotiate(&sdp) || self.start_media(&sdp)
-                    }
+                    Some(sdp) => self.follow_sdp(&sdp),
                     None => self.media.is_some(),
                 };
                 if self.state != State::Calling {
@@ -485,17 +482,29 @@ impl OutboundLeg {
         }
     }
 
-    /// Starts media from the far end's SDP (early media or the answer);
-    /// false when it is unusable.
-    fn start_media(&mut self, sdp: &crate::sip::sdp::Sdp) -> bool {
+    /// Media follows the far end's SDP (early media or the answer): a new
+    /// session, or the one early media started moved to the answer; false
+    /// when the SDP is unusable.
+    fn follow_sdp(&mut self, sdp: &crate::sip::sdp::Sdp) -> bool {
         let Ok(negotiated) = negotiate_with(sdp, &self.codecs, SrtpPolicy::Off, &[0; SDES_KEY_LEN])
         else {
             return false;
         };
+        let codec = super::inbound::codec_of(negotiated.codec);
+        if let Some(media) = self.media.as_mut() {
+            media.renegotiate(
+                negotiated.remote_rtp,
+                codec,
+                negotiated.codec_pt,
+                negotiated.dtmf_pt,
+                negotiated.we_send(),
+            );
+            return true;
+        }
         let settings = self.media_settings;
         let mut media = MediaSession::new(
             MediaConfig {
-                codec: super::inbound::codec_of(negotiated.codec),
+                codec,
                 codec_pt: negotiated.codec_pt,
                 dtmf_pt: negotiated.dtmf_pt,
                 remote: negotiated.remote_rtp,
@@ -515,25 +524,6 @@ impl OutboundLeg {
             media.set_live_audio(true);
         }
         self.media = Some(media);
-        true
-    }
-
-    /// The answer after early media: the media follows it.
-    fn renegotiate(&mut self, sdp: &crate::sip::sdp::Sdp) -> bool {
-        let Ok(negotiated): Result<Negotiated, _> =
-            negotiate_with(sdp, &self.codecs, SrtpPolicy::Off, &[0; SDES_KEY_LEN])
-        else {
-            return false;
-        };
-        if let Some(media) = self.media.as_mut() {
-            media.renegotiate(
-                negotiated.remote_rtp,
-                super::inbound::codec_of(negotiated.codec),
-                negotiated.codec_pt,
-                negotiated.dtmf_pt,
-                negotiated.we_send(),
-            );
-        }
         true
     }
 }

@@ -23,5 +23,6 @@ pub mod shard;
 pub mod simulator;
 pub mod sip;
 pub mod slab;
+pub mod slab_index;
 pub mod store;
 pub mod time;

@@ -4,7 +4,8 @@
 //! the far end's BYE) and measures what a caller hears: setup time, jitter,
 //! loss, which prompts were played in which order and how long after a key
 //! the next prompt came. `bench udp` measures the machine's limit: a
-//! 172-byte echo over loopback on the same io backends.
+//! 172-byte echo over loopback on the same io backends; `bench options`
+//! how many SIP transactions a server answers per second.
 //!
 //! The generator is sans-IO ([`generator::Generator`], one per thread,
 //! driven by [`io_loop`] on the shard backends); what it measures is in
@@ -13,6 +14,7 @@
 pub mod call;
 pub mod generator;
 pub mod io_loop;
+pub mod options;
 pub mod report;
 pub mod rx_stats;
 pub mod script;
@@ -44,6 +46,8 @@ pub enum BenchCommand {
     Call(Box<CallArgs>),
     /// Echo 172-byte datagrams over loopback: packets per second per core.
     Udp(udp::UdpArgs),
+    /// Keep OPTIONS transactions in flight against a SIP server: answers per second.
+    Options(options::OptionsArgs),
 }
 
 /// `callplane bench call`.
@@ -113,6 +117,7 @@ pub fn run(command: BenchCommand) -> ExitCode {
     let result = match command {
         BenchCommand::Call(args) => run_call(*args),
         BenchCommand::Udp(args) => udp::run(&args),
+        BenchCommand::Options(args) => options::run(&args),
     };
     match result {
         Ok(code) => code,

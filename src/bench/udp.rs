@@ -90,7 +90,7 @@ pub fn run(args: &UdpArgs) -> Result<ExitCode, String> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn pin_to(core: usize) {
+pub(crate) fn pin_to(core: usize) {
     // SAFETY: a zeroed cpu_set_t is valid; CPU_SET writes inside it.
     unsafe {
         let mut set: libc::cpu_set_t = std::mem::zeroed();
@@ -100,7 +100,7 @@ fn pin_to(core: usize) {
 }
 
 /// CPU seconds of the calling thread.
-fn thread_cpu_seconds() -> f64 {
+pub(crate) fn thread_cpu_seconds() -> f64 {
     // SAFETY: getrusage fills the struct it is given.
     unsafe {
         let mut usage: libc::rusage = std::mem::zeroed();

@@ -111,9 +111,7 @@ impl Dispatcher {
     }
 
     fn is_merged(&self, incoming: &IncomingRequest) -> bool {
-        self.own_by_merge
-            .get(&MergeKey::of(incoming))
-            .is_some_and(|&slot| self.own.get(slot).is_some())
+        self.own_slot_by_merge(&MergeKey::of(incoming)).is_some()
     }
 
     fn refuse(

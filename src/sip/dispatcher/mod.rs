@@ -59,9 +59,9 @@ use crate::sip::shard_of::owner_of;
 use crate::sip::stats::SipStats;
 use crate::sip::transaction::TxKey;
 use crate::slab::{Slab, SlabKey};
+use crate::slab_index::SlabIndex;
 use crate::time::Time;
 
-use checks::MergeKey;
 use own::OwnTx;
 
 /// An opaque number a dialog's owner chooses to find the dialog again (the call
@@ -120,8 +120,10 @@ pub struct Dispatcher {
     routes: HashMap<String, Route>,
     lingering: Slab<Lingering>,
     own: Slab<OwnTx>,
-    own_by_key: HashMap<TxKey, SlabKey>,
-    own_by_merge: HashMap<MergeKey, SlabKey>,
+    /// `own` by transaction key (branch, sent-by, method).
+    own_by_key: SlabIndex,
+    /// `own` by merge key (Call-ID, From tag, CSeq, method): §8.2.2.2.
+    own_by_merge: SlabIndex,
     timers: DeadlineQueue<TimerRef>,
     transmits: VecDeque<Transmit>,
     /// The link of the message (or own transaction) being handled: what the
@@ -143,8 +145,8 @@ impl Dispatcher {
             routes: HashMap::new(),
             lingering: Slab::new(),
             own: Slab::new(),
-            own_by_key: HashMap::new(),
-            own_by_merge: HashMap::new(),
+            own_by_key: SlabIndex::new(),
+            own_by_merge: SlabIndex::new(),
             timers: DeadlineQueue::new(),
             transmits: VecDeque::new(),
             link: Link::Udp,

@@ -43,7 +43,7 @@ impl Dispatcher {
     /// Resends the stored response if `incoming` retransmits a request the
     /// dispatcher answered itself.
     pub(super) fn absorb_retransmission(&mut self, incoming: &IncomingRequest) -> bool {
-        let Some(&key) = self.own_by_key.get(&incoming.key) else {
+        let Some(key) = self.own_slot_by_key(&incoming.key) else {
             return false;
         };
         let resend = match self.own.get(key).map(|own| &own.kind) {
@@ -63,13 +63,12 @@ impl Dispatcher {
     /// An ACK outside any dialog: for a rejected INVITE, or unmatched.
     pub(super) fn on_stray_ack(&mut self, now: Time, incoming: &IncomingRequest) {
         let own = self
-            .own_by_key
-            .get(&incoming.key)
-            .and_then(|&key| self.own.get_mut(key));
+            .own_slot_by_key(&incoming.key)
+            .and_then(|key| self.own.get_mut(key));
         match own.map(|own| &mut own.kind) {
             Some(OwnKind::Invite(tx)) => {
                 tx.on_ack(now);
-                if let Some(&key) = self.own_by_key.get(&incoming.key) {
+                if let Some(key) = self.own_slot_by_key(&incoming.key) {
                     self.reschedule_own(key);
                 }
             }
@@ -93,7 +92,7 @@ impl Dispatcher {
             Method::Cancel => {
                 // CANCEL of an INVITE we rejected: accepted, no effect (§9.2).
                 let invite = incoming.key.invite_of_cancel();
-                let status = if self.own_by_key.contains_key(&invite) {
+                let status = if self.own_slot_by_key(&invite).is_some() {
                     200
                 } else {
                     481
@@ -156,21 +155,23 @@ impl Dispatcher {
     /// keeps it while it lives).
     fn insert_own(&mut self, incoming: &IncomingRequest, kind: OwnKind) {
         let key = incoming.key.clone();
-        if let Some(old) = self.own_by_key.get(&key).copied() {
+        if let Some(old) = self.own_slot_by_key(&key) {
             self.remove_own(old);
         }
         let merge = MergeKey::of(incoming);
+        let key_hash = self.own_by_key.hash_of(&key);
+        let merge_hash = self.own_by_merge.hash_of(&merge);
+        let merge_held = self.own_slot_by_merge(&merge).is_some();
         let slot = self.own.insert(OwnTx {
-            key: key.clone(),
-            merge: merge.clone(),
+            key,
+            merge,
             kind,
             scheduled: None,
             link: self.link,
         });
-        self.own_by_key.insert(key, slot);
-        let merge_holder = self.own_by_merge.get(&merge).copied();
-        if merge_holder.is_none_or(|holder| self.own.get(holder).is_none()) {
-            self.own_by_merge.insert(merge, slot);
+        self.own_by_key.insert(key_hash, slot);
+        if !merge_held {
+            self.own_by_merge.insert(merge_hash, slot);
         }
         self.reschedule_own(slot);
     }
@@ -189,13 +190,27 @@ impl Dispatcher {
 
     fn remove_own(&mut self, slot: SlabKey) {
         if let Some(own) = self.own.remove(slot) {
-            if self.own_by_key.get(&own.key) == Some(&slot) {
-                self.own_by_key.remove(&own.key);
-            }
-            if self.own_by_merge.get(&own.merge) == Some(&slot) {
-                self.own_by_merge.remove(&own.merge);
-            }
+            self.own_by_key
+                .remove(self.own_by_key.hash_of(&own.key), slot);
+            self.own_by_merge
+                .remove(self.own_by_merge.hash_of(&own.merge), slot);
         }
+    }
+
+    /// The own transaction `key` names.
+    fn own_slot_by_key(&self, key: &TxKey) -> Option<SlabKey> {
+        self.own_by_key.find(self.own_by_key.hash_of(key), |slot| {
+            self.own.get(slot).is_some_and(|own| own.key == *key)
+        })
+    }
+
+    /// The own transaction that first took `merge` (a later one with the
+    /// same merge key, but another branch, is a merged request: 482).
+    pub(super) fn own_slot_by_merge(&self, merge: &MergeKey) -> Option<SlabKey> {
+        self.own_by_merge
+            .find(self.own_by_merge.hash_of(merge), |slot| {
+                self.own.get(slot).is_some_and(|own| own.merge == *merge)
+            })
     }
 
     /// A popped timer entry of one of the dispatcher's own transactions.

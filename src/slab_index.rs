@@ -8,10 +8,12 @@
 //! copies keys of 70-odd bytes into a table it has just allocated, faulting
 //! its pages in. With a quarter of a million transactions alive (four
 //! seconds of OPTIONS at 60,000/s), one doubling of the two indexes held
-//! one shard silent for half a second (`callplane bench options` showed the
-//! 250 ms gap on the wire; the sans-IO dispatcher alone, 509 ms). Here a
-//! doubling copies sixteen bytes an entry and hashes nothing: 87 ms became
-//! about a tenth of that (see the closing figures in `docs/performance.md`).
+//! one shard silent for half a second: `callplane bench options` saw a
+//! 250 ms gap on the wire, and `examples/dispatcher_pauses.rs` a 509 ms turn
+//! of the sans-IO host. Keeping the hash beside a full key cut it to 87 ms
+//! (the copy of 90-byte entries into fresh pages); here a doubling copies
+//! sixteen bytes an entry and hashes nothing: 12 ms. `docs/bench.md` has
+//! the figures.
 //!
 //! Keys are hashed with `RandomState` (SipHash, a random key per index):
 //! they come from the network, and a fixed hash would let a peer pick

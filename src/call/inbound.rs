@@ -432,6 +432,7 @@ impl Call {
         if let Some(media) = self.media.as_mut() {
             media.handle_rtp(now, from, packet);
         }
+        self.relay_from_caller(now);
     }
 
     /// A datagram arrived on the call's RTCP socket.

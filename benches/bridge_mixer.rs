@@ -42,18 +42,29 @@ fn config(ssrc: u32, port: u16, codec: Codec) -> MediaConfig {
     }
 }
 
-/// The far end's packet `n` of a steady PCMU stream.
-fn far_packet(n: u64, buf: &mut [u8; 172]) -> &[u8] {
-    buf[0] = 0x80;
-    buf[1] = 0;
-    buf[2..4].copy_from_slice(&(n as u16).to_be_bytes());
-    buf[4..8].copy_from_slice(&((n * 160) as u32).to_be_bytes());
-    buf[8..12].copy_from_slice(&0xFA4u32.to_be_bytes());
-    for (i, byte) in buf[12..].iter_mut().enumerate() {
-        *byte = Codec::Pcmu
-            .encode_sample((((n as usize * 160 + i) as f64 * 0.3).sin() * 8000.0) as i16);
+/// A far end's steady PCMU stream: a tone coded once, each packet's header
+/// written per packet (so the bench measures the bridge, not the test audio).
+struct FarStream {
+    packet: [u8; 172],
+}
+
+impl FarStream {
+    fn new() -> FarStream {
+        let mut packet = [0u8; 172];
+        packet[0] = 0x80;
+        packet[8..12].copy_from_slice(&0xFA4u32.to_be_bytes());
+        for (i, byte) in packet[12..].iter_mut().enumerate() {
+            *byte = Codec::Pcmu.encode_sample(((i as f64 * 0.3).sin() * 8000.0) as i16);
+        }
+        FarStream { packet }
     }
-    &buf[..]
+
+    /// Packet `n` of the stream.
+    fn packet(&mut self, n: u64) -> &[u8] {
+        self.packet[2..4].copy_from_slice(&(n as u16).to_be_bytes());
+        self.packet[4..8].copy_from_slice(&((n * 160) as u32).to_be_bytes());
+        &self.packet
+    }
 }
 
 fn drain(session: &mut MediaSession, buf: &mut [u8]) -> usize {
@@ -69,7 +80,7 @@ fn drain(session: &mut MediaSession, buf: &mut [u8]) -> usize {
 
 fn relay_rewrite(c: &mut Criterion) {
     let mut relay = Relay::new();
-    let mut packet = [0u8; 172];
+    let mut far = FarStream::new();
     let mut out = [0u8; 1500];
     let to = BridgeSide {
         dtmf_pt: Some(96),
@@ -79,7 +90,7 @@ fn relay_rewrite(c: &mut Criterion) {
     c.bench_function("bridge relay: rewrite one packet", |b| {
         b.iter(|| {
             n += 1;
-            let datagram = far_packet(n, &mut packet);
+            let datagram = far.packet(n);
             let parsed = parse_rtp(datagram).unwrap();
             let stream = OutStream {
                 ssrc: 5,
@@ -111,13 +122,13 @@ fn bridge_sessions(c: &mut Criterion, relay: bool, sink_codec: Codec, name: &str
     }
     drain(&mut source, &mut buf);
     drain(&mut sink, &mut buf);
-    let mut packet = [0u8; 172];
+    let mut far = FarStream::new();
     let mut n = 0u64;
     c.bench_function(name, |b| {
         b.iter(|| {
             n += 1;
             let now = Time::from_micros(n * 20_000);
-            source.handle_rtp(now, from, far_packet(n, &mut packet));
+            source.handle_rtp(now, from, far.packet(n));
             if relay {
                 let side = BridgeSide::from(source.config());
                 if let Some(datagram) = source.take_relayed() {

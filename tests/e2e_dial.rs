@@ -165,27 +165,28 @@ fn a_dialled_softphone_is_bridged_and_each_side_hears_the_other() {
     );
 }
 
-/// Answer, record the call (mono), dial `target`, hang up after the bridge.
-fn recorded_dial_flow(target: &str) -> String {
+/// Answer, record the call (`channels`), dial `target`, hang up after the bridge.
+fn recorded_dial_flow(target: &str, channels: &str) -> String {
     format!(
         r#"{{ "id": "recorded", "name": "record a bridged call", "version": 1, "actions": [
   {{ "type": "answer" }},
-  {{ "id": "rec", "type": "recording_start", "option": {{ "format": "wav" }} }},
+  {{ "id": "rec", "type": "recording_start", "option": {{ "format": "wav", "channels": "{channels}" }} }},
   {{ "id": "dial", "type": "connect", "option": {{ "destinations": [ {{ "type": "tel", "target": "{target}" }} ] }} }},
   {{ "id": "bye", "type": "hangup" }}
 ] }}"#
     )
 }
 
-#[test]
-fn a_recording_of_a_relayed_bridge_holds_both_parties() {
-    let dir = TestDir::new("dial-recorded");
+/// A call recorded in `channels` through a relayed bridge, both phones
+/// sending their tone: the recording's samples, interleaved when dual.
+fn record_bridged_call(name: &str, channels: &str) -> (u16, Vec<i16>) {
+    let dir = TestDir::new(name);
     let mut callee = Baresip::start_as(dir.path(), MediaEnc::None, "callee", CALLEE_HZ, true);
     let flows = dir.path().join("flows");
     fs::create_dir_all(&flows).expect("flows dir");
     fs::write(
         flows.join("recorded.json"),
-        recorded_dial_flow(&callee.uri("callee")),
+        recorded_dial_flow(&callee.uri("callee"), channels),
     )
     .expect("write flow");
     let options = ServerOptions {
@@ -242,12 +243,43 @@ fn a_recording_of_a_relayed_bridge_holds_both_parties() {
         std::thread::sleep(Duration::from_millis(50));
     }
     std::thread::sleep(Duration::from_millis(600));
-    let recorded = read_wav(&path).1;
+    let mut reader = hound::WavReader::open(&path).expect("the recording is a WAV");
+    let channels = reader.spec().channels;
+    let samples = reader
+        .samples::<i16>()
+        .map(|s| s.expect("a sample"))
+        .collect();
+    (channels, samples)
+}
+
+#[test]
+fn a_mono_recording_of_a_relayed_bridge_mixes_both_parties() {
+    let (channels, recorded) = record_bridged_call("dial-recorded-mono", "mono");
+    assert_eq!(channels, 1);
     let during = middle(&recorded, 2);
     let (caller_share, callee_share) = (share_at(during, CALLER_HZ), share_at(during, CALLEE_HZ));
     assert!(
         caller_share > 0.2 && callee_share > 0.2 && caller_share + callee_share > 0.8,
         "the mono recording mixes both parties: caller {caller_share:.2}, callee {callee_share:.2}"
+    );
+}
+
+#[test]
+fn a_dual_recording_of_a_relayed_bridge_has_the_caller_left_and_the_callee_right() {
+    let (channels, recorded) = record_bridged_call("dial-recorded-dual", "dual");
+    assert_eq!(channels, 2);
+    let left: Vec<i16> = recorded.iter().step_by(2).copied().collect();
+    let right: Vec<i16> = recorded.iter().skip(1).step_by(2).copied().collect();
+    let (left, right) = (middle(&left, 2), middle(&right, 2));
+    let (left_caller, left_callee) = (share_at(left, CALLER_HZ), share_at(left, CALLEE_HZ));
+    let (right_callee, right_caller) = (share_at(right, CALLEE_HZ), share_at(right, CALLER_HZ));
+    assert!(
+        left_caller > 0.5 && left_callee < 0.1,
+        "left is the caller's 440 Hz: {left_caller:.2} (1250 Hz: {left_callee:.2})"
+    );
+    assert!(
+        right_callee > 0.5 && right_caller < 0.1,
+        "right is the callee's 1250 Hz: {right_callee:.2} (440 Hz: {right_caller:.2})"
     );
 }
 

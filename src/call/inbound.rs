@@ -1245,6 +1245,7 @@ impl Call {
                 end_of_silence,
                 end_of_key,
                 beep,
+                dual,
                 ..
             } => self.record_start(
                 recording_id,
@@ -1253,6 +1254,7 @@ impl Call {
                 end_of_silence,
                 end_of_key,
                 beep,
+                dual,
             ),
             Command::RecordStop { recording_id, .. } => self.record_stop(recording_id),
             Command::Connect {

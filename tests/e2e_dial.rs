@@ -128,6 +128,20 @@ fn a_dialled_softphone_is_bridged_and_each_side_hears_the_other() {
     );
     let leg_received = legs[0]["media"]["rtp"]["received"].as_u64().unwrap_or(0);
     assert!(leg_received > 150, "the leg's RTP: {}", cdr.json);
+    // Both phones speak PCMU with telephone-event: the bridge relays packets
+    // undecoded both ways, and nothing on the leg is decoded.
+    let rtp = |media: &serde_json::Value, name: &str| media["rtp"][name].as_u64().unwrap_or(0);
+    assert!(
+        rtp(&legs[0]["media"], "relayed") > 150,
+        "caller to callee: {}",
+        cdr.json
+    );
+    assert!(
+        rtp(&cdr.json["media"], "relayed") > 150,
+        "callee to caller: {}",
+        cdr.json
+    );
+    assert_eq!(rtp(&legs[0]["media"], "decoded_frames"), 0, "{}", cdr.json);
 
     let heard_by_callee = read_wav(&callee.decoded_wav().expect("callee dump")).1;
     let heard_by_caller = read_wav(&caller.decoded_wav().expect("caller dump")).1;
@@ -148,6 +162,124 @@ fn a_dialled_softphone_is_bridged_and_each_side_hears_the_other() {
     assert!(
         caller_hears_callee > 0.5 && caller_hears_self < 0.1,
         "the caller hears the callee's tone: {caller_hears_callee:.2} (own {caller_hears_self:.2})"
+    );
+}
+
+/// Answer, record the call (`channels`), dial `target`, hang up after the bridge.
+fn recorded_dial_flow(target: &str, channels: &str) -> String {
+    format!(
+        r#"{{ "id": "recorded", "name": "record a bridged call", "version": 1, "actions": [
+  {{ "type": "answer" }},
+  {{ "id": "rec", "type": "recording_start", "option": {{ "format": "wav", "channels": "{channels}" }} }},
+  {{ "id": "dial", "type": "connect", "option": {{ "destinations": [ {{ "type": "tel", "target": "{target}" }} ] }} }},
+  {{ "id": "bye", "type": "hangup" }}
+] }}"#
+    )
+}
+
+/// A call recorded in `channels` through a relayed bridge, both phones
+/// sending their tone: the recording's samples, interleaved when dual.
+fn record_bridged_call(name: &str, channels: &str) -> (u16, Vec<i16>) {
+    let dir = TestDir::new(name);
+    let mut callee = Baresip::start_as(dir.path(), MediaEnc::None, "callee", CALLEE_HZ, true);
+    let flows = dir.path().join("flows");
+    fs::create_dir_all(&flows).expect("flows dir");
+    fs::write(
+        flows.join("recorded.json"),
+        recorded_dial_flow(&callee.uri("callee"), channels),
+    )
+    .expect("write flow");
+    let options = ServerOptions {
+        config: Some(format!(
+            "[flows]\ndir = \"{}\"\n[routing]\ndefault_flow = \"\"\n[[routing.route]]\nnumber = \"3001\"\nflow = \"recorded\"\n",
+            flows.display()
+        )),
+        ..ServerOptions::default()
+    };
+    let server = Server::start(Backend::Epoll, dir.path(), &options);
+    let mut caller = Baresip::start_as(dir.path(), MediaEnc::None, "caller", CALLER_HZ, false);
+    caller.dial(&format!("sip:3001@{}", server.sip_addr()));
+    caller.wait_event("CALL_ESTABLISHED", Duration::from_secs(10));
+    callee.wait_event("CALL_ESTABLISHED", Duration::from_secs(10));
+    std::thread::sleep(Duration::from_secs(4));
+    callee.hangup();
+    callee.wait_event("CALL_CLOSED", Duration::from_secs(10));
+    caller.wait_event("CALL_CLOSED", Duration::from_secs(15));
+    caller.quit();
+    callee.quit();
+
+    let cdrs = server.wait_for_cdrs(1, Duration::from_secs(5));
+    let legs = cdrs[0].json["legs"].as_array().cloned().unwrap_or_default();
+    assert_eq!(legs.len(), 1, "{}", cdrs[0].json);
+    // Relayed, yet decoded for the recording.
+    let leg_rtp = &legs[0]["media"]["rtp"];
+    assert!(
+        leg_rtp["relayed"].as_u64().unwrap_or(0) > 150,
+        "{}",
+        cdrs[0].json
+    );
+    assert!(
+        leg_rtp["decoded_frames"].as_u64().unwrap_or(0) > 150,
+        "{}",
+        cdrs[0].json
+    );
+    let recordings = cdrs[0].json["recordings"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(recordings.len(), 1, "{}", cdrs[0].json);
+    let file = recordings[0]["file"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let path = dir.path().join("data").join(&file);
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while fs::metadata(&path).map(|m| m.len()).unwrap_or(0) < 44 + 8000 * 2 * 3 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{} not written",
+            path.display()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(600));
+    let mut reader = hound::WavReader::open(&path).expect("the recording is a WAV");
+    let channels = reader.spec().channels;
+    let samples = reader
+        .samples::<i16>()
+        .map(|s| s.expect("a sample"))
+        .collect();
+    (channels, samples)
+}
+
+#[test]
+fn a_mono_recording_of_a_relayed_bridge_mixes_both_parties() {
+    let (channels, recorded) = record_bridged_call("dial-recorded-mono", "mono");
+    assert_eq!(channels, 1);
+    let during = middle(&recorded, 2);
+    let (caller_share, callee_share) = (share_at(during, CALLER_HZ), share_at(during, CALLEE_HZ));
+    assert!(
+        caller_share > 0.2 && callee_share > 0.2 && caller_share + callee_share > 0.8,
+        "the mono recording mixes both parties: caller {caller_share:.2}, callee {callee_share:.2}"
+    );
+}
+
+#[test]
+fn a_dual_recording_of_a_relayed_bridge_has_the_caller_left_and_the_callee_right() {
+    let (channels, recorded) = record_bridged_call("dial-recorded-dual", "dual");
+    assert_eq!(channels, 2);
+    let left: Vec<i16> = recorded.iter().step_by(2).copied().collect();
+    let right: Vec<i16> = recorded.iter().skip(1).step_by(2).copied().collect();
+    let (left, right) = (middle(&left, 2), middle(&right, 2));
+    let (left_caller, left_callee) = (share_at(left, CALLER_HZ), share_at(left, CALLEE_HZ));
+    let (right_callee, right_caller) = (share_at(right, CALLEE_HZ), share_at(right, CALLER_HZ));
+    assert!(
+        left_caller > 0.5 && left_callee < 0.1,
+        "left is the caller's 440 Hz: {left_caller:.2} (1250 Hz: {left_callee:.2})"
+    );
+    assert!(
+        right_callee > 0.5 && right_caller < 0.1,
+        "right is the callee's 1250 Hz: {right_callee:.2} (440 Hz: {right_caller:.2})"
     );
 }
 

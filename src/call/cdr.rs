@@ -220,6 +220,9 @@ pub struct RtpCdr {
     pub resets: u64,
     /// Frames decoded (zero when nothing needed the audio).
     pub decoded_frames: u64,
+    /// Packets of the other side of a bridge relayed undecoded into this
+    /// stream (counted in `sent` too).
+    pub relayed: u64,
 }
 
 impl MediaCdr {
@@ -238,6 +241,7 @@ impl MediaCdr {
                 delay_ms: inbound.current_delay.as_millis() as u64,
                 resets: inbound.resets,
                 decoded_frames: inbound.decoded_frames,
+                relayed: stats.packets_relayed,
             },
             rtcp: RtcpCdr {
                 reports_sent: stats.rtcp.reports_sent,

@@ -13,12 +13,20 @@
 //! audio ([`crate::media::LiveAudio`]): the two legs may speak different
 //! codecs (transcoding), and each keeps its own loss concealment and pacing.
 //! Keys the caller presses are passed on to the far end as RFC 4733 events.
+//!
+//! When both sides negotiated one codec and telephone-event
+//! ([`crate::media::bridge_mode`]) the bridge relays instead: each packet a
+//! side receives is rewritten into the other side's stream and sent on
+//! undecoded ([`crate::media::Relay`]), RFC 4733 events with it. The mode is
+//! checked again as packets and frames cross, so a re-INVITE on either side
+//! that changes the codecs moves the bridge between relaying and transcoding.
 
 use std::collections::VecDeque;
 use std::time::Duration;
 
 use crate::flow::{ConnectKind, Outcome};
-use crate::media::FRAME_SAMPLES;
+use crate::media::recorder::Party;
+use crate::media::{bridge_mode, BridgeMode, BridgeSide, FRAME_SAMPLES};
 use crate::sip::{Dialog, DialogMessage};
 use crate::time::Time;
 
@@ -169,6 +177,98 @@ impl Call {
                 false => leg.handle_rtp(now, from, data),
             }
         }
+        if !rtcp && self.bridged_leg() == Some(leg) {
+            self.relay_from_leg(now);
+        }
+    }
+
+    /// Relayed bridge: the packet the caller just sent goes on to the leg.
+    pub(super) fn relay_from_caller(&mut self, now: Time) {
+        let Some(leg) = self.bridged_leg() else {
+            return;
+        };
+        if !self.refresh_bridge_mode() {
+            return;
+        }
+        let Some(media) = self.media.as_mut() else {
+            return;
+        };
+        let from = BridgeSide::from(media.config());
+        let Some(packet) = media.take_relayed() else {
+            return;
+        };
+        if let Some(to) = self
+            .legs
+            .iter_mut()
+            .find(|l| l.id() == leg)
+            .and_then(OutboundLeg::media_mut)
+        {
+            to.relay_packet(now, &from, packet);
+        }
+    }
+
+    /// Relayed bridge: the packet the leg just received goes on to the caller.
+    fn relay_from_leg(&mut self, now: Time) {
+        let Some(leg) = self.bridged_leg() else {
+            return;
+        };
+        if !self.refresh_bridge_mode() {
+            return;
+        }
+        let Some(media) = self
+            .legs
+            .iter_mut()
+            .find(|l| l.id() == leg)
+            .and_then(OutboundLeg::media_mut)
+        else {
+            return;
+        };
+        let from = BridgeSide::from(media.config());
+        let Some(packet) = media.take_relayed() else {
+            return;
+        };
+        if let Some(to) = self.media.as_mut() {
+            to.relay_packet(now, &from, packet);
+        }
+    }
+
+    /// Puts the bridge in the mode the two sides' negotiated media call for
+    /// (they may have changed by a re-INVITE); returns whether it relays.
+    pub(super) fn refresh_bridge_mode(&mut self) -> bool {
+        let Some(leg) = self.bridged_leg() else {
+            return false;
+        };
+        let Some(index) = self.legs.iter().position(|l| l.id() == leg) else {
+            return false;
+        };
+        let (Some(caller), Some(far)) = (self.media.as_mut(), self.legs[index].media()) else {
+            return false;
+        };
+        let caller_side = BridgeSide::from(caller.config());
+        let far_side = BridgeSide::from(far.config());
+        let relay = bridge_mode(&caller_side, &far_side) == BridgeMode::Relay
+            && bridge_mode(&far_side, &caller_side) == BridgeMode::Relay;
+        // A recording hears the other party too: a relaying leg decodes
+        // while one runs.
+        let recording = self.recordings.is_recording();
+        if caller.is_relaying() == relay {
+            self.legs[index].set_recorded(recording);
+            return relay;
+        }
+        log::debug!(
+            "call {}: bridge to leg {leg} {}",
+            self.parties.sip_call,
+            if relay { "relays" } else { "transcodes" }
+        );
+        match relay {
+            true => caller.unsubscribe_audio(),
+            false => caller.subscribe_audio(),
+        }
+        caller.set_live_audio(!relay);
+        caller.set_relay(relay);
+        self.legs[index].set_relay(relay);
+        self.legs[index].set_recorded(recording);
+        relay
     }
 
     /// Runs the legs' timers due at `now`.
@@ -211,11 +311,16 @@ impl Call {
                 LegOutput::Audio(_) => {
                     let leg = self.legs[index].id();
                     if self.bridged_leg() == Some(leg) {
-                        if let (Some(frame), Some(media)) =
-                            (self.legs[index].received_audio(), self.media.as_mut())
-                        {
+                        if let Some(frame) = self.legs[index].received_audio() {
                             let frame: [i16; FRAME_SAMPLES] = *frame;
-                            media.send_audio(&frame);
+                            if let Some(media) = self.media.as_mut().filter(|m| !m.is_relaying()) {
+                                media.send_audio(&frame);
+                            }
+                            if self.recordings.is_recording() {
+                                // The other party: a dual recording's right channel,
+                                // mixed into a mono one.
+                                self.recordings.handle_frame(self.now, Party::Other, &frame);
+                            }
                         }
                     }
                 }
@@ -234,6 +339,9 @@ impl Call {
         let Some(leg) = self.bridged_leg() else {
             return;
         };
+        if self.refresh_bridge_mode() {
+            return;
+        }
         let Some(media) = self.media.as_ref() else {
             return;
         };
@@ -248,6 +356,10 @@ impl Call {
         let Some(leg) = self.bridged_leg() else {
             return false;
         };
+        if self.media.as_ref().is_some_and(|m| m.is_relaying()) {
+            // The key's RFC 4733 packets were relayed as they came.
+            return true;
+        }
         if let Some(leg) = self.legs.iter_mut().find(|l| l.id() == leg) {
             let mut keys = [0u8; 4];
             leg.send_digits(digit.encode_utf8(&mut keys));
@@ -362,6 +474,7 @@ impl Call {
         if let Some(leg) = self.legs.iter_mut().find(|l| l.id() == leg) {
             leg.set_bridged(true);
         }
+        self.refresh_bridge_mode();
         self.activity = Activity::Waiting;
         self.resume_flow(Outcome::Answered);
     }
@@ -409,7 +522,10 @@ impl Call {
     fn bridge_ended(&mut self) {
         self.connecting = None;
         if let Some(media) = self.media.as_mut() {
-            media.unsubscribe_audio();
+            match media.is_relaying() {
+                true => media.set_relay(false),
+                false => media.unsubscribe_audio(),
+            }
             media.set_live_audio(false);
         }
         if self.flow_live() {

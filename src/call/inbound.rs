@@ -432,6 +432,7 @@ impl Call {
         if let Some(media) = self.media.as_mut() {
             media.handle_rtp(now, from, packet);
         }
+        self.relay_from_caller(now);
     }
 
     /// A datagram arrived on the call's RTCP socket.
@@ -1244,6 +1245,7 @@ impl Call {
                 end_of_silence,
                 end_of_key,
                 beep,
+                dual,
                 ..
             } => self.record_start(
                 recording_id,
@@ -1252,6 +1254,7 @@ impl Call {
                 end_of_silence,
                 end_of_key,
                 beep,
+                dual,
             ),
             Command::RecordStop { recording_id, .. } => self.record_stop(recording_id),
             Command::Connect {

@@ -20,7 +20,7 @@ use crate::call::recording::{
     flow_settings, recording_file, voicemail_file, Purpose, RecordingFormat, RecordingSummary,
 };
 use crate::flow::Outcome;
-use crate::media::recorder::{Party, RecorderSettings, StopReason};
+use crate::media::recorder::{Layout, Party, RecorderSettings, StopReason};
 use crate::media::BEEP_PROMPT_ID;
 
 /// A voicemail message's longest length when its mailbox sets none.
@@ -42,6 +42,7 @@ impl Call {
         end_of_silence: Option<Duration>,
         end_of_key: Option<char>,
         beep: bool,
+        dual: bool,
     ) -> Option<Outcome> {
         let Some(format) = RecordingFormat::from_flow(format.as_deref()) else {
             return Some(Outcome::Failed(format!(
@@ -67,7 +68,13 @@ impl Call {
             recording_id,
             file,
             format,
-            flow_settings(max_duration, end_of_silence, end_of_key),
+            RecorderSettings {
+                layout: match dual {
+                    true => Layout::Dual,
+                    false => Layout::Mono,
+                },
+                ..flow_settings(max_duration, end_of_silence, end_of_key)
+            },
             lead_in,
             Purpose::Flow,
         );

@@ -142,6 +142,9 @@ pub struct OutboundLeg {
     /// Whether the far end's audio is wanted (a bridge): the media subscribes
     /// and live audio is sent.
     bridged: bool,
+    /// Whether a recording of the bridged call holds a subscription to the
+    /// far end's audio ([`OutboundLeg::set_recorded`]).
+    recorded: bool,
     /// The ring timeout: CANCEL then.
     ring_until: Time,
     dialog_deadline: Time,
@@ -185,6 +188,7 @@ impl OutboundLeg {
             media_settings,
             codecs,
             bridged: false,
+            recorded: false,
             ring_until: now + ring_timeout,
             dialog_deadline: now,
             media_deadline: Time::NEVER,
@@ -279,12 +283,53 @@ impl OutboundLeg {
             return;
         }
         self.bridged = bridged;
+        if !bridged {
+            self.set_recorded(false);
+        }
         if let Some(media) = self.media.as_mut() {
+            if !bridged && media.is_relaying() {
+                media.set_relay(false);
+                media.subscribe_audio();
+            }
             match bridged {
                 true => media.subscribe_audio(),
                 false => media.unsubscribe_audio(),
             }
             media.set_live_audio(bridged);
+        }
+    }
+
+    /// The bridge relays packets (both sides speak one codec) instead of
+    /// decoding the far end's audio and sending the caller's as live audio.
+    pub fn set_relay(&mut self, relay: bool) {
+        let Some(media) = self.media.as_mut() else {
+            return;
+        };
+        if !self.bridged || media.is_relaying() == relay {
+            return;
+        }
+        match relay {
+            true => media.unsubscribe_audio(),
+            false => media.subscribe_audio(),
+        }
+        media.set_live_audio(!relay);
+        media.set_relay(relay);
+    }
+
+    /// A recording of the call wants the far end's audio (`true`) or no
+    /// longer: while the bridge relays, the leg decodes only for it.
+    pub fn set_recorded(&mut self, recorded: bool) {
+        let Some(media) = self.media.as_mut() else {
+            return;
+        };
+        let wanted = recorded && self.bridged;
+        if self.recorded == wanted {
+            return;
+        }
+        self.recorded = wanted;
+        match wanted {
+            true => media.subscribe_audio(),
+            false => media.unsubscribe_audio(),
         }
     }
 

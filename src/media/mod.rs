@@ -3,7 +3,9 @@
 //! pre-encoded prompts, prompt playback, RFC 4733 DTMF detection, in-band (Goertzel)
 //! DTMF detection of audio, the paced [`MediaSession`] the call layer drives, and
 //! the adaptive [`JitterBuffer`] that turns one inbound stream into 20 ms frames of
-//! linear PCM, and SRTP/SRTCP ([`Srtp`], keyed by SDES) for legs that negotiate it.
+//! linear PCM, the bridge of two legs (packets relayed undecoded when the codecs
+//! match, [`Relay`]), the conference [`Mixer`] (mix-minus, with cross-shard
+//! participants over bounded frame channels), and SRTP/SRTCP ([`Srtp`], keyed by SDES) for legs that negotiate it.
 //! No I/O, no clock reads; the packet path allocates nothing per packet.
 //!
 //! Every item is used through this module's path (`crate::media::X`); the submodules
@@ -11,6 +13,7 @@
 
 #![warn(missing_docs, unreachable_pub)]
 
+mod bridge;
 mod catalog;
 mod codec;
 mod dtmf;
@@ -20,11 +23,14 @@ mod inband_dtmf;
 mod inbound;
 mod jitter;
 mod live;
+mod mixer;
+mod mixer_link;
 mod opus;
 mod pacer;
 mod player;
 mod prompt;
 pub mod recorder;
+mod relay_queue;
 mod resample;
 mod rtcp;
 mod rtp;
@@ -33,6 +39,10 @@ mod srtp;
 mod stats;
 mod transcode;
 
+pub use bridge::{
+    bridge_mode, BridgeMode, BridgeSide, OutStream, Relay, RelayError, RelayStats, Relayed,
+    MAX_DROPOUT, MAX_MISORDER,
+};
 pub use catalog::{PromptCatalog, BEEP_PROMPT_ID};
 pub use codec::{Codec, FRAME_SAMPLES, OPUS_PAYLOAD_TYPE};
 pub use dtmf::{DtmfDetector, DtmfEventState};
@@ -52,6 +62,11 @@ pub use jitter::{
     RING_MARGIN_FRAMES,
 };
 pub use live::{LiveAudio, LiveAudioStats, LIVE_QUEUE_FRAMES};
+pub use mixer::{
+    Frame as MixFrame, Mixer, MixerError, MixerOutput, MixerStats, ParticipantId, MAX_GAIN_DB,
+    MIN_GAIN_DB, MIX_INTERVAL,
+};
+pub use mixer_link::{link as mixer_link, LinkEnd, LinkError, LinkStats, LINK_FRAMES};
 pub use opus::{
     silence_frame as opus_silence_frame, OpusDecoder, OpusEncoder, OpusError,
     BITRATE as OPUS_BITRATE, MAX_PAYLOAD as OPUS_MAX_PAYLOAD, OPUS_FRAME_SAMPLES, OPUS_RATE,

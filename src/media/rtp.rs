@@ -110,7 +110,6 @@ impl RtpSender {
     }
 
     /// Sequence number the next packet will carry.
-    #[cfg(test)]
     pub(crate) fn next_sequence(&self) -> u16 {
         self.next_sequence
     }
@@ -167,6 +166,16 @@ impl RtpSender {
         body.copy_from_slice(payload);
         self.write_header(header, payload_type, marker, samples)?;
         Ok(needed)
+    }
+
+    /// A packet numbered `sequence` was sent by someone else on this stream
+    /// (a relay): the next one follows it, unless it is behind the stream.
+    pub(crate) fn follow_sequence(&mut self, sequence: u16) {
+        let next = sequence.wrapping_add(1);
+        let ahead = next.wrapping_sub(self.next_sequence);
+        if ahead != 0 && ahead < 0x8000 {
+            self.next_sequence = next;
+        }
     }
 
     /// Advances the timestamp for media time that is not sent (the sequence number only

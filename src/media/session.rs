@@ -13,6 +13,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::media::bridge::{BridgeSide, OutStream, RelayStats};
 use crate::media::codec::{Codec, FRAME_SAMPLES};
 use crate::media::dtmf::DtmfDetector;
 use crate::media::dtmf_send::{write_tone, DigitSender, Slot};
@@ -23,6 +24,7 @@ use crate::media::opus::{silence_frame, OpusEncoder, OPUS_FRAME_SAMPLES};
 use crate::media::pacer::Pacer;
 use crate::media::player::PromptPlayer;
 use crate::media::prompt::Prompt;
+use crate::media::relay_queue::{RelaySink, RelayTap};
 use crate::media::resample::{Rate, Resampler};
 use crate::media::rtcp::{is_rtcp, RtcpSession, RtcpStats, Sent};
 use crate::media::rtp::{parse_rtp, RtpSender, RTP_HEADER_LEN};
@@ -199,6 +201,12 @@ pub struct MediaSession {
     /// Where a received SRTP packet is copied to be unprotected in place
     /// (reserved once per call; empty without SRTP).
     scratch: Vec<u8>,
+    /// A relayed bridge ([`MediaSession::set_relay`]): the last packet received,
+    /// for the other side.
+    relay_tap: Option<Box<RelayTap>>,
+    /// A relayed bridge: the other side's packets rewritten for this stream,
+    /// sent in place of the session's own.
+    relay: Option<Box<RelaySink>>,
 }
 
 /// Room reserved for one received SRTP/SRTCP datagram.
@@ -251,6 +259,8 @@ impl MediaSession {
             srtp: None,
             scratch: Vec::new(),
             live: None,
+            relay_tap: None,
+            relay: None,
         }
     }
 
@@ -325,6 +335,9 @@ impl MediaSession {
             self.follow_source(from, rtp.ssrc);
         }
         if negotiated || rtp.payload_type == CN_PAYLOAD_TYPE {
+            if let Some(tap) = self.relay_tap.as_mut() {
+                tap.keep(packet);
+            }
             self.inbound.handle_packet(now, &rtp);
             let timed = Some(rtp.payload_type) != self.config.dtmf_pt;
             self.rtcp.on_rtp(now, &rtp, timed);
@@ -419,6 +432,17 @@ impl MediaSession {
             if self.rtcp.is_due(self.now) {
                 if let Some(output) = self.write_rtcp(buf, false) {
                     return output;
+                }
+            }
+            if self.relay.is_some() {
+                if let Some(len) = self.next_relayed(buf) {
+                    match self.protect_rtp(buf, len) {
+                        Some(len) => return MediaOutput::Transmit(len),
+                        None => continue,
+                    }
+                }
+                if self.relay_consumes_slot() {
+                    continue;
                 }
             }
             match self.write_due_packet(buf) {
@@ -548,6 +572,108 @@ impl MediaSession {
     /// The live-audio counters, while live audio is on.
     pub fn live_audio_stats(&self) -> Option<LiveAudioStats> {
         self.live.as_ref().map(|live| live.stats())
+    }
+
+    /// Relayed bridge on (`true`) or off. On, the session keeps each packet it
+    /// receives for [`MediaSession::take_relayed`], sends the packets given to
+    /// [`MediaSession::relay_packet`] (rewritten into its own stream) and sends
+    /// nothing of its own: its send slots pass silently, its stream's clock
+    /// running on. Off, it sends its own packets again, numbered on from the
+    /// relayed ones, the first with the marker bit.
+    pub fn set_relay(&mut self, on: bool) {
+        match (on, self.relay.is_some()) {
+            (true, false) => {
+                self.relay = Some(Box::new(RelaySink::new()));
+                self.relay_tap = Some(Box::new(RelayTap::new()));
+            }
+            (false, true) => {
+                self.relay = None;
+                self.relay_tap = None;
+                self.mark_next = true;
+            }
+            _ => {}
+        }
+    }
+
+    /// Whether the session relays ([`MediaSession::set_relay`]).
+    pub fn is_relaying(&self) -> bool {
+        self.relay.is_some()
+    }
+
+    /// The packet (in the clear) the last [`MediaSession::handle_rtp`] received,
+    /// while relaying: for the other side's [`MediaSession::relay_packet`].
+    pub fn take_relayed(&mut self) -> Option<&[u8]> {
+        self.relay_tap.as_mut()?.take()
+    }
+
+    /// A packet the other side of a relayed bridge received (its negotiated
+    /// media `from`): rewritten into this session's stream and sent at the
+    /// next `poll_output`. Ignored unless relaying; dropped (counted in the
+    /// relay's counters) when its payload type has no counterpart here.
+    pub fn relay_packet(&mut self, now: Time, from: &BridgeSide, packet: &[u8]) {
+        self.now = now;
+        let to = BridgeSide::from(&self.config);
+        let stream = OutStream {
+            ssrc: self.config.ssrc,
+            next_sequence: self.sender.next_sequence(),
+            timestamp: self.stream_clock(now),
+        };
+        let Some(sink) = self.relay.as_mut() else {
+            return;
+        };
+        if let Some(relayed) = sink.push(now, packet, from, &to, stream) {
+            self.sender.follow_sequence(relayed.sequence);
+        }
+    }
+
+    /// The relay's counters, while relaying: packets relayed, re-anchors,
+    /// drops, and overruns of its queue.
+    pub fn relay_stats(&self) -> Option<(RelayStats, u64)> {
+        self.relay
+            .as_ref()
+            .map(|sink| (sink.stats(), sink.overruns))
+    }
+
+    /// The stream's media clock at `now`: the next slot's timestamp less the
+    /// time until it.
+    fn stream_clock(&self, now: Time) -> u32 {
+        let ahead = self.pacer.next_send_time().saturating_since(now);
+        let rate = u64::from(self.config.codec.clock_rate());
+        let ticks = (ahead.as_micros() as u64 * rate / 1_000_000) as u32;
+        self.sender.next_timestamp().wrapping_sub(ticks)
+    }
+
+    /// The next relayed packet, written into `buf`; nothing leaves while the
+    /// far end holds the call (the packets are dropped and counted as held).
+    fn next_relayed(&mut self, buf: &mut [u8]) -> Option<usize> {
+        let sink = self.relay.as_mut()?;
+        if !self.sending {
+            self.stats.packets_held += sink.clear() as u64;
+            return None;
+        }
+        loop {
+            match sink.pop_into(buf)? {
+                0 => self.stats.send_buffer_too_small += 1,
+                len => {
+                    self.stats.packets_sent += 1;
+                    self.stats.packets_relayed += 1;
+                    self.stats.payload_octets_sent += (len - RTP_HEADER_LEN) as u64;
+                    return Some(len);
+                }
+            }
+        }
+    }
+
+    /// While relaying: a due send slot passes without a packet (the stream's
+    /// clock advances over it). `false` when no slot is due.
+    fn relay_consumes_slot(&mut self) -> bool {
+        self.skip_stale_slots(self.now);
+        if !self.pacer.is_due(self.now) {
+            return false;
+        }
+        self.pacer.advance();
+        self.sender.skip_samples(self.config.codec.frame_ticks());
+        true
     }
 
     /// Sends `keys` on the stream, each `tone` long with `gap` between them,
@@ -850,3 +976,7 @@ impl OpusOut {
         self.encoder.encode(&self.wide, payload).unwrap_or(0)
     }
 }
+
+#[cfg(test)]
+#[path = "session_relay_tests.rs"]
+mod relay_tests;

@@ -23,6 +23,8 @@ pub struct MediaStats {
     pub comfort_noise_received: u64,
     /// RTP packets written by `MediaSession::poll_output`.
     pub packets_sent: u64,
+    /// Of them, packets of a bridge's other side relayed undecoded.
+    pub packets_relayed: u64,
     /// Of those, packets carrying prompt audio (the rest carried silence).
     pub prompt_packets_sent: u64,
     /// Send slots passed over, unsent, because the caller woke more than 200 ms late.

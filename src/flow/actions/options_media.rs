@@ -116,7 +116,8 @@ pub(crate) fn read_digits_send(option: &Fields<'_>, sink: &mut Sink) -> Read<Act
 }
 
 /// `recording_start`: `format`, `end_of_silence` (s), `end_of_key`, `duration`
-/// (s, the longest recording), `beep_start`.
+/// (s, the longest recording), `beep_start`, `channels` (`mono`, the default,
+/// or `dual`: the caller left, a bridge's other party right).
 pub(crate) fn read_recording_start(option: &Fields<'_>, sink: &mut Sink) -> Read<ActionRead> {
     option.warn_unknown(
         &[
@@ -125,6 +126,7 @@ pub(crate) fn read_recording_start(option: &Fields<'_>, sink: &mut Sink) -> Read
             "end_of_key",
             "duration",
             "beep_start",
+            "channels",
         ],
         &mut sink.warnings,
     );
@@ -133,7 +135,9 @@ pub(crate) fn read_recording_start(option: &Fields<'_>, sink: &mut Sink) -> Read
     let end_of_key = option.dtmf_key("end_of_key", &mut sink.errors);
     let max_duration = option.optional_seconds("duration", 1, &mut sink.errors);
     let beep = option.bool_or("beep_start", false, &mut sink.errors);
+    let channels = option.one_of("channels", &["mono", "dual", ""], "", &mut sink.errors);
     step(Step::Record(RecordStep::Start(RecordStart {
+        dual: channels? == "dual",
         format: Some(format?)
             .filter(|format| !format.is_empty())
             .map(str::to_owned),

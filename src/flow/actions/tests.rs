@@ -92,6 +92,7 @@ fn every_action_reports_its_bad_fields() {
         (json!({"type": "condition_datetime", "option": {"weekdays": [1, 9]}}), "actions[0].option.weekdays[1]: expected a weekday 0 (Sunday) to 6 (Saturday), got 9"),
         (json!({"type": "variable_set", "option": {"value": "x"}}), "actions[0].option.key: missing, expected a non-empty string"),
         (json!({"type": "recording_start", "option": {"format": "flac"}}), "actions[0].option.format: expected one of wav, mp3, ogg, , got \"flac\""),
+        (json!({"type": "recording_start", "option": {"channels": "quad"}}), "actions[0].option.channels: expected one of mono, dual, , got \"quad\""),
         (json!({"type": "queue_join"}), "actions[0].option.queue_id: missing, expected a non-empty string"),
         (json!({"type": "connect", "option": {"destinations": []}}), "actions[0].option.destinations: expected at least one destination"),
         (json!({"type": "connect", "option": {"destinations": [{"type": "tel"}]}}), "actions[0].option.destinations[0].target: missing, expected a non-empty string"),

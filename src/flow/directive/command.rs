@@ -149,6 +149,9 @@ pub enum Command {
         end_of_key: Option<char>,
         /// Whether a beep is played before recording starts.
         beep: bool,
+        /// Two channels: the caller left, a bridge's other party right.
+        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        dual: bool,
     },
     /// Stop the recording; report `Done`.
     RecordStop {

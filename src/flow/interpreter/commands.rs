@@ -106,6 +106,7 @@ impl Session {
                         end_of_silence: start.end_of_silence,
                         end_of_key: start.end_of_key,
                         beep: start.beep,
+                        dual: start.dual,
                     },
                 )
             }

@@ -314,6 +314,9 @@ pub struct RecordStart {
     pub end_of_key: Option<char>,
     /// Whether a beep is played before recording starts.
     pub beep: bool,
+    /// Two channels (`"channels": "dual"`): the caller left, the other party
+    /// of a bridge right; else one channel mixing both.
+    pub dual: bool,
 }
 
 #[cfg(test)]

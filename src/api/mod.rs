@@ -10,6 +10,8 @@
 //! (see [`ApiConfig`]); `docs/api.md` is the reference.
 
 mod auth;
+mod calls;
+mod cdrs;
 mod config;
 mod error;
 mod flow_record;
@@ -118,6 +120,12 @@ fn endpoints() -> Vec<Endpoint> {
         endpoint(Method::GET, "/v1/numbers", numbers::list),
         endpoint(Method::GET, "/v1/numbers/{id}", numbers::get_one),
         endpoint(Method::DELETE, "/v1/numbers/{id}", numbers::delete),
+        endpoint(Method::GET, "/v1/cdrs", cdrs::list),
+        endpoint(Method::GET, "/v1/calls", calls::list),
+        endpoint(Method::GET, "/v1/calls/{id}", calls::get_one),
+        endpoint(Method::POST, "/v1/calls/{id}/actions", calls::action),
+        endpoint(Method::POST, "/v1/calls/{id}/hangup", calls::hangup),
+        endpoint(Method::POST, "/v1/activeflows/{id}/execute", calls::execute),
     ]
 }
 

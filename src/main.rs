@@ -386,7 +386,12 @@ fn serve(args: ServeArgs) -> Result<(), String> {
     let api = match control {
         Some(control) => {
             control.installer.set_peers(peers.to_vec());
-            let api = ApiServer::start(&config.api, control.store, control.installer.clone())?;
+            let api = ApiServer::start(
+                &config.api,
+                control.store,
+                control.installer.clone(),
+                &config.server.data_dir,
+            )?;
             log::info!("API on http://{}", api.address());
             Some((api, control.installer))
         }

@@ -156,6 +156,12 @@ fn an_interrupt_talk_is_heard_and_hangup_ends_the_call_with_api_hangup() {
     );
     assert_eq!(talk.status, 200, "{}", talk.text);
     assert_eq!(talk.body["result"], "applied");
+    let recording = api.send(
+        "POST",
+        &format!("/v1/calls/{id}/actions"),
+        &json!({"type": "recording_start", "option": {"recording_id": "rec-api-1"}}),
+    );
+    assert_eq!(recording.status, 200, "{}", recording.text);
     thread::sleep(Duration::from_millis(1500));
     let hangup = api.raw("POST", &format!("/v1/calls/{id}/hangup"), None);
     assert_eq!(hangup.status, 200, "{}", hangup.text);
@@ -192,6 +198,74 @@ fn an_interrupt_talk_is_heard_and_hangup_ends_the_call_with_api_hangup() {
     assert!(!cdr.nodes().contains(&"after".to_string()), "{}", cdr.json);
     // The call is gone.
     assert_eq!(api.get(&format!("/v1/calls/{id}")).status, 404);
+
+    // Its recording: listed, downloaded whole and by range, then deleted.
+    let size = cdr.json["recordings"][0]["size_bytes"]
+        .as_u64()
+        .unwrap_or_else(|| panic!("a WAV's size: {}", cdr.json));
+    let listed = cdrs_recording(&api, size);
+    assert_eq!(listed["callId"], id.as_str());
+    let head = ranged(&api, "rec-api-1", "bytes=0-3");
+    assert_eq!(head.0, 206);
+    assert_eq!(
+        head.1.as_deref(),
+        Some(format!("bytes 0-3/{size}").as_str())
+    );
+    assert_eq!(head.2, b"RIFF");
+    let past = ranged(&api, "rec-api-1", &format!("bytes={size}-"));
+    assert_eq!(past.0, 416);
+    assert_eq!(past.1.as_deref(), Some(format!("bytes */{size}").as_str()));
+    assert_eq!(other.get("/v1/recordings/rec-api-1").status, 404);
+    assert_eq!(api.get("/v1/recordings/..%2Fcallplane.db").status, 404);
+    assert_eq!(
+        api.raw("DELETE", "/v1/recordings/rec-api-1", None).status,
+        204
+    );
+    assert_eq!(api.get("/v1/recordings/rec-api-1").status, 404);
+}
+
+/// Waits until the recording is listed and its file is whole; its entry.
+fn cdrs_recording(api: &ApiClient, size: u64) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let listed = api.get("/v1/recordings");
+        assert_eq!(listed.status, 200, "{}", listed.text);
+        let whole = ranged(api, "rec-api-1", "bytes=0-").2.len() as u64 == size;
+        if let (Some(entry), true) = (listed.body["data"].get(0), whole) {
+            return entry.clone();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "not listed whole: {}",
+            listed.text
+        );
+        thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// `GET /v1/recordings/{id}` with `Range: range`: status, Content-Range, body.
+fn ranged(api: &ApiClient, id: &str, range: &str) -> (u16, Option<String>, Vec<u8>) {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let request = ureq::http::Request::builder()
+        .method("GET")
+        .uri(format!("{}/v1/recordings/{id}", api.base()))
+        .header("x-api-key", KEY_A)
+        .header("x-workspace-id", WS_A)
+        .header("range", range)
+        .body(ureq::SendBody::none())
+        .expect("a request");
+    let mut response = agent.run(request).expect("an answer");
+    let status = response.status().as_u16();
+    let content_range = response
+        .headers()
+        .get("content-range")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let body = response.body_mut().read_to_vec().unwrap_or_default();
+    (status, content_range, body)
 }
 
 #[test]

@@ -19,6 +19,7 @@ pub mod flow;
 pub mod logging;
 pub mod media;
 pub mod metrics;
+pub mod net_policy;
 pub mod shard;
 pub mod simulator;
 pub mod sip;

@@ -303,13 +303,17 @@ fn serve(args: ServeArgs) -> Result<(), String> {
     let (http, http_workers) =
         HttpPool::start(8).map_err(|err| format!("cannot start HTTP workers: {err}"))?;
     let http_queue = http.queue_counter();
-    let (cdr_writer, cdr) =
-        CdrWriter::start(&config.server.data_dir, clock.wall_clock()).map_err(|err| {
-            format!(
-                "cannot open CDR file in {}: {err}",
-                config.server.data_dir.display()
-            )
-        })?;
+    let (cdr_writer, cdr) = CdrWriter::start(
+        &config.server.data_dir,
+        clock.wall_clock(),
+        control.as_ref().map(|control| control.store.clone()),
+    )
+    .map_err(|err| {
+        format!(
+            "cannot open CDR file in {}: {err}",
+            config.server.data_dir.display()
+        )
+    })?;
     let (recording_writer, recordings) = RecordingWriter::start(&config.server.data_dir)
         .map_err(|err| format!("cannot start the recording writer: {err}"))?;
     log::info!(
@@ -382,7 +386,12 @@ fn serve(args: ServeArgs) -> Result<(), String> {
     let api = match control {
         Some(control) => {
             control.installer.set_peers(peers.to_vec());
-            let api = ApiServer::start(&config.api, control.store, control.installer.clone())?;
+            let api = ApiServer::start(
+                &config.api,
+                control.store,
+                control.installer.clone(),
+                &config.server.data_dir,
+            )?;
             log::info!("API on http://{}", api.address());
             Some((api, control.installer))
         }

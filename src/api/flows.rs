@@ -59,6 +59,11 @@ pub(super) struct Paging {
 }
 
 impl Paging {
+    /// Paging of these values (none: the defaults).
+    pub(super) fn new(page: Option<u64>, limit: Option<u64>) -> Paging {
+        Paging { page, limit }
+    }
+
     pub(super) fn page(&self) -> Result<(u64, u64, Page), ApiError> {
         let page = self.page.unwrap_or(1);
         let limit = self.limit.unwrap_or(20);

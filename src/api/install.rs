@@ -59,6 +59,11 @@ impl Installer {
         *lock(&self.peers) = peers;
     }
 
+    /// The shards, in shard order (live-call commands go to one of them).
+    pub fn peers(&self) -> Vec<ShardPeer> {
+        lock(&self.peers).clone()
+    }
+
     /// Whether the configuration file already routes this number or prefix
     /// (the API may not route it too).
     pub fn config_routes(&self, matcher: &Matcher) -> bool {

@@ -10,6 +10,8 @@
 //! (see [`ApiConfig`]); `docs/api.md` is the reference.
 
 mod auth;
+mod calls;
+mod cdrs;
 mod config;
 mod error;
 mod flow_record;
@@ -17,6 +19,7 @@ mod flows;
 mod install;
 mod numbers;
 mod openapi;
+mod recordings;
 
 pub use config::{hash_key, ApiConfig, ApiKeyConfig, HashedKey};
 pub use install::{build_router, Installer};
@@ -39,6 +42,8 @@ use error::ApiError;
 struct AppState {
     store: Arc<dyn Store>,
     installer: Arc<Installer>,
+    /// Where recordings and voicemail messages are (`[server] data_dir`).
+    data_dir: Arc<std::path::Path>,
 }
 
 impl AppState {
@@ -118,6 +123,15 @@ fn endpoints() -> Vec<Endpoint> {
         endpoint(Method::GET, "/v1/numbers", numbers::list),
         endpoint(Method::GET, "/v1/numbers/{id}", numbers::get_one),
         endpoint(Method::DELETE, "/v1/numbers/{id}", numbers::delete),
+        endpoint(Method::GET, "/v1/cdrs", cdrs::list),
+        endpoint(Method::GET, "/v1/recordings", recordings::list),
+        endpoint(Method::GET, "/v1/recordings/{id}", recordings::download),
+        endpoint(Method::DELETE, "/v1/recordings/{id}", recordings::delete),
+        endpoint(Method::GET, "/v1/calls", calls::list),
+        endpoint(Method::GET, "/v1/calls/{id}", calls::get_one),
+        endpoint(Method::POST, "/v1/calls/{id}/actions", calls::action),
+        endpoint(Method::POST, "/v1/calls/{id}/hangup", calls::hangup),
+        endpoint(Method::POST, "/v1/activeflows/{id}/execute", calls::execute),
     ]
 }
 
@@ -176,6 +190,7 @@ impl ApiServer {
         config: &ApiConfig,
         store: Arc<dyn Store>,
         installer: Arc<Installer>,
+        data_dir: &std::path::Path,
     ) -> Result<ApiServer, String> {
         let Some(listen) = config.listen else {
             return Err("api.listen is not set".into());
@@ -196,7 +211,12 @@ impl ApiServer {
             .enable_all()
             .build()
             .map_err(|err| format!("cannot start the API runtime: {err}"))?;
-        let app = router(config, keys, AppState { store, installer });
+        let state = AppState {
+            store,
+            installer,
+            data_dir: Arc::from(data_dir),
+        };
+        let app = router(config, keys, state);
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let thread = std::thread::Builder::new()
             .name("api".into())

@@ -63,6 +63,8 @@ pub enum HangupCause {
     /// Our reliable 183 (RFC 3262) was never PRACKed: the INVITE was refused
     /// with 504.
     PrackTimeout,
+    /// The HTTP API hung the call up (`hangup` on a live call).
+    ApiHangup,
 }
 
 /// One finished call, as the IO shell writes it.

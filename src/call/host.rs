@@ -35,6 +35,7 @@ use crate::time::{Time, WallClock};
 
 use super::admission::{Admission, AdmissionControl};
 use super::cdr::{CdrRecord, HangupCause, HangupSide};
+use super::control::{CallCommand, CallSnapshot, Refusal};
 use super::dial_target::{clean_caller_id, resolve, DialTrunk};
 use super::http::{HttpRequest, HttpResult};
 use super::inbound::{Call, CallHandle, CallOutput, CallParties, CallPlan, RtpSeed};
@@ -605,6 +606,53 @@ impl Host {
     /// flows). Calls in progress keep the flow and version they started with.
     pub fn set_router(&mut self, router: Arc<Router>) {
         self.router = router;
+    }
+
+    /// Applies a control-plane command to the call whose SIP Call-ID is
+    /// `call_id`, or says why not. Then drain [`Host::poll_output`] until
+    /// `Timeout`. Finding the call walks the call table: commands come at
+    /// the control plane's pace, not the media's.
+    pub fn handle_command(
+        &mut self,
+        now: Time,
+        call_id: &str,
+        command: CallCommand,
+    ) -> Result<(), Refusal> {
+        self.now = self.now.max(now);
+        let now = self.now;
+        let handle = self.find_call(call_id).ok_or(Refusal::NoSuchCall)?;
+        let entry = self.calls.get_mut(handle.0).ok_or(Refusal::NoSuchCall)?;
+        let applied = entry
+            .span
+            .in_scope(|| entry.call.handle_command(now, command));
+        self.mark_ready(handle);
+        applied
+    }
+
+    /// Every call in progress on this shard, as the API shows it.
+    pub fn snapshots(&self) -> Vec<CallSnapshot> {
+        self.calls
+            .keys()
+            .filter_map(|key| self.calls.get(key))
+            .filter(|entry| !entry.call.is_finished())
+            .map(|entry| entry.call.snapshot(self.now))
+            .collect()
+    }
+
+    /// The call in progress whose SIP Call-ID is `call_id`.
+    pub fn snapshot(&self, call_id: &str) -> Option<CallSnapshot> {
+        let handle = self.find_call(call_id)?;
+        self.calls
+            .get(handle.0)
+            .map(|entry| entry.call.snapshot(self.now))
+    }
+
+    fn find_call(&self, call_id: &str) -> Option<CallHandle> {
+        self.calls.keys().map(CallHandle).find(|handle| {
+            self.calls
+                .get(handle.0)
+                .is_some_and(|entry| entry.call.sip_call().0 == call_id)
+        })
     }
 
     /// Calls in progress on this shard.

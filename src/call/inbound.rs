@@ -52,6 +52,8 @@ use super::leg::{LegId, LegRequest, OutboundLeg};
 
 #[path = "connect.rs"]
 mod connect;
+#[path = "inbound_control.rs"]
+mod control_hooks;
 #[path = "transfer.rs"]
 mod transfer;
 
@@ -210,6 +212,9 @@ enum Activity {
     Waiting,
     /// A connect command's legs ring; resumes when one answers or all fail.
     Connecting,
+    /// At a `block` action: resumes when the API says so
+    /// ([`CallCommand::Resume`](crate::call::CallCommand::Resume)).
+    Blocked,
 }
 
 /// Counters of what a call could not do.
@@ -1228,6 +1233,10 @@ impl Call {
                 };
                 None
             }
+            Command::Block { .. } => {
+                self.activity = Activity::Blocked;
+                None
+            }
             Command::SendDigits {
                 digits, tone, gap, ..
             } => match self.flow_media() {
@@ -1365,7 +1374,10 @@ fn needs_answer(command: &Command) -> bool {
         | Command::RecordStop { .. } => true,
         // Answer-on-bridge: the caller is answered when the far end answers.
         Command::Connect { .. } => false,
-        Command::Play { .. } | Command::Sleep { .. } | Command::Http { .. } => false,
+        Command::Play { .. }
+        | Command::Sleep { .. }
+        | Command::Block { .. }
+        | Command::Http { .. } => false,
         Command::Hangup { .. } => false,
     }
 }

@@ -8,6 +8,7 @@
 
 mod admission;
 mod cdr;
+mod control;
 mod dial_target;
 mod drain;
 mod gather;
@@ -24,6 +25,7 @@ mod trunk_agents;
 
 pub use admission::{Admission, AdmissionControl};
 pub use cdr::{CdrRecord, HangupCause, HangupSide, MediaCdr, RtcpCdr, RtpCdr};
+pub use control::{CallCommand, CallSnapshot, Refusal};
 pub use dial_target::{clean_caller_id, resolve as resolve_dial_target, DialTrunk, Resolved};
 pub use drain::{drain, HostIo};
 pub use gather::{Gather, GatherEnd, GatherLimits};

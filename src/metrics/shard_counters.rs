@@ -39,7 +39,7 @@ pub const SIP_METHODS: [&str; 14] = [
 ];
 
 /// Every hangup cause, in the order of [`cause_index`], with its CDR name.
-pub const HANGUP_CAUSES: [&str; 16] = [
+pub const HANGUP_CAUSES: [&str; 17] = [
     "normal_clearing",
     "caller_hangup",
     "cancelled",
@@ -55,6 +55,7 @@ pub const HANGUP_CAUSES: [&str; 16] = [
     "shutdown",
     "flow_ended",
     "prack_timeout",
+    "api_hangup",
     "other",
 ];
 
@@ -504,6 +505,7 @@ pub fn cause_index(cause: &HangupCause) -> usize {
         HangupCause::Shutdown => 12,
         HangupCause::FlowEnded => 13,
         HangupCause::PrackTimeout => 14,
+        HangupCause::ApiHangup => 15,
     }
 }
 
@@ -537,6 +539,7 @@ mod tests {
         for (cause, name) in [
             (HangupCause::NormalClearing, "normal_clearing"),
             (HangupCause::PrackTimeout, "prack_timeout"),
+            (HangupCause::ApiHangup, "api_hangup"),
             (
                 HangupCause::SessionIntervalTooSmall,
                 "session_interval_too_small",

@@ -476,6 +476,30 @@ impl ShardLoop {
                     log::info!("shard {}: new routing table", self.index);
                     self.host.set_router(router)
                 }
+                ShardMsg::Command {
+                    call_id,
+                    command,
+                    reply,
+                } => {
+                    let name = command.name();
+                    let applied = self.host.handle_command(now, &call_id, command);
+                    log::info!(
+                        "shard {}: API {name} for call {call_id}: {}",
+                        self.index,
+                        match &applied {
+                            Ok(()) => "applied".to_string(),
+                            Err(refusal) => format!("refused ({refusal})"),
+                        }
+                    );
+                    let _ = reply.send(applied);
+                }
+                ShardMsg::Calls { call_id, reply } => {
+                    let calls = match call_id {
+                        Some(id) => self.host.snapshot(&id).into_iter().collect(),
+                        None => self.host.snapshots(),
+                    };
+                    let _ = reply.send(calls);
+                }
                 ShardMsg::Shutdown => {
                     if running.shutdown_at.is_none() {
                         log::info!(

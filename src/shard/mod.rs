@@ -38,7 +38,9 @@ use std::net::SocketAddr;
 use std::sync::mpsc::{channel, sync_channel, SyncSender, TrySendError};
 use std::sync::Arc;
 
-use crate::call::{CallHandle, Host, HostConfig, HttpResult, Router};
+use crate::call::{
+    CallCommand, CallHandle, CallSnapshot, Host, HostConfig, HttpResult, Refusal, Router,
+};
 use crate::media::PromptCatalog;
 use crate::metrics::ShardCounters;
 
@@ -101,6 +103,25 @@ pub enum ShardMsg {
     },
     /// A new routing table (configuration reloaded, flows published).
     Routes(Arc<Router>),
+    /// A live-call command from the control plane for a call this shard
+    /// owns; the shard applies it and answers on `reply` (never waiting:
+    /// a requester that gave up is not waited for).
+    Command {
+        /// The call's SIP Call-ID.
+        call_id: String,
+        /// What to do.
+        command: CallCommand,
+        /// Where the applied/refused answer goes.
+        reply: tokio::sync::oneshot::Sender<Result<(), Refusal>>,
+    },
+    /// The control plane asks for the calls in progress (all of them, or
+    /// the one with this Call-ID).
+    Calls {
+        /// Only this call; none: every call of the shard.
+        call_id: Option<String>,
+        /// Where the list goes.
+        reply: tokio::sync::oneshot::Sender<Vec<CallSnapshot>>,
+    },
     /// Stop taking calls, hang up, drain, exit.
     Shutdown,
 }

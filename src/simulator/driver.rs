@@ -91,7 +91,7 @@ pub fn resolves_itself(command: &Command) -> bool {
         | Command::Hangup { .. } => true,
         Command::Http { wait, .. } => !wait,
         Command::Connect { kind, .. } => *kind == ConnectKind::Call,
-        Command::Gather { .. } => false,
+        Command::Gather { .. } | Command::Block { .. } => false,
     }
 }
 

@@ -10,6 +10,7 @@
 //!
 //! Every store passes the shared suite in `suite.rs`.
 
+mod cdrs;
 mod postgres;
 mod sqlite;
 #[cfg(test)]
@@ -18,6 +19,7 @@ mod suite;
 mod test_postgres;
 
 pub use self::postgres::PostgresStore;
+pub use cdrs::{CdrQuery, CdrRow};
 pub use sqlite::SqliteStore;
 
 use serde_json::Value;
@@ -156,6 +158,11 @@ pub trait Store: Send + Sync {
     fn delete_route(&self, workspace: &str, id: &str) -> Result<bool, StoreError>;
     /// Every route of every workspace.
     fn all_routes(&self) -> Result<Vec<RouteRow>, StoreError>;
+    /// Adds a batch of CDRs in one transaction: all are committed or none.
+    fn add_cdrs(&self, rows: &[CdrRow]) -> Result<(), StoreError>;
+    /// A page of the workspace's CDRs that match, oldest first, and how many
+    /// match in all.
+    fn cdrs(&self, workspace: &str, query: &CdrQuery) -> Result<(Vec<Value>, u64), StoreError>;
 }
 
 /// A fresh id: 12 bytes of the operating system's entropy as 24 hex digits

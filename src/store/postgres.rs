@@ -11,7 +11,8 @@ use postgres::error::SqlState;
 use postgres::{Client, NoTls};
 use serde_json::Value;
 
-use super::{FlowRow, Matcher, Page, RouteRow, Store, StoreError, VersionRow};
+use super::cdrs::where_clause;
+use super::{CdrQuery, CdrRow, FlowRow, Matcher, Page, RouteRow, Store, StoreError, VersionRow};
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS flows (
@@ -39,6 +40,17 @@ CREATE TABLE IF NOT EXISTS routes (
     created_at TEXT NOT NULL,
     CHECK ((number IS NULL) <> (prefix IS NULL))
 );
+CREATE TABLE IF NOT EXISTS cdrs (
+    seq BIGSERIAL PRIMARY KEY,
+    call_id TEXT NOT NULL,
+    caller TEXT NOT NULL,
+    callee TEXT NOT NULL,
+    flow_id TEXT,
+    hangup_cause TEXT NOT NULL,
+    start_time TEXT NOT NULL,
+    record TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS cdrs_by_flow ON cdrs (flow_id, start_time);
 ";
 
 /// The PostgreSQL store.
@@ -384,6 +396,66 @@ impl Store for PostgresStore {
             .query(&format!("{ROUTE_SELECT} ORDER BY created_at, id"), &[])
             .map_err(backend)?;
         rows.iter().map(route_row).collect()
+    }
+
+    fn add_cdrs(&self, rows: &[CdrRow]) -> Result<(), StoreError> {
+        let mut client = self.lock();
+        let mut transaction = client.transaction().map_err(backend)?;
+        let insert = transaction
+            .prepare(
+                "INSERT INTO cdrs (call_id, caller, callee, flow_id, hangup_cause, \
+                 start_time, record) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            )
+            .map_err(backend)?;
+        for row in rows {
+            transaction
+                .execute(
+                    &insert,
+                    &[
+                        &row.call_id,
+                        &row.from,
+                        &row.to,
+                        &row.flow_id,
+                        &row.hangup_cause,
+                        &row.start_time,
+                        &row.record.to_string(),
+                    ],
+                )
+                .map_err(backend)?;
+        }
+        transaction.commit().map_err(backend)
+    }
+
+    fn cdrs(&self, workspace: &str, query: &CdrQuery) -> Result<(Vec<Value>, u64), StoreError> {
+        let (clause, values) = where_clause(workspace, query, |n| format!("${n}"));
+        let params: Vec<&(dyn postgres::types::ToSql + Sync)> = values
+            .iter()
+            .map(|value| value as &(dyn postgres::types::ToSql + Sync))
+            .collect();
+        let mut client = self.lock();
+        let total: i64 = client
+            .query_one(
+                &format!("SELECT COUNT(*) FROM cdrs WHERE {clause}"),
+                &params,
+            )
+            .map_err(backend)?
+            .get(0);
+        let limit = i64::try_from(query.page.limit).unwrap_or(i64::MAX);
+        let offset = i64::try_from(query.page.offset).unwrap_or(i64::MAX);
+        let rows = client
+            .query(
+                &format!(
+                    "SELECT record FROM cdrs WHERE {clause} ORDER BY start_time, seq \
+                     LIMIT {limit} OFFSET {offset}"
+                ),
+                &params,
+            )
+            .map_err(backend)?;
+        let records = rows
+            .iter()
+            .map(|row| parse_document(row.get::<_, &str>(0)))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok((records, u64::try_from(total).unwrap_or(0)))
     }
 }
 

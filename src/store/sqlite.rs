@@ -9,7 +9,8 @@ use std::sync::{Mutex, MutexGuard};
 use rusqlite::{params, Connection, OptionalExtension};
 use serde_json::Value;
 
-use super::{FlowRow, Matcher, Page, RouteRow, Store, StoreError, VersionRow};
+use super::cdrs::where_clause;
+use super::{CdrQuery, CdrRow, FlowRow, Matcher, Page, RouteRow, Store, StoreError, VersionRow};
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS flows (
@@ -37,6 +38,17 @@ CREATE TABLE IF NOT EXISTS routes (
     created_at TEXT NOT NULL,
     CHECK ((number IS NULL) <> (prefix IS NULL))
 );
+CREATE TABLE IF NOT EXISTS cdrs (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    call_id TEXT NOT NULL,
+    caller TEXT NOT NULL,
+    callee TEXT NOT NULL,
+    flow_id TEXT,
+    hangup_cause TEXT NOT NULL,
+    start_time TEXT NOT NULL,
+    record TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS cdrs_by_flow ON cdrs (flow_id, start_time);
 ";
 
 /// The SQLite store.
@@ -490,6 +502,61 @@ impl Store for SqliteStore {
             ))
             .map_err(backend)?;
         collect_routes(&mut statement, [])
+    }
+
+    fn add_cdrs(&self, rows: &[CdrRow]) -> Result<(), StoreError> {
+        let mut connection = self.lock();
+        let transaction = connection.transaction().map_err(backend)?;
+        {
+            let mut insert = transaction
+                .prepare_cached(
+                    "INSERT INTO cdrs (call_id, caller, callee, flow_id, hangup_cause, \
+                     start_time, record) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                )
+                .map_err(backend)?;
+            for row in rows {
+                insert
+                    .execute(params![
+                        row.call_id,
+                        row.from,
+                        row.to,
+                        row.flow_id,
+                        row.hangup_cause,
+                        row.start_time,
+                        row.record.to_string(),
+                    ])
+                    .map_err(backend)?;
+            }
+        }
+        transaction.commit().map_err(backend)
+    }
+
+    fn cdrs(&self, workspace: &str, query: &CdrQuery) -> Result<(Vec<Value>, u64), StoreError> {
+        let (clause, values) = where_clause(workspace, query, |n| format!("?{n}"));
+        let connection = self.lock();
+        let total: i64 = connection
+            .query_row(
+                &format!("SELECT COUNT(*) FROM cdrs WHERE {clause}"),
+                rusqlite::params_from_iter(values.iter()),
+                |row| row.get(0),
+            )
+            .map_err(backend)?;
+        let limit = i64::try_from(query.page.limit).unwrap_or(i64::MAX);
+        let offset = i64::try_from(query.page.offset).unwrap_or(i64::MAX);
+        let mut statement = connection
+            .prepare(&format!(
+                "SELECT record FROM cdrs WHERE {clause} ORDER BY start_time, seq \
+                 LIMIT {limit} OFFSET {offset}"
+            ))
+            .map_err(backend)?;
+        let records = statement
+            .query_map(rusqlite::params_from_iter(values.iter()), |row| {
+                row.get::<_, String>(0)
+            })
+            .map_err(backend)?
+            .map(|text| text.map_err(backend).and_then(|text| parse_document(&text)))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok((records, u64::try_from(total).unwrap_or(0)))
     }
 }
 

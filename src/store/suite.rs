@@ -15,6 +15,60 @@ pub(crate) fn run(store: &dyn Store) {
     paging(store);
     workspaces_are_isolated(store);
     routes(store);
+    cdrs(store);
+}
+
+fn cdrs(store: &dyn Store) {
+    use super::{CdrQuery, CdrRow};
+    store
+        .create_flow(A, "cdr-flow-a", &json!({}), "2026-01-01T00:00:00.000Z")
+        .expect("create");
+    store
+        .create_flow(B, "cdr-flow-b", &json!({}), "2026-01-01T00:00:00.000Z")
+        .expect("create");
+    let row = |call: &str, flow: &str, to: &str, cause: &str, minute: u32| {
+        CdrRow::from_record(json!({
+            "call_id": call, "from": "sipp", "to": to, "flow_id": flow,
+            "hangup_cause": cause,
+            "start_time": format!("2026-02-01T10:{minute:02}:00.000Z"),
+        }))
+        .expect("a row")
+    };
+    store
+        .add_cdrs(&[
+            row("c1", "cdr-flow-a", "1000", "normal_clearing", 1),
+            row("c2", "cdr-flow-a", "2000", "api_hangup", 2),
+            row("c3", "cdr-flow-b", "1000", "normal_clearing", 3),
+            row("c4", "cdr-flow-a", "1000", "caller_hangup", 4),
+        ])
+        .expect("add");
+    let ids = |query: &CdrQuery, workspace: &str| {
+        let (records, total) = store.cdrs(workspace, query).expect("query");
+        let ids: Vec<String> = records
+            .iter()
+            .map(|r| r["call_id"].as_str().unwrap_or_default().to_owned())
+            .collect();
+        (ids, total)
+    };
+    assert_eq!(
+        ids(&CdrQuery::all(10), A),
+        (vec!["c1".into(), "c2".into(), "c4".into()], 3)
+    );
+    assert_eq!(ids(&CdrQuery::all(10), B), (vec!["c3".into()], 1));
+    let mut query = CdrQuery::all(10);
+    query.number = Some("1000".into());
+    assert_eq!(ids(&query, A).0, ["c1", "c4"]);
+    query.cause = Some("caller_hangup".into());
+    assert_eq!(ids(&query, A).0, ["c4"]);
+    let mut range = CdrQuery::all(1);
+    range.since = Some("2026-02-01T10:02:00.000Z".into());
+    range.until = Some("2026-02-01T10:05:00.000Z".into());
+    assert_eq!(ids(&range, A), (vec!["c2".into()], 2));
+    range.page.offset = 1;
+    assert_eq!(ids(&range, A), (vec!["c4".into()], 2));
+    let mut flow = CdrQuery::all(10);
+    flow.flow_id = Some("cdr-flow-b".into());
+    assert_eq!(ids(&flow, A).1, 0, "another workspace's flow");
 }
 
 fn versions_and_publishing(store: &dyn Store) {

@@ -69,6 +69,11 @@ impl ApiClient {
         }
     }
 
+    /// `http://ADDR` of the server.
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
     /// The same server with another key and workspace.
     pub fn with(&self, key: Option<&str>, workspace: Option<&str>) -> ApiClient {
         ApiClient {

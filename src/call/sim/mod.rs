@@ -20,6 +20,7 @@ pub(crate) mod fixtures;
 pub(crate) mod network;
 
 mod call_tests;
+mod control_tests;
 mod media_tests;
 mod recording_tests;
 mod session_tests;
@@ -201,6 +202,17 @@ impl Sim {
     pub(crate) fn host_input(&mut self, input: Input<'_>) {
         self.host.handle_input(self.now, input);
         self.drain_host();
+    }
+
+    /// Hands the host a control-plane command now and drains what it makes.
+    pub(crate) fn host_command(
+        &mut self,
+        call_id: &str,
+        command: crate::call::CallCommand,
+    ) -> Result<(), crate::call::Refusal> {
+        let applied = self.host.handle_command(self.now, call_id, command);
+        self.drain_host();
+        applied
     }
 
     /// Advances the clock by `duration`, running everything due on the way.

@@ -28,6 +28,7 @@ pub(super) const SUPPORTED_ACTIONS: &[&str] = &[
     "stop",
     "empty",
     "sleep",
+    "block",
 ];
 
 /// Action types the seeds name that need a service this appliance does not
@@ -40,7 +41,6 @@ pub(super) const UNSUPPORTED_ACTIONS: &[(&str, &str)] = &[
     ("message_send", "needs a messaging (SMS) service"),
     ("email_send", "needs an email service"),
     ("fetch", "loads actions from a remote URL at run time"),
-    ("block", "waits for an external API call to resume"),
     ("hold", "needs call hold, which this engine does not offer"),
     (
         "mute",

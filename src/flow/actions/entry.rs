@@ -15,8 +15,8 @@ use crate::flow::actions::options_control::{
     read_goto, read_stop, read_variable_set, read_webhook_send,
 };
 use crate::flow::actions::options_media::{
-    read_answer, read_beep, read_digits_receive, read_digits_send, read_hangup, read_play,
-    read_recording_start, read_recording_stop, read_sleep, read_talk,
+    read_answer, read_beep, read_block, read_digits_receive, read_digits_send, read_hangup,
+    read_play, read_recording_start, read_recording_stop, read_sleep, read_talk,
 };
 use crate::flow::program::{Program, Step};
 use crate::flow::read::{quoted, Fields, Read, Reported, Sink};
@@ -137,6 +137,7 @@ fn read_option(
         "stop" => read_stop(option, sink),
         "empty" => read_empty(option, sink),
         "sleep" => read_sleep(option, sink),
+        "block" => read_block(option, sink),
         other => {
             match unsupported_reason(other) {
                 Some(reason) => {

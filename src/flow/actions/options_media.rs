@@ -163,6 +163,12 @@ pub(crate) fn read_sleep(option: &Fields<'_>, sink: &mut Sink) -> Read<ActionRea
     ))))
 }
 
+/// `block`: no options; the flow waits until the API resumes it.
+pub(crate) fn read_block(option: &Fields<'_>, sink: &mut Sink) -> Read<ActionRead> {
+    option.warn_unknown(&[], &mut sink.warnings);
+    step(Step::Block)
+}
+
 /// `hangup`: optional `reason` and `sip_status` (400–699: the status a call
 /// not yet answered is refused with).
 pub(crate) fn read_hangup(option: &Fields<'_>, sink: &mut Sink) -> Read<ActionRead> {

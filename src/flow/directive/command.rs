@@ -16,6 +16,7 @@
 //! {"command": "http",         "node": ID, "method": "POST", "url": S, "headers": {S: S},
 //!                             "body": S|null, "timeout_ms": N, "wait": BOOL}
 //! {"command": "sleep",        "node": ID, "duration_ms": N}
+//! {"command": "block",        "node": ID}
 //! {"command": "hangup",       "node": ID, "reason": S|null, "sip_status": N|null}
 //! ```
 //!
@@ -212,6 +213,12 @@ pub enum Command {
         #[serde(rename = "duration_ms", serialize_with = "millis")]
         duration: Duration,
     },
+    /// Wait until the flow is resumed from outside (the API's
+    /// `activeflows/{id}/execute`); report `Done` then.
+    Block {
+        /// The node that issued the command; the outcome resumes the flow there.
+        node: NodeId,
+    },
     /// Hang up; report anything (normally `Done`) afterwards.
     Hangup {
         /// The node that issued the command; the outcome resumes the flow there.
@@ -238,6 +245,7 @@ impl Command {
             | Command::Connect { node, .. }
             | Command::Http { node, .. }
             | Command::Sleep { node, .. }
+            | Command::Block { node }
             | Command::Hangup { node, .. } => node,
         }
     }
@@ -254,6 +262,7 @@ impl Command {
             Command::Connect { .. } => "connect",
             Command::Http { .. } => "http",
             Command::Sleep { .. } => "sleep",
+            Command::Block { .. } => "block",
             Command::Hangup { .. } => "hangup",
         }
     }

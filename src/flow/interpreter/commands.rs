@@ -124,6 +124,7 @@ impl Session {
                     duration: *duration,
                 },
             ),
+            Step::Block => (Wait::Simple, Command::Block { node: id }),
             Step::Hangup { reason, sip_status } => (
                 Wait::Hangup,
                 Command::Hangup {

@@ -61,6 +61,9 @@ pub enum Step {
     },
     /// Pause; leaves by `done`.
     Sleep(Duration),
+    /// VoIPBIN `block`: wait until the API resumes the flow
+    /// (`POST /v1/activeflows/{id}/execute`); leaves by `done`.
+    Block,
     /// Pure: end the flow (`on_complete_flow_id` still runs).
     Stop,
     /// Hang up; the flow ends.

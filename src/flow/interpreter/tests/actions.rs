@@ -309,3 +309,38 @@ fn bare_arrays_are_action_flows() {
         ["hangup #0", "end: hangup at #0"]
     );
 }
+
+#[test]
+fn block_waits_until_resumed_and_then_moves_on() {
+    let mut session = session(json!({"actions": [
+        {"type": "answer"},
+        {"id": "wait", "type": "block"},
+        {"id": "after", "type": "talk", "option": {"text": "Resumed"}},
+        {"type": "hangup"}
+    ]}));
+    assert_eq!(
+        drive(&mut session, &["done", "done", "done"]),
+        [
+            "answer #0",
+            "block wait",
+            "play after speak:Resumed",
+            "hangup #3",
+        ]
+    );
+    // A caller who leaves while the flow is blocked ends it there.
+    let mut left = session_of_block();
+    assert_eq!(
+        drive(&mut left, &["done", "hangup"])
+            .last()
+            .map(String::as_str),
+        Some("end: caller hung up during wait")
+    );
+}
+
+fn session_of_block() -> Session {
+    session(json!({"actions": [
+        {"type": "answer"},
+        {"id": "wait", "type": "block"},
+        {"type": "hangup"}
+    ]}))
+}

@@ -102,6 +102,7 @@ pub(super) fn summary(directive: &Directive) -> String {
             method, url, wait, ..
         } => format!("{method} {url}{}", if *wait { "" } else { " async" }),
         Command::Sleep { duration, .. } => format!("{}ms", duration.as_millis()),
+        Command::Block { .. } => String::new(),
         Command::Hangup { reason, .. } => reason.clone().unwrap_or_default(),
     };
     format!("{} {} {detail}", command.name(), command.node())

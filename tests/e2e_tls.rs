@@ -6,9 +6,13 @@
 //! plain TCP client on the TLS port is dropped and counted, and the next
 //! call works; with client certificates required, one from an unknown CA
 //! is refused with the reason logged; a `sips:` INVITE over UDP gets 416.
+//! And outbound: a flow's `dial` through a `transport = "tls"` `[dial]`
+//! trunk reaches the carrier (sipp behind stunnel in server mode) over TLS,
+//! answers its digest challenge, is bridged, and its BYE goes over TLS too.
 
 mod common;
 
+use std::fs;
 use std::io::{Read, Write};
 use std::net::{TcpStream, UdpSocket};
 use std::time::Duration;
@@ -24,6 +28,7 @@ common::for_each_backend! {
     a_client_certificate_from_an_unknown_ca_is_refused => rogue_client_certificate;
     a_sips_invite_over_udp_is_refused => sips_over_udp;
     a_trunk_that_requires_tls_refuses_udp_and_takes_tls => trunk_requires_tls;
+    a_number_dialled_through_a_tls_trunk_goes_over_tls => dial_through_tls_trunk;
 }
 
 struct TlsServer {
@@ -280,4 +285,107 @@ fn sips_over_udp(backend: Backend) {
     }
     assert!(finals[0].starts_with("SIP/2.0 416"), "{}", finals[0]);
     assert!(tls.server.cdrs().is_empty(), "no call was made");
+}
+
+/// Dials 5551234 through `[dial] trunk`; after the bridge, hangs up.
+const DIALLER_FLOW: &str = r#"{
+  "id": "dialler", "name": "dial over tls", "version": 1,
+  "nodes": [
+    { "id": "start", "type": "start", "data": { "kind": "start" } },
+    { "id": "dial", "type": "dial", "data": { "kind": "dial", "number": "5551234", "timeoutSec": 15 } },
+    { "id": "sorry", "type": "play", "data": { "kind": "play", "promptId": "invalid" } },
+    { "id": "end", "type": "hangup", "data": { "kind": "hangup" } }
+  ],
+  "edges": [
+    { "id": "e1", "source": "start", "target": "dial" },
+    { "id": "e2", "source": "dial", "target": "end", "sourceHandle": "answered" },
+    { "id": "e3", "source": "dial", "target": "sorry", "sourceHandle": "failed" },
+    { "id": "e4", "source": "dial", "target": "sorry", "sourceHandle": "no_answer" },
+    { "id": "e5", "source": "sorry", "target": "end" }
+  ]
+}"#;
+
+fn dial_through_tls_trunk(backend: Backend) {
+    let dir = TestDir::new(&format!("tls-dial-{}", backend.cli_value()));
+    let certs = Certs::make(dir.path());
+    // The carrier: sipp on TCP, challenging the INVITE, behind stunnel.
+    let carrier = Sipp::new("uas_auth.xml", "carrier", dir.path())
+        .tcp()
+        .set("user", "trunk1")
+        .set("password", "s3cret")
+        .timeout(Duration::from_secs(30));
+    let carrier_addr = carrier.sip_addr();
+    let carrier = std::thread::spawn(move || carrier.run());
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while TcpStream::connect(carrier_addr).is_err() {
+        assert!(std::time::Instant::now() < deadline, "sipp never listened");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let stunnel = Stunnel::start(
+        dir.path(),
+        "carrier",
+        Mode::Server {
+            connect: carrier_addr,
+            cert: &certs.server_cert,
+            key: &certs.server_key,
+        },
+    );
+    let flows = dir.path().join("flows");
+    fs::create_dir_all(&flows).expect("flows dir");
+    fs::write(flows.join("dialler.json"), DIALLER_FLOW).expect("write flow");
+    let tls_port = tcp_port();
+    let options = ServerOptions {
+        config: Some(format!(
+            "{}[flows]\ndir = \"{}\"\n[routing]\ndefault_flow = \"\"\n\
+[[routing.route]]\nnumber = \"1000\"\nflow = \"dialler\"\n[dial]\ntrunk = \"carrier\"\n\
+[[trunk]]\nname = \"carrier\"\nproxy = \"{}\"\nusername = \"trunk1\"\npassword = \"s3cret\"\n\
+transport = \"tls\"\n",
+            certs.sip_config(tls_port, false),
+            flows.display(),
+            stunnel.accept
+        )),
+        ..ServerOptions::default()
+    };
+    let server = Server::start(backend, dir.path(), &options);
+    let pcap = dir.path().join("tone.pcap");
+    common::pcap::write_tone_pcap(&pcap, 150, 0x7157_0001, 1);
+    let caller = Sipp::new("uac_record.xml", "caller", dir.path())
+        .target(server.sip_addr())
+        .key("audio_pcap", pcap.display().to_string())
+        .set("hold_ms", "2000")
+        .timeout(Duration::from_secs(20))
+        .run();
+    caller.assert_passed(1);
+    let carrier = carrier.join().expect("carrier sipp");
+    carrier.assert_passed(1);
+    let received = carrier.received_messages();
+    let invites: Vec<&String> = received
+        .iter()
+        .filter(|m| m.trim_start().starts_with("INVITE sip:5551234@"))
+        .collect();
+    assert_eq!(
+        invites.len(),
+        2,
+        "challenged, then with credentials: {received:#?}"
+    );
+    assert!(
+        invites[1].contains("Authorization: Digest"),
+        "{}",
+        invites[1]
+    );
+    let bye = received
+        .iter()
+        .find(|m| m.trim_start().starts_with("BYE "))
+        .unwrap_or_else(|| panic!("no BYE reached the carrier: {received:#?}"));
+    for message in invites.iter().copied().chain(std::iter::once(bye)) {
+        assert!(
+            message.contains(&format!("Via: SIP/2.0/TLS 127.0.0.1:{tls_port}")),
+            "{message}"
+        );
+    }
+    assert!(invites[1].contains(";transport=tls>"), "{}", invites[1]);
+    let cdrs = server.wait_for_cdrs(1, Duration::from_secs(5));
+    let leg = &cdrs[0].json["legs"][0];
+    assert_eq!(leg["outcome"], "answered", "{}", cdrs[0].json);
+    drop(stunnel);
 }

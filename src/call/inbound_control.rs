@@ -83,7 +83,7 @@ impl Call {
             CallCommand::RecordingStart {
                 recording_id,
                 format,
-            } => match self.record_start(recording_id, format, None, None, None, false) {
+            } => match self.record_start(recording_id, format, None, None, None, false, false) {
                 Some(Outcome::Failed(reason)) => Err(Refusal::Refused(reason)),
                 _ => Ok(()),
             },

@@ -32,6 +32,7 @@ mod session;
 mod srtp;
 mod stats;
 mod transcode;
+mod wav;
 
 pub use catalog::{PromptCatalog, BEEP_PROMPT_ID};
 pub use codec::{Codec, FRAME_SAMPLES, OPUS_PAYLOAD_TYPE};
@@ -74,3 +75,4 @@ pub use srtp::{
 };
 pub use stats::MediaStats;
 pub use transcode::{Format, TranscodeError, Transcoder};
+pub use wav::{WavError, MAX_SAMPLE_RATE as MAX_WAV_SAMPLE_RATE};

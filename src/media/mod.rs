@@ -31,6 +31,7 @@ mod rtp;
 mod session;
 mod srtp;
 mod stats;
+mod tones;
 mod transcode;
 mod wav;
 
@@ -74,5 +75,8 @@ pub use srtp::{
     SRTP_KEY_LEN, SRTP_MAX_OVERHEAD,
 };
 pub use stats::MediaStats;
+pub use tones::{
+    parse_tone, tone_prompt, Country, Tone, ToneError, ToneGenerator, ToneSpec, RAMP_SAMPLES,
+};
 pub use transcode::{Format, TranscodeError, Transcoder};
 pub use wav::{WavError, MAX_SAMPLE_RATE as MAX_WAV_SAMPLE_RATE};

@@ -23,5 +23,6 @@ pub mod shard;
 pub mod simulator;
 pub mod sip;
 pub mod slab;
+pub mod speech;
 pub mod store;
 pub mod time;

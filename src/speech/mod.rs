@@ -11,6 +11,7 @@
 //! piling up behind a slow engine.
 
 mod cache;
+mod config;
 mod espeak;
 pub mod language;
 mod pool;
@@ -21,6 +22,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 pub use cache::{cache_key, DiskCache, MemoryCache};
+pub use config::SpeechConfig;
 pub use espeak::Espeak;
 pub use pool::{SpeechPool, SpeechReply, SpeechWorkers};
 
@@ -81,6 +83,17 @@ pub enum Source {
     Engine,
 }
 
+impl Source {
+    /// How logs name it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Source::Memory => "the memory cache",
+            Source::Disk => "the disk cache",
+            Source::Engine => "the engine",
+        }
+    }
+}
+
 /// The engine with its caches; shared by every worker.
 #[derive(Debug)]
 pub struct Synthesizer {
@@ -92,6 +105,8 @@ pub struct Synthesizer {
     disk: Option<DiskCache>,
     /// Engine runs so far.
     engine_runs: AtomicU64,
+    /// Utterances served from the memory or disk cache.
+    cache_hits: AtomicU64,
     /// Names temporary files uniquely.
     sequence: AtomicU64,
     /// Where temporary output goes when there is no disk cache.
@@ -111,6 +126,7 @@ impl Synthesizer {
             memory: Mutex::new(MemoryCache::new(memory_entries)),
             disk,
             engine_runs: AtomicU64::new(0),
+            cache_hits: AtomicU64::new(0),
             sequence: AtomicU64::new(0),
             scratch,
         }
@@ -119,6 +135,11 @@ impl Synthesizer {
     /// Times the engine has run.
     pub fn engine_runs(&self) -> u64 {
         self.engine_runs.load(Ordering::Relaxed)
+    }
+
+    /// Utterances served from a cache so far.
+    pub fn cache_hits(&self) -> u64 {
+        self.cache_hits.load(Ordering::Relaxed)
     }
 
     /// The prompt speaking `request`, from a cache or freshly synthesized.
@@ -149,6 +170,7 @@ impl Synthesizer {
         let key = cache_key(self.engine.version(), &voice, text);
         let id = format!("speech:{}", &key[..16]);
         if let Some(prompt) = self.memory_cache().get(&key) {
+            self.cache_hits.fetch_add(1, Ordering::Relaxed);
             return Ok((prompt, Source::Memory));
         }
         if let Some(bytes) = self.disk.as_ref().and_then(|disk| disk.get(&key)) {
@@ -156,6 +178,7 @@ impl Synthesizer {
                 Ok(prompt) => {
                     let prompt = Arc::new(prompt);
                     self.memory_cache().put(key, Arc::clone(&prompt));
+                    self.cache_hits.fetch_add(1, Ordering::Relaxed);
                     return Ok((prompt, Source::Disk));
                 }
                 Err(err) => log::warn!("speech cache entry {key}: {err}; synthesizing again"),

@@ -81,10 +81,23 @@ impl SpeechPool {
     /// Queues `request`; `reply` gets the result on a worker. When the queue is
     /// full or the pool stopped, `reply` gets the error at once, here.
     pub fn submit(&self, request: SpeechRequest, reply: SpeechReply) {
+        if let Err((error, reply)) = self.try_submit(request, reply) {
+            reply(Err(error));
+        }
+    }
+
+    /// Queues `request` as [`SpeechPool::submit`] does, but hands a refused
+    /// `reply` back with the error instead of calling it (a shard answers its
+    /// own call at once rather than posting into its own inbox).
+    pub fn try_submit(
+        &self,
+        request: SpeechRequest,
+        reply: SpeechReply,
+    ) -> Result<(), (SpeechError, SpeechReply)> {
         match self.sender.try_send(Job { request, reply }) {
-            Ok(()) => {}
-            Err(TrySendError::Full(job)) => (job.reply)(Err(SpeechError::QueueFull(self.capacity))),
-            Err(TrySendError::Disconnected(job)) => (job.reply)(Err(SpeechError::Stopped)),
+            Ok(()) => Ok(()),
+            Err(TrySendError::Full(job)) => Err((SpeechError::QueueFull(self.capacity), job.reply)),
+            Err(TrySendError::Disconnected(job)) => Err((SpeechError::Stopped, job.reply)),
         }
     }
 }
@@ -99,7 +112,18 @@ fn work(receiver: &Mutex<Receiver<Job>>, synthesizer: &Synthesizer) {
             receiver.recv()
         };
         let Ok(job) = job else { return };
-        let result = synthesizer.speak(&job.request);
-        (job.reply)(result);
+        let started = std::time::Instant::now();
+        let result = synthesizer.speak_from(&job.request);
+        match &result {
+            Ok((prompt, source)) => log::info!(
+                "speech: {} ms of {:?} from {}, in {} ms",
+                prompt.duration().as_millis(),
+                job.request.text,
+                source.as_str(),
+                started.elapsed().as_millis()
+            ),
+            Err(err) => log::warn!("speech: {:?}: {err}", job.request.text),
+        }
+        (job.reply)(result.map(|(prompt, _)| prompt));
     }
 }

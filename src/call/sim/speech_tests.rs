@@ -146,3 +146,41 @@ fn catalog_text_is_played_without_synthesis() {
     assert!(sim.shell.speech.is_empty(), "the catalog speaks it");
     assert_eq!(sim.report("cat-1").byes_received, 1);
 }
+
+#[test]
+fn a_menu_with_free_text_waits_for_its_speech_then_gathers() {
+    let flow = r#"{ "id": "menu", "version": 1,
+      "nodes": [
+        { "id": "entry", "type": "entry", "data": { "kind": "entry" } },
+        { "id": "menu", "type": "menu", "data": { "kind": "menu",
+          "promptText": "Press 1 for your balance", "maxDigits": 1, "timeoutSec": 3, "maxFailures": 1 } },
+        { "id": "balance", "type": "play", "data": { "kind": "play", "promptId": "sales" } },
+        { "id": "bye", "type": "hangup", "data": { "kind": "hangup" } }
+      ],
+      "edges": [
+        { "source": "entry", "target": "menu" },
+        { "source": "menu", "target": "balance", "sourceHandle": "digit:1" },
+        { "source": "balance", "target": "bye" }
+      ] }"#;
+    let mut sim = speaking_sim(flow);
+    // The caller presses 1 two seconds after the answer: after the speech
+    // arrived (at 1 s) and while its 1.5 s prompt plays.
+    sim.place(CallScript::new("menu-1", Time::ZERO).press(Duration::from_secs(2), 1));
+    sim.run_until(Time::from_millis(1_000));
+    assert_eq!(sim.shell.speech.len(), 1);
+    let (call, request) = sim.shell.speech[0].clone();
+    assert_eq!(request.text, "Press 1 for your balance");
+    sim.host_input(Input::Speech {
+        call,
+        id: request.id,
+        result: Ok(spoken(1500)),
+    });
+    assert!(sim.run_until_idle(Time::from_millis(30_000)));
+    let cdr = sim.cdr("menu-1");
+    assert_eq!(cdr.digits, ["1"], "{cdr:?}");
+    assert!(
+        cdr.nodes.contains(&"balance".to_string()),
+        "{:?}",
+        cdr.nodes
+    );
+}

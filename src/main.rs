@@ -305,6 +305,7 @@ fn serve(args: ServeArgs) -> Result<(), String> {
     let http_queue = http.queue_counter();
     let (speech, speech_workers) = start_speech(&config)?;
     let speech_timeout = speech.as_ref().map(|_| config.speech.timeout());
+    let synthesizer = speech.as_ref().map(|pool| pool.synthesizer().clone());
     let (cdr_writer, cdr) =
         CdrWriter::start(&config.server.data_dir, clock.wall_clock()).map_err(|err| {
             format!(
@@ -380,7 +381,7 @@ fn serve(args: ServeArgs) -> Result<(), String> {
         tls,
     })
     .map_err(|err| format!("cannot start shards: {err}"))?;
-    let metrics = start_metrics(&config, &server, http_queue);
+    let metrics = start_metrics(&config, &server, http_queue, synthesizer);
 
     let peers = server.peers();
     let api = match control {
@@ -482,6 +483,7 @@ fn start_metrics(
     config: &Config,
     server: &Server,
     http_queue: Arc<std::sync::atomic::AtomicUsize>,
+    speech: Option<Arc<callplane::speech::Synthesizer>>,
 ) -> Option<callplane::metrics::MetricsEndpoint> {
     if !config.metrics.enabled {
         return None;
@@ -489,6 +491,7 @@ fn start_metrics(
     let sources = callplane::metrics::MetricsSources {
         shards: server.counters(),
         http_queue,
+        speech,
         ready_checks: Vec::new(),
     };
     match callplane::metrics::MetricsEndpoint::start(config.metrics.listen, sources) {

@@ -2,7 +2,8 @@
 //! sentence no catalog prompt speaks; espeak-ng synthesizes it off the shards
 //! while the call waits, a sipp caller hears speech for about as long as the
 //! sentence takes, and the flow goes on to its next node. A second call with
-//! the same sentence is served from the speech cache.
+//! the same sentence is served from the speech cache (the log and
+//! `callplane_speech_cache_hits_total` say so).
 
 mod common;
 
@@ -41,6 +42,7 @@ fn options(dir: &Path) -> ServerOptions {
              [speech]\nworkers = 1\ntimeout_ms = 8000\n",
             flows.display()
         )),
+        extra_args: vec!["--metrics-listen".into(), "127.0.0.1:0".into()],
         ..ServerOptions::default()
     }
 }
@@ -105,6 +107,14 @@ fn speak_twice(backend: Backend) {
         "second call served from cache: {log}"
     );
     assert_eq!(log.matches("from the engine").count(), 1, "{log}");
+    let metrics = common::http::logged_metrics_addr(&log).expect("the metrics address is logged");
+    let (status, body) = common::http::get(metrics, "/metrics");
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        body.contains("callplane_speech_cache_hits_total 1\n")
+            && body.contains("callplane_speech_syntheses_total 1\n"),
+        "{body}"
+    );
     // The disk cache holds the sentence for the next start.
     let cached = fs::read_dir(dir.path().join("data/speech"))
         .map(|entries| entries.filter_map(Result::ok).count())

@@ -215,6 +215,7 @@ fn new_host(flow: &str, seed: u64) -> Host {
             trunk_codecs: Vec::new().into(),
             dial_trunk: None,
             accept_refer: false,
+            speech_timeout: None,
         },
         router,
         Arc::new(catalog()),
@@ -255,6 +256,7 @@ impl HostIo for Shell<'_> {
             HostEvent::BindRtp { .. }
             | HostEvent::CloseRtp { .. }
             | HostEvent::Http { .. }
+            | HostEvent::Speech { .. }
             | HostEvent::Recording(_)
             | HostEvent::ConnInUse { .. } => {}
         }

@@ -66,6 +66,7 @@ fn main() {
             trunk_codecs: Vec::new().into(),
             dial_trunk: None,
             accept_refer: false,
+            speech_timeout: None,
         },
         router,
         Arc::new(PromptCatalog::new()),

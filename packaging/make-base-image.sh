@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds callplane's container base image from Debian's own packages, with no
 # image registry: debootstrap a minimal bookworm into a folder, add what the
-# binary links against (libopus0), and `docker import` the tree.
+# binary links against (libopus0) and the espeak-ng it runs for free-text
+# speech, and `docker import` the tree.
 #
 #   sudo packaging/make-base-image.sh [TAG]      (default callplane-base:bookworm)
 #   cargo build --release --locked
@@ -29,7 +30,7 @@ done
 root="$(mktemp -d /tmp/callplane-base.XXXXXX)"
 trap 'rm -rf "$root"' EXIT
 
-debootstrap --variant=minbase --include=libopus0,ca-certificates "$suite" "$root" "$mirror"
+debootstrap --variant=minbase --include=libopus0,ca-certificates,espeak-ng "$suite" "$root" "$mirror"
 # Smaller: no package lists, caches, docs or man pages in the image.
 chroot "$root" apt-get clean
 rm -rf "$root"/var/lib/apt/lists/* "$root"/usr/share/doc/* "$root"/usr/share/man/* "$root"/var/cache/*

@@ -4,7 +4,8 @@
 #   sipp (package sip-tester, with its DTMF pcaps in /usr/share/sip-tester),
 #   baresip (package baresip-core: the softphone of tests/e2e_baresip.rs, with
 #   its aufile, aubridge, sndfile, ctrl_tcp and srtp modules; no sound card),
-#   espeak-ng and sox (only to regenerate the prompts; the WAVs are committed),
+#   espeak-ng (the free-text speech engine, src/speech, and its tests; with sox
+#   also what regenerates the prompts, whose WAVs are committed),
 #   stunnel4 and openssl (tests/e2e_tls.rs: sipp has no TLS here, so stunnel
 #   carries its TCP over TLS; openssl makes the test certificates),
 #   cargo-fuzz (with cargo, for scripts/fuzz.sh), and

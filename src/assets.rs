@@ -13,7 +13,7 @@ use crate::config::{is_flow_path, Config, RouteConfig, BUILTIN_DEMO};
 use crate::flow::{
     check_references, load_flow_value, synthesize, FlowEnv, Program, Schedules, DEMO_FLOW_JSON,
 };
-use crate::media::{Prompt, PromptCatalog, BEEP_PROMPT_ID};
+use crate::media::{Prompt, PromptCatalog, Tone, ToneGenerator, BEEP_PROMPT_ID};
 
 /// The catalog shipped in `prompts/`, compiled into the binary.
 const EMBEDDED_CATALOG: &str = include_str!("../prompts/catalog.tsv");
@@ -39,16 +39,22 @@ fn catalog_entries(text: &str) -> Vec<(String, String)> {
         .collect()
 }
 
-/// A 1 kHz tone of 250 ms at about -6 dBFS, added to every catalog that has no
-/// `beep` of its own.
+/// A 1 kHz tone of 250 ms at about -6 dBFS (`media::Tone::Beep`, faded in and
+/// out over 2 ms), added to every catalog that has no `beep` of its own.
 fn add_beep(catalog: &mut PromptCatalog) {
     if catalog.get(BEEP_PROMPT_ID).is_some() {
         return;
     }
-    let samples = (0..2000)
-        .map(|n| ((n as f64) * std::f64::consts::TAU * 1000.0 / 8000.0).sin() * 16_000.0)
-        .map(|x| x as i16)
-        .collect();
+    let mut generator = match ToneGenerator::new(Tone::Beep) {
+        Ok(generator) => generator,
+        Err(err) => {
+            log::warn!("no beep: {err}");
+            return;
+        }
+    };
+    // Exactly the tone's 250 ms, not rounded up to whole frames.
+    let mut samples = vec![0i16; Tone::Beep.cycle().as_millis() as usize * 8];
+    generator.fill(&mut samples);
     catalog.insert(Prompt::from_samples(BEEP_PROMPT_ID, None, samples));
 }
 
@@ -258,6 +264,8 @@ pub fn build_router(config: &Config, env: Arc<FlowEnv>) -> Result<Router, String
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
 
     #[test]
@@ -295,7 +303,44 @@ mod tests {
             EMBEDDED_PROMPTS.len() + 1,
             "the prompts and the beep"
         );
-        assert!(catalog.get(BEEP_PROMPT_ID).is_some());
+        let beep = catalog.get(BEEP_PROMPT_ID).expect("the beep");
+        assert_eq!(beep.duration(), Duration::from_millis(250));
+    }
+
+    #[test]
+    fn a_prompt_dir_of_cd_quality_stereo_loads_converted_to_8k() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("catalog.tsv"),
+            "hd\tHello in high fidelity\n",
+        )
+        .unwrap();
+        let spec = hound::WavSpec {
+            channels: 2,
+            sample_rate: 44_100,
+            bits_per_sample: 24,
+            sample_format: hound::SampleFormat::Int,
+        };
+        let mut writer = hound::WavWriter::create(dir.path().join("hd.wav"), spec).unwrap();
+        for n in 0..44_100 {
+            let v = (f64::from(n) * std::f64::consts::TAU * 440.0 / 44_100.0).sin();
+            let sample = (v * 4_000_000.0) as i32;
+            writer.write_sample(sample).unwrap();
+            writer.write_sample(sample).unwrap();
+        }
+        writer.finalize().unwrap();
+        let catalog = prompts_from_dir(dir.path()).expect("the directory loads");
+        let prompt = catalog
+            .find_by_text("Hello in high fidelity")
+            .expect("by text");
+        assert_eq!(prompt.duration(), Duration::from_secs(1));
+        let peak = prompt.samples()[200..7800]
+            .iter()
+            .map(|s| s.unsigned_abs())
+            .max()
+            .unwrap();
+        // 4 000 000 on the 24-bit scale is 15 625 on the 16-bit one.
+        assert!((15_000..=16_200).contains(&peak), "peak {peak}");
     }
 
     #[test]

@@ -61,6 +61,8 @@ pub struct Config {
     pub log: crate::logging::LogConfig,
     /// `[api]`: the HTTP control plane (off unless `listen` is set).
     pub api: crate::api::ApiConfig,
+    /// `[speech]`: free-text speech (espeak-ng workers, caches, timeout).
+    pub speech: crate::speech::SpeechConfig,
 }
 
 /// `[dial]`: outbound legs placed by flows.
@@ -693,6 +695,9 @@ impl Config {
             )))
         };
         if let Err(message) = self.api.validate() {
+            return Err(ConfigError(format!("config error in {origin}: {message}")));
+        }
+        if let Err(message) = self.speech.validate() {
             return Err(ConfigError(format!("config error in {origin}: {message}")));
         }
         if srtp_policy(&self.rtp.srtp).is_none() {

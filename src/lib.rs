@@ -25,5 +25,6 @@ pub mod simulator;
 pub mod sip;
 pub mod slab;
 pub mod slab_index;
+pub mod speech;
 pub mod store;
 pub mod time;

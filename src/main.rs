@@ -303,6 +303,9 @@ fn serve(args: ServeArgs) -> Result<(), String> {
     let (http, http_workers) =
         HttpPool::start(8).map_err(|err| format!("cannot start HTTP workers: {err}"))?;
     let http_queue = http.queue_counter();
+    let (speech, speech_workers) = start_speech(&config)?;
+    let speech_timeout = speech.as_ref().map(|_| config.speech.timeout());
+    let synthesizer = speech.as_ref().map(|pool| pool.synthesizer().clone());
     let (cdr_writer, cdr) = CdrWriter::start(
         &config.server.data_dir,
         clock.wall_clock(),
@@ -368,19 +371,21 @@ fn serve(args: ServeArgs) -> Result<(), String> {
             tls_only_sources: config.tls_only_sources().into(),
             dial_trunk: config.dial_trunk(),
             accept_refer: config.sip.accept_refer,
+            speech_timeout,
         },
         router: Arc::new(router),
         prompts: Arc::new(prompts),
         cdr,
         recordings,
         http,
+        speech,
         clock,
         pin_threads: config.server.pin_threads,
         tcp: config.sip.tcp_settings(),
         tls,
     })
     .map_err(|err| format!("cannot start shards: {err}"))?;
-    let metrics = start_metrics(&config, &server, http_queue);
+    let metrics = start_metrics(&config, &server, http_queue, synthesizer);
 
     let peers = server.peers();
     let api = match control {
@@ -432,8 +437,53 @@ fn serve(args: ServeArgs) -> Result<(), String> {
     recording_writer.finish();
     // The shards held the pool's senders; with them gone the workers exit.
     http_workers.finish();
+    if let Some(workers) = speech_workers {
+        workers.join();
+    }
     log::info!("callplane stopped");
     result
+}
+
+/// The speech workers, unless `[speech] enabled = false`. An engine that
+/// cannot run is logged and left off: free text then fails its node at once.
+fn start_speech(
+    config: &Config,
+) -> Result<
+    (
+        Option<callplane::speech::SpeechPool>,
+        Option<callplane::speech::SpeechWorkers>,
+    ),
+    String,
+> {
+    use callplane::speech::{DiskCache, Espeak, SpeechPool, Synthesizer};
+    let settings = &config.speech;
+    if !settings.enabled {
+        return Ok((None, None));
+    }
+    let engine = match Espeak::probe(&settings.engine, settings.timeout()) {
+        Ok(engine) => engine,
+        Err(err) => {
+            log::warn!("speech: {err}; free text that no catalog prompt speaks will fail");
+            return Ok((None, None));
+        }
+    };
+    let dir = settings.cache_dir(&config.server.data_dir);
+    let disk = DiskCache::open(&dir)
+        .map_err(|err| format!("speech.cache_dir: cannot create {}: {err}", dir.display()))?;
+    log::info!(
+        "speech: {}, {} worker(s), cache in {}",
+        engine.version(),
+        settings.workers,
+        dir.display()
+    );
+    let synthesizer = Arc::new(Synthesizer::new(
+        engine,
+        settings.memory_entries,
+        Some(disk),
+    ));
+    let (pool, workers) = SpeechPool::start(synthesizer, settings.workers, settings.queue)
+        .map_err(|err| format!("cannot start speech workers: {err}"))?;
+    Ok((Some(pool), Some(workers)))
 }
 
 /// The metrics listener, unless `[metrics] enabled = false`. One that cannot
@@ -442,6 +492,7 @@ fn start_metrics(
     config: &Config,
     server: &Server,
     http_queue: Arc<std::sync::atomic::AtomicUsize>,
+    speech: Option<Arc<callplane::speech::Synthesizer>>,
 ) -> Option<callplane::metrics::MetricsEndpoint> {
     if !config.metrics.enabled {
         return None;
@@ -449,6 +500,7 @@ fn start_metrics(
     let sources = callplane::metrics::MetricsSources {
         shards: server.counters(),
         http_queue,
+        speech,
         ready_checks: Vec::new(),
     };
     match callplane::metrics::MetricsEndpoint::start(config.metrics.listen, sources) {

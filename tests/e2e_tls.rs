@@ -338,7 +338,7 @@ fn dial_through_tls_trunk(backend: Backend) {
         config: Some(format!(
             "{}[flows]\ndir = \"{}\"\n[routing]\ndefault_flow = \"\"\n\
 [[routing.route]]\nnumber = \"1000\"\nflow = \"dialler\"\n[dial]\ntrunk = \"carrier\"\n\
-[[trunk]]\nname = \"carrier\"\nproxy = \"{}\"\nusername = \"trunk1\"\npassword = \"s3cret\"\n\
+[[trunk]]\nname = \"carrier\"\nallow = [\"127.0.0.1\"]\nproxy = \"{}\"\nusername = \"trunk1\"\npassword = \"s3cret\"\n\
 transport = \"tls\"\n",
             certs.sip_config(tls_port, false),
             flows.display(),

@@ -170,3 +170,22 @@ fn systemd_analyze_verifies_the_unit() {
         "systemd-analyze found faults in the unit: {stderr}"
     );
 }
+
+#[test]
+fn config_check_takes_speech_settings_and_names_a_bad_one() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (ok, lines) = check(
+        dir.path(),
+        "speech.toml",
+        "[speech]\nworkers = 3\nqueue = 10\nmemory_entries = 100\ntimeout_ms = 4000\ncache_dir = \"/var/cache/speech\"\n",
+    );
+    assert!(ok, "{lines:?}");
+    assert!(lines[0].ends_with("speech.toml: ok"), "{lines:?}");
+    let (ok, lines) = check(dir.path(), "slow.toml", "[speech]\ntimeout_ms = 0\n");
+    assert!(!ok);
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(
+        lines[0].contains("slow.toml") && lines[0].contains("speech.timeout_ms: 0"),
+        "{lines:?}"
+    );
+}

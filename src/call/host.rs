@@ -45,6 +45,7 @@ use super::ports::PortPool;
 use super::recording::RecordingWork;
 use super::registrations::{RegistrationStats, Registrations};
 use super::routing::Router;
+use super::speech::{SpeechResult, SpeechWanted};
 
 /// How many ports a call tries before it is refused for want of media.
 const BIND_ATTEMPTS: u8 = 16;
@@ -135,6 +136,13 @@ pub enum HostEvent {
         /// Whether the call waits for the answer.
         reply: bool,
     },
+    /// Have this sentence synthesized and feed the prompt back as [`Input::Speech`].
+    Speech {
+        /// The call that waits for it.
+        call: CallHandle,
+        /// What to say.
+        request: SpeechWanted,
+    },
 }
 
 /// Something that happened, for [`Host::handle_input`].
@@ -201,6 +209,15 @@ pub enum Input<'a> {
         call: CallHandle,
         /// What came back.
         result: HttpResult,
+    },
+    /// The speech a call asked for with [`HostEvent::Speech`].
+    Speech {
+        /// The call that asked.
+        call: CallHandle,
+        /// The request's number ([`SpeechWanted::id`]).
+        id: u64,
+        /// The prompt, or why there is none.
+        result: SpeechResult,
     },
     /// Stop taking calls and hang up the ones in progress.
     Shutdown,
@@ -280,6 +297,9 @@ pub struct HostConfig {
     pub dial_trunk: Option<DialTrunk>,
     /// `[sip] accept_refer`: callers may transfer their call by REFER.
     pub accept_refer: bool,
+    /// `[speech] timeout_ms` when a speech engine runs; `None`: free text
+    /// that no catalog prompt speaks fails at once.
+    pub speech_timeout: Option<Duration>,
 }
 
 /// SRTP with SDES keys, for every call of a shard.
@@ -333,6 +353,8 @@ pub struct HostStats {
     pub missing_prompts: u64,
     /// Offerless re-INVITEs whose ACK carried no usable answer (the session stayed).
     pub unusable_ack_answers: u64,
+    /// Free-text speech that failed or came too late (its node failed).
+    pub speech_failures: u64,
     /// Ports the shell could not bind.
     pub bind_failures: u64,
     /// New INVITEs refused with 403 because no trunk allows their source.
@@ -492,6 +514,14 @@ impl Host {
                     self.mark_ready(call);
                 }
             }
+            Input::Speech { call, id, result } => {
+                if let Some(entry) = self.calls.get_mut(call.0) {
+                    entry
+                        .span
+                        .in_scope(|| entry.call.speech_done(now, id, result));
+                    self.mark_ready(call);
+                }
+            }
             Input::Shutdown => self.on_shutdown(now),
         }
     }
@@ -587,6 +617,12 @@ impl Host {
                     })
                 }
                 CallOutput::Recording(work) => return Output::Event(HostEvent::Recording(work)),
+                CallOutput::Speech(request) => {
+                    return Output::Event(HostEvent::Speech {
+                        call: handle,
+                        request,
+                    })
+                }
                 CallOutput::Idle => {
                     self.ready.pop_front();
                     entry.queued = false;
@@ -979,6 +1015,7 @@ impl Host {
             jitter: self.config.jitter,
             srtp,
             codecs,
+            speech_timeout: self.config.speech_timeout,
         };
         if let Some(conn) = invite.link().conn() {
             self.events
@@ -1079,6 +1116,7 @@ impl Host {
         self.stats.unsupported_commands += counters.unsupported_commands;
         self.stats.missing_prompts += counters.missing_prompts;
         self.stats.unusable_ack_answers += counters.unusable_ack_answers;
+        self.stats.speech_failures += counters.speech_failures;
         self.stats.calls_answered += u64::from(counters.answered);
         self.stats.calls_rejected += u64::from(counters.rejected);
         if let Some(socket) = self.sockets.remove(entry.socket.0) {

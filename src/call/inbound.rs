@@ -13,9 +13,11 @@
 //! Recording and voicemail run through `inbound_recording.rs` (the
 //! recorder is fed the frames the jitter buffer plays out; its file work
 //! leaves as [`CallOutput::Recording`]). Commands whose media side does not
-//! exist yet (connecting calls — dial, queues, conferences —, URL playback,
-//! free-text speech that matches no catalog prompt) take their failure
-//! outcome at once, with a logged reason and a counter: a call never sticks.
+//! exist yet (URL playback) take their failure outcome at once, with a
+//! logged reason and a counter: a call never sticks. Free text that no
+//! catalog prompt speaks is synthesized off the shard (`inbound_speech.rs`:
+//! it leaves as [`CallOutput::Speech`] and comes back through
+//! [`Call::speech_done`]).
 //! After the call is gone, a flow's `on_complete_flow_id` chain still runs
 //! (after-call work): its HTTP requests are made, caller-facing commands fail.
 
@@ -46,9 +48,12 @@ use super::recording::{CallRecordings, RecordingWork};
 
 #[path = "inbound_recording.rs"]
 mod recording_hooks;
+#[path = "inbound_speech.rs"]
+mod speech_hooks;
 use super::gather::{Gather, GatherEnd, GatherLimits};
 use super::http::{HttpRequest, HttpResult};
 use super::leg::{LegId, LegRequest, OutboundLeg};
+use super::speech::SpeechWanted;
 
 #[path = "connect.rs"]
 mod connect;
@@ -113,6 +118,8 @@ pub enum CallOutput {
     },
     /// Hand this to the recording writer (off the shard; never waited for).
     Recording(RecordingWork),
+    /// Have this sentence synthesized; the flow waits for [`Call::speech_done`].
+    Speech(SpeechWanted),
     /// Nothing more until [`Call::deadline`] or the next input.
     Idle,
 }
@@ -172,6 +179,9 @@ pub struct CallPlan {
     /// The codecs of this call's trunk (or `[rtp] codecs`) in order of preference;
     /// empty: every codec, in the caller's order.
     pub codecs: Arc<[AudioCodec]>,
+    /// How long a play or gather waits for free-text speech (`[speech]
+    /// timeout_ms`); `None`: no speech engine, free text fails at once.
+    pub speech_timeout: Option<Duration>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -206,6 +216,8 @@ enum Activity {
     /// Sending keys as telephone-events; resumes at `MediaEvent::DigitsSent`.
     SendingDigits,
     AwaitingHttp,
+    /// A play or gather waits for its free-text speech.
+    AwaitingSpeech(Box<speech_hooks::PendingSpeech>),
     /// Recording a voicemail message; resumes when it ends.
     Voicemail,
     /// Bridged: waits for the bridge to end or the caller to hang up.
@@ -233,6 +245,8 @@ pub struct CallCounters {
     /// Offerless re-INVITEs whose ACK carried no usable answer to our offer
     /// (the session stayed as it was).
     pub unusable_ack_answers: u64,
+    /// Free-text speech that failed or came too late (the node failed).
+    pub speech_failures: u64,
 }
 
 /// One call.
@@ -291,6 +305,10 @@ pub struct Call {
     recording_subscribed: bool,
     /// Voicemail messages left so far (numbers the next one's id).
     voicemail_messages: u32,
+    /// Speech requests not yet handed to the shell.
+    speech_out: VecDeque<SpeechWanted>,
+    /// The number of the next speech request.
+    next_speech: u64,
 }
 
 impl Call {
@@ -358,6 +376,8 @@ impl Call {
             recordings: CallRecordings::default(),
             recording_subscribed: false,
             voicemail_messages: 0,
+            speech_out: VecDeque::new(),
+            next_speech: 0,
         }
     }
 
@@ -490,6 +510,7 @@ impl Call {
                 let directive = self.session.resume(Outcome::Done, self.plan.wall.at(now));
                 self.run(directive);
             }
+            Activity::AwaitingSpeech(_) => self.speech_timeout(now),
             _ => {}
         }
     }
@@ -527,6 +548,9 @@ impl Call {
             }
             if let Some((request, wait)) = self.http_out.pop_front() {
                 return CallOutput::Http { request, wait };
+            }
+            if let Some(request) = self.take_speech_request() {
+                return CallOutput::Speech(request);
             }
             if let Some(request) = self.take_leg_request() {
                 return CallOutput::PlaceLeg(request);
@@ -579,6 +603,7 @@ impl Call {
         let activity = match &self.activity {
             Activity::Gathering(g) => g.deadline().unwrap_or(Time::NEVER),
             Activity::Sleeping { until } => *until,
+            Activity::AwaitingSpeech(pending) => pending.deadline(),
             _ => Time::NEVER,
         };
         ring.min(activity)
@@ -1184,19 +1209,8 @@ impl Call {
             _ if !caller_present => Some(Outcome::Failed("the call has ended".into())),
             Command::Answer { .. } => Some(Outcome::Done),
 
-            Command::Play { audio, times, .. } => match self.resolve_all(&audio) {
-                Ok(prompts) if prompts.is_empty() => Some(Outcome::Done),
-                Ok(prompts) => {
-                    if let Some(media) = self.flow_media() {
-                        for _ in 0..times.max(1) {
-                            for prompt in &prompts {
-                                media.play(prompt.clone());
-                            }
-                        }
-                    }
-                    self.activity = Activity::Playing;
-                    None
-                }
+            Command::Play { audio, times, .. } => match self.resolve_or_speak(&audio) {
+                Ok(slots) => self.play_slots(slots, times),
                 Err(reason) => Some(Outcome::Failed(reason)),
             },
             Command::Gather {
@@ -1207,25 +1221,17 @@ impl Call {
                 interdigit_timeout,
                 ..
             } => {
-                let prompts = match self.resolve_all(&audio) {
-                    Ok(prompts) => prompts,
+                let slots = match self.resolve_or_speak(&audio) {
+                    Ok(slots) => slots,
                     Err(reason) => return Some(Outcome::Failed(reason)),
                 };
-                let mut gather = Gather::new(GatherLimits {
+                let limits = GatherLimits {
                     max_digits,
                     terminator,
                     first_digit_timeout: timeout,
                     interdigit_timeout,
-                });
-                if prompts.is_empty() {
-                    gather.prompt_finished(now);
-                } else if let Some(media) = self.flow_media() {
-                    for prompt in prompts {
-                        media.play(prompt);
-                    }
-                }
-                self.activity = Activity::Gathering(gather);
-                None
+                };
+                self.gather_slots(slots, limits)
             }
             Command::Sleep { duration, .. } => {
                 self.activity = Activity::Sleeping {
@@ -1288,7 +1294,7 @@ impl Call {
         Some(Outcome::Failed(reason))
     }
 
-    fn resolve_all(&mut self, audio: &[Audio]) -> Result<Vec<Arc<Prompt>>, String> {
+    pub(super) fn resolve_all(&mut self, audio: &[Audio]) -> Result<Vec<Arc<Prompt>>, String> {
         let mut prompts = Vec::with_capacity(audio.len());
         for item in audio {
             let found = match item {
@@ -1299,7 +1305,7 @@ impl Call {
                     .cloned()
                     .ok_or_else(|| format!("no prompt with id {id:?} in the catalog")),
                 Audio::Speak { text, .. } => self.plan.prompts.find_by_text(text).cloned().ok_or_else(|| {
-                    format!("no catalog prompt says {text:?} (free-text speech needs a TTS provider)")
+                    format!("no catalog prompt says {text:?} (and no speech engine runs: see [speech])")
                 }),
                 Audio::Beep => self
                     .plan

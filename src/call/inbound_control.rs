@@ -140,6 +140,7 @@ impl Call {
             Activity::Waiting => "bridged",
             Activity::Connecting => "connecting",
             Activity::Blocked => "blocked",
+            Activity::AwaitingSpeech(_) => "synthesizing",
         };
         CallSnapshot {
             id: self.parties.sip_call.to_string(),

@@ -21,6 +21,7 @@ mod ports;
 mod recording;
 mod registrations;
 mod routing;
+mod speech;
 mod trunk_agents;
 
 pub use admission::{Admission, AdmissionControl};
@@ -41,6 +42,7 @@ pub use ports::PortPool;
 pub use recording::{RecordingFormat, RecordingSummary, RecordingWork};
 pub use registrations::RegistrationStats;
 pub use routing::{RouteTarget, Router};
+pub use speech::{SpeechResult, SpeechWanted};
 
 #[cfg(test)]
 mod sim;

@@ -74,7 +74,7 @@ const HIGH_HZ: [f32; 4] = [1209.0, 1336.0, 1477.0, 1633.0];
 const TONE_PEAK: f32 = 22_750.0 * 0.446_7;
 
 /// The (low, high) frequencies of an event code's key.
-fn frequencies(code: u8) -> (f32, f32) {
+pub(crate) fn frequencies(code: u8) -> (f32, f32) {
     // Keypad position of each code: 1 2 3 A / 4 5 6 B / 7 8 9 C / * 0 # D.
     let (row, column) = match code {
         0 => (3, 1),

@@ -37,7 +37,9 @@ mod rtp;
 mod session;
 mod srtp;
 mod stats;
+mod tones;
 mod transcode;
+mod wav;
 
 pub use bridge::{
     bridge_mode, BridgeMode, BridgeSide, OutStream, Relay, RelayError, RelayStats, Relayed,
@@ -88,4 +90,8 @@ pub use srtp::{
     SRTP_KEY_LEN, SRTP_MAX_OVERHEAD,
 };
 pub use stats::MediaStats;
+pub use tones::{
+    parse_tone, tone_prompt, Country, Tone, ToneError, ToneGenerator, ToneSpec, RAMP_SAMPLES,
+};
 pub use transcode::{Format, TranscodeError, Transcoder};
+pub use wav::{WavError, MAX_SAMPLE_RATE as MAX_WAV_SAMPLE_RATE};

@@ -7,13 +7,13 @@
 //! A sequence starting from a fresh encoder state is a valid stream on its own, so
 //! a call may start it at any point of its own stream.
 
-use std::io::Cursor;
 use std::sync::Arc;
 use std::time::Duration;
 
 use crate::media::codec::{Codec, FRAME_SAMPLES, SAMPLE_RATE};
 use crate::media::opus::{OpusEncoder, MAX_PAYLOAD, OPUS_FRAME_SAMPLES};
 use crate::media::resample::{Rate, Resampler};
+use crate::media::wav::{wav_to_8k_mono, WavError};
 
 /// Why WAV bytes could not become a prompt.
 #[derive(Debug, thiserror::Error)]
@@ -27,22 +27,19 @@ pub enum PromptError {
         #[source]
         source: hound::Error,
     },
-    /// A well-formed WAV file in a format prompts do not accept.
+    /// A well-formed WAV file whose header no prompt can come from.
     #[error(
-        "prompt {id:?}: expected 8000 Hz 16-bit mono integer PCM, got {sample_rate} Hz \
-         {bits_per_sample}-bit {channels}-channel {sample_format}"
+        "prompt {id:?}: WAV header with {channels} channel(s) at {sample_rate} Hz \
+         (expected 1 Hz to {max} Hz, at least one channel)",
+        max = crate::media::wav::MAX_SAMPLE_RATE
     )]
     UnsupportedFormat {
         /// Id of the prompt being loaded.
         id: String,
         /// The file's sampling rate, in Hz.
         sample_rate: u32,
-        /// The file's sample size, in bits.
-        bits_per_sample: u16,
         /// The file's channel count.
         channels: u16,
-        /// "integer PCM" or "float".
-        sample_format: &'static str,
     },
 }
 
@@ -94,46 +91,27 @@ impl Prompt {
         }
     }
 
-    /// Parses an in-memory WAV file, which must be 8000 Hz, 16-bit, mono, integer PCM.
+    /// Parses an in-memory WAV file of any common format (8-32 bit integer or 32-bit
+    /// float PCM, any rate, any channel count): downmixed and resampled to 8 kHz
+    /// mono once, here, then encoded for every codec.
     pub fn from_wav_bytes(
         id: impl Into<String>,
         text: Option<String>,
         bytes: &[u8],
     ) -> Result<Prompt, PromptError> {
         let id = id.into();
-        let invalid = |id: &str, source| PromptError::InvalidWav {
-            id: id.to_owned(),
-            source,
-        };
-        let mut reader = match hound::WavReader::new(Cursor::new(bytes)) {
-            Ok(reader) => reader,
-            Err(source) => return Err(invalid(&id, source)),
-        };
-        let spec = reader.spec();
-        let is_integer = spec.sample_format == hound::SampleFormat::Int;
-        if spec.sample_rate != SAMPLE_RATE
-            || spec.bits_per_sample != 16
-            || spec.channels != 1
-            || !is_integer
-        {
-            return Err(PromptError::UnsupportedFormat {
+        match wav_to_8k_mono(bytes) {
+            Ok(samples) => Ok(Prompt::from_samples(id, text, samples)),
+            Err(WavError::InvalidWav(source)) => Err(PromptError::InvalidWav { id, source }),
+            Err(WavError::BadHeader {
+                channels,
+                sample_rate,
+            }) => Err(PromptError::UnsupportedFormat {
                 id,
-                sample_rate: spec.sample_rate,
-                bits_per_sample: spec.bits_per_sample,
-                channels: spec.channels,
-                sample_format: if is_integer { "integer PCM" } else { "float" },
-            });
+                sample_rate,
+                channels,
+            }),
         }
-        // The header's sample count is not trusted for the allocation size.
-        let announced = usize::try_from(reader.len()).unwrap_or(usize::MAX);
-        let mut samples = Vec::with_capacity(announced.min(bytes.len() / 2));
-        for sample in reader.samples::<i16>() {
-            match sample {
-                Ok(sample) => samples.push(sample),
-                Err(source) => return Err(invalid(&id, source)),
-            }
-        }
-        Ok(Prompt::from_samples(id, text, samples))
     }
 
     /// The id the prompt is known by in the catalog and in flows.
@@ -207,6 +185,8 @@ fn encode_opus(samples: &[i16]) -> Result<(Vec<u8>, Vec<u32>), crate::media::opu
 
 #[cfg(test)]
 mod tests {
+    use std::io::Cursor;
+
     use super::*;
 
     #[test]
@@ -288,43 +268,45 @@ mod tests {
     }
 
     #[test]
-    fn wrong_sample_rate_is_rejected_with_what_was_found() {
-        let bytes = wav_bytes(spec(16_000, 1), &[0; 10]);
-        let error = Prompt::from_wav_bytes("hd", None, &bytes).unwrap_err();
-        assert!(matches!(
-            error,
-            PromptError::UnsupportedFormat {
-                sample_rate: 16_000,
-                ..
-            }
-        ));
-        let message = error.to_string();
-        assert!(message.contains("16000 Hz"), "{message}");
-        assert!(message.contains("\"hd\""), "{message}");
+    fn other_rates_and_layouts_load_converted_once_and_play_as_long() {
+        // One second of a 440 Hz tone at 44.1 kHz stereo and 16 kHz mono.
+        for (rate, channels) in [(44_100, 2), (16_000, 1), (22_050, 1), (48_000, 2)] {
+            let frames = rate as usize;
+            let samples: Vec<i16> = (0..frames * usize::from(channels))
+                .map(|i| {
+                    let t = (i / usize::from(channels)) as f64 / f64::from(rate);
+                    ((t * 440.0 * std::f64::consts::TAU).sin() * 10_000.0) as i16
+                })
+                .collect();
+            let bytes = wav_bytes(spec(rate, channels), &samples);
+            let prompt = Prompt::from_wav_bytes("hd", None, &bytes).unwrap();
+            assert_eq!(prompt.duration(), Duration::from_secs(1), "{rate} Hz");
+            assert_eq!(prompt.encoded(Codec::Pcmu).len(), 8000);
+            assert_eq!(prompt.opus_packets(), 50);
+            let peak = prompt.samples()[100..7900]
+                .iter()
+                .map(|s| s.unsigned_abs())
+                .max()
+                .unwrap();
+            // Both channels carry the tone: the downmix keeps its level.
+            assert!((9_500..=10_500).contains(&peak), "{rate} Hz: peak {peak}");
+        }
     }
 
     #[test]
-    fn stereo_and_other_depths_are_rejected() {
-        let stereo = wav_bytes(spec(8000, 2), &[0; 10]);
-        assert!(matches!(
-            Prompt::from_wav_bytes("s", None, &stereo),
-            Err(PromptError::UnsupportedFormat { channels: 2, .. })
-        ));
-        let mut cursor = Cursor::new(Vec::new());
-        let eight_bit = hound::WavSpec {
-            bits_per_sample: 8,
-            ..spec(8000, 1)
-        };
-        let mut writer = hound::WavWriter::new(&mut cursor, eight_bit).unwrap();
-        writer.write_sample(0i8).unwrap();
-        writer.finalize().unwrap();
-        assert!(matches!(
-            Prompt::from_wav_bytes("b", None, cursor.get_ref()),
-            Err(PromptError::UnsupportedFormat {
-                bits_per_sample: 8,
-                ..
-            })
-        ));
+    fn a_header_with_an_impossible_rate_is_rejected_with_what_was_found() {
+        let bytes = wav_bytes(spec(1_000_000, 1), &[0; 10]);
+        let error = Prompt::from_wav_bytes("hd", None, &bytes).unwrap_err();
+        let message = error.to_string();
+        assert!(message.contains("1000000 Hz"), "{message}");
+        assert!(message.contains("\"hd\""), "{message}");
+        // A zero rate: hound or the header check refuses it, naming the prompt.
+        let mut zero = wav_bytes(spec(8000, 1), &[0; 10]);
+        zero[24..28].copy_from_slice(&0u32.to_le_bytes());
+        let message = Prompt::from_wav_bytes("z", None, &zero)
+            .unwrap_err()
+            .to_string();
+        assert!(message.contains("\"z\""), "{message}");
     }
 
     #[test]

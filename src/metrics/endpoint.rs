@@ -31,6 +31,8 @@ pub struct MetricsSources {
     pub shards: Arc<[Arc<ShardCounters>]>,
     /// Flow HTTP requests waiting for a worker.
     pub http_queue: Arc<AtomicUsize>,
+    /// The speech synthesizer, for its cache and engine counters.
+    pub speech: Option<Arc<crate::speech::Synthesizer>>,
     /// Further conditions `/readyz` requires.
     pub ready_checks: Vec<ReadyCheck>,
 }
@@ -110,6 +112,10 @@ async fn metrics(State(sources): State<Arc<MetricsSources>>) -> impl IntoRespons
         &sources.shards,
         ProcessGauges {
             http_queue_depth: sources.http_queue.load(Ordering::Relaxed),
+            speech: sources
+                .speech
+                .as_ref()
+                .map(|speech| (speech.cache_hits(), speech.engine_runs())),
         },
     );
     (
@@ -182,6 +188,7 @@ mod tests {
             MetricsSources {
                 shards: shards.clone(),
                 http_queue: Arc::new(AtomicUsize::new(0)),
+                speech: None,
                 ready_checks: vec![(
                     "store".into(),
                     Arc::new(move || flag.load(Ordering::Relaxed)),

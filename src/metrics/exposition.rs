@@ -21,6 +21,9 @@ type SnapshotField = fn(&super::ShardSnapshot) -> u64;
 pub struct ProcessGauges {
     /// Flow HTTP requests waiting for a worker.
     pub http_queue_depth: usize,
+    /// Free-text sentences served from the speech caches, and synthesized
+    /// (`None`: no speech engine runs, the series are left out).
+    pub speech: Option<(u64, u64)>,
 }
 
 /// Renders every series.
@@ -296,6 +299,20 @@ pub fn render(shards: &[Arc<ShardCounters>], process: ProcessGauges) -> String {
         &[],
         process.http_queue_depth as f64,
     );
+    if let Some((cache_hits, syntheses)) = process.speech {
+        out.family(
+            "callplane_speech_cache_hits_total",
+            "counter",
+            "Free-text sentences served from the memory or disk speech cache.",
+        );
+        out.sample("callplane_speech_cache_hits_total", &[], cache_hits as f64);
+        out.family(
+            "callplane_speech_syntheses_total",
+            "counter",
+            "Free-text sentences espeak-ng was run for.",
+        );
+        out.sample("callplane_speech_syntheses_total", &[], syntheses as f64);
+    }
     out.0
 }
 
@@ -410,6 +427,7 @@ mod tests {
             &[shard.clone(), Arc::new(ShardCounters::new())],
             ProcessGauges {
                 http_queue_depth: 2,
+                speech: Some((3, 1)),
             },
         );
         assert!(
@@ -425,6 +443,8 @@ mod tests {
         );
         assert!(text.contains("callplane_call_setup_seconds_bucket{le=\"+Inf\"} 0\n"));
         assert!(text.contains("callplane_http_queue_depth 2\n"));
+        assert!(text.contains("callplane_speech_cache_hits_total 3\n"));
+        assert!(text.contains("callplane_speech_syntheses_total 1\n"));
         for line in text.lines().filter(|l| !l.starts_with('#')) {
             let name = line.split(['{', ' ']).next().unwrap_or_default();
             let family = name

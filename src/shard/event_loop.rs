@@ -142,6 +142,8 @@ pub(crate) struct ShardLoop {
     pub(crate) recordings: RecordingSink,
     /// The workers that perform flows' HTTP requests.
     pub(crate) http: HttpPool,
+    /// The speech workers; `None`: no speech engine.
+    pub(crate) speech: Option<crate::speech::SpeechPool>,
     /// The SIP address every shard binds with SO_REUSEPORT.
     pub(crate) sip_listen: SocketAddr,
     /// SIP over TCP on `sip_listen` too, with these settings.
@@ -472,6 +474,9 @@ impl ShardLoop {
                 ShardMsg::Http { call, result } => {
                     self.host.handle_input(now, Input::Http { call, result })
                 }
+                ShardMsg::Speech { call, id, result } => self
+                    .host
+                    .handle_input(now, Input::Speech { call, id, result }),
                 ShardMsg::Routes(router) => {
                     log::info!("shard {}: new routing table", self.index);
                     self.host.set_router(router)
@@ -555,6 +560,7 @@ impl ShardLoop {
             cdr: &self.cdr,
             recordings: &self.recordings,
             http: &self.http,
+            speech: self.speech.as_ref(),
             reply_to,
             counters: &self.counters,
         };
@@ -627,6 +633,7 @@ struct ShellIo<'a> {
     cdr: &'a CdrSink,
     recordings: &'a RecordingSink,
     http: &'a HttpPool,
+    speech: Option<&'a crate::speech::SpeechPool>,
     reply_to: Option<ShardPeer>,
     counters: &'a ShardCounters,
 }
@@ -754,6 +761,9 @@ impl HostIo for ShellIo<'_> {
                 let reply_to = reply.then(|| self.reply_to.clone()).flatten();
                 self.http.submit(call, request, reply_to);
                 None
+            }
+            HostEvent::Speech { call, request } => {
+                super::speech::submit(self.speech, call, request, self.reply_to.clone())
             }
         }
     }

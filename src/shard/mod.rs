@@ -15,6 +15,7 @@ mod event_loop;
 mod http;
 mod recording_writer;
 mod sockaddr;
+mod speech;
 mod tcp;
 mod tls;
 mod uring;
@@ -101,6 +102,15 @@ pub enum ShardMsg {
         /// The response, or why there is none.
         result: HttpResult,
     },
+    /// The speech a call on this shard waits for.
+    Speech {
+        /// The call; if it has ended meanwhile the prompt is dropped.
+        call: CallHandle,
+        /// The request's number.
+        id: u64,
+        /// The prompt, or why there is none.
+        result: crate::call::SpeechResult,
+    },
     /// A new routing table (configuration reloaded, flows published).
     Routes(Arc<Router>),
     /// A live-call command from the control plane for a call this shard
@@ -176,6 +186,8 @@ pub struct ServerPlan {
     pub recordings: RecordingSink,
     /// The HTTP worker pool flows' HTTP requests go to.
     pub http: HttpPool,
+    /// The speech workers free text goes to; `None`: no speech engine.
+    pub speech: Option<crate::speech::SpeechPool>,
     /// The shared time origin, so all shards' `Time`s agree.
     pub clock: Clock,
     /// Pin shard thread `i` to core `i` (modulo the core count).
@@ -249,6 +261,7 @@ impl Server {
             let cdr = plan.cdr.clone();
             let recordings = plan.recordings.clone();
             let http = plan.http.clone();
+            let speech = plan.speech.clone();
             let clock = plan.clock;
             let io = plan.io;
             let pin = plan.pin_threads;
@@ -275,6 +288,7 @@ impl Server {
                             cdr,
                             recordings,
                             http,
+                            speech,
                             sip_listen,
                             tcp_settings,
                             tls_settings,

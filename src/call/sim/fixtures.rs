@@ -90,5 +90,6 @@ pub(crate) fn host_config(sip_addr: std::net::SocketAddr, answer_delay: Duration
         trunk_codecs: Vec::new().into(),
         dial_trunk: None,
         accept_refer: false,
+        speech_timeout: None,
     }
 }

@@ -24,6 +24,7 @@ mod control_tests;
 mod media_tests;
 mod recording_tests;
 mod session_tests;
+mod speech_tests;
 mod tests;
 
 use std::net::SocketAddr;
@@ -67,6 +68,8 @@ pub(crate) struct SimConfig {
     /// `[rtp] codecs` and the trunks' `codecs` of the host (empty: caller's order).
     pub(crate) codecs: Vec<crate::sip::AudioCodec>,
     pub(crate) trunk_codecs: Vec<(ipnet::IpNet, Vec<crate::sip::AudioCodec>)>,
+    /// How long calls wait for free-text speech (`None`: no speech engine).
+    pub(crate) speech_timeout: Option<Duration>,
 }
 
 impl SimConfig {
@@ -83,7 +86,14 @@ impl SimConfig {
             srtp: Default::default(),
             codecs: Vec::new(),
             trunk_codecs: Vec::new(),
+            speech_timeout: None,
         }
+    }
+
+    /// The same, with a speech engine calls wait for up to `timeout`.
+    pub(crate) fn with_speech(mut self, timeout: Duration) -> SimConfig {
+        self.speech_timeout = Some(timeout);
+        self
     }
 
     /// The same, with the host advertising `sip` in Via/Contact and `rtp` in SDP.
@@ -151,6 +161,7 @@ impl Sim {
         host_config.allowed_sources = config.allowed_sources.into();
         host_config.invite_rate_per_source = config.invite_rate_per_source;
         host_config.srtp = config.srtp;
+        host_config.speech_timeout = config.speech_timeout;
         host_config.codecs = config.codecs.into();
         host_config.trunk_codecs = config
             .trunk_codecs

@@ -21,7 +21,9 @@ use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use crate::call::{CallHandle, CdrRecord, HostEvent, HostIo, HttpRequest, Input, RtpSocket};
+use crate::call::{
+    CallHandle, CdrRecord, HostEvent, HostIo, HttpRequest, Input, RtpSocket, SpeechWanted,
+};
 use crate::call::{Socket, Transmit};
 use crate::sip::message::{parse_message, Message};
 use crate::sip::Method;
@@ -300,6 +302,8 @@ pub(crate) struct HostShell {
     pub(crate) cdrs: Vec<CdrRecord>,
     /// HTTP requests in the order the calls made them.
     pub(crate) http: Vec<HttpCall>,
+    /// Speech requests in the order the calls made them.
+    pub(crate) speech: Vec<(CallHandle, SpeechWanted)>,
     /// SIP requests the host sent, by (Call-ID, method), retransmissions included.
     pub(crate) requests_sent: BTreeMap<(String, String), u32>,
     /// RTP the host sent from a socket it had not bound (must stay 0).
@@ -322,6 +326,7 @@ impl HostShell {
             binds: Vec::new(),
             cdrs: Vec::new(),
             http: Vec::new(),
+            speech: Vec::new(),
             requests_sent: BTreeMap::new(),
             rtp_from_unbound_socket: 0,
             undeliverable: 0,
@@ -463,6 +468,7 @@ impl HostIo for ShellIo<'_> {
                 request,
                 reply,
             }),
+            HostEvent::Speech { call, request } => self.shell.speech.push((call, request)),
         }
         None
     }

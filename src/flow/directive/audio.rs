@@ -1,7 +1,7 @@
 //! [`Audio`]: what a play or gather command asks the media side to play,
 //! after templating. The media side resolves it: a catalog prompt by id, a
 //! `Speak` whose text matches a catalog prompt's text plays that prompt (else
-//! the command fails: there is no free-text synthesis), a URL it can fetch, or
+//! the text is synthesized, in its language and voice), a URL it can fetch, or
 //! a beep tone.
 
 use serde::Serialize;
@@ -17,10 +17,11 @@ pub enum Audio {
     Speak {
         /// The words to say; the catalog prompt with this text is played.
         text: String,
-        /// The language the flow asked for (`en-US`); the prompt lookup does not use it.
+        /// The language the flow asked for (`en-US`); synthesis speaks it, the
+        /// catalog lookup does not use it.
         #[serde(skip_serializing_if = "Option::is_none")]
         language: Option<String>,
-        /// The voice the flow asked for; the prompt lookup does not use it.
+        /// The voice the flow asked for; synthesis uses it, the catalog lookup does not.
         #[serde(skip_serializing_if = "Option::is_none")]
         voice: Option<String>,
     },

@@ -57,9 +57,8 @@
 
 #[cfg(test)]
 mod tests;
-mod wav;
 
-pub use wav::{wav_to_8k_mono, InbandWavError};
+pub use crate::media::wav::{wav_to_8k_mono, WavError as InbandWavError};
 
 use std::f32::consts::PI;
 

@@ -309,18 +309,14 @@ fn dial_through_tls_trunk(backend: Backend) {
     let dir = TestDir::new(&format!("tls-dial-{}", backend.cli_value()));
     let certs = Certs::make(dir.path());
     // The carrier: sipp on TCP, challenging the INVITE, behind stunnel.
-    let carrier = Sipp::new("uas_auth.xml", "carrier", dir.path())
+    // Its 200 names stunnel's TLS address as Contact, so the ACK and BYE
+    // come back over TLS.
+    let carrier = Sipp::new("uas_auth_tls.xml", "carrier", dir.path())
         .tcp()
         .set("user", "trunk1")
         .set("password", "s3cret")
         .timeout(Duration::from_secs(30));
     let carrier_addr = carrier.sip_addr();
-    let carrier = std::thread::spawn(move || carrier.run());
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while TcpStream::connect(carrier_addr).is_err() {
-        assert!(std::time::Instant::now() < deadline, "sipp never listened");
-        std::thread::sleep(Duration::from_millis(20));
-    }
     let stunnel = Stunnel::start(
         dir.path(),
         "carrier",
@@ -330,15 +326,26 @@ fn dial_through_tls_trunk(backend: Backend) {
             key: &certs.server_key,
         },
     );
+    let carrier = carrier.set("contact", stunnel.accept.to_string());
+    let carrier = std::thread::spawn(move || carrier.run());
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while TcpStream::connect(carrier_addr).is_err() {
+        assert!(std::time::Instant::now() < deadline, "sipp never listened");
+        std::thread::sleep(Duration::from_millis(20));
+    }
     let flows = dir.path().join("flows");
     fs::create_dir_all(&flows).expect("flows dir");
     fs::write(flows.join("dialler.json"), DIALLER_FLOW).expect("write flow");
     let tls_port = tcp_port();
+    // The caller comes over UDP from 127.0.0.1 (its own trunk); the carrier,
+    // which requires TLS, is only ever called, so its allow list names
+    // another address.
     let options = ServerOptions {
         config: Some(format!(
             "{}[flows]\ndir = \"{}\"\n[routing]\ndefault_flow = \"\"\n\
 [[routing.route]]\nnumber = \"1000\"\nflow = \"dialler\"\n[dial]\ntrunk = \"carrier\"\n\
-[[trunk]]\nname = \"carrier\"\nallow = [\"127.0.0.1\"]\nproxy = \"{}\"\nusername = \"trunk1\"\npassword = \"s3cret\"\n\
+[[trunk]]\nname = \"callers\"\nallow = [\"127.0.0.1\"]\n\
+[[trunk]]\nname = \"carrier\"\nallow = [\"127.0.0.2\"]\nproxy = \"{}\"\nusername = \"trunk1\"\npassword = \"s3cret\"\n\
 transport = \"tls\"\n",
             certs.sip_config(tls_port, false),
             flows.display(),

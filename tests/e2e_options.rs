@@ -6,8 +6,8 @@
 //! And an OPTIONS from sipp outside any dialog gets 200 with `Allow`,
 //! `Accept` and `Supported` (RFC 3261 §11.2). And a burst: 256 OPTIONS in
 //! flight for two seconds from `callplane bench options` are all answered,
-//! none lost, on either backend (the io_uring backend once stopped answering
-//! under such a burst), and the stop log counts each datagram in and out.
+//! none lost, on either backend, and the shards' stop lines count every
+//! request and a transmit for each.
 
 mod common;
 

@@ -357,14 +357,14 @@ impl Progress {
 }
 
 /// Samples a process's CPU time from `/proc/PID/stat` (utime + stime).
-struct CpuSampler {
+pub(crate) struct CpuSampler {
     path: PathBuf,
     ticks_per_second: f64,
     last: Option<(Instant, u64)>,
 }
 
 impl CpuSampler {
-    fn new(pid: u32) -> CpuSampler {
+    pub(crate) fn new(pid: u32) -> CpuSampler {
         // SAFETY: sysconf only reads a configuration value.
         let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
         CpuSampler {
@@ -372,6 +372,14 @@ impl CpuSampler {
             ticks_per_second: if ticks > 0 { ticks as f64 } else { 100.0 },
             last: None,
         }
+    }
+
+    /// CPU seconds the process has used so far.
+    pub(crate) fn cpu_seconds(&self) -> Result<f64, String> {
+        let path = self.path.display();
+        let text = std::fs::read_to_string(&self.path).map_err(|e| format!("{path}: {e}"))?;
+        let ticks = cpu_ticks(&text).ok_or_else(|| format!("{path}: no utime and stime"))?;
+        Ok(ticks as f64 / self.ticks_per_second)
     }
 
     /// Share of one core used since the previous call, %; `None` on the first

@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 use clap::Args;
 
 use super::udp::{pin_to, thread_cpu_seconds};
+use super::CpuSampler;
 use crate::shard::{open_backend, Completion, IoBackend, IoChoice, Waker, RTP_DATAGRAM};
 
 /// How long no answer may come before the requests in flight count as lost.
@@ -65,8 +66,6 @@ pub struct OptionsResult {
     pub answered_per_second: f64,
     /// CPU seconds the generator used.
     pub generator_cpu_s: f64,
-    /// CPU seconds the server used over the run, when its pid was given.
-    pub server_cpu_s: Option<f64>,
 }
 
 /// Runs the loop and prints its figures.
@@ -81,7 +80,8 @@ pub fn run(args: &OptionsArgs) -> Result<ExitCode, String> {
     if args.window == 0 {
         return Err("--window 0: expected at least 1".into());
     }
-    let server_before = args.server_pid.map(process_cpu_seconds).transpose()?;
+    let server = args.server_pid.map(CpuSampler::new);
+    let server_before = server.as_ref().map(CpuSampler::cpu_seconds).transpose()?;
     let result = options_loop(
         io,
         args.target,
@@ -90,8 +90,8 @@ pub fn run(args: &OptionsArgs) -> Result<ExitCode, String> {
         args.pin,
     )
     .map_err(|err| format!("{}: {err}", args.target))?;
-    let server_cpu = match (args.server_pid, server_before) {
-        (Some(pid), Some(before)) => Some(process_cpu_seconds(pid)? - before),
+    let server_cpu = match (&server, server_before) {
+        (Some(server), Some(before)) => Some(server.cpu_seconds()? - before),
         _ => None,
     };
     print!(
@@ -119,28 +119,6 @@ pub fn run(args: &OptionsArgs) -> Result<ExitCode, String> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// CPU seconds (user + system) of process `pid`, from `/proc/PID/stat`.
-fn process_cpu_seconds(pid: u32) -> Result<f64, String> {
-    let path = format!("/proc/{pid}/stat");
-    let stat = std::fs::read_to_string(&path).map_err(|e| format!("{path}: {e}"))?;
-    // Fields after the command name, which is in parentheses and may hold spaces.
-    let rest = stat
-        .rsplit_once(')')
-        .map(|(_, rest)| rest)
-        .ok_or_else(|| format!("{path}: no command field"))?;
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let ticks = |i: usize| -> Result<f64, String> {
-        fields
-            .get(i)
-            .and_then(|v| v.parse::<f64>().ok())
-            .ok_or_else(|| format!("{path}: field {} unreadable", i + 3))
-    };
-    // utime and stime are fields 14 and 15; `rest` starts at field 3.
-    // SAFETY: sysconf has no preconditions.
-    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
-    Ok((ticks(11)? + ticks(12)?) / hz)
-}
-
 /// One OPTIONS request, numbered `n`, from `local` to `target`.
 fn write_options(buf: &mut String, n: u64, local: SocketAddr, target: SocketAddr, tag: u32) {
     buf.clear();
@@ -157,6 +135,31 @@ fn write_options(buf: &mut String, n: u64, local: SocketAddr, target: SocketAddr
          Accept: application/sdp\r\n\
          Content-Length: 0\r\n\r\n"
     );
+}
+
+/// Waits up to 20 ms for answers and counts them: a `200` as answered, any
+/// other status as refused. Returns how many came.
+fn take_answers(
+    backend: &mut Box<dyn IoBackend>,
+    out: &mut Vec<Completion>,
+    answered: &mut u64,
+    refused: &mut u64,
+) -> io::Result<u64> {
+    out.clear();
+    backend.wait(Some(Duration::from_millis(20)), out)?;
+    let mut got = 0;
+    for completion in out.drain(..) {
+        if let Completion::Recv { slot, len, .. } = completion {
+            if backend.recv_data(slot, len).starts_with(b"SIP/2.0 200") {
+                *answered += 1;
+            } else {
+                *refused += 1;
+            }
+            backend.release(slot);
+            got += 1;
+        }
+    }
+    Ok(got)
 }
 
 /// Runs the closed loop for `duration` with `window` transactions in flight.
@@ -205,20 +208,7 @@ pub fn options_loop(
     let mut last_progress = start;
     let mut out = Vec::with_capacity(256);
     while start.elapsed() < duration {
-        out.clear();
-        backend.wait(Some(Duration::from_millis(20)), &mut out)?;
-        let mut got = 0;
-        for completion in out.drain(..) {
-            if let Completion::Recv { slot, len, .. } = completion {
-                if backend.recv_data(slot, len).starts_with(b"SIP/2.0 200") {
-                    answered += 1;
-                } else {
-                    refused += 1;
-                }
-                backend.release(slot);
-                got += 1;
-            }
-        }
+        let got = take_answers(&mut backend, &mut out, &mut answered, &mut refused)?;
         if got > 0 {
             last_progress = Instant::now();
             if got > outstanding {
@@ -245,19 +235,8 @@ pub fn options_loop(
     // The last window: wait out its answers; what does not come is lost.
     let drain_until = Instant::now() + QUIET_SPELL;
     while outstanding > 0 && Instant::now() < drain_until {
-        out.clear();
-        backend.wait(Some(Duration::from_millis(20)), &mut out)?;
-        for completion in out.drain(..) {
-            if let Completion::Recv { slot, len, .. } = completion {
-                if backend.recv_data(slot, len).starts_with(b"SIP/2.0 200") {
-                    answered += 1;
-                } else {
-                    refused += 1;
-                }
-                backend.release(slot);
-                outstanding = outstanding.saturating_sub(1);
-            }
-        }
+        let got = take_answers(&mut backend, &mut out, &mut answered, &mut refused)?;
+        outstanding = outstanding.saturating_sub(got);
     }
     lost += outstanding;
     Ok(OptionsResult {
@@ -268,7 +247,6 @@ pub fn options_loop(
         seconds,
         answered_per_second: answered as f64 / seconds,
         generator_cpu_s: thread_cpu_seconds() - cpu_start,
-        server_cpu_s: None,
     })
 }
 

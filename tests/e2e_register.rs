@@ -8,9 +8,8 @@
 
 mod common;
 
-use std::net::{SocketAddr, TcpListener};
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::tls::{tcp_port, Certs, Mode, Stunnel};
 use common::{for_each_backend, Backend, Server, ServerOptions, Sipp, TestDir};
@@ -49,15 +48,6 @@ fn wrong_password_is_refused_and_retried_later(backend: Backend) {
     assert!(log.contains("failed (403)"), "{log}");
 }
 
-/// Waits (bounded) until something listens on TCP `addr`.
-fn wait_listening(addr: SocketAddr) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while TcpListener::bind(addr).is_ok() {
-        assert!(Instant::now() < deadline, "nothing listens on {addr}");
-        thread::sleep(Duration::from_millis(20));
-    }
-}
-
 /// Registers with the sipp registrar over the trunk transport `transport`
 /// (`"tcp"` or `"tls"`); returns sipp's run, the REGISTERs it received (read
 /// before the test directory goes), the server's log and the Via transport
@@ -74,7 +64,7 @@ fn register_over(
         .timeout(Duration::from_secs(20));
     let registrar_addr = registrar.sip_addr();
     let registrar = thread::spawn(move || registrar.run());
-    wait_listening(registrar_addr);
+    common::ports::wait_listening(registrar_addr);
     let (proxy, sip, _stunnel, via) = match transport {
         "tls" => {
             let certs = Certs::make(dir.path());

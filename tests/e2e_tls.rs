@@ -328,11 +328,7 @@ fn dial_through_tls_trunk(backend: Backend) {
     );
     let carrier = carrier.set("contact", stunnel.accept.to_string());
     let carrier = std::thread::spawn(move || carrier.run());
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while TcpStream::connect(carrier_addr).is_err() {
-        assert!(std::time::Instant::now() < deadline, "sipp never listened");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    common::ports::wait_listening(carrier_addr);
     let flows = dir.path().join("flows");
     fs::create_dir_all(&flows).expect("flows dir");
     fs::write(flows.join("dialler.json"), DIALLER_FLOW).expect("write flow");

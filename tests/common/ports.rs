@@ -5,7 +5,7 @@
 //! the kernel does not hand them out to outgoing sockets meanwhile. Within this
 //! process a port is handed out once; every candidate is probed by binding it.
 
-use std::net::{Ipv4Addr, UdpSocket};
+use std::net::{Ipv4Addr, SocketAddr, TcpListener, UdpSocket};
 use std::sync::atomic::{AtomicU32, Ordering};
 
 const FIRST_PORT: u32 = 12_000;
@@ -54,4 +54,17 @@ pub fn udp_port_block(len: u16) -> u16 {
 /// One free UDP port.
 pub fn udp_port() -> u16 {
     udp_port_block(1)
+}
+
+/// Waits (bounded, 10 s) until something listens on TCP `addr`: probed by
+/// binding it, so the listener never sees a stray connection.
+pub fn wait_listening(addr: SocketAddr) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while TcpListener::bind(addr).is_ok() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "nothing listens on {addr}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
 }

@@ -155,13 +155,13 @@ impl Dispatcher {
     /// keeps it while it lives).
     fn insert_own(&mut self, incoming: &IncomingRequest, kind: OwnKind) {
         let key = incoming.key.clone();
-        if let Some(old) = self.own_slot_by_key(&key) {
+        let key_hash = self.own_by_key.hash_of(&key);
+        if let Some(old) = self.own_slot_filed(key_hash, &key) {
             self.remove_own(old);
         }
         let merge = MergeKey::of(incoming);
-        let key_hash = self.own_by_key.hash_of(&key);
         let merge_hash = self.own_by_merge.hash_of(&merge);
-        let merge_held = self.own_slot_by_merge(&merge).is_some();
+        let merge_held = self.own_slot_merged(merge_hash, &merge).is_some();
         let slot = self.own.insert(OwnTx {
             key,
             merge,
@@ -199,7 +199,12 @@ impl Dispatcher {
 
     /// The own transaction `key` names.
     fn own_slot_by_key(&self, key: &TxKey) -> Option<SlabKey> {
-        self.own_by_key.find(self.own_by_key.hash_of(key), |slot| {
+        self.own_slot_filed(self.own_by_key.hash_of(key), key)
+    }
+
+    /// The own transaction `key`, whose hash in `own_by_key` is `hash`, names.
+    fn own_slot_filed(&self, hash: u64, key: &TxKey) -> Option<SlabKey> {
+        self.own_by_key.find(hash, |slot| {
             self.own.get(slot).is_some_and(|own| own.key == *key)
         })
     }
@@ -207,10 +212,14 @@ impl Dispatcher {
     /// The own transaction that first took `merge` (a later one with the
     /// same merge key, but another branch, is a merged request: 482).
     pub(super) fn own_slot_by_merge(&self, merge: &MergeKey) -> Option<SlabKey> {
-        self.own_by_merge
-            .find(self.own_by_merge.hash_of(merge), |slot| {
-                self.own.get(slot).is_some_and(|own| own.merge == *merge)
-            })
+        self.own_slot_merged(self.own_by_merge.hash_of(merge), merge)
+    }
+
+    /// [`Self::own_slot_by_merge`] for a merge key already hashed.
+    fn own_slot_merged(&self, hash: u64, merge: &MergeKey) -> Option<SlabKey> {
+        self.own_by_merge.find(hash, |slot| {
+            self.own.get(slot).is_some_and(|own| own.merge == *merge)
+        })
     }
 
     /// A popped timer entry of one of the dispatcher's own transactions.

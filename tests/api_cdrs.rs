@@ -44,21 +44,7 @@ fn start(dir: &Path) -> (Server, ApiClient, String) {
         {"id": "bye-talk", "type": "talk", "option": {"text": "Thank you for calling. Goodbye."}},
         {"id": "bye", "type": "hangup"}
     ]});
-    let created = api.send("POST", "/v1/call-flows", &flow);
-    assert_eq!(created.status, 201, "{}", created.text);
-    let id = created.body["_id"].as_str().expect("id").to_owned();
-    let routed = api.send(
-        "POST",
-        "/v1/numbers",
-        &json!({"number": "1000", "flowId": id}),
-    );
-    assert_eq!(routed.status, 201, "{}", routed.text);
-    let published = api.raw(
-        "POST",
-        &format!("/v1/call-flows/{id}/versions/1/publish"),
-        None,
-    );
-    assert_eq!(published.status, 200, "{}", published.text);
+    let (id, _) = api.create_route_publish(&flow, "1000");
     (server, api, id)
 }
 

@@ -142,4 +142,26 @@ impl ApiClient {
     pub fn get(&self, path: &str) -> Answer {
         self.raw("GET", path, None)
     }
+
+    /// Creates `flow`, routes `number` to it and publishes its version 1,
+    /// asserting each answer (201, 201, 200); returns the flow's id and the
+    /// publish answer.
+    pub fn create_route_publish(&self, flow: &Value, number: &str) -> (String, Answer) {
+        let created = self.send("POST", "/v1/call-flows", flow);
+        assert_eq!(created.status, 201, "{}", created.text);
+        let id = created.body["_id"].as_str().expect("id").to_owned();
+        let routed = self.send(
+            "POST",
+            "/v1/numbers",
+            &serde_json::json!({"number": number, "flowId": id}),
+        );
+        assert_eq!(routed.status, 201, "{}", routed.text);
+        let published = self.raw(
+            "POST",
+            &format!("/v1/call-flows/{id}/versions/1/publish"),
+            None,
+        );
+        assert_eq!(published.status, 200, "{}", published.text);
+        (id, published)
+    }
 }
